@@ -1,0 +1,53 @@
+/* cs_util.h - allocation helpers, time, small string utilities.
+ *
+ * Out-of-memory policy (decided once for the whole program): the x*
+ * allocators below never return NULL; on allocation failure they log and
+ * abort().  All durable state lives in SQLite and is committed before any
+ * stanza depending on it is sent, so a supervisor restart after abort loses
+ * nothing a peer was told about. */
+#ifndef CS_UTIL_H
+#define CS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Caller frees with free(). Never NULL. */
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *ptr, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* Monotonic clock in milliseconds. */
+int64_t cs_now_ms(void);
+/* Wall clock in seconds since the epoch. */
+int64_t cs_wall_s(void);
+
+/* Lowercase hex SHA-1 of data into out (41 bytes incl. NUL). */
+void cs_sha1_hex(const void *data, size_t len, char out[41]);
+
+/* Bounded string copy that always NUL-terminates (when size > 0);
+ * returns strlen(src). */
+size_t cs_strlcpy(char *dst, const char *src, size_t size);
+
+/* Uniform random integer in [0, bound), bound > 0. Not for cryptography. */
+uint32_t cs_random_below(uint32_t bound);
+
+/* Growable byte buffer, always NUL-terminated when data != NULL.
+ * Owned by whoever declared it; release with strbuf_free(). */
+struct strbuf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+void strbuf_reserve(struct strbuf *sb, size_t extra);
+void strbuf_append(struct strbuf *sb, const void *data, size_t len);
+void strbuf_append_str(struct strbuf *sb, const char *s);
+void strbuf_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Drops the first n bytes (n <= len). */
+void strbuf_consume(struct strbuf *sb, size_t n);
+void strbuf_free(struct strbuf *sb);
+
+#endif
