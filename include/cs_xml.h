@@ -1,0 +1,130 @@
+/* cs_xml.h - stanza trees, a serializer, and a bounded streaming parser.
+ *
+ * The parser sits on expat with namespace processing.  It enforces the
+ * restricted XML of RFC 6120 section 11.1 (no DOCTYPE, no processing
+ * instructions, no comments) and two limits: the bytes one stanza may span
+ * and the element nesting depth.  A violation stops the parser for good;
+ * the caller restarts the stream.
+ *
+ * Trees: every node is owned by its parent; a detached root is owned by
+ * whoever created it and released with xml_free(). */
+#ifndef CS_XML_H
+#define CS_XML_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cs_util.h"
+
+#define XML_NS_XML "http://www.w3.org/XML/1998/namespace"
+#define XML_NS_STREAM "http://etherx.jabber.org/streams"
+#define XML_NS_COMPONENT "jabber:component:accept"
+#define XML_NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define XML_NS_STREAMS "urn:ietf:params:xml:ns:xmpp-streams"
+
+enum xml_node_type { XML_ELEMENT, XML_TEXT };
+
+struct xml_attr {
+    char *ns;   /* NULL for an unqualified attribute, XML_NS_XML for xml:lang */
+    char *name; /* local name */
+    char *value;
+};
+
+struct xml_node {
+    enum xml_node_type type;
+    char *name;  /* element: local name */
+    char *ns;    /* element: namespace URI; NULL = inherit the parent's */
+    char *text;  /* text node: content (NUL-terminated, may hold no NUL) */
+    size_t text_len;
+    size_t text_cap; /* text node: allocated size of text */
+    struct xml_attr *attrs;
+    unsigned nattrs, attrs_cap;
+    struct xml_node *parent, *first_child, *last_child, *next;
+};
+
+/* Constructors; the result is owned by the caller (xml_free) until appended. */
+struct xml_node *xml_elem_new(const char *name, const char *ns);
+struct xml_node *xml_text_new(const char *text, size_t len);
+/* Appends child (which must be detached) to parent; parent takes ownership.
+ * Returns child for chaining. */
+struct xml_node *xml_append(struct xml_node *parent, struct xml_node *child);
+/* Convenience: new element appended to parent; owned by parent. */
+struct xml_node *xml_add_child(struct xml_node *parent, const char *name, const char *ns);
+/* Convenience: text appended to parent. */
+void xml_add_text(struct xml_node *parent, const char *text);
+void xml_free(struct xml_node *node);
+/* Deep copy of node (detached; caller frees). */
+struct xml_node *xml_copy(const struct xml_node *node);
+
+/* Attributes.  Names "xml:lang" etc. are mapped onto XML_NS_XML. */
+void xml_set_attr(struct xml_node *node, const char *name, const char *value);
+void xml_set_attr_ns(struct xml_node *node, const char *ns, const char *name, const char *value);
+/* NULL when absent.  Borrowed from node. */
+const char *xml_attr(const struct xml_node *node, const char *name);
+const char *xml_attr_ns(const struct xml_node *node, const char *ns, const char *name);
+void xml_remove_attr(struct xml_node *node, const char *name);
+
+/* Effective namespace of an element (its own, else the nearest ancestor's). */
+const char *xml_ns(const struct xml_node *node);
+/* First child element with this name (NULL = any) and namespace (NULL = any). */
+struct xml_node *xml_child(const struct xml_node *node, const char *name, const char *ns);
+/* Element iteration: first child element / next sibling element, or NULL. */
+struct xml_node *xml_first_elem(const struct xml_node *node);
+struct xml_node *xml_next_elem(const struct xml_node *node);
+unsigned xml_count_elems(const struct xml_node *node);
+/* Concatenated text of the direct text children; caller frees. */
+char *xml_text_dup(const struct xml_node *node);
+
+/* Serializes node onto sb.  default_ns is the namespace already in effect
+ * where the node goes (XML_NS_COMPONENT for stanzas on the component
+ * stream); xmlns is written only where an element's namespace differs. */
+void xml_serialize(const struct xml_node *node, const char *default_ns, struct strbuf *sb);
+/* Escapes text for element content (attr=false) or a '-quoted attribute. */
+void xml_escape(struct strbuf *sb, const char *s, size_t len, bool attr);
+
+/* ---- Streaming parser ---- */
+
+enum xml_violation {
+    XML_VIOLATION_NONE = 0,
+    XML_VIOLATION_SYNTAX,  /* not well-formed (expat error) */
+    XML_VIOLATION_DOCTYPE, /* DOCTYPE declaration */
+    XML_VIOLATION_PI,      /* processing instruction */
+    XML_VIOLATION_COMMENT, /* comment */
+    XML_VIOLATION_SIZE,    /* stanza larger than the byte limit */
+    XML_VIOLATION_DEPTH,   /* nesting deeper than the depth limit */
+};
+
+struct xml_parser_handlers {
+    /* The stream root opened.  root has the root's name, ns and attributes
+     * but no children; borrowed for the duration of the call. */
+    void (*stream_start)(void *ud, const struct xml_node *root);
+    /* One complete top-level element (a stanza, stream:error, handshake...).
+     * Borrowed: the parser frees it after the call returns. */
+    void (*stanza)(void *ud, struct xml_node *stanza);
+    /* The peer closed the stream root. */
+    void (*stream_end)(void *ud);
+};
+
+struct xml_parser;
+
+/* max_bytes: the most bytes one top-level element may span (also bounds
+ * whatever expat buffers between elements); max_depth: the deepest element
+ * nesting, the stream root being level 0 and stanzas level 1.
+ * Caller frees with xml_parser_free(). */
+struct xml_parser *xml_parser_new(size_t max_bytes, unsigned max_depth,
+                                  const struct xml_parser_handlers *handlers, void *ud);
+/* Feeds bytes.  Returns 0, or CS_EPROTO (restricted XML or syntax) or
+ * CS_ELIMIT (size/depth) once a violation happened; from then on every
+ * call fails until xml_parser_reset().  Handlers may call xml_parser_stop()
+ * to make this return CS_ECLOSED without consuming the rest. */
+int xml_parser_feed(struct xml_parser *p, const char *data, size_t len);
+void xml_parser_stop(struct xml_parser *p);
+/* What went wrong, for logs: violation kind and a static-or-owned text
+ * valid until the next reset. */
+enum xml_violation xml_parser_violation(const struct xml_parser *p);
+const char *xml_parser_error(const struct xml_parser *p);
+/* Starts a new document (a new stream). */
+void xml_parser_reset(struct xml_parser *p);
+void xml_parser_free(struct xml_parser **p);
+
+#endif

@@ -1,0 +1,610 @@
+/* xml.c - stanza trees, serializer and the bounded expat stream parser.
+ *
+ * The parser enforces RFC 6120 section 11.1 (restricted XML) and two
+ * resource limits (bytes per top-level element, nesting depth) so that a
+ * peer can never make us allocate without bound.  See cs_xml.h. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <expat.h>
+
+#include "cs_error.h"
+#include "cs_xml.h"
+
+/* Separator between namespace URI and local name in expat's names. */
+#define NS_SEP '\x1f'
+
+/* ---- Trees ---- */
+
+struct xml_node *xml_elem_new(const char *name, const char *ns)
+{
+    struct xml_node *n = xcalloc(1, sizeof(*n));
+    n->type = XML_ELEMENT;
+    n->name = xstrdup(name);
+    n->ns = ns ? xstrdup(ns) : NULL;
+    return n;
+}
+
+struct xml_node *xml_text_new(const char *text, size_t len)
+{
+    struct xml_node *n = xcalloc(1, sizeof(*n));
+    n->type = XML_TEXT;
+    n->text = xstrndup(text, len);
+    n->text_len = len;
+    n->text_cap = len + 1;
+    return n;
+}
+
+struct xml_node *xml_append(struct xml_node *parent, struct xml_node *child)
+{
+    child->parent = parent;
+    child->next = NULL;
+    if (parent->last_child)
+        parent->last_child->next = child;
+    else
+        parent->first_child = child;
+    parent->last_child = child;
+    return child;
+}
+
+struct xml_node *xml_add_child(struct xml_node *parent, const char *name, const char *ns)
+{
+    return xml_append(parent, xml_elem_new(name, ns));
+}
+
+void xml_add_text(struct xml_node *parent, const char *text)
+{
+    xml_append(parent, xml_text_new(text, strlen(text)));
+}
+
+void xml_free(struct xml_node *node)
+{
+    while (node) {
+        struct xml_node *next = node->next;
+        xml_free(node->first_child);
+        for (unsigned i = 0; i < node->nattrs; i++) {
+            free(node->attrs[i].ns);
+            free(node->attrs[i].name);
+            free(node->attrs[i].value);
+        }
+        free(node->attrs);
+        free(node->name);
+        free(node->ns);
+        free(node->text);
+        free(node);
+        /* Only siblings of a child list are freed iteratively; a detached
+         * root has next == NULL. */
+        node = next;
+    }
+}
+
+struct xml_node *xml_copy(const struct xml_node *node)
+{
+    struct xml_node *c;
+    if (node->type == XML_TEXT)
+        return xml_text_new(node->text, node->text_len);
+    c = xml_elem_new(node->name, node->ns);
+    for (unsigned i = 0; i < node->nattrs; i++)
+        xml_set_attr_ns(c, node->attrs[i].ns, node->attrs[i].name, node->attrs[i].value);
+    for (const struct xml_node *ch = node->first_child; ch; ch = ch->next)
+        xml_append(c, xml_copy(ch));
+    return c;
+}
+
+static int ns_eq(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+static struct xml_attr *find_attr(const struct xml_node *node, const char *ns, const char *name)
+{
+    for (unsigned i = 0; i < node->nattrs; i++) {
+        if (strcmp(node->attrs[i].name, name) == 0 && ns_eq(node->attrs[i].ns, ns))
+            return &node->attrs[i];
+    }
+    return NULL;
+}
+
+/* Maps "xml:lang" style names onto (XML_NS_XML, "lang"). */
+static const char *split_xml_prefix(const char *name, const char **ns_r)
+{
+    if (strncmp(name, "xml:", 4) == 0) {
+        *ns_r = XML_NS_XML;
+        return name + 4;
+    }
+    *ns_r = NULL;
+    return name;
+}
+
+void xml_set_attr_ns(struct xml_node *node, const char *ns, const char *name, const char *value)
+{
+    struct xml_attr *a = find_attr(node, ns, name);
+    if (a) {
+        free(a->value);
+        a->value = xstrdup(value);
+        return;
+    }
+    if (node->nattrs == node->attrs_cap) {
+        node->attrs_cap = node->attrs_cap ? node->attrs_cap * 2 : 4;
+        node->attrs = xrealloc(node->attrs, node->attrs_cap * sizeof(*node->attrs));
+    }
+    a = &node->attrs[node->nattrs++];
+    a->ns = ns ? xstrdup(ns) : NULL;
+    a->name = xstrdup(name);
+    a->value = xstrdup(value);
+}
+
+void xml_set_attr(struct xml_node *node, const char *name, const char *value)
+{
+    const char *ns;
+    const char *local = split_xml_prefix(name, &ns);
+    xml_set_attr_ns(node, ns, local, value);
+}
+
+const char *xml_attr_ns(const struct xml_node *node, const char *ns, const char *name)
+{
+    const struct xml_attr *a = find_attr(node, ns, name);
+    return a ? a->value : NULL;
+}
+
+const char *xml_attr(const struct xml_node *node, const char *name)
+{
+    const char *ns;
+    const char *local = split_xml_prefix(name, &ns);
+    return xml_attr_ns(node, ns, local);
+}
+
+void xml_remove_attr(struct xml_node *node, const char *name)
+{
+    const char *ns;
+    const char *local = split_xml_prefix(name, &ns);
+    struct xml_attr *a = find_attr(node, ns, local);
+    if (a == NULL)
+        return;
+    free(a->ns);
+    free(a->name);
+    free(a->value);
+    unsigned i = (unsigned)(a - node->attrs);
+    memmove(a, a + 1, (node->nattrs - i - 1) * sizeof(*a));
+    node->nattrs--;
+}
+
+const char *xml_ns(const struct xml_node *node)
+{
+    for (; node; node = node->parent) {
+        if (node->ns)
+            return node->ns;
+    }
+    return NULL;
+}
+
+struct xml_node *xml_first_elem(const struct xml_node *node)
+{
+    struct xml_node *c = node->first_child;
+    while (c && c->type != XML_ELEMENT)
+        c = c->next;
+    return c;
+}
+
+struct xml_node *xml_next_elem(const struct xml_node *node)
+{
+    struct xml_node *c = node->next;
+    while (c && c->type != XML_ELEMENT)
+        c = c->next;
+    return c;
+}
+
+unsigned xml_count_elems(const struct xml_node *node)
+{
+    unsigned n = 0;
+    for (struct xml_node *c = xml_first_elem(node); c; c = xml_next_elem(c))
+        n++;
+    return n;
+}
+
+struct xml_node *xml_child(const struct xml_node *node, const char *name, const char *ns)
+{
+    for (struct xml_node *c = xml_first_elem(node); c; c = xml_next_elem(c)) {
+        if (name && strcmp(c->name, name) != 0)
+            continue;
+        if (ns && !ns_eq(xml_ns(c), ns))
+            continue;
+        return c;
+    }
+    return NULL;
+}
+
+char *xml_text_dup(const struct xml_node *node)
+{
+    struct strbuf sb = {0};
+    strbuf_reserve(&sb, 0);
+    for (const struct xml_node *c = node->first_child; c; c = c->next) {
+        if (c->type == XML_TEXT)
+            strbuf_append(&sb, c->text, c->text_len);
+    }
+    sb.data[sb.len] = '\0';
+    return sb.data;
+}
+
+/* ---- Serializer ---- */
+
+void xml_escape(struct strbuf *sb, const char *s, size_t len, bool attr)
+{
+    size_t start = 0;
+    strbuf_reserve(sb, len);
+    for (size_t i = 0; i < len; i++) {
+        const char *rep;
+        switch (s[i]) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '\'': rep = attr ? "&apos;" : NULL; break;
+        case '"': rep = attr ? "&quot;" : NULL; break;
+        /* Whitespace in attributes would be normalised away by the peer. */
+        case '\n': rep = attr ? "&#10;" : NULL; break;
+        case '\r': rep = "&#13;"; break;
+        case '\t': rep = attr ? "&#9;" : NULL; break;
+        default: rep = NULL; break;
+        }
+        if (rep) {
+            strbuf_append(sb, s + start, i - start);
+            strbuf_append_str(sb, rep);
+            start = i + 1;
+        }
+    }
+    strbuf_append(sb, s + start, len - start);
+}
+
+static void serialize(const struct xml_node *n, const char *in_ns, struct strbuf *sb)
+{
+    const char *ns;
+    unsigned prefixes = 0;
+
+    if (n->type == XML_TEXT) {
+        xml_escape(sb, n->text, n->text_len, false);
+        return;
+    }
+    ns = n->ns ? n->ns : in_ns;
+    strbuf_append(sb, "<", 1);
+    strbuf_append_str(sb, n->name);
+    if (ns && !ns_eq(ns, in_ns)) {
+        strbuf_append_str(sb, " xmlns='");
+        xml_escape(sb, ns, strlen(ns), true);
+        strbuf_append(sb, "'", 1);
+    }
+    for (unsigned i = 0; i < n->nattrs; i++) {
+        const struct xml_attr *a = &n->attrs[i];
+        strbuf_append(sb, " ", 1);
+        if (a->ns && strcmp(a->ns, XML_NS_XML) == 0) {
+            strbuf_append_str(sb, "xml:");
+        } else if (a->ns) {
+            /* A namespaced attribute other than xml:*: declare a prefix. */
+            strbuf_printf(sb, "xmlns:a%u='", prefixes);
+            xml_escape(sb, a->ns, strlen(a->ns), true);
+            strbuf_printf(sb, "' a%u:", prefixes++);
+        }
+        strbuf_append_str(sb, a->name);
+        strbuf_append(sb, "='", 2);
+        xml_escape(sb, a->value, strlen(a->value), true);
+        strbuf_append(sb, "'", 1);
+    }
+    if (n->first_child == NULL) {
+        strbuf_append(sb, "/>", 2);
+        return;
+    }
+    strbuf_append(sb, ">", 1);
+    for (const struct xml_node *c = n->first_child; c; c = c->next)
+        serialize(c, ns, sb);
+    strbuf_append(sb, "</", 2);
+    strbuf_append_str(sb, n->name);
+    strbuf_append(sb, ">", 1);
+}
+
+void xml_serialize(const struct xml_node *node, const char *default_ns, struct strbuf *sb)
+{
+    serialize(node, default_ns, sb);
+}
+
+/* ---- Parser ---- */
+
+struct xml_parser {
+    XML_Parser expat;
+    const struct xml_parser_handlers *h;
+    void *ud;
+    size_t max_bytes;
+    unsigned max_depth;
+
+    unsigned level;         /* 0 = outside the root, 1 = in root, 2 = in a stanza... */
+    struct xml_node *stanza; /* top-level element being built */
+    struct xml_node *cur;    /* innermost open element of stanza */
+    long long mark;          /* byte offset where the current element began */
+    long long fed;           /* bytes fed since reset */
+
+    enum xml_violation violation;
+    char error[160];
+    bool stopped;
+};
+
+static void violate(struct xml_parser *p, enum xml_violation v, const char *msg)
+{
+    if (p->violation == XML_VIOLATION_NONE) {
+        p->violation = v;
+        cs_strlcpy(p->error, msg, sizeof(p->error));
+    }
+    XML_StopParser(p->expat, XML_FALSE);
+}
+
+/* Splits an expat name "uri<SEP>local" into its parts (ns may be NULL).
+ * Returns local; *ns_r is a fresh string or NULL; caller frees it. */
+static const char *split_name(const char *qname, char **ns_r)
+{
+    const char *sep = strchr(qname, NS_SEP);
+    if (sep == NULL) {
+        *ns_r = NULL;
+        return qname;
+    }
+    *ns_r = xstrndup(qname, (size_t)(sep - qname));
+    return sep + 1;
+}
+
+static struct xml_node *build_elem(const char *qname, const char **attrs)
+{
+    char *ns;
+    const char *local = split_name(qname, &ns);
+    struct xml_node *n = xml_elem_new(local, NULL);
+    n->ns = ns;
+    for (int i = 0; attrs[i]; i += 2) {
+        char *ans;
+        const char *alocal = split_name(attrs[i], &ans);
+        xml_set_attr_ns(n, ans, alocal, attrs[i + 1]);
+        free(ans);
+    }
+    return n;
+}
+
+static bool over_size(struct xml_parser *p)
+{
+    /* The end of the current event: one character-data event can carry a
+     * whole oversized text in one go. */
+    long long at = XML_GetCurrentByteIndex(p->expat) + XML_GetCurrentByteCount(p->expat);
+    if (at >= 0 && at - p->mark > (long long)p->max_bytes) {
+        violate(p, XML_VIOLATION_SIZE, "stanza larger than max_stanza_bytes");
+        return true;
+    }
+    return false;
+}
+
+static void XMLCALL on_start(void *ud, const char *name, const char **attrs)
+{
+    struct xml_parser *p = ud;
+    struct xml_node *n;
+
+    if (p->violation || over_size(p))
+        return;
+    if (p->level > p->max_depth) {
+        violate(p, XML_VIOLATION_DEPTH, "element depth exceeds max_depth");
+        return;
+    }
+    n = build_elem(name, attrs);
+    p->level++;
+    if (p->level == 1) {
+        if (p->h->stream_start)
+            p->h->stream_start(p->ud, n);
+        xml_free(n);
+        p->mark = XML_GetCurrentByteIndex(p->expat) + XML_GetCurrentByteCount(p->expat);
+        return;
+    }
+    if (p->level == 2) {
+        p->stanza = p->cur = n;
+        return;
+    }
+    xml_append(p->cur, n);
+    p->cur = n;
+}
+
+static void XMLCALL on_end(void *ud, const char *name)
+{
+    struct xml_parser *p = ud;
+
+    if (p->violation || over_size(p))
+        return;
+    p->level--;
+    if (p->level == 0) {
+        if (p->h->stream_end)
+            p->h->stream_end(p->ud);
+        return;
+    }
+    if (p->level == 1) {
+        struct xml_node *s = p->stanza;
+        p->stanza = p->cur = NULL;
+        p->mark = XML_GetCurrentByteIndex(p->expat) + XML_GetCurrentByteCount(p->expat);
+        if (p->h->stanza)
+            p->h->stanza(p->ud, s);
+        xml_free(s);
+        return;
+    }
+    p->cur = p->cur->parent;
+}
+
+static void XMLCALL on_text(void *ud, const char *s, int len)
+{
+    struct xml_parser *p = ud;
+    struct xml_node *last;
+
+    if (p->violation || over_size(p))
+        return;
+    if (p->level < 2) {
+        /* Whitespace (keepalives) between stanzas: nothing to keep. */
+        p->mark = XML_GetCurrentByteIndex(p->expat) + XML_GetCurrentByteCount(p->expat);
+        return;
+    }
+    last = p->cur->last_child;
+    if (last && last->type == XML_TEXT) {
+        /* expat splits text at buffer and entity boundaries; grow
+         * geometrically so long text stays linear. */
+        size_t need = last->text_len + (size_t)len + 1;
+        if (need > last->text_cap) {
+            size_t cap = last->text_cap * 2;
+            if (cap < need)
+                cap = need;
+            last->text = xrealloc(last->text, cap);
+            last->text_cap = cap;
+        }
+        memcpy(last->text + last->text_len, s, (size_t)len);
+        last->text_len += (size_t)len;
+        last->text[last->text_len] = '\0';
+        return;
+    }
+    xml_append(p->cur, xml_text_new(s, (size_t)len));
+}
+
+static void XMLCALL on_doctype(void *ud, const char *name, const char *sysid, const char *pubid,
+                               int has_internal_subset)
+{
+    violate(ud, XML_VIOLATION_DOCTYPE, "DOCTYPE not allowed (RFC 6120 11.1)");
+}
+
+static void XMLCALL on_pi(void *ud, const char *target, const char *data)
+{
+    violate(ud, XML_VIOLATION_PI, "processing instruction not allowed (RFC 6120 11.1)");
+}
+
+static void XMLCALL on_comment(void *ud, const char *data)
+{
+    violate(ud, XML_VIOLATION_COMMENT, "comment not allowed (RFC 6120 11.1)");
+}
+
+static void XMLCALL on_entity_decl(void *ud, const char *name, int is_param, const char *value,
+                                   int value_len, const char *base, const char *sysid,
+                                   const char *pubid, const char *notation)
+{
+    violate(ud, XML_VIOLATION_DOCTYPE, "entity declaration not allowed (RFC 6120 11.1)");
+}
+
+static void setup_expat(struct xml_parser *p)
+{
+    p->expat = XML_ParserCreateNS("UTF-8", NS_SEP);
+    if (p->expat == NULL)
+        abort(); /* out of memory: see the policy in cs_util.h */
+    XML_SetUserData(p->expat, p);
+    XML_SetElementHandler(p->expat, on_start, on_end);
+    XML_SetCharacterDataHandler(p->expat, on_text);
+    XML_SetStartDoctypeDeclHandler(p->expat, on_doctype);
+    XML_SetProcessingInstructionHandler(p->expat, on_pi);
+    XML_SetCommentHandler(p->expat, on_comment);
+    XML_SetEntityDeclHandler(p->expat, on_entity_decl);
+    XML_SetParamEntityParsing(p->expat, XML_PARAM_ENTITY_PARSING_NEVER);
+#if HAVE_DECL_XML_SETREPARSEDEFERRALENABLED
+    /* Deferral would hold a stanza whose start arrived in an earlier read
+     * until the buffer doubles: latency without bound on a quiet link.
+     * The quadratic re-scan it prevents is bounded here by max_bytes. */
+    XML_SetReparseDeferralEnabled(p->expat, XML_FALSE);
+#endif
+}
+
+struct xml_parser *xml_parser_new(size_t max_bytes, unsigned max_depth,
+                                  const struct xml_parser_handlers *handlers, void *ud)
+{
+    struct xml_parser *p = xcalloc(1, sizeof(*p));
+    p->h = handlers;
+    p->ud = ud;
+    p->max_bytes = max_bytes;
+    p->max_depth = max_depth;
+    setup_expat(p);
+    return p;
+}
+
+void xml_parser_reset(struct xml_parser *p)
+{
+    XML_ParserFree(p->expat);
+    xml_free(p->stanza);
+    p->stanza = p->cur = NULL;
+    p->level = 0;
+    p->mark = p->fed = 0;
+    p->violation = XML_VIOLATION_NONE;
+    p->error[0] = '\0';
+    p->stopped = false;
+    setup_expat(p);
+}
+
+void xml_parser_free(struct xml_parser **pp)
+{
+    struct xml_parser *p = *pp;
+    if (p == NULL)
+        return;
+    XML_ParserFree(p->expat);
+    xml_free(p->stanza);
+    free(p);
+    *pp = NULL;
+}
+
+void xml_parser_stop(struct xml_parser *p)
+{
+    p->stopped = true;
+    XML_StopParser(p->expat, XML_FALSE);
+}
+
+static int violation_code(const struct xml_parser *p)
+{
+    return p->violation == XML_VIOLATION_SIZE || p->violation == XML_VIOLATION_DEPTH ? CS_ELIMIT
+                                                                                      : CS_EPROTO;
+}
+
+int xml_parser_feed(struct xml_parser *p, const char *data, size_t len)
+{
+    if (p->violation)
+        return violation_code(p);
+    if (p->stopped)
+        return CS_ECLOSED;
+    while (len > 0) {
+        /* XML_Parse takes an int length: feed at most 1 GiB at a time. */
+        int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
+        enum XML_Status st = XML_Parse(p->expat, data, chunk, XML_FALSE);
+        p->fed += chunk;
+        data += chunk;
+        len -= (size_t)chunk;
+        if (p->violation)
+            return violation_code(p);
+        if (p->stopped)
+            return CS_ECLOSED;
+        if (st != XML_STATUS_OK) {
+            /* After the root has opened, expat sees a DOCTYPE as a mere
+             * syntax error; name it for what it is in the logs. */
+            /* expat points just past the "<!". */
+            long long at = XML_GetCurrentByteIndex(p->expat) - (p->fed - chunk);
+            if (at >= 2 && at < chunk && chunk - at >= 7 &&
+                (memcmp(data - chunk + at - 2, "<!DOCTYPE", 9) == 0 ||
+                 memcmp(data - chunk + at - 2, "<!ENTITY", 8) == 0)) {
+                p->violation = XML_VIOLATION_DOCTYPE;
+                cs_strlcpy(p->error, "DOCTYPE not allowed (RFC 6120 11.1)", sizeof(p->error));
+                return CS_EPROTO;
+            }
+            p->violation = XML_VIOLATION_SYNTAX;
+            snprintf(p->error, sizeof(p->error), "not well-formed: %s",
+                     XML_ErrorString(XML_GetErrorCode(p->expat)));
+            return CS_EPROTO;
+        }
+        /* Bytes expat holds for an unfinished element count too. */
+        if (p->fed - p->mark > (long long)p->max_bytes) {
+            p->violation = XML_VIOLATION_SIZE;
+            cs_strlcpy(p->error, "stanza larger than max_stanza_bytes", sizeof(p->error));
+            return CS_ELIMIT;
+        }
+    }
+    return 0;
+}
+
+enum xml_violation xml_parser_violation(const struct xml_parser *p)
+{
+    return p->violation;
+}
+
+const char *xml_parser_error(const struct xml_parser *p)
+{
+    return p->error;
+}

@@ -1,0 +1,312 @@
+/* check_xml.c - trees, serializer, and the bounded restricted-XML parser. */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs_error.h"
+#include "cs_xml.h"
+
+struct collected {
+    int starts, ends;
+    char *stream_id;
+    struct strbuf stanzas; /* serialised stanzas, one per line */
+    unsigned count;
+};
+
+static void c_start(void *ud, const struct xml_node *root)
+{
+    struct collected *c = ud;
+    const char *id = xml_attr(root, "id");
+    c->starts++;
+    free(c->stream_id);
+    c->stream_id = id ? strdup(id) : NULL;
+}
+
+static void c_stanza(void *ud, struct xml_node *st)
+{
+    struct collected *c = ud;
+    xml_serialize(st, XML_NS_COMPONENT, &c->stanzas);
+    strbuf_append(&c->stanzas, "\n", 1);
+    c->count++;
+}
+
+static void c_end(void *ud)
+{
+    ((struct collected *)ud)->ends++;
+}
+
+static const struct xml_parser_handlers H = {c_start, c_stanza, c_end};
+
+#define HDR "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' id='abc'>"
+
+static void collected_free(struct collected *c)
+{
+    free(c->stream_id);
+    strbuf_free(&c->stanzas);
+}
+
+START_TEST(test_parse_stanzas_roundtrip)
+{
+    struct collected c = {0};
+    struct xml_parser *p = xml_parser_new(65536, 32, &H, &c);
+    const char *in = HDR "<message to='a@b' from='c@d/r' type='chat' id='1'>"
+                         "<body xml:lang='en'>hi &amp; &lt;there&gt; &apos;q&apos;</body>"
+                         "<x xmlns='urn:ext' a='1'><y/></x></message> \n"
+                         "<iq type='get' id='2'><ping xmlns='urn:xmpp:ping'/></iq>";
+    ck_assert_int_eq(xml_parser_feed(p, in, strlen(in)), 0);
+    ck_assert_int_eq(c.starts, 1);
+    ck_assert_str_eq(c.stream_id, "abc");
+    ck_assert_uint_eq(c.count, 2);
+    ck_assert_str_eq(c.stanzas.data,
+                     "<message to='a@b' from='c@d/r' type='chat' id='1'>"
+                     "<body xml:lang='en'>hi &amp; &lt;there&gt; 'q'</body>"
+                     "<x xmlns='urn:ext' a='1'><y/></x></message>\n"
+                     "<iq type='get' id='2'><ping xmlns='urn:xmpp:ping'/></iq>\n");
+    ck_assert_int_eq(xml_parser_feed(p, "</stream:stream>", 16), 0);
+    ck_assert_int_eq(c.ends, 1);
+    xml_parser_free(&p);
+    ck_assert_ptr_null(p);
+    collected_free(&c);
+}
+END_TEST
+
+START_TEST(test_parse_byte_by_byte)
+{
+    struct collected c = {0};
+    struct xml_parser *p = xml_parser_new(65536, 32, &H, &c);
+    const char *in = HDR "<presence from='a@b'><status>\xc3\xa9t\xc3\xa9</status></presence>";
+    for (size_t i = 0; in[i]; i++)
+        ck_assert_int_eq(xml_parser_feed(p, in + i, 1), 0);
+    ck_assert_uint_eq(c.count, 1);
+    ck_assert_str_eq(c.stanzas.data,
+                     "<presence from='a@b'><status>\xc3\xa9t\xc3\xa9</status></presence>\n");
+    xml_parser_free(&p);
+    collected_free(&c);
+}
+END_TEST
+
+START_TEST(test_every_split_point)
+{
+    /* A stanza split anywhere across two reads is delivered as soon as
+     * its last byte arrives (no deferral until more input comes). */
+    const char *in = HDR "<presence from='a@b'><status>x</status></presence>";
+    size_t len = strlen(in);
+    for (size_t k = 1; k < len; k++) {
+        struct collected c = {0};
+        struct xml_parser *p = xml_parser_new(65536, 32, &H, &c);
+        ck_assert_int_eq(xml_parser_feed(p, in, k), 0);
+        ck_assert_int_eq(xml_parser_feed(p, in + k, len - k), 0);
+        ck_assert_msg(c.count == 1, "split at %zu: %u stanzas", k, c.count);
+        xml_parser_free(&p);
+        collected_free(&c);
+    }
+}
+END_TEST
+
+static void expect_violation(const char *in, size_t max_bytes, unsigned depth,
+                             enum xml_violation v, int code)
+{
+    struct collected c = {0};
+    struct xml_parser *p = xml_parser_new(max_bytes, depth, &H, &c);
+    int r = xml_parser_feed(p, in, strlen(in));
+    ck_assert_int_eq(r, code);
+    ck_assert_int_eq(xml_parser_violation(p), v);
+    ck_assert_str_ne(xml_parser_error(p), "");
+    /* Sticky until reset. */
+    ck_assert_int_eq(xml_parser_feed(p, "<a/>", 4), code);
+    xml_parser_reset(p);
+    ck_assert_int_eq(xml_parser_feed(p, HDR "<a/>", strlen(HDR) + 4), 0);
+    ck_assert_int_eq(xml_parser_violation(p), XML_VIOLATION_NONE);
+    xml_parser_free(&p);
+    collected_free(&c);
+}
+
+START_TEST(test_doctype_rejected)
+{
+    expect_violation("<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]>" HDR, 65536, 32,
+                     XML_VIOLATION_DOCTYPE, CS_EPROTO);
+    expect_violation("<!DOCTYPE stream:stream>" HDR, 65536, 32, XML_VIOLATION_DOCTYPE,
+                     CS_EPROTO);
+    /* Injected mid-stream, between stanzas. */
+    expect_violation(HDR "<a/><!DOCTYPE foo [<!ENTITY x 'y'>]>", 65536, 32, XML_VIOLATION_DOCTYPE,
+                     CS_EPROTO);
+}
+END_TEST
+
+START_TEST(test_pi_comment_rejected)
+{
+    expect_violation(HDR "<?foo bar?>", 65536, 32, XML_VIOLATION_PI, CS_EPROTO);
+    expect_violation(HDR "<message><!-- hi --></message>", 65536, 32, XML_VIOLATION_COMMENT,
+                     CS_EPROTO);
+}
+END_TEST
+
+START_TEST(test_syntax_and_entities)
+{
+    expect_violation(HDR "<message><a></b></message>", 65536, 32, XML_VIOLATION_SYNTAX, CS_EPROTO);
+    expect_violation(HDR "<message>&undefined;</message>", 65536, 32, XML_VIOLATION_SYNTAX,
+                     CS_EPROTO);
+}
+END_TEST
+
+START_TEST(test_size_limit)
+{
+    struct strbuf sb = {0};
+    strbuf_append_str(&sb, HDR "<message><body>");
+    for (int i = 0; i < 2000; i++)
+        strbuf_append_str(&sb, "0123456789");
+    strbuf_append_str(&sb, "</body></message>");
+    expect_violation(sb.data, 4096, 32, XML_VIOLATION_SIZE, CS_ELIMIT);
+    /* A huge attribute value in a start tag expat must buffer. */
+    sb.len = 0;
+    strbuf_append_str(&sb, HDR "<message a='");
+    for (int i = 0; i < 2000; i++)
+        strbuf_append_str(&sb, "0123456789");
+    expect_violation(sb.data, 4096, 32, XML_VIOLATION_SIZE, CS_ELIMIT);
+    strbuf_free(&sb);
+}
+END_TEST
+
+START_TEST(test_size_limit_is_per_stanza)
+{
+    /* Many stanzas, each under the limit, far more than the limit in all. */
+    struct collected c = {0};
+    struct xml_parser *p = xml_parser_new(1024, 32, &H, &c);
+    ck_assert_int_eq(xml_parser_feed(p, HDR, strlen(HDR)), 0);
+    for (int i = 0; i < 1000; i++) {
+        const char *m = "<message><body>0123456789012345678901234567890123456789</body></message> ";
+        ck_assert_int_eq(xml_parser_feed(p, m, strlen(m)), 0);
+    }
+    ck_assert_uint_eq(c.count, 1000);
+    xml_parser_free(&p);
+    collected_free(&c);
+}
+END_TEST
+
+START_TEST(test_depth_limit)
+{
+    struct strbuf sb = {0};
+    strbuf_append_str(&sb, HDR "<message>");
+    for (int i = 0; i < 40; i++)
+        strbuf_append_str(&sb, "<a>");
+    expect_violation(sb.data, 65536, 16, XML_VIOLATION_DEPTH, CS_ELIMIT);
+    /* Exactly at the limit is fine: stanza level 1 + 15 nested = 16. */
+    struct collected c = {0};
+    struct xml_parser *p = xml_parser_new(65536, 16, &H, &c);
+    sb.len = 0;
+    strbuf_append_str(&sb, HDR "<message>");
+    for (int i = 0; i < 15; i++)
+        strbuf_append_str(&sb, "<a>");
+    for (int i = 0; i < 15; i++)
+        strbuf_append_str(&sb, "</a>");
+    strbuf_append_str(&sb, "</message>");
+    ck_assert_int_eq(xml_parser_feed(p, sb.data, sb.len), 0);
+    ck_assert_uint_eq(c.count, 1);
+    xml_parser_free(&p);
+    collected_free(&c);
+    strbuf_free(&sb);
+}
+END_TEST
+
+static struct xml_parser *stop_parser;
+static int stop_seen;
+
+static void stop_in_stanza(void *ud, struct xml_node *st)
+{
+    stop_seen++;
+    xml_parser_stop(stop_parser);
+}
+
+START_TEST(test_stop_from_handler)
+{
+    struct xml_parser_handlers h = {NULL, stop_in_stanza, NULL};
+    const char *in = HDR "<a/><b/><c/>";
+    stop_seen = 0;
+    stop_parser = xml_parser_new(65536, 16, &h, NULL);
+    ck_assert_int_eq(xml_parser_feed(stop_parser, in, strlen(in)), CS_ECLOSED);
+    ck_assert_int_eq(stop_seen, 1); /* nothing after the stop is delivered */
+    ck_assert_int_eq(xml_parser_feed(stop_parser, "<d/>", 4), CS_ECLOSED);
+    xml_parser_reset(stop_parser);
+    ck_assert_int_eq(xml_parser_feed(stop_parser, in, 8), 0);
+    xml_parser_free(&stop_parser);
+}
+END_TEST
+
+START_TEST(test_tree_api)
+{
+    struct xml_node *m = xml_elem_new("message", NULL);
+    struct strbuf sb = {0};
+    xml_set_attr(m, "to", "a'b\"c<d>&e");
+    xml_set_attr(m, "xml:lang", "de");
+    xml_add_text(xml_add_child(m, "body", NULL), "x < y & \"z\"");
+    xml_add_child(m, "active", "http://jabber.org/protocol/chatstates");
+    ck_assert_str_eq(xml_attr(m, "xml:lang"), "de");
+    ck_assert_str_eq(xml_attr_ns(m, XML_NS_XML, "lang"), "de");
+    ck_assert_ptr_null(xml_attr(m, "lang"));
+    ck_assert_uint_eq(xml_count_elems(m), 2);
+    ck_assert_ptr_nonnull(xml_child(m, "active", "http://jabber.org/protocol/chatstates"));
+    ck_assert_ptr_null(xml_child(m, "active", XML_NS_COMPONENT));
+    ck_assert_str_eq(xml_ns(xml_child(m, "body", NULL)) ? "set" : "inherit", "inherit");
+    xml_serialize(m, XML_NS_COMPONENT, &sb);
+    ck_assert_str_eq(sb.data, "<message to='a&apos;b&quot;c&lt;d&gt;&amp;e' xml:lang='de'>"
+                              "<body>x &lt; y &amp; \"z\"</body>"
+                              "<active xmlns='http://jabber.org/protocol/chatstates'/></message>");
+    struct xml_node *c = xml_copy(m);
+    struct strbuf sb2 = {0};
+    xml_serialize(c, XML_NS_COMPONENT, &sb2);
+    ck_assert_str_eq(sb.data, sb2.data);
+    xml_remove_attr(c, "to");
+    ck_assert_ptr_null(xml_attr(c, "to"));
+    ck_assert_str_eq(xml_attr(c, "xml:lang"), "de");
+    char *t = xml_text_dup(xml_child(m, "body", NULL));
+    ck_assert_str_eq(t, "x < y & \"z\"");
+    free(t);
+    xml_free(m);
+    xml_free(c);
+    strbuf_free(&sb);
+    strbuf_free(&sb2);
+}
+END_TEST
+
+START_TEST(test_namespaced_attribute_roundtrip)
+{
+    struct collected c = {0};
+    struct xml_parser *p = xml_parser_new(65536, 32, &H, &c);
+    const char *in = HDR "<message xmlns:f='urn:foo' f:bar='1'/>";
+    ck_assert_int_eq(xml_parser_feed(p, in, strlen(in)), 0);
+    ck_assert_str_eq(c.stanzas.data, "<message xmlns:a0='urn:foo' a0:bar='1'/>\n");
+    xml_parser_free(&p);
+    collected_free(&c);
+}
+END_TEST
+
+static Suite *xml_suite(void)
+{
+    Suite *s = suite_create("xml");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_parse_stanzas_roundtrip);
+    tcase_add_test(tc, test_parse_byte_by_byte);
+    tcase_add_test(tc, test_every_split_point);
+    tcase_add_test(tc, test_doctype_rejected);
+    tcase_add_test(tc, test_pi_comment_rejected);
+    tcase_add_test(tc, test_syntax_and_entities);
+    tcase_add_test(tc, test_size_limit);
+    tcase_add_test(tc, test_size_limit_is_per_stanza);
+    tcase_add_test(tc, test_depth_limit);
+    tcase_add_test(tc, test_stop_from_handler);
+    tcase_add_test(tc, test_tree_api);
+    tcase_add_test(tc, test_namespaced_attribute_roundtrip);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(xml_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
