@@ -1,0 +1,178 @@
+/* jid.c - JID parsing, validation and normalisation (RFC 7622). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs_error.h"
+#include "cs_jid.h"
+#include "cs_util.h"
+
+/* Checks UTF-8 well-formedness (no overlongs, no surrogates, <= U+10FFFF)
+ * and rejects C0/C1 control characters and DEL. */
+static int check_utf8(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        unsigned cp, n;
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7f)
+                return CS_EINVAL;
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return CS_EINVAL;
+        }
+        if (len - i <= n) /* truncated sequence */
+            return CS_EINVAL;
+        for (unsigned k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return CS_EINVAL;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+            return CS_EINVAL;
+        i += n + 1;
+    }
+    return 0;
+}
+
+int jid_check_local(const char *s, size_t len)
+{
+    if (len == 0 || len > JID_PART_MAX)
+        return CS_EINVAL;
+    for (size_t i = 0; i < len; i++) {
+        /* RFC 7622 3.3.1: these are disallowed in the localpart. */
+        if (strchr("\"&'/:<>@ ", s[i]) != NULL || s[i] == '\0')
+            return CS_EINVAL;
+    }
+    return check_utf8((const unsigned char *)s, len);
+}
+
+int jid_check_domain(const char *s, size_t len)
+{
+    if (len == 0 || len > JID_PART_MAX)
+        return CS_EINVAL;
+    if (s[0] == '[') {
+        /* IPv6 literal (RFC 7622 3.2): hex digits, colons, dots. */
+        if (len < 3 || s[len - 1] != ']')
+            return CS_EINVAL;
+        for (size_t i = 1; i < len - 1; i++) {
+            if (strchr("0123456789abcdefABCDEF:.", s[i]) == NULL || s[i] == '\0')
+                return CS_EINVAL;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        /* No separators, whitespace or characters a hostname never has. */
+        if (strchr("@/ \"&'<>:[]\\", s[i]) != NULL || s[i] == '\0')
+            return CS_EINVAL;
+        if (s[i] == '.' && (i == 0 || s[i - 1] == '.'))
+            return CS_EINVAL; /* empty label */
+    }
+    return check_utf8((const unsigned char *)s, len);
+}
+
+static void ascii_lower(char *s)
+{
+    for (; *s; s++) {
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s - 'A' + 'a');
+    }
+}
+
+int jid_parse(const char *s, struct jid *jid_r)
+{
+    const char *slash, *at, *dom;
+    size_t dlen;
+    char *buf, *p;
+
+    memset(jid_r, 0, sizeof(*jid_r));
+    if (s == NULL || strlen(s) > 3 * JID_PART_MAX + 2)
+        return CS_EINVAL;
+    /* RFC 7622 3.1: the first '/' starts the resource; the '@' before it
+     * ends the localpart. */
+    slash = strchr(s, '/');
+    at = memchr(s, '@', slash ? (size_t)(slash - s) : strlen(s));
+    dom = at ? at + 1 : s;
+    dlen = slash ? (size_t)(slash - dom) : strlen(dom);
+    if (dlen > 1 && dom[dlen - 1] == '.' && dom[0] != '[')
+        dlen--; /* a trailing dot is removed (RFC 7622 3.2) */
+    if (at && jid_check_local(s, (size_t)(at - s)) != 0)
+        return CS_EINVAL;
+    if (jid_check_domain(dom, dlen) != 0)
+        return CS_EINVAL;
+    if (slash) {
+        size_t rlen = strlen(slash + 1);
+        if (rlen == 0 || rlen > JID_PART_MAX ||
+            check_utf8((const unsigned char *)slash + 1, rlen) != 0)
+            return CS_EINVAL;
+    }
+
+    buf = p = xmalloc(strlen(s) + 3);
+    if (at) {
+        jid_r->local = p;
+        memcpy(p, s, (size_t)(at - s));
+        p[at - s] = '\0';
+        ascii_lower(p);
+        p += (at - s) + 1;
+    }
+    jid_r->domain = p;
+    memcpy(p, dom, dlen);
+    p[dlen] = '\0';
+    ascii_lower(p);
+    p += dlen + 1;
+    if (slash) {
+        jid_r->resource = p;
+        strcpy(p, slash + 1);
+    }
+    jid_r->buf = buf;
+    return 0;
+}
+
+void jid_deinit(struct jid *jid)
+{
+    free(jid->buf);
+    memset(jid, 0, sizeof(*jid));
+}
+
+char *jid_bare(const struct jid *jid)
+{
+    struct strbuf sb = {0};
+    if (jid->local)
+        strbuf_printf(&sb, "%s@", jid->local);
+    strbuf_append_str(&sb, jid->domain);
+    return sb.data;
+}
+
+char *jid_full(const struct jid *jid)
+{
+    struct strbuf sb = {0};
+    if (jid->local)
+        strbuf_printf(&sb, "%s@", jid->local);
+    strbuf_append_str(&sb, jid->domain);
+    if (jid->resource)
+        strbuf_printf(&sb, "/%s", jid->resource);
+    return sb.data;
+}
+
+bool jid_bare_eq(const struct jid *a, const struct jid *b)
+{
+    if ((a->local == NULL) != (b->local == NULL))
+        return false;
+    if (a->local && strcmp(a->local, b->local) != 0)
+        return false;
+    return strcmp(a->domain, b->domain) == 0;
+}
