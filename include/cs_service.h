@@ -1,0 +1,33 @@
+/* cs_service.h - stanza dispatch for the component domain.
+ *
+ * Pure core: service_handle() maps one inbound stanza to the stanzas to
+ * send (it never touches a socket).  It validates addressing, answers the
+ * domain's own queries (XEP-0030 disco#info/#items, XEP-0199 ping,
+ * XEP-0092 version) and gives every other stanza its defined answer:
+ * service-unavailable for unknown iq get/set, bad-request for malformed
+ * iq, jid-malformed for an unparseable 'to', silence for errors and
+ * results (RFC 6120 8.3.1: errors are never answered with errors). */
+#ifndef CS_SERVICE_H
+#define CS_SERVICE_H
+
+#include "cs_stanza.h"
+
+struct store;
+
+struct service_stats {
+    unsigned long handled;
+    unsigned long errors_sent;
+    unsigned long dropped;
+};
+
+struct service {
+    const char *domain;   /* borrowed: the component domain */
+    struct store *store;  /* borrowed: may be NULL where no storage is needed */
+    struct service_stats stats;
+};
+
+void service_init(struct service *svc, const char *domain, struct store *store);
+/* Appends the replies for stanza to out (out owns them). */
+void service_handle(struct service *svc, const struct xml_node *stanza, struct stanza_list *out);
+
+#endif

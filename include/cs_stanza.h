@@ -1,0 +1,35 @@
+/* cs_stanza.h - XMPP stanza helpers shared by the protocol modules:
+ * replies, stanza errors (RFC 6120 section 8.3) and a list of outbound
+ * stanzas that the pure protocol functions fill and the daemon sends. */
+#ifndef CS_STANZA_H
+#define CS_STANZA_H
+
+#include <stddef.h>
+
+#include "cs_xml.h"
+
+#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+#define NS_PING "urn:xmpp:ping"
+#define NS_VERSION "jabber:iq:version"
+
+/* Outbound stanzas; the list owns its elements. */
+struct stanza_list {
+    struct xml_node **v;
+    size_t n, cap;
+};
+/* Takes ownership of stanza. */
+void stanza_list_push(struct stanza_list *list, struct xml_node *stanza);
+/* Frees every stanza and empties the list (it stays usable). */
+void stanza_list_clear(struct stanza_list *list);
+
+/* A stanza error in reply to orig (RFC 6120 8.3): same element name and
+ * id, from/to swapped, type='error', an <error type=TYPE> with the
+ * defined CONDITION and optional text.  For an iq the request payload is
+ * echoed.  Caller owns the result. */
+struct xml_node *stanza_error_reply(const struct xml_node *orig, const char *type,
+                                    const char *condition, const char *text);
+/* <iq type='result'/> for an iq get/set; caller owns the result. */
+struct xml_node *stanza_iq_result(const struct xml_node *iq);
+
+#endif

@@ -1,0 +1,191 @@
+/* service.c - dispatch of inbound stanzas and the domain's own queries. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cs_jid.h"
+#include "cs_log.h"
+#include "cs_service.h"
+
+/* Features the component domain implements (XEP-0030).  Keep in step
+ * with what service_handle() answers. */
+static const char *const domain_features[] = {
+    NS_DISCO_INFO,
+    NS_DISCO_ITEMS,
+    NS_PING,
+    NS_VERSION,
+};
+
+void service_init(struct service *svc, const char *domain, struct store *store)
+{
+    memset(svc, 0, sizeof(*svc));
+    svc->domain = domain;
+    svc->store = store;
+}
+
+static void reply_error(struct service *svc, const struct xml_node *st, const char *type,
+                        const char *cond, const char *text, struct stanza_list *out)
+{
+    svc->stats.errors_sent++;
+    stanza_list_push(out, stanza_error_reply(st, type, cond, text));
+}
+
+static struct xml_node *result_query(const struct xml_node *iq, const char *ns,
+                                     struct xml_node **query_r)
+{
+    struct xml_node *r = stanza_iq_result(iq);
+    *query_r = xml_add_child(r, "query", ns);
+    return r;
+}
+
+static void disco_info(const struct xml_node *iq, struct stanza_list *out)
+{
+    struct xml_node *q;
+    struct xml_node *r = result_query(iq, NS_DISCO_INFO, &q);
+    struct xml_node *id = xml_add_child(q, "identity", NULL);
+    xml_set_attr(id, "category", "component");
+    xml_set_attr(id, "type", "presence");
+    xml_set_attr(id, "name", "chanstat");
+    for (size_t i = 0; i < CS_ARRAY_SIZE(domain_features); i++)
+        xml_set_attr(xml_add_child(q, "feature", NULL), "var", domain_features[i]);
+    stanza_list_push(out, r);
+}
+
+static void version(const struct xml_node *iq, struct stanza_list *out)
+{
+    struct xml_node *q;
+    struct xml_node *r = result_query(iq, NS_VERSION, &q);
+    xml_add_text(xml_add_child(q, "name", NULL), PACKAGE_NAME);
+    xml_add_text(xml_add_child(q, "version", NULL), PACKAGE_VERSION);
+    /* No <os/>: XEP-0092 makes it optional and it tells attackers too much. */
+    stanza_list_push(out, r);
+}
+
+/* An iq get/set to the bare component domain. */
+static void domain_iq(struct service *svc, const struct xml_node *iq, const struct xml_node *payload,
+                      struct stanza_list *out)
+{
+    const char *type = xml_attr(iq, "type");
+    const char *ns = xml_ns(payload);
+    bool get = strcmp(type, "get") == 0;
+
+    if (ns == NULL)
+        ns = "";
+    if (get && strcmp(payload->name, "query") == 0 && strcmp(ns, NS_DISCO_INFO) == 0) {
+        if (xml_attr(payload, "node")) {
+            reply_error(svc, iq, "cancel", "item-not-found", NULL, out);
+            return;
+        }
+        disco_info(iq, out);
+        return;
+    }
+    if (get && strcmp(payload->name, "query") == 0 && strcmp(ns, NS_DISCO_ITEMS) == 0) {
+        struct xml_node *q;
+        if (xml_attr(payload, "node")) {
+            reply_error(svc, iq, "cancel", "item-not-found", NULL, out);
+            return;
+        }
+        /* Channels are not listed: enumerating them would disclose who
+         * has one (see doc/xmpp.md). */
+        stanza_list_push(out, result_query(iq, NS_DISCO_ITEMS, &q));
+        return;
+    }
+    if (get && strcmp(payload->name, "ping") == 0 && strcmp(ns, NS_PING) == 0) {
+        stanza_list_push(out, stanza_iq_result(iq));
+        return;
+    }
+    if (get && strcmp(payload->name, "query") == 0 && strcmp(ns, NS_VERSION) == 0) {
+        version(iq, out);
+        return;
+    }
+    reply_error(svc, iq, "cancel", "service-unavailable", NULL, out);
+}
+
+static void handle_iq(struct service *svc, const struct xml_node *iq, const struct jid *to,
+                      struct stanza_list *out)
+{
+    const char *type = xml_attr(iq, "type");
+    const struct xml_node *payload;
+
+    if (type && (strcmp(type, "result") == 0 || strcmp(type, "error") == 0))
+        return; /* we send no requests yet; answers to nothing are dropped */
+    /* RFC 6120 8.2.3: an iq needs an id and a type of get/set, and a
+     * get/set has exactly one child element. */
+    if (type == NULL || (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)) {
+        reply_error(svc, iq, "modify", "bad-request", "iq type must be get, set, result or error",
+                    out);
+        return;
+    }
+    if (xml_attr(iq, "id") == NULL || xml_count_elems(iq) != 1) {
+        reply_error(svc, iq, "modify", "bad-request",
+                    xml_attr(iq, "id") ? "iq get/set needs exactly one child element"
+                                       : "iq needs an id",
+                    out);
+        return;
+    }
+    payload = xml_first_elem(iq);
+    if (to->local == NULL && to->resource == NULL) {
+        domain_iq(svc, iq, payload, out);
+        return;
+    }
+    /* Channel JIDs answer nothing yet (RFC 6121 8.5.1: an iq to an
+     * address that serves no such query). */
+    reply_error(svc, iq, "cancel", "service-unavailable", NULL, out);
+}
+
+static void handle_message(struct service *svc, const struct xml_node *msg,
+                           struct stanza_list *out)
+{
+    const char *type = xml_attr(msg, "type");
+    /* RFC 6121 8.5.2: headlines to a bare address nobody serves are
+     * dropped silently; other types get service-unavailable. */
+    if (type && strcmp(type, "headline") == 0) {
+        svc->stats.dropped++;
+        return;
+    }
+    reply_error(svc, msg, "cancel", "service-unavailable", NULL, out);
+}
+
+void service_handle(struct service *svc, const struct xml_node *stanza, struct stanza_list *out)
+{
+    const char *from = xml_attr(stanza, "from");
+    const char *to = xml_attr(stanza, "to");
+    const char *type = xml_attr(stanza, "type");
+    struct jid from_jid, to_jid;
+
+    svc->stats.handled++;
+    if (type && strcmp(type, "error") == 0) {
+        svc->stats.dropped++;
+        return; /* RFC 6120 8.3.1: never answer an error with an error */
+    }
+    if (from == NULL || jid_parse(from, &from_jid) != 0) {
+        /* The server stamps 'from'; without a valid one there is nobody
+         * to answer. */
+        log_debug("service: dropping <%s/> with missing or invalid from", stanza->name);
+        svc->stats.dropped++;
+        return;
+    }
+    jid_deinit(&from_jid);
+    if (to == NULL || jid_parse(to, &to_jid) != 0) {
+        reply_error(svc, stanza, "modify", "jid-malformed", NULL, out);
+        return;
+    }
+    if (strcasecmp(to_jid.domain, svc->domain) != 0) {
+        log_debug("service: dropping <%s/> addressed to foreign domain %s", stanza->name,
+                  to_jid.domain);
+        svc->stats.dropped++;
+        jid_deinit(&to_jid);
+        return;
+    }
+    if (strcmp(stanza->name, "iq") == 0)
+        handle_iq(svc, stanza, &to_jid, out);
+    else if (strcmp(stanza->name, "message") == 0)
+        handle_message(svc, stanza, out);
+    else if (strcmp(stanza->name, "presence") == 0)
+        svc->stats.dropped++; /* RFC 6121 8.5.1/4.3: presence to nobody: ignored */
+    else
+        svc->stats.dropped++;
+    jid_deinit(&to_jid);
+}
