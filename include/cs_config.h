@@ -1,0 +1,50 @@
+/* cs_config.h - the configuration file: one struct, one directive table.
+ *
+ * The INI file is parsed (inih) over config_defaults(); every key is a row
+ * of the table in src/config.c with its section, type, default and range,
+ * and that table also drives config_print() and the sample file's
+ * documentation.  Errors name file, line and key. */
+#ifndef CS_CONFIG_H
+#define CS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct config {
+    /* [component] */
+    char *domain;         /* required: the component domain (stored lowercased) */
+    char *secret;         /* required: XEP-0114 shared secret */
+    char *server;         /* host or address of the server's component listener */
+    int port;             /* component listener port */
+    int connect_timeout;  /* s: TCP connect + handshake */
+    int keepalive;        /* s: whitespace keepalive interval, 0 = off */
+    int reconnect_min_ms; /* first reconnect delay */
+    int reconnect_max_ms; /* backoff cap (>= reconnect_min_ms) */
+    /* [limits] */
+    int max_stanza_bytes;  /* larger inbound stanza restarts the stream */
+    int max_depth;         /* deeper nesting restarts the stream */
+    int send_buffer_bytes; /* output cap; above it the link is reset */
+    /* [storage] */
+    char *database;      /* SQLite file */
+    int busy_timeout_ms; /* SQLite busy timeout */
+    int synchronous;     /* PRAGMA synchronous: 2 = full, 1 = normal */
+    /* [log] */
+    int log_level;   /* enum log_level */
+    bool log_syslog; /* also log to syslog */
+};
+
+/* Fills defaults: strings are allocated, domain and secret NULL.  Release
+ * with config_deinit(). */
+void config_defaults(struct config *cfg);
+/* Parses path over cfg (which holds defaults).  Returns 0, or CS_ECONFIG
+ * (CS_EIO when the file cannot be read) with a one-line message in err
+ * naming file, line and key; cfg may then hold some parsed values and
+ * must still be released with config_deinit(). */
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+/* Every key's effective value, in INI form; the secret is masked. */
+void config_print(const struct config *cfg, FILE *out);
+/* Frees the strings; safe to call twice. */
+void config_deinit(struct config *cfg);
+
+#endif

@@ -1,0 +1,34 @@
+/* cs_store.h - the SQLite file: opening, pragmas, schema migrations.
+ *
+ * One file per node, WAL mode, foreign keys on, busy timeout set, schema
+ * versioned with PRAGMA user_version and migrated at open by an ordered
+ * array of scripts, each applied in one transaction.  All SQL lives in
+ * src/store*.c and uses bound parameters. */
+#ifndef CS_STORE_H
+#define CS_STORE_H
+
+#include <stddef.h>
+
+struct config;
+struct sqlite3;
+struct store;
+
+/* The schema version this binary writes and understands. */
+#define STORE_SCHEMA_VERSION 1
+
+/* Opens or creates path and migrates it.  On success *store_r is the
+ * caller's (release with store_close()).  On failure returns
+ *   CS_EDB        cannot open or create, or not a database;
+ *   CS_EREADONLY  the file or its directory is read-only;
+ *   CS_EDBVERSION the schema is newer than STORE_SCHEMA_VERSION;
+ * with a one-line message naming the path in err, and *store_r NULL. */
+int store_open(const char *path, const struct config *cfg, struct store **store_r, char *err,
+               size_t errlen);
+/* Closes and NULLs *store; NULL-safe. */
+void store_close(struct store **store);
+/* PRAGMA user_version, or a negative CS_E* code. */
+int store_schema_version(struct store *store);
+/* The connection, for the storage code of later modules.  Borrowed. */
+struct sqlite3 *store_handle(struct store *store);
+
+#endif

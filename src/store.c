@@ -1,0 +1,250 @@
+/* store.c - opening the database and migrating its schema. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "cs_config.h"
+#include "cs_error.h"
+#include "cs_log.h"
+#include "cs_store.h"
+#include "cs_util.h"
+
+struct store {
+    sqlite3 *db;
+    char *path;
+};
+
+/* Migration i takes user_version from i to i + 1.  Append only: never edit
+ * a migration that has shipped.  doc/schema.md documents the result. */
+static const char *const migrations[] = {
+    /* 0 -> 1: the admin-facing tables.  Constraints are named so that a
+     * rejected hand edit says which rule it broke. */
+    "CREATE TABLE channel ("
+    "  name TEXT PRIMARY KEY NOT NULL"
+    "    CONSTRAINT channel_name_is_localpart CHECK ("
+    "      length(CAST(name AS BLOB)) BETWEEN 1 AND 1023"
+    "      AND name NOT GLOB '*[\"&''/:<>@ ]*'"
+    "      AND name NOT GLOB ('*[' || char(1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,"
+    "                         21,22,23,24,25,26,27,28,29,30,31,127) || ']*'))"
+    "    CONSTRAINT channel_name_lowercase CHECK (name = lower(name)),"
+    "  owner TEXT"
+    "    CONSTRAINT channel_owner_is_bare_jid CHECK (owner IS NULL OR ("
+    "      length(CAST(owner AS BLOB)) <= 3071"
+    "      AND owner GLOB '?*@?*' AND owner NOT GLOB '*@*@*'"
+    "      AND owner NOT GLOB '*[/ ]*')),"
+    "  policy TEXT NOT NULL DEFAULT 'open'"
+    "    CONSTRAINT channel_policy_valid CHECK (policy IN ('open', 'approve', 'closed')),"
+    "  display_name TEXT"
+    "    CONSTRAINT channel_display_name_length CHECK ("
+    "      display_name IS NULL OR length(CAST(display_name AS BLOB)) <= 1023),"
+    "  created INTEGER NOT NULL DEFAULT (unixepoch())"
+    ") STRICT;"
+    "CREATE TABLE roster ("
+    "  channel TEXT NOT NULL REFERENCES channel(name) ON DELETE CASCADE ON UPDATE CASCADE,"
+    "  jid TEXT NOT NULL"
+    "    CONSTRAINT roster_jid_is_bare_jid CHECK ("
+    "      length(CAST(jid AS BLOB)) BETWEEN 1 AND 3071"
+    "      AND jid NOT GLOB '*[/ ]*' AND jid NOT GLOB '*@*@*'"
+    "      AND jid NOT GLOB '@*' AND jid NOT GLOB '*@'),"
+    "  subscription TEXT NOT NULL DEFAULT 'none'"
+    "    CONSTRAINT roster_subscription_valid CHECK ("
+    "      subscription IN ('none', 'to', 'from', 'both')),"
+    "  ask INTEGER NOT NULL DEFAULT 0 CONSTRAINT roster_ask_bool CHECK (ask IN (0, 1)),"
+    "  pending_in INTEGER NOT NULL DEFAULT 0"
+    "    CONSTRAINT roster_pending_in_bool CHECK (pending_in IN (0, 1)),"
+    "  approved INTEGER NOT NULL DEFAULT 0"
+    "    CONSTRAINT roster_approved_bool CHECK (approved IN (0, 1)),"
+    "  name TEXT CONSTRAINT roster_name_length CHECK ("
+    "    name IS NULL OR length(CAST(name AS BLOB)) <= 1023),"
+    "  groups TEXT,"
+    "  PRIMARY KEY (channel, jid),"
+    /* RFC 6121 Appendix A: the nine states are these column combinations. */
+    "  CONSTRAINT roster_ask_needs_no_to CHECK ("
+    "    NOT (ask = 1 AND subscription IN ('to', 'both'))),"
+    "  CONSTRAINT roster_pending_in_needs_no_from CHECK ("
+    "    NOT (pending_in = 1 AND subscription IN ('from', 'both'))),"
+    "  CONSTRAINT roster_approved_only_before_request CHECK ("
+    "    approved = 0 OR (subscription IN ('none', 'to') AND pending_in = 0))"
+    ") STRICT;"
+    "CREATE INDEX roster_watchers ON roster(channel, subscription);"
+    /* The sqlite3 shell runs with foreign keys off: the same rules as
+     * triggers, so hand edits cannot orphan roster rows. */
+    "CREATE TRIGGER roster_channel_exists_insert BEFORE INSERT ON roster"
+    "  WHEN NOT EXISTS (SELECT 1 FROM channel WHERE name = NEW.channel)"
+    "  BEGIN SELECT RAISE(ABORT, 'roster.channel: no such channel'); END;"
+    "CREATE TRIGGER roster_channel_exists_update BEFORE UPDATE OF channel ON roster"
+    "  WHEN NOT EXISTS (SELECT 1 FROM channel WHERE name = NEW.channel)"
+    "  BEGIN SELECT RAISE(ABORT, 'roster.channel: no such channel'); END;"
+    "CREATE TRIGGER channel_delete_roster AFTER DELETE ON channel"
+    "  BEGIN DELETE FROM roster WHERE channel = OLD.name; END;"
+    "CREATE TRIGGER channel_rename_roster AFTER UPDATE OF name ON channel"
+    "  WHEN OLD.name <> NEW.name"
+    "  BEGIN UPDATE roster SET channel = NEW.name WHERE channel = OLD.name; END;",
+};
+
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* Runs a single-value query; result copied into out (may be NULL). */
+static int query_text(sqlite3 *db, const char *sql, char *out, size_t outlen)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        if (out)
+            cs_strlcpy(out, t ? (const char *)t : "", outlen);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        if (out && outlen)
+            out[0] = '\0';
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int user_version(sqlite3 *db, int *v)
+{
+    char buf[32];
+    int rc = query_text(db, "PRAGMA user_version", buf, sizeof(buf));
+    if (rc == SQLITE_OK)
+        *v = atoi(buf);
+    return rc;
+}
+
+static bool is_readonly_rc(int rc)
+{
+    return (rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN ||
+           (rc & 0xff) == SQLITE_PERM;
+}
+
+static int migrate(struct store *s, int from, char *err, size_t errlen)
+{
+    for (int v = from; v < (int)CS_ARRAY_SIZE(migrations); v++) {
+        char *msg = NULL;
+        char sql[64];
+        int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(s->db, migrations[v], NULL, NULL, &msg);
+        if (rc == SQLITE_OK) {
+            snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+            rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+        }
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg);
+        if (rc != SQLITE_OK) {
+            int code = is_readonly_rc(rc) ? CS_EREADONLY : CS_EDB;
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            if (code == CS_EREADONLY)
+                fail(err, errlen, code, "database '%s' is read-only", s->path);
+            else
+                fail(err, errlen, code, "database '%s': migration to schema version %d failed: %s",
+                     s->path, v + 1, msg ? msg : sqlite3_errmsg(s->db));
+            sqlite3_free(msg);
+            return code;
+        }
+        log_info("store: %s migrated to schema version %d", s->path, v + 1);
+    }
+    return 0;
+}
+
+static int configure(struct store *s, const struct config *cfg, char *err, size_t errlen)
+{
+    char buf[32];
+    int rc, version = 0;
+
+    sqlite3_busy_timeout(s->db, cfg->busy_timeout_ms);
+    sqlite3_extended_result_codes(s->db, 1);
+    /* Reading first tells "not a database" apart from write problems. */
+    rc = user_version(s->db, &version);
+    if (rc != SQLITE_OK)
+        return fail(err, errlen, CS_EDB, "cannot open database '%s': %s", s->path,
+                    sqlite3_errmsg(s->db));
+    if (version > STORE_SCHEMA_VERSION)
+        return fail(err, errlen, CS_EDBVERSION,
+                    "database '%s' has schema version %d, newer than this chanstat supports (%d); "
+                    "upgrade chanstat",
+                    s->path, version, STORE_SCHEMA_VERSION);
+    if (sqlite3_db_readonly(s->db, "main") == 1)
+        return fail(err, errlen, CS_EREADONLY, "database '%s' is read-only", s->path);
+    rc = query_text(s->db, "PRAGMA journal_mode = WAL", buf, sizeof(buf));
+    if (rc != SQLITE_OK || strcmp(buf, "wal") != 0) {
+        if (rc != SQLITE_OK && is_readonly_rc(rc))
+            return fail(err, errlen, CS_EREADONLY, "database '%s' is read-only", s->path);
+        return fail(err, errlen, CS_EDB, "database '%s': cannot enable WAL mode: %s", s->path,
+                    rc != SQLITE_OK ? sqlite3_errmsg(s->db) : buf);
+    }
+    snprintf(buf, sizeof(buf), "PRAGMA synchronous = %d", cfg->synchronous);
+    if (sqlite3_exec(s->db, buf, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(err, errlen, CS_EDB, "database '%s': %s", s->path, sqlite3_errmsg(s->db));
+    if (query_text(s->db, "PRAGMA foreign_keys", buf, sizeof(buf)) != SQLITE_OK ||
+        strcmp(buf, "1") != 0)
+        return fail(err, errlen, CS_EDB, "database '%s': foreign keys cannot be enabled", s->path);
+    return migrate(s, version, err, errlen);
+}
+
+int store_open(const char *path, const struct config *cfg, struct store **store_r, char *err,
+               size_t errlen)
+{
+    struct store *s;
+    int rc, r;
+
+    *store_r = NULL;
+    s = xcalloc(1, sizeof(*s));
+    s->path = xstrdup(path);
+    rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        r = fail(err, errlen, CS_EDB, "cannot open database '%s': %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        store_close(&s);
+        return r;
+    }
+    r = configure(s, cfg, err, errlen);
+    if (r != 0) {
+        store_close(&s);
+        return r;
+    }
+    *store_r = s;
+    return 0;
+}
+
+void store_close(struct store **sp)
+{
+    struct store *s = *sp;
+    if (s == NULL)
+        return;
+    if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+        log_error("store: closing %s: %s", s->path, sqlite3_errmsg(s->db));
+    free(s->path);
+    free(s);
+    *sp = NULL;
+}
+
+int store_schema_version(struct store *s)
+{
+    int v;
+    return user_version(s->db, &v) == SQLITE_OK ? v : CS_EDB;
+}
+
+struct sqlite3 *store_handle(struct store *s)
+{
+    return s->db;
+}
