@@ -40,4 +40,12 @@ bool jid_bare_eq(const struct jid *a, const struct jid *b);
 int jid_check_local(const char *s, size_t len);
 int jid_check_domain(const char *s, size_t len);
 
+/* XEP-0106 JID escaping of a localpart.  jid_escape_local() maps the ten
+ * characters XEP-0106 lists (space " & ' / : < > @ and a backslash that
+ * would start an escape sequence) onto \20 ... \5c; jid_unescape_local()
+ * reverses it (only exact lowercase sequences are recognised, other
+ * backslashes stay).  Both return a new string; caller frees. */
+char *jid_escape_local(const char *s);
+char *jid_unescape_local(const char *s);
+
 #endif

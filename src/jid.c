@@ -176,3 +176,64 @@ bool jid_bare_eq(const struct jid *a, const struct jid *b)
         return false;
     return strcmp(a->domain, b->domain) == 0;
 }
+
+/* XEP-0106 section 3.2: the characters and their escape sequences. */
+static const struct {
+    char c;
+    const char *seq;
+} escapes[] = {
+    {' ', "20"}, {'"', "22"}, {'&', "26"}, {'\'', "27"}, {'/', "2f"},
+    {':', "3a"}, {'<', "3c"}, {'>', "3e"}, {'@', "40"}, {'\\', "5c"},
+};
+
+/* The character an escape sequence at s ("\XX") stands for, or 0. */
+static char escaped_char(const char *s)
+{
+    if (s[0] != '\\' || s[1] == '\0' || s[2] == '\0')
+        return 0;
+    for (size_t i = 0; i < CS_ARRAY_SIZE(escapes); i++) {
+        if (s[1] == escapes[i].seq[0] && s[2] == escapes[i].seq[1])
+            return escapes[i].c;
+    }
+    return 0;
+}
+
+char *jid_escape_local(const char *s)
+{
+    struct strbuf sb = {0};
+    strbuf_reserve(&sb, strlen(s));
+    for (const char *p = s; *p; p++) {
+        const char *seq = NULL;
+        for (size_t i = 0; i < CS_ARRAY_SIZE(escapes); i++) {
+            if (*p == escapes[i].c)
+                seq = escapes[i].seq;
+        }
+        /* A backslash is escaped only where it would otherwise be read
+         * as the start of an escape sequence (XEP-0106 3.3). */
+        if (seq && *p == '\\' && escaped_char(p) == 0)
+            seq = NULL;
+        if (seq)
+            strbuf_printf(&sb, "\\%s", seq);
+        else
+            strbuf_append(&sb, p, 1);
+    }
+    sb.data[sb.len] = '\0';
+    return sb.data;
+}
+
+char *jid_unescape_local(const char *s)
+{
+    struct strbuf sb = {0};
+    strbuf_reserve(&sb, strlen(s));
+    for (const char *p = s; *p; p++) {
+        char c = escaped_char(p);
+        if (c) {
+            strbuf_append(&sb, &c, 1);
+            p += 2;
+        } else {
+            strbuf_append(&sb, p, 1);
+        }
+    }
+    sb.data[sb.len] = '\0';
+    return sb.data;
+}

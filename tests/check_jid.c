@@ -120,6 +120,39 @@ START_TEST(test_forms)
 }
 END_TEST
 
+/* XEP-0106 section 5 (examples): unescaped localpart, escaped localpart. */
+static const struct {
+    const char *plain, *escaped;
+} xep0106[] = {
+    {"space cadet", "space\\20cadet"},
+    {"call me \"ishmael\"", "call\\20me\\20\\22ishmael\\22"},
+    {"at&t guy", "at\\26t\\20guy"},
+    {"d'artagnan", "d\\27artagnan"},
+    {"/.fanboy", "\\2f.fanboy"},
+    {"::foo::", "\\3a\\3afoo\\3a\\3a"},
+    {"<foo>", "\\3cfoo\\3e"},
+    {"user@host", "user\\40host"},
+    {"c:\\net", "c\\3a\\net"},
+    {"c:\\\\net", "c\\3a\\\\net"},
+    {"c:\\cool stuff", "c\\3a\\cool\\20stuff"},
+    {"c:\\5commas", "c\\3a\\5c5commas"},
+    {"alice@a.test", "alice\\40a.test"},
+    {"plain", "plain"},
+};
+
+START_TEST(test_xep0106)
+{
+    char *e = jid_escape_local(xep0106[_i].plain);
+    char *u = jid_unescape_local(xep0106[_i].escaped);
+    ck_assert_str_eq(e, xep0106[_i].escaped);
+    ck_assert_str_eq(u, xep0106[_i].plain);
+    /* The escaped form is a valid localpart. */
+    ck_assert_int_eq(jid_check_local(e, strlen(e)), 0);
+    free(e);
+    free(u);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("jid");
@@ -128,6 +161,7 @@ int main(void)
     tcase_add_loop_test(tc, test_invalid, 0, (int)(sizeof(invalid) / sizeof(invalid[0])));
     tcase_add_test(tc, test_lengths);
     tcase_add_test(tc, test_forms);
+    tcase_add_loop_test(tc, test_xep0106, 0, (int)(sizeof(xep0106) / sizeof(xep0106[0])));
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

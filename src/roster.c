@@ -1,0 +1,260 @@
+/* roster.c - SQL for channels and roster rows (bound parameters only). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "cs_error.h"
+#include "cs_log.h"
+#include "cs_roster.h"
+#include "cs_store.h"
+#include "cs_util.h"
+
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_GET,
+    ST_PUT,
+    ST_DELETE,
+    ST_PENDING,
+    ST_CHANNELS,
+    ST_ITEMS,
+    ST_COUNT
+};
+
+static const char *const sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_GET] = "SELECT subscription, ask, pending_in, approved FROM roster"
+               " WHERE channel = ?1 AND jid = ?2",
+    [ST_PUT] = "INSERT INTO roster (channel, jid, subscription, ask, pending_in, approved)"
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+               " ON CONFLICT (channel, jid) DO UPDATE SET subscription = excluded.subscription,"
+               " ask = excluded.ask, pending_in = excluded.pending_in,"
+               " approved = excluded.approved",
+    [ST_DELETE] = "DELETE FROM roster WHERE channel = ?1 AND jid = ?2"
+                  " AND name IS NULL AND groups IS NULL",
+    [ST_PENDING] = "SELECT count(*) FROM roster WHERE channel = ?1 AND pending_in = 1",
+    [ST_CHANNELS] = "SELECT name, owner, policy FROM channel ORDER BY name",
+    [ST_ITEMS] = "SELECT jid, subscription, ask, pending_in, approved FROM roster"
+                 " WHERE channel = ?1",
+};
+
+struct roster {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    bool in_tx;
+};
+
+struct roster *roster_new(struct store *store, char *err, size_t errlen)
+{
+    struct roster *r = xcalloc(1, sizeof(*r));
+    r->db = store_handle(store);
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(r->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &r->st[i], NULL) !=
+            SQLITE_OK) {
+            snprintf(err, errlen, "preparing roster statement %d: %s", i, sqlite3_errmsg(r->db));
+            roster_free(&r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+void roster_free(struct roster **rp)
+{
+    struct roster *r = *rp;
+    if (r == NULL)
+        return;
+    if (r->in_tx)
+        roster_tx_rollback(r);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(r->st[i]);
+    free(r);
+    *rp = NULL;
+}
+
+/* Steps a statement that returns no rows and resets it. */
+static int run(struct roster *r, enum stmt_id id)
+{
+    int rc = sqlite3_step(r->st[id]);
+    sqlite3_reset(r->st[id]);
+    sqlite3_clear_bindings(r->st[id]);
+    if (rc != SQLITE_DONE) {
+        log_error("store: %s: %s", sql[id], sqlite3_errmsg(r->db));
+        return CS_EDB;
+    }
+    return 0;
+}
+
+int roster_tx_begin(struct roster *r)
+{
+    if (r->in_tx)
+        return 0;
+    if (run(r, ST_BEGIN) != 0)
+        return CS_EDB;
+    r->in_tx = true;
+    return 0;
+}
+
+int roster_tx_commit(struct roster *r)
+{
+    if (!r->in_tx)
+        return 0;
+    r->in_tx = false;
+    if (run(r, ST_COMMIT) != 0) {
+        run(r, ST_ROLLBACK);
+        return CS_EDB;
+    }
+    return 0;
+}
+
+void roster_tx_rollback(struct roster *r)
+{
+    if (r->in_tx) {
+        r->in_tx = false;
+        run(r, ST_ROLLBACK);
+    }
+}
+
+static int row_from_stmt(sqlite3_stmt *st, int col, struct sub_row *row)
+{
+    const char *sub = (const char *)sqlite3_column_text(st, col);
+    if (sub == NULL ||
+        sub_from_columns(sub, sqlite3_column_int(st, col + 1), sqlite3_column_int(st, col + 2),
+                         row) != 0)
+        return CS_EINVAL;
+    row->approved = sqlite3_column_int(st, col + 3) != 0;
+    return 0;
+}
+
+int roster_get(struct roster *r, const char *channel, const char *jid, struct sub_row *row)
+{
+    sqlite3_stmt *st = r->st[ST_GET];
+    int rc, ret;
+    row->state = SUB_NONE;
+    row->approved = false;
+    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        ret = row_from_stmt(st, 0, row) == 0 ? 0 : CS_EDB;
+    else if (rc == SQLITE_DONE)
+        ret = CS_ENOTFOUND;
+    else
+        ret = CS_EDB;
+    if (ret == CS_EDB)
+        log_error("store: reading roster %s/%s: %s", channel, jid, sqlite3_errmsg(r->db));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return ret;
+}
+
+int roster_put(struct roster *r, const char *channel, const char *jid, const struct sub_row *row)
+{
+    const char *sub;
+    bool ask, in;
+    enum stmt_id id = row->state == SUB_NONE && !row->approved ? ST_DELETE : ST_PUT;
+    sqlite3_stmt *st = r->st[id];
+
+    sub_to_columns(row->state, &sub, &ask, &in);
+    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
+    if (id == ST_PUT) {
+        sqlite3_bind_text(st, 3, sub, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, ask);
+        sqlite3_bind_int(st, 5, in);
+        sqlite3_bind_int(st, 6, row->approved);
+    }
+    if (run(r, id) != 0)
+        return CS_EDB;
+    if (id == ST_DELETE && sqlite3_changes(r->db) == 0) {
+        /* An admin row with a name or groups stays, at None. */
+        struct sub_row cur;
+        if (roster_get(r, channel, jid, &cur) == 0 && (cur.state != SUB_NONE || cur.approved)) {
+            st = r->st[ST_PUT];
+            sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 3, "none", -1, SQLITE_STATIC);
+            sqlite3_bind_int(st, 4, 0);
+            sqlite3_bind_int(st, 5, 0);
+            sqlite3_bind_int(st, 6, 0);
+            return run(r, ST_PUT);
+        }
+    }
+    return 0;
+}
+
+int roster_count_pending_in(struct roster *r, const char *channel)
+{
+    sqlite3_stmt *st = r->st[ST_PENDING];
+    int n = CS_EDB;
+    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return n;
+}
+
+int roster_each_channel(struct roster *r, roster_channel_cb *cb, void *ud)
+{
+    sqlite3_stmt *st = r->st[ST_CHANNELS];
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        enum channel_policy p;
+        const char *pol = (const char *)sqlite3_column_text(st, 2);
+        if (pol == NULL || channel_policy_parse(pol, &p) != 0)
+            p = POLICY_CLOSED; /* cannot happen with the CHECK; fail closed */
+        cb(ud, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+           p);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        log_error("store: listing channels: %s", sqlite3_errmsg(r->db));
+        return CS_EDB;
+    }
+    return 0;
+}
+
+int roster_each_item(struct roster *r, const char *channel, roster_item_cb *cb, void *ud)
+{
+    sqlite3_stmt *st = r->st[ST_ITEMS];
+    int rc;
+    sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct sub_row row;
+        if (row_from_stmt(st, 1, &row) != 0)
+            continue;
+        cb(ud, (const char *)sqlite3_column_text(st, 0), &row);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) {
+        log_error("store: listing roster of %s: %s", channel, sqlite3_errmsg(r->db));
+        return CS_EDB;
+    }
+    return 0;
+}
+
+const char *channel_policy_name(enum channel_policy p)
+{
+    static const char *const names[] = {"open", "approve", "closed"};
+    return (unsigned)p < CS_ARRAY_SIZE(names) ? names[p] : "?";
+}
+
+int channel_policy_parse(const char *s, enum channel_policy *p)
+{
+    for (int i = POLICY_OPEN; i <= POLICY_CLOSED; i++) {
+        if (strcmp(s, channel_policy_name((enum channel_policy)i)) == 0) {
+            *p = (enum channel_policy)i;
+            return 0;
+        }
+    }
+    return CS_EINVAL;
+}
