@@ -25,6 +25,9 @@ struct config {
     int max_stanza_bytes;  /* larger inbound stanza restarts the stream */
     int max_depth;         /* deeper nesting restarts the stream */
     int send_buffer_bytes; /* output cap; above it the link is reset */
+    int subscription_burst;       /* subscription stanzas one sender may send at once */
+    int subscriptions_per_minute; /* ... and per minute after that */
+    int max_pending_per_channel;  /* pending requests a channel keeps */
     /* [storage] */
     char *database;      /* SQLite file */
     int busy_timeout_ms; /* SQLite busy timeout */

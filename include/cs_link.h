@@ -27,6 +27,9 @@ struct link_handlers {
     void (*offline)(struct link *link, void *ud);
     /* An inbound stanza (message/presence/iq).  Borrowed for the call. */
     void (*stanza)(struct link *link, struct xml_node *stanza, void *ud);
+    /* A batch of inbound stanzas was handled; output queued so far has
+     * not reached the socket yet (commit durable state here). */
+    void (*batch_end)(struct link *link, void *ud);
     /* link_shutdown() finished: the stream is closed. */
     void (*closed)(struct link *link, void *ud);
 };
@@ -58,6 +61,10 @@ bool link_online(const struct link *link);
 int link_send(struct link *link, const struct xml_node *stanza);
 /* Same for pre-serialised XML (one or more complete stanzas). */
 int link_send_raw(struct link *link, const char *data, size_t len);
+
+/* Drops the connection at once, discarding queued output, and reconnects
+ * (used when state that queued output depends on could not be stored). */
+void link_reset(struct link *link, const char *reason);
 
 /* Closes the stream cleanly: flushes, sends </stream:stream>, waits up to
  * two seconds for the server's close, then calls handlers->closed. */

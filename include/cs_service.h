@@ -4,6 +4,7 @@
  * send (it never touches a socket).  It validates addressing, answers the
  * domain's own queries (XEP-0030 disco#info/#items, XEP-0199 ping,
  * XEP-0092 version) and gives every other stanza its defined answer:
+ * Presence and queries to channel addresses go to the home.
  * service-unavailable for unknown iq get/set, bad-request for malformed
  * iq, jid-malformed for an unparseable 'to', silence for errors and
  * results (RFC 6120 8.3.1: errors are never answered with errors). */
@@ -12,7 +13,7 @@
 
 #include "cs_stanza.h"
 
-struct store;
+struct home;
 
 struct service_stats {
     unsigned long handled;
@@ -22,11 +23,11 @@ struct service_stats {
 
 struct service {
     const char *domain;   /* borrowed: the component domain */
-    struct store *store;  /* borrowed: may be NULL where no storage is needed */
+    struct home *home;    /* borrowed: channels; NULL serves the domain only */
     struct service_stats stats;
 };
 
-void service_init(struct service *svc, const char *domain, struct store *store);
+void service_init(struct service *svc, const char *domain, struct home *home);
 /* Appends the replies for stanza to out (out owns them). */
 void service_handle(struct service *svc, const struct xml_node *stanza, struct stanza_list *out);
 

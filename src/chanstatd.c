@@ -14,11 +14,14 @@
 
 #include "cs_config.h"
 #include "cs_error.h"
+#include "cs_home.h"
 #include "cs_link.h"
 #include "cs_log.h"
 #include "cs_loop.h"
+#include "cs_roster.h"
 #include "cs_service.h"
 #include "cs_store.h"
+#include "cs_util.h"
 
 /* Exit codes: 0 success, 1 runtime failure (database, sockets), 2 usage
  * or configuration error. */
@@ -28,7 +31,10 @@ struct daemon {
     struct config cfg;
     struct loop *loop;
     struct store *store;
+    struct roster *roster;
+    struct home *home;
     struct link *link;
+    struct loop_timer *resync;
     struct service svc;
     struct stanza_list out;
     int sigfd;
@@ -63,16 +69,75 @@ static void send_out(struct daemon *d)
     stanza_list_clear(&d->out);
 }
 
+/* After a (re)connect, owners are probed at once; their answers arrive
+ * within this delay, after which every watcher is sent the status we then
+ * hold, so nobody keeps a stale "available" from before the outage. */
+#define RESYNC_DELAY_MS 2000
+
+static void sink_send(void *ud, const struct xml_node *stanza)
+{
+    struct daemon *d = ud;
+    int r = link_send(d->link, stanza);
+    if (r != 0)
+        log_debug("chanstatd: stanza not sent: %s", cs_strerror(r));
+}
+
+static void sink_send_raw(void *ud, const char *xml, size_t len)
+{
+    struct daemon *d = ud;
+    int r = link_send_raw(d->link, xml, len);
+    if (r != 0)
+        log_debug("chanstatd: stanza not sent: %s", cs_strerror(r));
+}
+
+static int load_home(struct daemon *d)
+{
+    struct home_limits limits = {
+        .sub_burst = d->cfg.subscription_burst,
+        .sub_per_minute = d->cfg.subscriptions_per_minute,
+        .max_pending = d->cfg.max_pending_per_channel,
+    };
+    struct home_sink sink = {sink_send, sink_send_raw, d};
+    home_free(&d->home);
+    d->home = home_new(d->cfg.domain, d->roster, &limits, &sink);
+    service_init(&d->svc, d->cfg.domain, d->home);
+    return home_load(d->home);
+}
+
+static void on_resync(struct loop *loop, void *ud)
+{
+    struct daemon *d = ud;
+    d->resync = NULL;
+    home_resync(d->home);
+}
+
 static void on_online(struct link *link, void *ud)
 {
-    (void)link;
-    (void)ud;
+    struct daemon *d = ud;
+    home_online(d->home, cs_wall_s());
+    loop_timer_cancel(d->loop, &d->resync);
+    d->resync = loop_timer_add(d->loop, RESYNC_DELAY_MS, on_resync, d);
 }
 
 static void on_offline(struct link *link, void *ud)
 {
-    (void)link;
-    (void)ud;
+    struct daemon *d = ud;
+    loop_timer_cancel(d->loop, &d->resync);
+    home_offline(d->home, cs_wall_s());
+}
+
+/* State changes of this batch become durable before any stanza that
+ * depends on them leaves: the link writes only after this returns. */
+static void on_batch_end(struct link *link, void *ud)
+{
+    struct daemon *d = ud;
+    if (roster_tx_commit(d->roster) == 0)
+        return;
+    log_error("chanstatd: database commit failed; discarding this batch's output and "
+              "reloading state");
+    link_reset(link, "database commit failed");
+    if (load_home(d) != 0)
+        log_error("chanstatd: reloading state from the database failed");
 }
 
 static void on_stanza(struct link *link, struct xml_node *stanza, void *ud)
@@ -92,6 +157,7 @@ static const struct link_handlers handlers = {
     .online = on_online,
     .offline = on_offline,
     .stanza = on_stanza,
+    .batch_end = on_batch_end,
     .closed = on_closed,
 };
 
@@ -191,7 +257,12 @@ int main(int argc, char **argv)
         status = EXIT_RUNTIME;
         goto out;
     }
-    service_init(&d.svc, d.cfg.domain, d.store);
+    d.roster = roster_new(d.store, err, sizeof(err));
+    if (d.roster == NULL || load_home(&d) != 0) {
+        log_error("chanstatd: cannot load channels: %s", d.roster ? "database error" : err);
+        status = EXIT_RUNTIME;
+        goto out;
+    }
     d.link = link_new(d.loop, &d.cfg, &handlers, &d);
     log_info("chanstatd %s starting for %s (database %s)", PACKAGE_VERSION, d.cfg.domain,
              d.cfg.database);
@@ -202,7 +273,12 @@ int main(int argc, char **argv)
     }
     log_info("chanstatd: stopped");
 out:
+    if (d.roster && roster_tx_commit(d.roster) != 0)
+        log_error("chanstatd: final commit failed");
+    loop_timer_cancel(d.loop, &d.resync);
     link_free(&d.link);
+    home_free(&d.home);
+    roster_free(&d.roster);
     stanza_list_clear(&d.out);
     free(d.out.v);
     if (d.sigfd >= 0)

@@ -515,6 +515,8 @@ static void on_readable(struct link *link)
         handle_feed_result(link, r);
         if (r != 0)
             return;
+        if (link->h->batch_end && link->fd >= 0)
+            link->h->batch_end(link, link->ud);
     }
 }
 
@@ -623,6 +625,12 @@ static void start_connect(struct link *link)
         return;
     }
     drop(link, "no address of the server accepted the connection");
+}
+
+void link_reset(struct link *link, const char *reason)
+{
+    if (link->fd >= 0)
+        fail(link, false, "%s", reason);
 }
 
 void link_start(struct link *link)

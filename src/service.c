@@ -5,9 +5,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cs_home.h"
 #include "cs_jid.h"
 #include "cs_log.h"
 #include "cs_service.h"
+#include "cs_util.h"
 
 /* Features the component domain implements (XEP-0030).  Keep in step
  * with what service_handle() answers. */
@@ -18,11 +20,11 @@ static const char *const domain_features[] = {
     NS_VERSION,
 };
 
-void service_init(struct service *svc, const char *domain, struct store *store)
+void service_init(struct service *svc, const char *domain, struct home *home)
 {
     memset(svc, 0, sizeof(*svc));
     svc->domain = domain;
-    svc->store = store;
+    svc->home = home;
 }
 
 static void reply_error(struct service *svc, const struct xml_node *st, const char *type,
@@ -130,8 +132,10 @@ static void handle_iq(struct service *svc, const struct xml_node *iq, const stru
         domain_iq(svc, iq, payload, out);
         return;
     }
-    /* Channel JIDs answer nothing yet (RFC 6121 8.5.1: an iq to an
-     * address that serves no such query). */
+    if (svc->home && to->resource == NULL && home_iq(svc->home, iq, cs_wall_s()))
+        return;
+    /* RFC 6121 8.5.1: an iq to no such channel, or a query a channel does
+     * not serve. */
     reply_error(svc, iq, "cancel", "service-unavailable", NULL, out);
 }
 
@@ -183,8 +187,10 @@ void service_handle(struct service *svc, const struct xml_node *stanza, struct s
         handle_iq(svc, stanza, &to_jid, out);
     else if (strcmp(stanza->name, "message") == 0)
         handle_message(svc, stanza, out);
+    else if (strcmp(stanza->name, "presence") == 0 && svc->home)
+        home_presence(svc->home, stanza, cs_wall_s());
     else if (strcmp(stanza->name, "presence") == 0)
-        svc->stats.dropped++; /* RFC 6121 8.5.1/4.3: presence to nobody: ignored */
+        svc->stats.dropped++; /* RFC 6121 8.5.1: presence to nobody: ignored */
     else
         svc->stats.dropped++;
     jid_deinit(&to_jid);

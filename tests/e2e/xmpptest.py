@@ -1,0 +1,114 @@
+"""Scripted XMPP clients for chanstat's end-to-end tests (slixmpp).
+
+Each Client logs in to the private test server, records every stanza it
+receives, and lets a test wait for one that matches.  Tests run several
+clients in one asyncio loop and fail with an AssertionError naming what
+did not arrive."""
+import asyncio
+import logging
+import os
+import sys
+
+import slixmpp
+
+TIMEOUT = float(os.environ.get("E2E_TIMEOUT", "10"))
+HOST = "127.0.0.1"
+
+
+class Client(slixmpp.ClientXMPP):
+    """A real c2s client.  auto_accept: approve every subscription request
+    (what an owner's client does when it trusts the channel)."""
+
+    def __init__(self, jid, password, port, auto_accept=False, resource=None, priority=0):
+        if resource:
+            jid = jid + "/" + resource
+        super().__init__(jid, password)
+        self.port = port
+        self.priority = priority
+        self.stanzas = []
+        self.new_stanza = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.roster.auto_authorize = auto_accept
+        self.roster.auto_subscribe = False
+        self.add_event_handler("session_start", self._start)
+        self.add_event_handler("presence", self._record)
+        self.add_event_handler("message", self._record)
+
+    async def _start(self, _):
+        await self.get_roster()
+        self.ready.set()
+
+    def _record(self, stanza):
+        self.stanzas.append(stanza)
+        self.new_stanza.set()
+
+    async def login(self, send_presence=True):
+        self.connect((HOST, self.port), force_starttls=False, disable_starttls=True)
+        await asyncio.wait_for(self.ready.wait(), TIMEOUT)
+        if send_presence:
+            self.send_presence(ppriority=self.priority)
+
+    async def wait_for(self, pred, what, timeout=TIMEOUT, since=0):
+        """The first stanza (at index >= since) for which pred is true."""
+        deadline = asyncio.get_event_loop().time() + timeout
+        while True:
+            for s in self.stanzas[since:]:
+                if pred(s):
+                    return s
+            left = deadline - asyncio.get_event_loop().time()
+            if left <= 0:
+                raise AssertionError("%s: no %s within %.0fs; got:\n  %s" % (
+                    self.boundjid, what, timeout,
+                    "\n  ".join(str(s) for s in self.stanzas[since:][-15:])))
+            self.new_stanza.clear()
+            try:
+                await asyncio.wait_for(self.new_stanza.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def expect_presence(self, frm, ptype=None, show=None, status=None, since=0,
+                              timeout=TIMEOUT):
+        """Presence from bare JID frm with the given type/show/status."""
+        def pred(s):
+            if s.name != "presence" or s["from"].bare != frm:
+                return False
+            t = s["type"]
+            if ptype is None:
+                if t in ("unavailable", "subscribe", "subscribed", "unsubscribe",
+                         "unsubscribed", "probe", "error"):
+                    return False
+            elif t != ptype:
+                return False
+            if show is not None and s["show"] != show:
+                return False
+            if status is not None and s["status"] != status:
+                return False
+            return True
+        return await self.wait_for(pred, "presence %s/%s/%s from %s" % (ptype, show, status, frm),
+                                   timeout=timeout, since=since)
+
+    async def expect_none(self, pred, what, seconds):
+        """Nothing matching pred arrives within seconds."""
+        start = len(self.stanzas)
+        await asyncio.sleep(seconds)
+        for s in self.stanzas[start:]:
+            if pred(s):
+                raise AssertionError("%s: unexpected %s: %s" % (self.boundjid, what, s))
+
+    def mark(self):
+        return len(self.stanzas)
+
+
+def run(main):
+    """Runs an async test body; exit status 0 on success, 1 on failure."""
+    logging.basicConfig(level=logging.ERROR)
+    try:
+        asyncio.get_event_loop().run_until_complete(asyncio.wait_for(main(), 120))
+    except AssertionError as e:
+        print("FAIL:", e)
+        sys.exit(1)
+    except asyncio.TimeoutError:
+        print("FAIL: test timed out")
+        sys.exit(1)
+    print("OK")
+    sys.exit(0)
