@@ -1,0 +1,379 @@
+/* check_home.c - channel presence at the home, driven stanza by stanza
+ * against a real SQLite file, with the output captured. */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "cs_config.h"
+#include "cs_home.h"
+#include "cs_log.h"
+#include "cs_roster.h"
+#include "cs_store.h"
+
+#define HDR "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' id='x'>"
+#define CH "pub@status.a.test"
+
+static char dir[64];
+static struct config cfg;
+static struct store *store;
+static struct roster *roster;
+static struct home *home;
+static struct strbuf out; /* everything sent, one stanza per line */
+static int64_t now_s;
+
+static void cap_send(void *ud, const struct xml_node *st)
+{
+    xml_serialize(st, XML_NS_COMPONENT, &out);
+    strbuf_append(&out, "\n", 1);
+}
+
+static void cap_raw(void *ud, const char *xml, size_t len)
+{
+    strbuf_append(&out, xml, len);
+    strbuf_append(&out, "\n", 1);
+}
+
+static void sql(const char *q)
+{
+    char *msg = NULL;
+    ck_assert_msg(sqlite3_exec(store_handle(store), q, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", q,
+                  msg);
+}
+
+static void make_home(int burst)
+{
+    struct home_limits lim = {.sub_burst = burst, .sub_per_minute = 60, .max_pending = 3};
+    struct home_sink sink = {cap_send, cap_raw, NULL};
+    home = home_new("status.a.test", roster, &lim, &sink);
+    ck_assert_int_eq(home_load(home), 0);
+}
+
+static void setup(void)
+{
+    char err[256], path[128];
+    log_init(LOG_LEVEL_ERROR, false, "check_home");
+    strcpy(dir, "/tmp/check_home.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/db", dir);
+    config_defaults(&cfg);
+    ck_assert_int_eq(store_open(path, &cfg, &store, err, sizeof(err)), 0);
+    roster = roster_new(store, err, sizeof(err));
+    ck_assert_ptr_nonnull(roster);
+    sql("INSERT INTO channel (name, owner, policy) VALUES"
+        " ('pub', 'owner@a.test', 'open'), ('ask', 'owner@a.test', 'approve'),"
+        " ('shut', 'owner@a.test', 'closed'), ('lone', NULL, 'approve')");
+    make_home(10);
+    out.len = 0;
+    now_s = 1000;
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    home_free(&home);
+    roster_free(&roster);
+    store_close(&store);
+    config_deinit(&cfg);
+    strbuf_free(&out);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static struct xml_node *grabbed;
+static void grab(void *ud, struct xml_node *st)
+{
+    grabbed = xml_copy(st);
+}
+
+/* Feeds one stanza to the home; returns (and clears) what it sent. */
+static const char *in(const char *xml)
+{
+    static const struct xml_parser_handlers h = {NULL, grab, NULL};
+    static struct strbuf last;
+    struct xml_parser *p = xml_parser_new(65536, 32, &h, NULL);
+    grabbed = NULL;
+    ck_assert_int_eq(xml_parser_feed(p, HDR, strlen(HDR)), 0);
+    ck_assert_int_eq(xml_parser_feed(p, xml, strlen(xml)), 0);
+    xml_parser_free(&p);
+    ck_assert_ptr_nonnull(grabbed);
+    out.len = 0;
+    strbuf_append(&out, "", 0);
+    if (strcmp(grabbed->name, "presence") == 0)
+        home_presence(home, grabbed, now_s);
+    else
+        ck_assert(home_iq(home, grabbed, now_s));
+    xml_free(grabbed);
+    ck_assert_int_eq(roster_tx_commit(roster), 0);
+    last.len = 0;
+    strbuf_append(&last, out.data, out.len);
+    return last.data;
+}
+
+static const char *row_of(const char *channel, const char *jid)
+{
+    static char buf[64];
+    struct sub_row r;
+    int rc = roster_get(roster, channel, jid, &r);
+    if (rc != 0)
+        return "absent";
+    snprintf(buf, sizeof(buf), "%s%s", sub_state_name(r.state), r.approved ? " approved" : "");
+    return buf;
+}
+
+/* Binds the owner: the home asks, the owner approves, the home probes. */
+static void bind_owner(void)
+{
+    out.len = 0;
+    home_online(home, 1000);
+    ck_assert(strstr(out.data, "<presence from='" CH "' to='owner@a.test' type='subscribe'/>"));
+    ck_assert_int_eq(roster_tx_commit(roster), 0);
+    ck_assert_str_eq(in("<presence from='owner@a.test' to='" CH "' type='subscribed'/>"),
+                     "<presence from='" CH "' to='owner@a.test' type='probe'/>\n");
+    ck_assert_str_eq(row_of("pub", "owner@a.test"), "To");
+}
+
+START_TEST(test_open_subscribe_gets_subscribed_and_status)
+{
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='" CH "' type='subscribe'/>"),
+                     "<presence from='" CH "' to='w@b.test' type='subscribed'/>\n"
+                     "<presence from='" CH "' type='unavailable' to='w@b.test'/>\n");
+    ck_assert_str_eq(row_of("pub", "w@b.test"), "From");
+    /* A duplicate request: answered for the channel, state unchanged. */
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='" CH "' type='subscribe'/>"),
+                     "<presence from='" CH "' to='w@b.test' type='subscribed'/>\n"
+                     "<presence from='" CH "' type='unavailable' to='w@b.test'/>\n");
+}
+END_TEST
+
+START_TEST(test_owner_status_fans_out)
+{
+    bind_owner();
+    in("<presence from='w1@b.test/r' to='" CH "' type='subscribe'/>");
+    in("<presence from='w2@b.test/r' to='" CH "' type='subscribe'/>");
+    const char *o = in("<presence from='owner@a.test/pc' to='" CH "'><show>away</show>"
+                       "<status>lunch</status></presence>");
+    ck_assert_ptr_nonnull(strstr(o, "<presence to='w1@b.test' from='" CH
+                                    "'><show>away</show><status>lunch</status></presence>\n"));
+    ck_assert_ptr_nonnull(strstr(o, "<presence to='w2@b.test' from='" CH "'>"));
+    ck_assert_uint_eq(home_stats(home)->deliveries, 2);
+    /* The same status again (Prosody replays probe answers): nothing. */
+    ck_assert_str_eq(in("<presence from='owner@a.test/pc' to='" CH "'><show>away</show>"
+                        "<status>lunch</status></presence>"),
+                     "");
+    /* Presence from someone else means nothing. */
+    ck_assert_str_eq(in("<presence from='w1@b.test/r' to='" CH "'/>"), "");
+    /* The owner's session is lost: every watcher sees unavailable. */
+    o = in("<presence from='owner@a.test/pc' to='" CH "' type='unavailable'/>");
+    ck_assert_ptr_nonnull(strstr(o, "<presence to='w1@b.test' from='" CH "' type='unavailable'/>"));
+    ck_assert_ptr_nonnull(strstr(o, "<presence to='w2@b.test' from='" CH "' type='unavailable'/>"));
+}
+END_TEST
+
+START_TEST(test_probe)
+{
+    bind_owner();
+    in("<presence from='owner@a.test/pc' to='" CH "'/>");
+    in("<presence from='w@b.test/r' to='" CH "' type='subscribe'/>");
+    /* A watcher's probe is answered to the probing full JID. */
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='" CH "' type='probe'/>"),
+                     "<presence from='" CH "' to='w@b.test/r'/>\n");
+    /* A stranger's probe: unsubscribed (RFC 6121 4.3.2). */
+    ck_assert_str_eq(in("<presence from='x@b.test/r' to='" CH "' type='probe'/>"),
+                     "<presence from='" CH "' to='x@b.test' type='unsubscribed'/>\n");
+}
+END_TEST
+
+START_TEST(test_unsubscribe_and_revoke)
+{
+    in("<presence from='w@b.test/r' to='" CH "' type='subscribe'/>");
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='" CH "' type='unsubscribe'/>"),
+                     "<presence from='" CH "' to='w@b.test' type='unavailable'/>\n");
+    ck_assert_str_eq(row_of("pub", "w@b.test"), "absent");
+    /* Redundant: nothing. */
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='" CH "' type='unsubscribe'/>"), "");
+    /* A subscribed nobody asked for: ignored, nothing stored. */
+    ck_assert_str_eq(in("<presence from='z@b.test' to='" CH "' type='subscribed'/>"), "");
+    ck_assert_str_eq(row_of("pub", "z@b.test"), "absent");
+    /* The watcher leaves the fan-out list. */
+    bind_owner();
+    ck_assert_str_eq(in("<presence from='owner@a.test/pc' to='" CH "'/>"), "");
+}
+END_TEST
+
+START_TEST(test_closed_and_unknown)
+{
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='shut@status.a.test' type='subscribe'/>"),
+                     "<presence from='shut@status.a.test' to='w@b.test' type='unsubscribed'/>\n");
+    ck_assert_str_eq(row_of("shut", "w@b.test"), "absent");
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='nope@status.a.test' type='subscribe'/>"),
+                     "<presence from='nope@status.a.test' to='w@b.test' type='unsubscribed'/>\n");
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='nope@status.a.test' type='probe'/>"),
+                     "<presence from='nope@status.a.test' to='w@b.test' type='unsubscribed'/>\n");
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='nope@status.a.test'/>"), "");
+    /* An admin row makes a closed channel watchable. */
+    sql("INSERT INTO roster (channel, jid, subscription) VALUES ('shut', 'w@b.test', 'from')");
+    home_free(&home);
+    make_home(10);
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='shut@status.a.test' type='probe'/>"),
+                     "<presence from='shut@status.a.test' type='unavailable' to='w@b.test/r'/>\n");
+}
+END_TEST
+
+START_TEST(test_approve_policy)
+{
+    const char *o = in("<presence from='w@b.test/r' to='ask@status.a.test' type='subscribe'/>");
+    ck_assert_ptr_nonnull(strstr(o, "<presence from='w\\40b.test@status.a.test' to='owner@a.test' "
+                                    "type='subscribe'>"));
+    ck_assert_str_eq(row_of("ask", "w@b.test"), "None + Pending In");
+    /* The pending request survives a restart. */
+    home_free(&home);
+    make_home(10);
+    ck_assert_str_eq(row_of("ask", "w@b.test"), "None + Pending In");
+    /* The owner approves at the relay address. */
+    ck_assert_str_eq(in("<presence from='owner@a.test' to='w\\40b.test@status.a.test' "
+                        "type='subscribed'/>"),
+                     "<presence from='ask@status.a.test' to='w@b.test' type='subscribed'/>\n"
+                     "<presence from='ask@status.a.test' type='unavailable' to='w@b.test'/>\n");
+    ck_assert_str_eq(row_of("ask", "w@b.test"), "From");
+    /* Denial of another request. */
+    in("<presence from='v@b.test/r' to='ask@status.a.test' type='subscribe'/>");
+    ck_assert_str_eq(in("<presence from='owner@a.test' to='v\\40b.test@status.a.test' "
+                        "type='unsubscribed'/>"),
+                     "<presence from='ask@status.a.test' to='v@b.test' type='unsubscribed'/>\n");
+    ck_assert_str_eq(row_of("ask", "v@b.test"), "absent");
+    /* Someone else answering at a relay address decides nothing. */
+    in("<presence from='u@b.test/r' to='ask@status.a.test' type='subscribe'/>");
+    ck_assert_str_eq(in("<presence from='mallory@a.test' to='u\\40b.test@status.a.test' "
+                        "type='subscribed'/>"),
+                     "");
+    ck_assert_str_eq(row_of("ask", "u@b.test"), "None + Pending In");
+    /* A channel without owner cannot approve: refused. */
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='lone@status.a.test' type='subscribe'/>"),
+                     "<presence from='lone@status.a.test' to='w@b.test' type='unsubscribed'/>\n");
+}
+END_TEST
+
+START_TEST(test_pending_cap)
+{
+    in("<presence from='a1@b.test' to='ask@status.a.test' type='subscribe'/>");
+    in("<presence from='a2@b.test' to='ask@status.a.test' type='subscribe'/>");
+    in("<presence from='a3@b.test' to='ask@status.a.test' type='subscribe'/>");
+    ck_assert_str_eq(in("<presence from='a4@b.test' to='ask@status.a.test' type='subscribe'/>"),
+                     "<presence from='ask@status.a.test' to='a4@b.test' type='unsubscribed'/>\n");
+    ck_assert_str_eq(row_of("ask", "a4@b.test"), "absent");
+}
+END_TEST
+
+START_TEST(test_preapproval_by_admin)
+{
+    sql("INSERT INTO roster (channel, jid, approved) VALUES ('shut', 'w@b.test', 1)");
+    home_free(&home);
+    make_home(10);
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='shut@status.a.test' type='subscribe'/>"),
+                     "<presence from='shut@status.a.test' to='w@b.test' type='subscribed'/>\n"
+                     "<presence from='shut@status.a.test' type='unavailable' to='w@b.test'/>\n");
+    ck_assert_str_eq(row_of("shut", "w@b.test"), "From");
+}
+END_TEST
+
+START_TEST(test_bad_input)
+{
+    /* Unknown type: bad-request. */
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='" CH "' type='bogus'/>"),
+                     "<presence from='" CH "' to='w@b.test/r' type='error'><error type='modify'>"
+                     "<bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>\n");
+    /* Malformed to. */
+    ck_assert_ptr_nonnull(strstr(in("<presence from='w@b.test/r' to='a b@status.a.test' "
+                                    "type='subscribe'/>"),
+                                 "jid-malformed"));
+    /* Malformed or missing from: nobody to answer. */
+    ck_assert_str_eq(in("<presence from='w@@b' to='" CH "' type='subscribe'/>"), "");
+    ck_assert_str_eq(in("<presence to='" CH "' type='subscribe'/>"), "");
+    /* The bare domain has no presence. */
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='status.a.test' type='subscribe'/>"),
+                     "<presence from='status.a.test' to='w@b.test' type='unsubscribed'/>\n");
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='status.a.test'/>"), "");
+    /* Errors are never answered. */
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='" CH "' type='error'/>"), "");
+    /* Invalid owner presence is not used. */
+    bind_owner();
+    in("<presence from='w@b.test/r' to='" CH "' type='subscribe'/>");
+    ck_assert_str_eq(in("<presence from='owner@a.test/pc' to='" CH "'><show>busy</show></presence>"),
+                     "");
+}
+END_TEST
+
+START_TEST(test_subscribe_flood)
+{
+    home_free(&home);
+    make_home(3);
+    for (int i = 0; i < 3; i++)
+        ck_assert_str_ne(in("<presence from='f@b.test/r' to='" CH "' type='subscribe'/>"), "");
+    ck_assert_str_eq(in("<presence from='f@b.test/r' to='" CH "' type='subscribe'/>"), "");
+    ck_assert_str_eq(in("<presence from='f@b.test/r' to='" CH "' type='unsubscribe'/>"), "");
+    ck_assert_uint_eq(home_stats(home)->rate_limited, 2);
+    /* Others are not affected. */
+    ck_assert_str_ne(in("<presence from='g@b.test/r' to='" CH "' type='subscribe'/>"), "");
+}
+END_TEST
+
+START_TEST(test_last_and_disco)
+{
+    bind_owner();
+    in("<presence from='w@b.test/r' to='" CH "' type='subscribe'/>");
+    ck_assert_ptr_nonnull(strstr(in("<iq type='get' id='l1' from='w@b.test/r' to='" CH "'>"
+                                    "<query xmlns='jabber:iq:last'/></iq>"),
+                                 "item-not-found"));
+    in("<presence from='owner@a.test/pc' to='" CH "'/>");
+    ck_assert_str_eq(in("<iq type='get' id='l2' from='w@b.test/r' to='" CH "'>"
+                        "<query xmlns='jabber:iq:last'/></iq>"),
+                     "<iq from='" CH "' to='w@b.test/r' id='l2' type='result'>"
+                     "<query xmlns='jabber:iq:last' seconds='0'/></iq>\n");
+    /* A stranger may not learn it (XEP-0012 section 4). */
+    ck_assert_ptr_nonnull(strstr(in("<iq type='get' id='l3' from='x@b.test/r' to='" CH "'>"
+                                    "<query xmlns='jabber:iq:last'/></iq>"),
+                                 "<forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"));
+    /* Gone for a while: seconds since last seen. */
+    in("<presence from='owner@a.test/pc' to='" CH "' type='unavailable'/>");
+    now_s = 1100;
+    ck_assert_ptr_nonnull(strstr(in("<iq type='get' id='l4' from='w@b.test/r' to='" CH "'>"
+                                    "<query xmlns='jabber:iq:last'/></iq>"),
+                                 "seconds='100'"));
+    ck_assert_str_eq(in("<iq type='get' id='d1' from='x@b.test/r' to='" CH "'>"
+                        "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>"),
+                     "<iq from='" CH "' to='x@b.test/r' id='d1' type='result'>"
+                     "<query xmlns='http://jabber.org/protocol/disco#info'>"
+                     "<identity category='account' type='registered' name='pub'/>"
+                     "<feature var='http://jabber.org/protocol/disco#info'/>"
+                     "<feature var='jabber:iq:last'/></query></iq>\n");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("home");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_open_subscribe_gets_subscribed_and_status);
+    tcase_add_test(tc, test_owner_status_fans_out);
+    tcase_add_test(tc, test_probe);
+    tcase_add_test(tc, test_unsubscribe_and_revoke);
+    tcase_add_test(tc, test_closed_and_unknown);
+    tcase_add_test(tc, test_approve_policy);
+    tcase_add_test(tc, test_pending_cap);
+    tcase_add_test(tc, test_preapproval_by_admin);
+    tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_subscribe_flood);
+    tcase_add_test(tc, test_last_and_disco);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
