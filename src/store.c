@@ -174,6 +174,8 @@ static int configure(struct store *s, const struct config *cfg, char *err, size_
     sqlite3_extended_result_codes(s->db, 1);
     /* Reading first tells "not a database" apart from write problems. */
     rc = user_version(s->db, &version);
+    if (rc != SQLITE_OK && (rc & 0xff) == SQLITE_READONLY)
+        return fail(err, errlen, CS_EREADONLY, "database '%s' is read-only", s->path);
     if (rc != SQLITE_OK)
         return fail(err, errlen, CS_EDB, "cannot open database '%s': %s", s->path,
                     sqlite3_errmsg(s->db));

@@ -1,0 +1,217 @@
+/* check_config.c - the configuration file: defaults, every error kind with
+ * file:line:key, --check-config output, the shipped sample. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cs_config.h"
+#include "cs_error.h"
+#include "cs_log.h"
+#include "cs_util.h"
+
+static char path[64];
+
+static void write_file(const char *text)
+{
+    FILE *f;
+    strcpy(path, "/tmp/check_config.XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Loads text; returns the code and leaves the message in err. */
+static int load(const char *text, struct config *cfg, char *err, size_t errlen)
+{
+    int r;
+    write_file(text);
+    config_defaults(cfg);
+    r = config_load(cfg, path, err, errlen);
+    unlink(path);
+    return r;
+}
+
+#define MIN "[component]\ndomain = status.example.org\nsecret = s\n"
+
+START_TEST(test_defaults_and_minimal)
+{
+    struct config c;
+    char err[512];
+    ck_assert_int_eq(load(MIN, &c, err, sizeof(err)), 0);
+    ck_assert_str_eq(c.domain, "status.example.org");
+    ck_assert_str_eq(c.server, "127.0.0.1");
+    ck_assert_int_eq(c.port, 5347);
+    ck_assert_int_eq(c.max_stanza_bytes, 262144);
+    ck_assert_int_eq(c.max_depth, 32);
+    ck_assert_int_eq(c.reconnect_min_ms, 500);
+    ck_assert_int_eq(c.synchronous, 2);
+    ck_assert_int_eq(c.log_level, LOG_LEVEL_INFO);
+    ck_assert(!c.log_syslog);
+    ck_assert_str_eq(c.database, "/var/lib/chanstat/chanstat.db");
+    config_deinit(&c);
+    config_deinit(&c); /* twice is safe */
+}
+END_TEST
+
+START_TEST(test_full_file)
+{
+    struct config c;
+    char err[512];
+    ck_assert_int_eq(load("; comment\n[component]\ndomain = Status.Example.ORG\nsecret = x y\n"
+                          "server = xmpp.internal\nport = 5275\nkeepalive = 0\n"
+                          "[limits]\nmax_stanza_bytes = 65536\nmax_depth = 8\n"
+                          "[storage]\ndatabase = /tmp/x.db\nsynchronous = normal\n"
+                          "[log]\nlevel = DEBUG\nsyslog = yes\n",
+                          &c, err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(c.domain, "status.example.org");
+    ck_assert_str_eq(c.secret, "x y");
+    ck_assert_str_eq(c.server, "xmpp.internal");
+    ck_assert_int_eq(c.port, 5275);
+    ck_assert_int_eq(c.keepalive, 0);
+    ck_assert_int_eq(c.max_stanza_bytes, 65536);
+    ck_assert_int_eq(c.synchronous, 1);
+    ck_assert_int_eq(c.log_level, LOG_LEVEL_DEBUG);
+    ck_assert(c.log_syslog);
+    config_deinit(&c);
+}
+END_TEST
+
+static const struct {
+    const char *text;
+    const char *want; /* expected message after "PATH" */
+} errors[] = {
+    {MIN "secrte = 1\n", ":4: unknown key 'secrte' in section [component]"},
+    {MIN "[compnent]\nport = 1\n", ":5: unknown section [compnent]"},
+    {MIN "port = abc\n", ":4: invalid value 'abc' for port in [component]: not an integer"},
+    {MIN "port = 70000\n", ":4: port in [component] must be between 1 and 65535 (got 70000)"},
+    {MIN "[log]\nsyslog = maybe\n",
+     ":5: invalid value 'maybe' for syslog in [log]: expected true or false"},
+    {MIN "[log]\nlevel = loud\n",
+     ":5: invalid value 'loud' for level in [log]: expected error, warning, info or debug"},
+    {MIN "[storage]\nsynchronous = off\n",
+     ":5: invalid value 'off' for synchronous in [storage]: expected full or normal"},
+    {MIN "port = 1\nport = 2\n", ":5: duplicate key 'port' in section [component]"},
+    {"[component]\ndomain = a.test\n", ": required key 'secret' in [component] is missing"},
+    {"[component]\ndomain = \nsecret = s\n", ":2: domain in [component] must not be empty"},
+    {"[component]\ndomain = a@b\nsecret = s\n",
+     ": domain in [component] is not a valid domain name: 'a@b'"},
+    {MIN "reconnect_min_ms = 5000\nreconnect_max_ms = 1000\n",
+     ": reconnect_max_ms (1000) in [component] must not be below reconnect_min_ms (5000)"},
+    {MIN "this is not ini\n", ":4: syntax error"},
+};
+
+START_TEST(test_errors)
+{
+    struct config c;
+    char err[512], want[512];
+    ck_assert_int_eq(load(errors[_i].text, &c, err, sizeof(err)), CS_ECONFIG);
+    snprintf(want, sizeof(want), "%s%s", path, errors[_i].want);
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got '%s', want '%s'", err, want);
+    config_deinit(&c);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+    struct config c;
+    char err[512];
+    config_defaults(&c);
+    ck_assert_int_eq(config_load(&c, "/nonexistent/chanstat.conf", err, sizeof(err)), CS_EIO);
+    ck_assert_str_eq(err, "/nonexistent/chanstat.conf: cannot open: No such file or directory");
+    config_deinit(&c);
+}
+END_TEST
+
+START_TEST(test_print_roundtrip)
+{
+    struct config c, d;
+    char err[512];
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    ck_assert_int_eq(load(MIN "port = 6000\n[log]\nlevel = warning\n", &c, err, sizeof(err)), 0);
+    f = open_memstream(&buf, &len);
+    config_print(&c, f);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "secret = ********\n"));
+    ck_assert_ptr_null(strstr(buf, "secret = s\n"));
+    /* Put the secret back and the output parses to the same values. */
+    char *at = strstr(buf, "********");
+    memcpy(at, "s\n      ", 8);
+    ck_assert_int_eq(load(buf, &d, err, sizeof(err)), 0);
+    ck_assert_int_eq(d.port, 6000);
+    ck_assert_int_eq(d.log_level, LOG_LEVEL_WARNING);
+    ck_assert_str_eq(d.domain, c.domain);
+    ck_assert_int_eq(d.max_depth, c.max_depth);
+    free(buf);
+    config_deinit(&c);
+    config_deinit(&d);
+}
+END_TEST
+
+START_TEST(test_sample_parses)
+{
+    /* The shipped sample, with domain and secret filled in, is valid. */
+    const char *top = getenv("top_srcdir");
+    char sample[1024], line[1024];
+    struct strbuf sb = {0};
+    struct config c;
+    char err[512];
+    FILE *f;
+
+    snprintf(sample, sizeof(sample), "%s/conf/chanstat.conf.sample", top ? top : ".");
+    f = fopen(sample, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", sample);
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, ";domain = ", 10) == 0 || strncmp(line, ";secret = ", 10) == 0)
+            strbuf_append_str(&sb, line + 1);
+        else
+            strbuf_append_str(&sb, line);
+    }
+    fclose(f);
+    ck_assert_int_eq(load(sb.data, &c, err, sizeof(err)), 0);
+    ck_assert_str_eq(c.domain, "status.example.org");
+    /* Every key the program knows appears in the sample. */
+    char *buf = NULL;
+    size_t len = 0;
+    f = open_memstream(&buf, &len);
+    config_print(&c, f);
+    fclose(f);
+    for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) {
+        char key[128];
+        if (l[0] == '[' || sscanf(l, "%127s =", key) != 1)
+            continue;
+        strcat(key, " = ");
+        ck_assert_msg(strstr(sb.data, key), "sample lacks key '%s'", key);
+    }
+    free(buf);
+    strbuf_free(&sb);
+    config_deinit(&c);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_defaults_and_minimal);
+    tcase_add_test(tc, test_full_file);
+    tcase_add_loop_test(tc, test_errors, 0, (int)(sizeof(errors) / sizeof(errors[0])));
+    tcase_add_test(tc, test_missing_file);
+    tcase_add_test(tc, test_print_roundtrip);
+    tcase_add_test(tc, test_sample_parses);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
