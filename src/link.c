@@ -370,7 +370,9 @@ static void on_stream_start(void *ud, const struct xml_node *root)
         return;
     }
     if (id == NULL || *id == '\0') {
-        fail(link, true, "server stream header has no id");
+        /* Prosody refuses an unknown component with an empty id followed
+         * by the stream error: wait for what comes next (on_stanza). */
+        log_debug("link: server stream header has no id");
         return;
     }
     /* XEP-0114 section 3: hex SHA-1 of the stream id followed by the secret. */
@@ -423,6 +425,10 @@ static void on_stanza(void *ud, struct xml_node *stanza)
     }
     if (link->state == LINK_CLOSING)
         return; /* we are leaving; the server's late stanzas bounce */
+    if (link->state == LINK_STREAM) {
+        fail(link, true, "server stream header had no id");
+        return;
+    }
     if (link->state != LINK_ONLINE) {
         fail(link, true, "server sent <%s/> before the handshake", stanza->name);
         return;

@@ -290,7 +290,7 @@ START_TEST(test_oversize_bounded)
 }
 END_TEST
 
-static void expect_stream_error(const char *cond)
+static void expect_stream_error(const char *cond, const char *id)
 {
     struct strbuf in = {0};
     char xml[256];
@@ -299,9 +299,9 @@ static void expect_stream_error(const char *cond)
     srv_expect(&in, "to='" DOMAIN "'>");
     snprintf(xml, sizeof(xml),
              "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' "
-             "xmlns='jabber:component:accept' id='1'><stream:error><%s "
+             "xmlns='jabber:component:accept' id='%s'><stream:error><%s "
              "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>",
-             cond);
+             id, cond);
     srv_send(xml);
     ck_assert(srv_sees_close());
     ck_assert_int_eq(F.online, 0);
@@ -312,13 +312,20 @@ static void expect_stream_error(const char *cond)
 
 START_TEST(test_stream_errors_retry)
 {
-    expect_stream_error("not-authorized");
+    expect_stream_error("not-authorized", "1");
+}
+END_TEST
+
+START_TEST(test_host_unknown_after_empty_id)
+{
+    /* What Prosody sends for a component name it does not know. */
+    expect_stream_error("host-unknown", "");
 }
 END_TEST
 
 START_TEST(test_conflict_retry)
 {
-    expect_stream_error("conflict");
+    expect_stream_error("conflict", "2");
 }
 END_TEST
 
@@ -402,6 +409,7 @@ int main(void)
     tcase_add_test(tc, test_oversize_bounded);
     tcase_add_test(tc, test_stream_errors_retry);
     tcase_add_test(tc, test_conflict_retry);
+    tcase_add_test(tc, test_host_unknown_after_empty_id);
     tcase_add_test(tc, test_send_buffer_cap);
     tcase_add_test(tc, test_shutdown_closes_stream);
     tcase_add_test(tc, test_shutdown_when_offline);

@@ -1,0 +1,20 @@
+# End-to-end tests: real Prosody and ejabberd on loopback, real clients.
+TEST_EXTENSIONS = .test
+TEST_LOG_COMPILER = bash
+
+E2E_TESTS += \
+	tests/e2e/handshake.test \
+	tests/e2e/wrong_secret.test \
+	tests/e2e/unknown_host.test \
+	tests/e2e/conflict.test \
+	tests/e2e/server_restart.test \
+	tests/e2e/client_queries.test \
+	tests/e2e/sigterm.test \
+	tests/e2e/bad_input.test
+
+EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh tests/e2e/fakeserver.py tests/e2e/xmpptest.py
+
+check_PROGRAMS += tests/e2e/xmpp_query
+tests_e2e_xmpp_query_SOURCES = tests/e2e/xmpp_query.c
+tests_e2e_xmpp_query_CFLAGS = $(AM_CFLAGS) $(STROPHE_CFLAGS)
+tests_e2e_xmpp_query_LDADD = $(STROPHE_LIBS)
