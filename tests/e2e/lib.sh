@@ -184,3 +184,48 @@ query() {
     [ -x "$XMPP_QUERY" ] || fail "xmpp_query not built at $XMPP_QUERY"
     "$XMPP_QUERY" "$1@a.test" "$2" "$C2S_PORT" "$3"
 }
+
+# ---- ejabberd ----
+
+# ejabberd_start SECRET: a private ejabberd for e.test with component
+# status.e.test; sets EJ_C2S_PORT and EJ_COMP_PORT.  It runs as the
+# ejabberd user with its own Erlang node and distribution port, no epmd.
+ejabberd_start() {
+    need ejabberdctl
+    local secret=$1
+    EJ_DIR=$T/ejabberd
+    mkdir -p "$EJ_DIR/logs" "$EJ_DIR/spool"
+    chmod 755 "$T"
+    EJ_C2S_PORT=$(free_port)
+    EJ_COMP_PORT=$(free_port)
+    EJ_NODE=ejtest$$@localhost
+    sed -e "s/@C2S@/$EJ_C2S_PORT/" -e "s/@COMP@/$EJ_COMP_PORT/" -e "s/@SECRET@/$secret/" \
+        "$E2E_DIR/ejabberd.yml.in" > "$EJ_DIR/ejabberd.yml"
+    {
+        echo 'ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"'
+        echo "ERLANG_NODE=$EJ_NODE"
+        echo "ERL_DIST_PORT=$(free_port)"
+        echo "INET_DIST_INTERFACE=127.0.0.1"
+        echo "EJABBERD_PID_PATH=$EJ_DIR/spool/ejabberd.pid"
+        echo "EJABBERD_BYPASS_WARNINGS=true"
+    } > "$EJ_DIR/ejabberdctl.cfg"
+    printf '{lookup,["file"]}.\n{host,{127,0,0,1}, ["localhost"]}.\n{nameserver,{127,0,0,1},53}.\n' \
+        > "$EJ_DIR/inetrc"
+    chown -R ejabberd:ejabberd "$EJ_DIR"
+    ej start >/dev/null 2>&1 || fail "ejabberd did not start"
+    ej started >/dev/null 2>&1 || fail "ejabberd never finished starting"
+    wait_port "$EJ_C2S_PORT" 20 || fail "ejabberd c2s port never opened"
+}
+
+ej() {
+    ejabberdctl --config-dir "$EJ_DIR" --logs "$EJ_DIR/logs" --spool "$EJ_DIR/spool" "$@"
+}
+
+ejabberd_stop() {
+    local pid
+    [ -d "$EJ_DIR" ] || return 0
+    ej stop >/dev/null 2>&1 && ej stopped >/dev/null 2>&1
+    # Whatever is left of this node (never another test's or the system's).
+    for pid in $(pgrep -f -- "$EJ_NODE" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+    EJ_DIR=
+}

@@ -10,9 +10,11 @@ E2E_TESTS += \
 	tests/e2e/server_restart.test \
 	tests/e2e/client_queries.test \
 	tests/e2e/sigterm.test \
-	tests/e2e/bad_input.test
+	tests/e2e/bad_input.test \
+	tests/e2e/ejabberd_smoke.test
 
-EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh tests/e2e/fakeserver.py tests/e2e/xmpptest.py
+EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh tests/e2e/fakeserver.py tests/e2e/xmpptest.py \
+	tests/e2e/ejabberd.yml.in
 
 check_PROGRAMS += tests/e2e/xmpp_query
 tests_e2e_xmpp_query_SOURCES = tests/e2e/xmpp_query.c
