@@ -1,0 +1,124 @@
+#!/bin/bash
+# The demo: builds chanstat, starts a private Prosody for the domain
+# "localhost" (c2s on 127.0.0.1:5222, component status.localhost on
+# 127.0.0.1:5347), registers demo accounts, creates a demo database and
+# runs chanstatd in the foreground.  Ctrl-C stops everything.
+# DEMO_SMOKE=1 runs a short self-check instead of waiting for you.
+set -eu
+cd "$(dirname "$0")/.."
+top=$PWD
+run=$top/demo-run
+bash scripts/deps.sh
+
+# Out-of-tree build, so the test command's builds stay independent.
+build=$top/_build-demo
+[ -x configure ] || ./autogen.sh >/dev/null
+mkdir -p "$build"
+(cd "$build" && { [ -f Makefile ] || ../configure -q; } && make -j2 -s &&
+    make -s tests/e2e/xmpp_query)
+chanstatd=$build/src/chanstatd
+
+for port in 5222 5347; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        echo "demo: port $port is in use on 127.0.0.1; stop what listens there first" >&2
+        exit 1
+    fi
+done
+
+rm -rf "$run"
+mkdir -p "$run/data" "$run/certs"
+printf 'nameserver 127.0.0.1\n' > "$run/resolv.conf"
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -keyout "$run/certs/localhost.key" \
+    -out "$run/certs/localhost.crt" >/dev/null 2>&1
+cat > "$run/prosody.cfg.lua" <<CFG
+-- Demo Prosody: domain localhost, chanstat as component status.localhost.
+local base = "$run"
+run_as_root = true
+pidfile = base .. "/prosody.pid"
+data_path = base .. "/data"
+certificates = base .. "/certs"
+log = { info = base .. "/prosody.log" }
+unbound = { resolvconf = base .. "/resolv.conf"; hoststxt = false }
+modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "presence"; "message"; "iq"; "posix"; "offline" }
+modules_disabled = { "s2s" }
+authentication = "internal_plain"
+storage = "internal"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+c2s_ports = { 5222 }
+c2s_interfaces = { "127.0.0.1" }
+s2s_ports = { }
+component_ports = { 5347 }
+component_interfaces = { "127.0.0.1" }
+http_ports = { }
+https_ports = { }
+VirtualHost "localhost"
+    ssl = { key = base .. "/certs/localhost.key"; certificate = base .. "/certs/localhost.crt" }
+Component "status.localhost"
+    component_secret = "demo-secret"
+CFG
+cat > "$run/chanstat.conf" <<CFG
+[component]
+domain = status.localhost
+secret = demo-secret
+server = 127.0.0.1
+port = 5347
+[storage]
+database = $run/chanstat.db
+[log]
+level = info
+CFG
+
+prosody --config "$run/prosody.cfg.lua" -D
+stop_prosody() {
+    [ -s "$run/prosody.pid" ] && kill "$(cat "$run/prosody.pid")" 2>/dev/null || true
+}
+trap stop_prosody EXIT
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/5222) 2>/dev/null && break; sleep 0.05; done
+prosodyctl --config "$run/prosody.cfg.lua" register alice localhost alicepw
+prosodyctl --config "$run/prosody.cfg.lua" register bob localhost bobpw
+
+"$chanstatd" -c "$run/chanstat.conf" --init-db
+sqlite3 "$run/chanstat.db" <<'SQL'
+INSERT INTO channel (name, owner, policy, display_name) VALUES
+    ('alice', 'alice@localhost', 'open', 'Alice'),
+    ('desk', 'bob@localhost', 'approve', 'Front desk');
+SQL
+
+cat <<TXT
+
+  chanstat demo is running.
+
+  XMPP accounts (server 127.0.0.1, port 5222; STARTTLS with a self-signed
+  certificate is offered, plain login on loopback is allowed):
+      alice@localhost   password alicepw   (owner of channel alice@status.localhost)
+      bob@localhost     password bobpw     (owner of channel desk@status.localhost)
+
+  Try, in any XMPP client (Gajim, Dino, Profanity, ...):
+    1. Log in as alice@localhost and accept the request from alice@status.localhost
+       (the channel asks to see your presence: that is what it shows its watchers).
+    2. Log in as bob@localhost, add the contact alice@status.localhost: it is
+       approved at once (open channel) and shows Alice's status; change Alice's
+       status (away, busy, offline) and watch bob's view follow.
+    3. As alice, add desk@status.localhost: bob is asked (approve policy) and
+       his answer decides.
+    4. Service discovery on status.localhost; ping it; ask its software version.
+  Admin: sqlite3 $run/chanstat.db 'SELECT * FROM roster'
+
+  Ctrl-C stops chanstatd and Prosody.
+
+TXT
+
+if [ "${DEMO_SMOKE:-}" = 1 ]; then
+    "$chanstatd" -c "$run/chanstat.conf" 2> "$run/chanstatd.log" &
+    cs=$!
+    for _ in $(seq 100); do grep -q "link: online" "$run/chanstatd.log" && break; sleep 0.05; done
+    "$build/tests/e2e/xmpp_query" bob@localhost bobpw 5222 \
+        "<iq type='get' to='status.localhost' id='v1'><query xmlns='jabber:iq:version'/></iq>"
+    rc=$?
+    kill -TERM "$cs"
+    wait "$cs" || rc=1
+    exit $rc
+fi
+"$chanstatd" -c "$run/chanstat.conf" || true
