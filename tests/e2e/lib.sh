@@ -22,6 +22,7 @@ CS_PID=
 
 fail() {
     echo "FAIL: $*" >&2
+    [ -n "${KEEP_LOGS:-}" ] && cp "$CS_LOG" "$KEEP_LOGS" 2>/dev/null
     if [ -s "$CS_LOG" ]; then
         echo "--- chanstatd log (tail) ---" >&2
         tail -n 40 "$CS_LOG" >&2
@@ -35,6 +36,8 @@ fail() {
 
 cleanup() {
     local p
+    # Processes the Python scenarios started themselves.
+    [ -f "$T/pids" ] && PIDS+=($(cat "$T/pids"))
     for p in "${PIDS[@]}"; do
         kill -TERM "$p" 2>/dev/null
     done
@@ -228,4 +231,31 @@ ejabberd_stop() {
     # Whatever is left of this node (never another test's or the system's).
     for pid in $(pgrep -f -- "$EJ_NODE" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
     EJ_DIR=
+}
+
+# ---- channels ----
+
+# presence_setup: Prosody with users alice bob carol dave erin (password
+# NAMEpw), channels alice (owner alice, open), desk (owner bob, approve),
+# vault (owner bob, closed), and chanstatd online.
+presence_setup() {
+    prosody_start s3cret
+    local u
+    for u in alice bob carol dave erin; do prosody_register "$u" "${u}pw"; done
+    chanstatd_config "$T/chanstatd.conf" status.a.test s3cret "$COMP_PORT"
+    "$CHANSTATD" -c "$T/chanstatd.conf" --init-db >/dev/null 2>>"$CS_LOG" || fail "init-db"
+    sqlite3 "$T/chanstat.db" "INSERT INTO channel (name, owner, policy) VALUES
+        ('alice', 'alice@a.test', 'open'), ('desk', 'bob@a.test', 'approve'),
+        ('vault', 'bob@a.test', 'closed')" || fail "cannot create channels"
+    chanstatd_start
+    wait_log "link: online as status.a.test"
+    export C2S_PORT COMP_PORT CHANSTATD CS_LOG CS_PID CS_CONF=$T/chanstatd.conf \
+        PROSODY_CFG=$PROSODY_DIR/prosody.cfg.lua PROSODY_PIDFILE=$PROSODY_DIR/prosody.pid \
+        E2E_PIDFILE=$T/pids
+}
+
+# run_py SCRIPT ARGS...: a Python scenario from tests/e2e.
+run_py() {
+    local s=$1; shift
+    "$PYTHON3" "$E2E_DIR/$s" "$@" || fail "$s failed"
 }

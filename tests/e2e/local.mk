@@ -11,10 +11,15 @@ E2E_TESTS += \
 	tests/e2e/client_queries.test \
 	tests/e2e/sigterm.test \
 	tests/e2e/bad_input.test \
-	tests/e2e/ejabberd_smoke.test
+	tests/e2e/ejabberd_smoke.test \
+	tests/e2e/presence_open.test \
+	tests/e2e/presence_policies.test \
+	tests/e2e/presence_restart.test \
+	tests/e2e/presence_fanout.test
 
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh tests/e2e/fakeserver.py tests/e2e/xmpptest.py \
-	tests/e2e/ejabberd.yml.in
+	tests/e2e/ejabberd.yml.in tests/e2e/presence_open.py tests/e2e/presence_policies.py \
+	tests/e2e/presence_restart.py tests/e2e/presence_fanout.py
 
 check_PROGRAMS += tests/e2e/xmpp_query
 tests_e2e_xmpp_query_SOURCES = tests/e2e/xmpp_query.c

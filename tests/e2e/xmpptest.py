@@ -7,7 +7,11 @@ did not arrive."""
 import asyncio
 import logging
 import os
+import signal
+import socket
+import subprocess
 import sys
+import time
 
 import slixmpp
 
@@ -28,7 +32,8 @@ class Client(slixmpp.ClientXMPP):
         self.stanzas = []
         self.new_stanza = asyncio.Event()
         self.ready = asyncio.Event()
-        self.roster.auto_authorize = auto_accept
+        # True: approve every request; None: leave requests to the test.
+        self.roster.auto_authorize = True if auto_accept else None
         self.roster.auto_subscribe = False
         self.add_event_handler("session_start", self._start)
         self.add_event_handler("presence", self._record)
@@ -99,9 +104,80 @@ class Client(slixmpp.ClientXMPP):
         return len(self.stanzas)
 
 
+class Daemons:
+    """Restarts chanstatd and Prosody from a scenario (pids are recorded
+    for the shell harness to clean up)."""
+
+    def __init__(self):
+        self.cs_pid = int(os.environ["CS_PID"])
+
+    def _record(self, pid):
+        with open(os.environ["E2E_PIDFILE"], "a") as f:
+            f.write("%d\n" % pid)
+
+    def log_count(self, needle):
+        with open(os.environ["CS_LOG"], errors="replace") as f:
+            return f.read().count(needle)
+
+    async def wait_log(self, needle, count, timeout=TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while self.log_count(needle) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError("log never showed %r %d times" % (needle, count))
+            await asyncio.sleep(0.05)
+
+    async def stop_chanstatd(self, sig=signal.SIGTERM):
+        os.kill(self.cs_pid, sig)
+        for _ in range(100):
+            try:
+                os.kill(self.cs_pid, 0)
+            except ProcessLookupError:
+                return
+            try:
+                os.waitpid(self.cs_pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            await asyncio.sleep(0.05)
+        raise AssertionError("chanstatd did not stop")
+
+    async def start_chanstatd(self):
+        online = self.log_count("link: online")
+        log = open(os.environ["CS_LOG"], "a")
+        proc = subprocess.Popen([os.environ["CHANSTATD"], "-c", os.environ["CS_CONF"]],
+                                stderr=log, stdin=subprocess.DEVNULL)
+        self.cs_pid = proc.pid
+        self._record(proc.pid)
+        await self.wait_log("link: online", online + 1)
+
+    async def stop_prosody(self):
+        with open(os.environ["PROSODY_PIDFILE"]) as f:
+            pid = int(f.read())
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(200):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            await asyncio.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+
+    async def start_prosody(self):
+        subprocess.run(["prosody", "--config", os.environ["PROSODY_CFG"], "-D"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port = int(os.environ["C2S_PORT"])
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                return
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise AssertionError("prosody did not come back")
+
+
 def run(main):
     """Runs an async test body; exit status 0 on success, 1 on failure."""
     logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     try:
         asyncio.get_event_loop().run_until_complete(asyncio.wait_for(main(), 120))
     except AssertionError as e:

@@ -1,0 +1,71 @@
+"""Approve, closed and unknown channels with real clients; revocation by
+the owner and by the watcher."""
+import asyncio
+import os
+
+from xmpptest import Client, run
+
+P = int(os.environ["C2S_PORT"])
+DESK = "desk@status.a.test"
+VAULT = "vault@status.a.test"
+
+
+async def main():
+    bob = Client("bob@a.test", "bobpw", P, resource="pc")
+    await bob.login()
+    # The channels ask bob (their owner) for his presence: he approves both.
+    for ch in (DESK, VAULT):
+        await bob.wait_for(lambda s, ch=ch: s.name == "presence" and s["type"] == "subscribe"
+                           and s["from"].bare == ch, "subscribe from " + ch)
+        bob.send_presence(pto=ch, ptype="subscribed")
+
+    dave = Client("dave@a.test", "davepw", P)
+    erin = Client("erin@a.test", "erinpw", P)
+    await dave.login()
+    await erin.login()
+
+    # approve: the request reaches bob from dave's relay address...
+    relay_dave = "dave\\40a.test@status.a.test"
+    m = bob.mark()
+    dave.send_presence(pto=DESK, ptype="subscribe")
+    req = await bob.wait_for(lambda s: s.name == "presence" and s["type"] == "subscribe"
+                             and s["from"].bare == relay_dave, "relayed request", since=m)
+    assert "desk@status.a.test" in req["status"], req
+    # ...nothing reaches dave before bob decides...
+    await dave.expect_none(lambda s: s.name == "presence" and s["from"].bare == DESK,
+                           "answer before the owner decided", 0.5)
+    # ...bob approves: dave is subscribed and sees bob's status.
+    bob.send_presence(pto=relay_dave, ptype="subscribed")
+    await dave.expect_presence(DESK, "subscribed")
+    await dave.expect_presence(DESK)
+
+    # bob denies erin.
+    relay_erin = "erin\\40a.test@status.a.test"
+    m = bob.mark()
+    erin.send_presence(pto=DESK, ptype="subscribe")
+    await bob.wait_for(lambda s: s.name == "presence" and s["type"] == "subscribe"
+                       and s["from"].bare == relay_erin, "relayed request", since=m)
+    bob.send_presence(pto=relay_erin, ptype="unsubscribed")
+    await erin.expect_presence(DESK, "unsubscribed")
+
+    # closed: refused at once; unknown channel: refused too.
+    erin.send_presence(pto=VAULT, ptype="subscribe")
+    await erin.expect_presence(VAULT, "unsubscribed")
+    erin.send_presence(pto="nosuch@status.a.test", ptype="subscribe")
+    await erin.expect_presence("nosuch@status.a.test", "unsubscribed")
+
+    # Status changes reach the approved watcher.
+    m = dave.mark()
+    bob.send_presence(pshow="chat", pstatus="at the desk")
+    await dave.expect_presence(DESK, show="chat", status="at the desk", since=m)
+
+    # The owner revokes the channel's view of his presence: watchers see
+    # unavailable.
+    m = dave.mark()
+    bob.send_presence(pto=DESK, ptype="unsubscribed")
+    await dave.expect_presence(DESK, "unavailable", since=m)
+    for c in (bob, dave, erin):
+        c.disconnect()
+
+
+run(main)
