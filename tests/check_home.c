@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -291,6 +292,16 @@ START_TEST(test_bad_input)
     ck_assert_ptr_nonnull(strstr(in("<presence from='w@b.test/r' to='a b@status.a.test' "
                                     "type='subscribe'/>"),
                                  "jid-malformed"));
+    /* An over-long localpart (RFC 7622: at most 1023 bytes). */
+    {
+        char buf[1300];
+        memset(buf, 'a', 1024);
+        buf[1024] = '\0';
+        char xml[1500];
+        snprintf(xml, sizeof(xml), "<presence from='w@b.test/r' to='%s@status.a.test' type='probe'/>",
+                 buf);
+        ck_assert_ptr_nonnull(strstr(in(xml), "jid-malformed"));
+    }
     /* Malformed or missing from: nobody to answer. */
     ck_assert_str_eq(in("<presence from='w@@b' to='" CH "' type='subscribe'/>"), "");
     ck_assert_str_eq(in("<presence to='" CH "' type='subscribe'/>"), "");
