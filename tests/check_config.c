@@ -12,6 +12,7 @@
 #include "cs_error.h"
 #include "cs_log.h"
 #include "cs_util.h"
+#include "testutil.h"
 
 static char path[64];
 
@@ -209,9 +210,5 @@ int main(void)
     tcase_add_test(tc, test_print_roundtrip);
     tcase_add_test(tc, test_sample_parses);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run_suite(s);
 }

@@ -15,8 +15,8 @@
 #include "cs_log.h"
 #include "cs_roster.h"
 #include "cs_store.h"
+#include "testutil.h"
 
-#define HDR "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' id='x'>"
 #define CH "pub@status.a.test"
 
 static char dir[64];
@@ -85,23 +85,11 @@ static void teardown(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
-static struct xml_node *grabbed;
-static void grab(void *ud, struct xml_node *st)
-{
-    grabbed = xml_copy(st);
-}
-
 /* Feeds one stanza to the home; returns (and clears) what it sent. */
 static const char *in(const char *xml)
 {
-    static const struct xml_parser_handlers h = {NULL, grab, NULL};
     static struct strbuf last;
-    struct xml_parser *p = xml_parser_new(65536, 32, &h, NULL);
-    grabbed = NULL;
-    ck_assert_int_eq(xml_parser_feed(p, HDR, strlen(HDR)), 0);
-    ck_assert_int_eq(xml_parser_feed(p, xml, strlen(xml)), 0);
-    xml_parser_free(&p);
-    ck_assert_ptr_nonnull(grabbed);
+    struct xml_node *grabbed = test_parse_stanza(xml);
     out.len = 0;
     strbuf_append(&out, "", 0);
     if (strcmp(grabbed->name, "presence") == 0)
@@ -382,9 +370,5 @@ int main(void)
     tcase_add_test(tc, test_subscribe_flood);
     tcase_add_test(tc, test_last_and_disco);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run_suite(s);
 }

@@ -7,6 +7,7 @@
 
 #include "cs_error.h"
 #include "cs_jid.h"
+#include "testutil.h"
 
 static const struct {
     const char *in;
@@ -163,9 +164,5 @@ int main(void)
     tcase_add_test(tc, test_forms);
     tcase_add_loop_test(tc, test_xep0106, 0, (int)(sizeof(xep0106) / sizeof(xep0106[0])));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run_suite(s);
 }

@@ -20,6 +20,7 @@
 #include "cs_log.h"
 #include "cs_loop.h"
 #include "cs_util.h"
+#include "testutil.h"
 
 #define SECRET "sekrit"
 #define DOMAIN "status.test"
@@ -415,9 +416,5 @@ int main(void)
     tcase_add_test(tc, test_shutdown_when_offline);
     tcase_add_test(tc, test_backoff);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run_suite(s);
 }

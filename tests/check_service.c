@@ -8,27 +8,11 @@
 
 #include "cs_service.h"
 #include "cs_xml.h"
+#include "testutil.h"
 
-#define HDR "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' id='x'>"
-
-static struct xml_node *parsed;
-
-static void grab(void *ud, struct xml_node *st)
-{
-    parsed = xml_copy(st);
-}
-
-/* Parses one stanza the way the link would deliver it. */
 static struct xml_node *parse(const char *xml)
 {
-    static const struct xml_parser_handlers h = {NULL, grab, NULL};
-    struct xml_parser *p = xml_parser_new(65536, 32, &h, NULL);
-    parsed = NULL;
-    ck_assert_int_eq(xml_parser_feed(p, HDR, strlen(HDR)), 0);
-    ck_assert_int_eq(xml_parser_feed(p, xml, strlen(xml)), 0);
-    xml_parser_free(&p);
-    ck_assert_ptr_nonnull(parsed);
-    return parsed;
+    return test_parse_stanza(xml);
 }
 
 /* Runs one stanza through the service; returns the serialised replies,
@@ -192,9 +176,5 @@ int main(void)
     tcase_add_test(tc, test_silent_cases);
     tcase_add_test(tc, test_bad_to_and_message);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run_suite(s);
 }

@@ -7,25 +7,11 @@
 
 #include "cs_error.h"
 #include "cs_status.h"
-
-#define HDR "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' id='x'>"
-
-static struct xml_node *parsed;
-static void grab(void *ud, struct xml_node *st)
-{
-    parsed = xml_copy(st);
-}
+#include "testutil.h"
 
 static struct xml_node *parse(const char *xml)
 {
-    static const struct xml_parser_handlers h = {NULL, grab, NULL};
-    struct xml_parser *p = xml_parser_new(65536, 32, &h, NULL);
-    parsed = NULL;
-    ck_assert_int_eq(xml_parser_feed(p, HDR, strlen(HDR)), 0);
-    ck_assert_int_eq(xml_parser_feed(p, xml, strlen(xml)), 0);
-    xml_parser_free(&p);
-    ck_assert_ptr_nonnull(parsed);
-    return parsed;
+    return test_parse_stanza(xml);
 }
 
 /* Applies a presence stanza for resource at time now. */
@@ -147,9 +133,5 @@ int main(void)
     tcase_add_test(tc, test_aggregate_priority_and_ties);
     tcase_add_test(tc, test_text_change_and_clear);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run_suite(s);
 }

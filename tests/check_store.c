@@ -16,6 +16,7 @@
 #include "cs_error.h"
 #include "cs_log.h"
 #include "cs_store.h"
+#include "testutil.h"
 
 static char dir[64], db[128];
 static struct config cfg;
@@ -268,9 +269,5 @@ int main(void)
     tcase_add_test(tc, test_hand_edits);
     tcase_add_test(tc, test_hand_edits_without_foreign_keys);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run_suite(s);
 }

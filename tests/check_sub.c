@@ -7,6 +7,7 @@
 
 #include "cs_error.h"
 #include "cs_sub.h"
+#include "testutil.h"
 
 #define N SUB_NONE
 #define NO SUB_NONE_OUT
@@ -173,9 +174,5 @@ int main(void)
     tcase_add_test(tc, test_preapproval);
     tcase_add_test(tc, test_columns_roundtrip);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run_suite(s);
 }

@@ -7,6 +7,7 @@
 
 #include "cs_error.h"
 #include "cs_xml.h"
+#include "testutil.h"
 
 struct collected {
     int starts, ends;
@@ -304,9 +305,5 @@ static Suite *xml_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(xml_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run_suite(xml_suite());
 }
