@@ -525,8 +525,11 @@ static void relay_answer(struct home *h, const char *contact_escaped, const char
                     continue;
                 if (roster_get(h->roster, c->name, bare, &row) != 0)
                     continue;
+                /* Approve or deny a pending request; an unsubscribed to a
+                 * current watcher's relay address revokes it (the owner
+                 * removing the contact). */
                 if (row.state == SUB_NONE_IN || row.state == SUB_NONE_OUT_IN ||
-                    row.state == SUB_TO_IN)
+                    row.state == SUB_TO_IN || (unsub && sub_is_watcher(row.state)))
                     decide(h, c, bare, &row, sub);
             }
         }

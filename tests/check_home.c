@@ -229,6 +229,10 @@ START_TEST(test_approve_policy)
                      "<presence from='ask@status.a.test' to='w@b.test' type='subscribed'/>\n"
                      "<presence from='ask@status.a.test' type='unavailable' to='w@b.test'/>\n");
     ck_assert_str_eq(row_of("ask", "w@b.test"), "From");
+    /* A repeated approval changes nothing. */
+    ck_assert_str_eq(in("<presence from='owner@a.test' to='w\\40b.test@status.a.test' "
+                        "type='subscribed'/>"),
+                     "");
     /* Denial of another request. */
     in("<presence from='v@b.test/r' to='ask@status.a.test' type='subscribe'/>");
     ck_assert_str_eq(in("<presence from='owner@a.test' to='v\\40b.test@status.a.test' "
@@ -241,6 +245,12 @@ START_TEST(test_approve_policy)
                         "type='subscribed'/>"),
                      "");
     ck_assert_str_eq(row_of("ask", "u@b.test"), "None + Pending In");
+    /* The owner revokes a watcher at its relay address. */
+    ck_assert_str_eq(in("<presence from='owner@a.test' to='w\\40b.test@status.a.test' "
+                        "type='unsubscribed'/>"),
+                     "<presence from='ask@status.a.test' to='w@b.test' type='unsubscribed'/>\n"
+                     "<presence from='ask@status.a.test' to='w@b.test' type='unavailable'/>\n");
+    ck_assert_str_eq(row_of("ask", "w@b.test"), "absent");
     /* A channel without owner cannot approve: refused. */
     ck_assert_str_eq(in("<presence from='w@b.test/r' to='lone@status.a.test' type='subscribe'/>"),
                      "<presence from='lone@status.a.test' to='w@b.test' type='unsubscribed'/>\n");

@@ -59,6 +59,27 @@ async def main():
     bob.send_presence(pshow="chat", pstatus="at the desk")
     await dave.expect_presence(DESK, show="chat", status="at the desk", since=m)
 
+    # erin asks again and is approved; then bob revokes her at her relay
+    # address: she gets unsubscribed and unavailable, and no more updates.
+    m = bob.mark()
+    erin.send_presence(pto=DESK, ptype="subscribe")
+    await bob.wait_for(lambda s: s.name == "presence" and s["type"] == "subscribe"
+                       and s["from"].bare == relay_erin, "relayed request", since=m)
+    m = erin.mark()
+    bob.send_presence(pto=relay_erin, ptype="subscribed")
+    await erin.expect_presence(DESK, "subscribed", since=m)
+    await erin.expect_presence(DESK, since=m)
+    m = erin.mark()
+    bob.send_presence(pto=relay_erin, ptype="unsubscribed")
+    await erin.expect_presence(DESK, "unsubscribed", since=m)
+    await erin.expect_presence(DESK, "unavailable", since=m)
+    m = erin.mark()
+    bob.send_presence(pshow="away")
+    await dave.expect_presence(DESK, show="away")
+    await erin.expect_none(lambda s: s.name == "presence" and s["from"].bare == DESK
+                           and s["type"] not in ("unavailable", "unsubscribed"),
+                           "status after revocation", 1.0)
+
     # The owner revokes the channel's view of his presence: watchers see
     # unavailable.
     m = dave.mark()
