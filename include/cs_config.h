@@ -28,6 +28,11 @@ struct config {
     int subscription_burst;       /* subscription stanzas one sender may send at once */
     int subscriptions_per_minute; /* ... and per minute after that */
     int max_pending_per_channel;  /* pending requests a channel keeps */
+    int max_message_bytes;        /* larger messages get policy-violation */
+    /* [offline] */
+    int offline_max_messages; /* per channel */
+    int offline_max_bytes;    /* per channel */
+    int offline_expiry_days;  /* stored messages older than this are dropped */
     /* [storage] */
     char *database;      /* SQLite file */
     int busy_timeout_ms; /* SQLite busy timeout */

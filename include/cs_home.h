@@ -67,4 +67,22 @@ bool home_has_channel(struct home *home, const char *name);
 
 const struct home_stats *home_stats(const struct home *home);
 
+/* Where a message to channel name goes.  Returns CS_ENOTFOUND for no such
+ * channel; else 0 with *owner_r the owner's bare JID (NULL: no owner),
+ * *resource_r the owner resource to deliver to (NULL: none available),
+ * *jid_r the channel's address.  All borrowed from the home. */
+int home_message_target(struct home *home, const char *name, const char **owner_r,
+                        const char **resource_r, const char **jid_r);
+/* The address of a channel owned by owner that a reply to contact should
+ * come from: the channel contact last wrote to, else the owner's first
+ * channel by name.  NULL when owner owns none.  Borrowed. */
+const char *home_reply_channel(struct home *home, const char *owner, const char *contact);
+/* Records that contact wrote to channel name (for home_reply_channel). */
+void home_note_conversation(struct home *home, const char *name, const char *contact);
+
+/* Called when a channel's owner gains a resource that can receive
+ * messages (to flush stored messages). */
+typedef void home_deliverable_cb(void *ud, const char *name);
+void home_on_deliverable(struct home *home, home_deliverable_cb *cb, void *ud);
+
 #endif

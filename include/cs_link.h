@@ -30,6 +30,8 @@ struct link_handlers {
     /* A batch of inbound stanzas was handled; output queued so far has
      * not reached the socket yet (commit durable state here). */
     void (*batch_end)(struct link *link, void *ud);
+    /* Everything queued so far was handed to the kernel for the server. */
+    void (*drained)(struct link *link, void *ud);
     /* link_shutdown() finished: the stream is closed. */
     void (*closed)(struct link *link, void *ud);
 };

@@ -14,6 +14,7 @@
 #include "cs_stanza.h"
 
 struct home;
+struct route;
 
 struct service_stats {
     unsigned long handled;
@@ -24,10 +25,12 @@ struct service_stats {
 struct service {
     const char *domain;   /* borrowed: the component domain */
     struct home *home;    /* borrowed: channels; NULL serves the domain only */
+    struct route *route;  /* borrowed: messages; NULL answers them with errors */
     struct service_stats stats;
 };
 
-void service_init(struct service *svc, const char *domain, struct home *home);
+void service_init(struct service *svc, const char *domain, struct home *home,
+                  struct route *route);
 /* Appends the replies for stanza to out (out owns them). */
 void service_handle(struct service *svc, const struct xml_node *stanza, struct stanza_list *out);
 

@@ -77,6 +77,12 @@ bool status_set_clear(struct status_set *set, int64_t now);
 void status_set_view(const struct status_set *set, struct status_view *v_r);
 void status_set_deinit(struct status_set *set);
 
+/* The resource a message to the bare channel goes to: the available one
+ * with the highest non-negative priority, ties to the most recent (RFC
+ * 6121 8.5.2.1.1: negative priorities never get bare-JID messages).
+ * NULL when there is none.  Borrowed from set. */
+const char *status_set_message_target(const struct status_set *set);
+
 bool status_view_equal(const struct status_view *a, const struct status_view *b);
 
 /* Builds the <presence/> a watcher receives for view, from 'from', without

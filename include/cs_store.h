@@ -14,7 +14,7 @@ struct sqlite3;
 struct store;
 
 /* The schema version this binary writes and understands. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Opens or creates path and migrates it.  On success *store_r is the
  * caller's (release with store_close()).  On failure returns

@@ -82,6 +82,11 @@ void xml_serialize(const struct xml_node *node, const char *default_ns, struct s
 /* Escapes text for element content (attr=false) or a '-quoted attribute. */
 void xml_escape(struct strbuf *sb, const char *s, size_t len, bool attr);
 
+/* Parses one element from text (e.g. a stanza kept in the database) in
+ * the component namespace.  Caller frees; NULL when text is not exactly
+ * one well-formed element. */
+struct xml_node *xml_parse_one(const char *text, size_t len);
+
 /* ---- Streaming parser ---- */
 
 enum xml_violation {

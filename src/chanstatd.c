@@ -18,7 +18,9 @@
 #include "cs_link.h"
 #include "cs_log.h"
 #include "cs_loop.h"
+#include "cs_offline.h"
 #include "cs_roster.h"
+#include "cs_route.h"
 #include "cs_service.h"
 #include "cs_store.h"
 #include "cs_util.h"
@@ -32,7 +34,9 @@ struct daemon {
     struct loop *loop;
     struct store *store;
     struct roster *roster;
+    struct offline *offline;
     struct home *home;
+    struct route *route;
     struct link *link;
     struct loop_timer *resync;
     struct service svc;
@@ -90,6 +94,12 @@ static void sink_send_raw(void *ud, const char *xml, size_t len)
         log_debug("chanstatd: stanza not sent: %s", cs_strerror(r));
 }
 
+static void on_deliverable(void *ud, const char *channel)
+{
+    struct daemon *d = ud;
+    route_flush(d->route, channel, cs_wall_s());
+}
+
 static int load_home(struct daemon *d)
 {
     struct home_limits limits = {
@@ -97,11 +107,22 @@ static int load_home(struct daemon *d)
         .sub_per_minute = d->cfg.subscriptions_per_minute,
         .max_pending = d->cfg.max_pending_per_channel,
     };
+    struct route_limits rlimits = {
+        .max_message_bytes = d->cfg.max_message_bytes,
+        .offline_max_messages = d->cfg.offline_max_messages,
+        .offline_max_bytes = d->cfg.offline_max_bytes,
+        .offline_expiry_s = d->cfg.offline_expiry_days * 86400,
+    };
     struct home_sink sink = {sink_send, sink_send_raw, d};
+    route_free(&d->route);
     home_free(&d->home);
     d->home = home_new(d->cfg.domain, d->roster, &limits, &sink);
-    service_init(&d->svc, d->cfg.domain, d->home);
-    return home_load(d->home);
+    d->route = route_new(d->cfg.domain, d->home, d->roster, d->offline, &rlimits, &sink);
+    home_on_deliverable(d->home, on_deliverable, d);
+    service_init(&d->svc, d->cfg.domain, d->home, d->route);
+    if (home_load(d->home) != 0 || route_load(d->route) != 0)
+        return CS_EDB;
+    return 0;
 }
 
 static void on_resync(struct loop *loop, void *ud)
@@ -124,6 +145,15 @@ static void on_offline(struct link *link, void *ud)
     struct daemon *d = ud;
     loop_timer_cancel(d->loop, &d->resync);
     home_offline(d->home, cs_wall_s());
+    route_link_lost(d->route);
+}
+
+/* Stored messages that reached the server can go. */
+static void on_drained(struct link *link, void *ud)
+{
+    struct daemon *d = ud;
+    if (route_drained(d->route) != 0)
+        log_error("chanstatd: deleting delivered offline messages failed; they may repeat");
 }
 
 /* State changes of this batch become durable before any stanza that
@@ -158,6 +188,7 @@ static const struct link_handlers handlers = {
     .offline = on_offline,
     .stanza = on_stanza,
     .batch_end = on_batch_end,
+    .drained = on_drained,
     .closed = on_closed,
 };
 
@@ -258,8 +289,10 @@ int main(int argc, char **argv)
         goto out;
     }
     d.roster = roster_new(d.store, err, sizeof(err));
-    if (d.roster == NULL || load_home(&d) != 0) {
-        log_error("chanstatd: cannot load channels: %s", d.roster ? "database error" : err);
+    if (d.roster)
+        d.offline = offline_new(d.store, err, sizeof(err));
+    if (d.roster == NULL || d.offline == NULL || load_home(&d) != 0) {
+        log_error("chanstatd: cannot load channels: %s", d.offline ? "database error" : err);
         status = EXIT_RUNTIME;
         goto out;
     }
@@ -277,7 +310,9 @@ out:
         log_error("chanstatd: final commit failed");
     loop_timer_cancel(d.loop, &d.resync);
     link_free(&d.link);
+    route_free(&d.route);
     home_free(&d.home);
+    offline_free(&d.offline);
     roster_free(&d.roster);
     stanza_list_clear(&d.out);
     free(d.out.v);

@@ -48,6 +48,10 @@ static const struct directive directives[] = {
      6000000},
     {"limits", "max_pending_per_channel", DT_INT, OFF(max_pending_per_channel), "1000", 1,
      10000000},
+    {"limits", "max_message_bytes", DT_INT, OFF(max_message_bytes), "65536", 256, 16777216},
+    {"offline", "max_messages", DT_INT, OFF(offline_max_messages), "100", 0, 1000000},
+    {"offline", "max_bytes", DT_INT, OFF(offline_max_bytes), "1048576", 0, 1073741824},
+    {"offline", "expiry_days", DT_INT, OFF(offline_expiry_days), "30", 1, 3650},
     {"storage", "database", DT_STRING, OFF(database), "/var/lib/chanstat/chanstat.db", 0, 0},
     {"storage", "busy_timeout_ms", DT_INT, OFF(busy_timeout_ms), "5000", 0, 600000},
     {"storage", "synchronous", DT_SYNC, OFF(synchronous), "full", 0, 0},
@@ -268,6 +272,12 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
                  "%s: reconnect_max_ms (%d) in [component] must not be below reconnect_min_ms "
                  "(%d)",
                  path, cfg->reconnect_max_ms, cfg->reconnect_min_ms);
+        return CS_ECONFIG;
+    }
+    if (cfg->max_message_bytes > cfg->max_stanza_bytes) {
+        snprintf(err, errlen,
+                 "%s: max_message_bytes (%d) in [limits] must not exceed max_stanza_bytes (%d)",
+                 path, cfg->max_message_bytes, cfg->max_stanza_bytes);
         return CS_ECONFIG;
     }
     return 0;

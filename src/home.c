@@ -47,6 +47,15 @@ struct rate {
     struct rate *next;
 };
 
+/* Which channel a contact last wrote to, per owner: replies come from it. */
+struct conv {
+    char *key; /* owner '\n' contact */
+    char *channel;
+    struct conv *next;
+};
+#define CONV_BUCKETS 1024
+#define CONV_MAX 100000
+
 struct home {
     const char *domain;
     struct roster *roster;
@@ -57,6 +66,10 @@ struct home {
     unsigned nrates;
     struct strbuf scratch; /* fan-out buffer */
     struct home_stats stats;
+    struct conv *convs[CONV_BUCKETS];
+    unsigned nconvs;
+    home_deliverable_cb *deliverable;
+    void *deliverable_ud;
 };
 
 static uint32_t hash(const char *s)
@@ -191,6 +204,15 @@ void home_free(struct home **hp)
             h->rates[i] = r->next;
             free(r->sender);
             free(r);
+        }
+    }
+    for (int i = 0; i < CONV_BUCKETS; i++) {
+        while (h->convs[i]) {
+            struct conv *v = h->convs[i];
+            h->convs[i] = v->next;
+            free(v->key);
+            free(v->channel);
+            free(v);
         }
     }
     strbuf_free(&h->scratch);
@@ -496,6 +518,8 @@ static void owner_presence(struct home *h, struct channel *c, const struct xml_n
     if (status_set_apply(&c->status, &u, now))
         broadcast(h, c);
     status_update_deinit(&u);
+    if (u.available && h->deliverable && status_set_message_target(&c->status))
+        h->deliverable(h->deliverable_ud, c->name);
 }
 
 /* Presence to a relay address: the owner answering a relayed request. */
@@ -740,4 +764,85 @@ bool home_iq(struct home *h, const struct xml_node *iq, int64_t now)
     jid_deinit(&from);
     jid_deinit(&to);
     return handled;
+}
+
+/* ---- Message routing support ---- */
+
+int home_message_target(struct home *h, const char *name, const char **owner_r,
+                        const char **resource_r, const char **jid_r)
+{
+    struct channel *c = find_channel(h, name);
+    if (c == NULL)
+        return CS_ENOTFOUND;
+    *owner_r = c->owner;
+    *resource_r = c->owner ? status_set_message_target(&c->status) : NULL;
+    *jid_r = c->jid;
+    return 0;
+}
+
+static struct conv **conv_slot(struct home *h, const char *key)
+{
+    struct conv **pp = &h->convs[hash(key) % CONV_BUCKETS];
+    while (*pp && strcmp((*pp)->key, key) != 0)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static char *conv_key(const char *owner, const char *contact)
+{
+    char *k = xmalloc(strlen(owner) + strlen(contact) + 2);
+    sprintf(k, "%s\n%s", owner, contact);
+    return k;
+}
+
+void home_note_conversation(struct home *h, const char *name, const char *contact)
+{
+    struct channel *c = find_loaded(h, name);
+    struct conv **pp;
+    char *key;
+    if (c == NULL || c->owner == NULL)
+        return;
+    key = conv_key(c->owner, contact);
+    pp = conv_slot(h, key);
+    if (*pp) {
+        free(key);
+        if (strcmp((*pp)->channel, c->name) != 0) {
+            free((*pp)->channel);
+            (*pp)->channel = xstrdup(c->name);
+        }
+        return;
+    }
+    if (h->nconvs >= CONV_MAX)
+        return; /* bounded: further replies use the owner's first channel */
+    *pp = xcalloc(1, sizeof(**pp));
+    (*pp)->key = key;
+    (*pp)->channel = xstrdup(c->name);
+    h->nconvs++;
+}
+
+const char *home_reply_channel(struct home *h, const char *owner, const char *contact)
+{
+    char *key = conv_key(owner, contact);
+    struct conv *v = *conv_slot(h, key);
+    struct channel *first = NULL;
+    free(key);
+    if (v) {
+        struct channel *c = find_loaded(h, v->channel);
+        if (c && c->owner && strcmp(c->owner, owner) == 0)
+            return c->jid;
+    }
+    for (int i = 0; i < CHANNEL_BUCKETS; i++) {
+        for (struct channel *c = h->buckets[i]; c; c = c->next) {
+            if (c->owner && strcmp(c->owner, owner) == 0 &&
+                (first == NULL || strcmp(c->name, first->name) < 0))
+                first = c;
+        }
+    }
+    return first ? first->jid : NULL;
+}
+
+void home_on_deliverable(struct home *h, home_deliverable_cb *cb, void *ud)
+{
+    h->deliverable = cb;
+    h->deliverable_ud = ud;
 }

@@ -193,7 +193,10 @@ static int flush(struct link *link)
         link->stats.bytes_out += (unsigned long long)n;
     }
     if (pending(link) == 0) {
+        bool wrote = link->out.len > 0;
         link->out.len = link->out_off = 0;
+        if (wrote && link->state == LINK_ONLINE && link->h->drained)
+            link->h->drained(link, link->ud);
     } else if (link->out_off > link->out.len / 2) {
         strbuf_consume(&link->out, link->out_off);
         link->out_off = 0;

@@ -7,6 +7,7 @@
 
 #include "cs_home.h"
 #include "cs_jid.h"
+#include "cs_route.h"
 #include "cs_log.h"
 #include "cs_service.h"
 #include "cs_util.h"
@@ -20,11 +21,13 @@ static const char *const domain_features[] = {
     NS_VERSION,
 };
 
-void service_init(struct service *svc, const char *domain, struct home *home)
+void service_init(struct service *svc, const char *domain, struct home *home,
+                  struct route *route)
 {
     memset(svc, 0, sizeof(*svc));
     svc->domain = domain;
     svc->home = home;
+    svc->route = route;
 }
 
 static void reply_error(struct service *svc, const struct xml_node *st, const char *type,
@@ -185,6 +188,8 @@ void service_handle(struct service *svc, const struct xml_node *stanza, struct s
     }
     if (strcmp(stanza->name, "iq") == 0)
         handle_iq(svc, stanza, &to_jid, out);
+    else if (strcmp(stanza->name, "message") == 0 && svc->route)
+        route_message(svc->route, stanza, cs_wall_s());
     else if (strcmp(stanza->name, "message") == 0)
         handle_message(svc, stanza, out);
     else if (strcmp(stanza->name, "presence") == 0 && svc->home)

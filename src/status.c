@@ -178,6 +178,20 @@ void status_set_view(const struct status_set *set, struct status_view *v)
     v->since = best->since;
 }
 
+const char *status_set_message_target(const struct status_set *set)
+{
+    const struct status_resource *best = NULL;
+    for (unsigned i = 0; i < set->n; i++) {
+        const struct status_resource *r = &set->res[i];
+        if (r->priority < 0)
+            continue;
+        if (best == NULL || r->priority > best->priority ||
+            (r->priority == best->priority && r->seq > best->seq))
+            best = r;
+    }
+    return best ? best->resource : NULL;
+}
+
 void status_set_deinit(struct status_set *set)
 {
     status_set_clear(set, 0);

@@ -85,6 +85,18 @@ static const char *const migrations[] = {
     "CREATE TRIGGER channel_rename_roster AFTER UPDATE OF name ON channel"
     "  WHEN OLD.name <> NEW.name"
     "  BEGIN UPDATE roster SET channel = NEW.name WHERE channel = OLD.name; END;",
+    /* 1 -> 2: messages kept for an owner who is offline, in arrival order. */
+    "CREATE TABLE offline ("
+    "  id INTEGER PRIMARY KEY,"
+    "  channel TEXT NOT NULL REFERENCES channel(name) ON DELETE CASCADE ON UPDATE CASCADE,"
+    "  sender TEXT NOT NULL,"
+    "  stanza TEXT NOT NULL,"
+    "  bytes INTEGER NOT NULL CONSTRAINT offline_bytes_positive CHECK (bytes > 0),"
+    "  stored INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX offline_by_channel ON offline(channel, id);"
+    "CREATE TRIGGER channel_delete_offline AFTER DELETE ON channel"
+    "  BEGIN DELETE FROM offline WHERE channel = OLD.name; END;",
 };
 
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)

@@ -608,3 +608,29 @@ const char *xml_parser_error(const struct xml_parser *p)
 {
     return p->error;
 }
+
+static void keep_first(void *ud, struct xml_node *st)
+{
+    struct xml_node **out = ud;
+    if (*out == NULL)
+        *out = xml_copy(st);
+}
+
+struct xml_node *xml_parse_one(const char *text, size_t len)
+{
+    static const struct xml_parser_handlers h = {NULL, keep_first, NULL};
+    static const char open[] = "<s xmlns='" XML_NS_COMPONENT "'>";
+    struct xml_node *out = NULL;
+    struct xml_parser *p = xml_parser_new(len + sizeof(open), 1000, &h, &out);
+    int r = xml_parser_feed(p, open, sizeof(open) - 1);
+    if (r == 0)
+        r = xml_parser_feed(p, text, len);
+    if (r == 0)
+        r = xml_parser_feed(p, "</s>", 4);
+    xml_parser_free(&p);
+    if (r != 0) {
+        xml_free(out);
+        return NULL;
+    }
+    return out;
+}

@@ -106,6 +106,8 @@ static const struct {
     {MIN "reconnect_min_ms = 5000\nreconnect_max_ms = 1000\n",
      ": reconnect_max_ms (1000) in [component] must not be below reconnect_min_ms (5000)"},
     {MIN "this is not ini\n", ":4: syntax error"},
+    {MIN "[limits]\nmax_stanza_bytes = 4096\nmax_message_bytes = 8192\n",
+     ": max_message_bytes (8192) in [limits] must not exceed max_stanza_bytes (4096)"},
 };
 
 START_TEST(test_errors)

@@ -53,7 +53,7 @@ static void h_closed(struct link *l, void *ud)
 {
     F.closed++;
 }
-static const struct link_handlers H = {h_online, h_offline, h_stanza, NULL, h_closed};
+static const struct link_handlers H = {h_online, h_offline, h_stanza, NULL, NULL, h_closed};
 
 static void setup(void)
 {

@@ -24,7 +24,7 @@ static char *run(const char *xml)
     struct strbuf sb = {0};
     struct xml_node *st = parse(xml);
 
-    service_init(&svc, "status.a.test", NULL);
+    service_init(&svc, "status.a.test", NULL, NULL);
     service_handle(&svc, st, &out);
     strbuf_append(&sb, "", 0);
     for (size_t i = 0; i < out.n; i++) {

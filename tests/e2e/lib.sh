@@ -148,8 +148,10 @@ connect_timeout = 5
 reconnect_min_ms = 100
 reconnect_max_ms = 1000
 [limits]
-max_stanza_bytes = ${MAX_STANZA_BYTES:-65536}
+max_stanza_bytes = ${MAX_STANZA_BYTES:-262144}
 max_depth = ${MAX_DEPTH:-32}
+[offline]
+max_messages = ${OFFLINE_MAX:-100}
 [storage]
 database = ${CS_DB:-$T/chanstat.db}
 [log]
@@ -246,7 +248,7 @@ presence_setup() {
     "$CHANSTATD" -c "$T/chanstatd.conf" --init-db >/dev/null 2>>"$CS_LOG" || fail "init-db"
     sqlite3 "$T/chanstat.db" "INSERT INTO channel (name, owner, policy) VALUES
         ('alice', 'alice@a.test', 'open'), ('desk', 'bob@a.test', 'approve'),
-        ('vault', 'bob@a.test', 'closed')" || fail "cannot create channels"
+        ('vault', 'bob@a.test', 'closed'), ('nobody', NULL, 'open')" || fail "cannot create channels"
     chanstatd_start
     wait_log "link: online as status.a.test"
     export C2S_PORT COMP_PORT CHANSTATD CS_LOG CS_PID CS_CONF=$T/chanstatd.conf \

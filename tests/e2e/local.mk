@@ -15,11 +15,12 @@ E2E_TESTS += \
 	tests/e2e/presence_open.test \
 	tests/e2e/presence_policies.test \
 	tests/e2e/presence_restart.test \
-	tests/e2e/presence_fanout.test
+	tests/e2e/presence_fanout.test \
+	tests/e2e/messages.test
 
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh tests/e2e/fakeserver.py tests/e2e/xmpptest.py \
 	tests/e2e/ejabberd.yml.in tests/e2e/presence_open.py tests/e2e/presence_policies.py \
-	tests/e2e/presence_restart.py tests/e2e/presence_fanout.py
+	tests/e2e/presence_restart.py tests/e2e/presence_fanout.py tests/e2e/messages.py
 
 check_PROGRAMS += tests/e2e/xmpp_query
 tests_e2e_xmpp_query_SOURCES = tests/e2e/xmpp_query.c

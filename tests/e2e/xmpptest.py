@@ -35,9 +35,16 @@ class Client(slixmpp.ClientXMPP):
         # True: approve every request; None: leave requests to the test.
         self.roster.auto_authorize = True if auto_accept else None
         self.roster.auto_subscribe = False
+        # Receipts, chat states and delay stamps as stanza fields; the test
+        # sends and checks receipts itself.
+        for plugin in ("xep_0184", "xep_0085", "xep_0203"):
+            self.register_plugin(plugin)
+        self.plugin["xep_0184"].auto_ack = False
+        self.plugin["xep_0184"].auto_request = False
         self.add_event_handler("session_start", self._start)
         self.add_event_handler("presence", self._record)
         self.add_event_handler("message", self._record)
+        self.add_event_handler("message_error", self._record)
 
     async def _start(self, _):
         await self.get_roster()

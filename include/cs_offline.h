@@ -1,0 +1,33 @@
+/* cs_offline.h - messages stored for a channel whose owner is offline.
+ *
+ * Rows live in the `offline` table (schema version 2), in arrival order.
+ * Writes run inside the caller's open transaction (roster_tx_begin). */
+#ifndef CS_OFFLINE_H
+#define CS_OFFLINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct offline;
+
+/* Caller frees with offline_free().  NULL with err filled on failure. */
+struct offline *offline_new(struct store *store, char *err, size_t errlen);
+void offline_free(struct offline **off);
+
+/* Stores one message (the serialised stanza as received).  0 or CS_EDB. */
+int offline_put(struct offline *off, const char *channel, const char *sender, const char *stanza,
+                size_t bytes, int64_t now);
+/* Messages and bytes stored for channel.  0 or CS_EDB. */
+int offline_usage(struct offline *off, const char *channel, int *count_r, int64_t *bytes_r);
+
+typedef void offline_cb(void *ud, int64_t id, const char *sender, const char *stanza,
+                        int64_t stored);
+/* Calls cb for each stored message of channel, oldest first.  0 or CS_EDB. */
+int offline_each(struct offline *off, const char *channel, offline_cb *cb, void *ud);
+/* Deletes one message.  0 or CS_EDB. */
+int offline_delete(struct offline *off, int64_t id);
+/* Deletes messages stored before the given time; returns how many, or CS_EDB. */
+int offline_expire(struct offline *off, int64_t before);
+
+#endif

@@ -1,0 +1,120 @@
+/* offline.c - SQL of the offline message store (bound parameters only). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <sqlite3.h>
+
+#include "cs_error.h"
+#include "cs_log.h"
+#include "cs_offline.h"
+#include "cs_store.h"
+#include "cs_util.h"
+
+enum { ST_PUT, ST_USAGE, ST_EACH, ST_DELETE, ST_EXPIRE, ST_COUNT };
+
+static const char *const sql[ST_COUNT] = {
+    [ST_PUT] = "INSERT INTO offline (channel, sender, stanza, bytes, stored)"
+               " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_USAGE] = "SELECT count(*), coalesce(sum(bytes), 0) FROM offline WHERE channel = ?1",
+    [ST_EACH] = "SELECT id, sender, stanza, stored FROM offline WHERE channel = ?1 ORDER BY id",
+    [ST_DELETE] = "DELETE FROM offline WHERE id = ?1",
+    [ST_EXPIRE] = "DELETE FROM offline WHERE stored < ?1",
+};
+
+struct offline {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+};
+
+struct offline *offline_new(struct store *store, char *err, size_t errlen)
+{
+    struct offline *o = xcalloc(1, sizeof(*o));
+    o->db = store_handle(store);
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(o->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &o->st[i], NULL) !=
+            SQLITE_OK) {
+            snprintf(err, errlen, "preparing offline statement %d: %s", i, sqlite3_errmsg(o->db));
+            offline_free(&o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+void offline_free(struct offline **op)
+{
+    struct offline *o = *op;
+    if (o == NULL)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(o->st[i]);
+    free(o);
+    *op = NULL;
+}
+
+static int done(struct offline *o, sqlite3_stmt *st, int rc, const char *what)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        log_error("store: %s: %s", what, sqlite3_errmsg(o->db));
+        return CS_EDB;
+    }
+    return 0;
+}
+
+int offline_put(struct offline *o, const char *channel, const char *sender, const char *stanza,
+                size_t bytes, int64_t now)
+{
+    sqlite3_stmt *st = o->st[ST_PUT];
+    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sender, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, stanza, (int)bytes, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)bytes);
+    sqlite3_bind_int64(st, 5, now);
+    return done(o, st, sqlite3_step(st), "storing an offline message");
+}
+
+int offline_usage(struct offline *o, const char *channel, int *count_r, int64_t *bytes_r)
+{
+    sqlite3_stmt *st = o->st[ST_USAGE];
+    int rc;
+    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *count_r = sqlite3_column_int(st, 0);
+        *bytes_r = sqlite3_column_int64(st, 1);
+    }
+    if (done(o, st, rc, "counting offline messages") != 0 || rc != SQLITE_ROW)
+        return CS_EDB;
+    return 0;
+}
+
+int offline_each(struct offline *o, const char *channel, offline_cb *cb, void *ud)
+{
+    sqlite3_stmt *st = o->st[ST_EACH];
+    int rc;
+    sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+           (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3));
+    return done(o, st, rc, "reading offline messages");
+}
+
+int offline_delete(struct offline *o, int64_t id)
+{
+    sqlite3_stmt *st = o->st[ST_DELETE];
+    sqlite3_bind_int64(st, 1, id);
+    return done(o, st, sqlite3_step(st), "deleting an offline message");
+}
+
+int offline_expire(struct offline *o, int64_t before)
+{
+    sqlite3_stmt *st = o->st[ST_EXPIRE];
+    sqlite3_bind_int64(st, 1, before);
+    if (done(o, st, sqlite3_step(st), "expiring offline messages") != 0)
+        return CS_EDB;
+    return sqlite3_changes(o->db);
+}
