@@ -1,0 +1,262 @@
+/* check_route.c - message routing through the home against a real SQLite
+ * file: delivery, replies, errors, the offline store and its flush. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "cs_config.h"
+#include "cs_home.h"
+#include "cs_log.h"
+#include "cs_offline.h"
+#include "cs_roster.h"
+#include "cs_route.h"
+#include "cs_store.h"
+#include "testutil.h"
+
+#define CH "pub@status.a.test"
+#define RELAY "w\\40b.test@status.a.test"
+
+static char dir[64];
+static struct config cfg;
+static struct store *store;
+static struct roster *roster;
+static struct offline *offline;
+static struct home *home;
+static struct route *route;
+static struct strbuf out;
+
+static void cap_send(void *ud, const struct xml_node *st)
+{
+    xml_serialize(st, XML_NS_COMPONENT, &out);
+    strbuf_append(&out, "\n", 1);
+}
+
+static void cap_raw(void *ud, const char *xml, size_t len)
+{
+    strbuf_append(&out, xml, len);
+    strbuf_append(&out, "\n", 1);
+}
+
+static void on_deliverable(void *ud, const char *name)
+{
+    route_flush(route, name, 5000);
+}
+
+static void make(int max_messages)
+{
+    struct home_limits hl = {.sub_burst = 100, .sub_per_minute = 600, .max_pending = 10};
+    struct route_limits rl = {.max_message_bytes = 2048,
+                              .offline_max_messages = max_messages,
+                              .offline_max_bytes = 100000,
+                              .offline_expiry_s = 3600};
+    struct home_sink sink = {cap_send, cap_raw, NULL};
+    home_free(&home);
+    route_free(&route);
+    home = home_new("status.a.test", roster, &hl, &sink);
+    route = route_new("status.a.test", home, roster, offline, &rl, &sink);
+    home_on_deliverable(home, on_deliverable, NULL);
+    ck_assert_int_eq(home_load(home), 0);
+    ck_assert_int_eq(route_load(route), 0);
+}
+
+static void setup(void)
+{
+    char err[256], path[128];
+    log_init(LOG_LEVEL_ERROR, false, "check_route");
+    strcpy(dir, "/tmp/check_route.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/db", dir);
+    config_defaults(&cfg);
+    ck_assert_int_eq(store_open(path, &cfg, &store, err, sizeof(err)), 0);
+    roster = roster_new(store, err, sizeof(err));
+    offline = offline_new(store, err, sizeof(err));
+    ck_assert_ptr_nonnull(offline);
+    ck_assert_int_eq(sqlite3_exec(store_handle(store),
+                                  "INSERT INTO channel (name, owner) VALUES ('pub', 'o@a.test'),"
+                                  " ('two', 'o@a.test'), ('lone', NULL)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    make(3);
+    out.len = 0;
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    route_free(&route);
+    home_free(&home);
+    offline_free(&offline);
+    roster_free(&roster);
+    store_close(&store);
+    config_deinit(&cfg);
+    strbuf_free(&out);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* One stanza in (message to the route, presence to the home); returns
+ * what was sent. */
+static const char *in(const char *xml)
+{
+    static struct strbuf last;
+    struct xml_node *st = test_parse_stanza(xml);
+    out.len = 0;
+    strbuf_append(&out, "", 0);
+    if (strcmp(st->name, "message") == 0)
+        route_message(route, st, 5000);
+    else
+        home_presence(home, st, 5000);
+    xml_free(st);
+    ck_assert_int_eq(roster_tx_commit(roster), 0);
+    last.len = 0;
+    strbuf_append(&last, out.data, out.len);
+    return last.data;
+}
+
+static int stored(void)
+{
+    int n = -1;
+    int64_t bytes;
+    ck_assert_int_eq(offline_usage(offline, "pub", &n, &bytes), 0);
+    return n;
+}
+
+START_TEST(test_delivery_to_best_resource)
+{
+    in("<presence from='o@a.test/low' to='" CH "'><priority>1</priority></presence>");
+    in("<presence from='o@a.test/high' to='" CH "'><priority>9</priority></presence>");
+    in("<presence from='o@a.test/neg' to='" CH "'><priority>-1</priority></presence>");
+    ck_assert_str_eq(in("<message from='w@b.test/r' to='" CH "' type='chat' id='m1'>"
+                        "<body>hi</body><body xml:lang='de'>hallo</body><thread>t</thread>"
+                        "<request xmlns='urn:xmpp:receipts'/><x xmlns='urn:ext' a='1'/></message>"),
+                     "<message from='" RELAY "' to='o@a.test/high' type='chat' id='m1'>"
+                     "<body>hi</body><body xml:lang='de'>hallo</body><thread>t</thread>"
+                     "<request xmlns='urn:xmpp:receipts'/><x xmlns='urn:ext' a='1'/></message>\n");
+    ck_assert_int_eq(stored(), 0);
+}
+END_TEST
+
+START_TEST(test_replies)
+{
+    in("<message from='w@b.test/r' to='two@status.a.test' type='chat'><body>1</body></message>");
+    /* The reply comes from the channel the contact wrote to. */
+    ck_assert_str_eq(in("<message from='o@a.test/pc' to='" RELAY "' type='chat' id='r1'>"
+                        "<body>back</body></message>"),
+                     "<message from='two@status.a.test' to='w@b.test' type='chat' id='r1'>"
+                     "<body>back</body></message>\n");
+    /* Somebody who owns nothing: forbidden. */
+    ck_assert_ptr_nonnull(strstr(in("<message from='x@b.test/r' to='" RELAY "'><body>x</body>"
+                                    "</message>"),
+                                 "<forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"));
+    /* Without a conversation the owner's first channel by name answers. */
+    ck_assert_str_eq(in("<message from='o@a.test/pc' to='v\\40b.test@status.a.test'>"
+                        "<body>x</body></message>"),
+                     "<message from='" CH "' to='v@b.test'><body>x</body></message>\n");
+}
+END_TEST
+
+START_TEST(test_errors)
+{
+    ck_assert_ptr_nonnull(strstr(in("<message from='w@b.test/r' to='nope@status.a.test'>"
+                                    "<body>x</body></message>"),
+                                 "service-unavailable"));
+    ck_assert_ptr_nonnull(strstr(in("<message from='w@b.test/r' to='lone@status.a.test'>"
+                                    "<body>x</body></message>"),
+                                 "service-unavailable"));
+    char big[3000];
+    snprintf(big, sizeof(big), "<message from='w@b.test/r' to='" CH "'><body>%02500d</body></message>",
+             0);
+    ck_assert_ptr_nonnull(strstr(in(big), "policy-violation"));
+    ck_assert_str_eq(in("<message from='w@b.test/r' to='" CH "' type='error'/>"), "");
+    ck_assert_ptr_nonnull(strstr(in("<message from='w@b.test/r' to='a b@status.a.test'/>"),
+                                 "jid-malformed"));
+    ck_assert_int_eq(stored(), 0);
+}
+END_TEST
+
+START_TEST(test_offline_store_and_flush)
+{
+    /* Only a negative priority resource: that is offline for messages. */
+    in("<presence from='o@a.test/neg' to='" CH "'><priority>-1</priority></presence>");
+    ck_assert_str_eq(in("<message from='w@b.test/r' to='" CH "' type='chat' id='a'>"
+                        "<body>one</body></message>"),
+                     "");
+    ck_assert_str_eq(in("<message from='w@b.test/r' to='" CH "' type='headline'>"
+                        "<body>news</body></message>"),
+                     "");
+    ck_assert_str_eq(in("<message from='w@b.test/r' to='" CH "' type='chat'>"
+                        "<composing xmlns='http://jabber.org/protocol/chatstates'/></message>"),
+                     "");
+    ck_assert_ptr_nonnull(strstr(in("<message from='w@b.test/r' to='" CH "' type='groupchat'>"
+                                    "<body>g</body></message>"),
+                                 "service-unavailable"));
+    in("<message from='v@b.test/r' to='" CH "' id='b'><body>two</body></message>");
+    in("<message from='w@b.test/r' to='" CH "' type='chat' id='c'><body>three</body></message>");
+    ck_assert_int_eq(stored(), 3);
+    ck_assert_ptr_nonnull(strstr(in("<message from='w@b.test/r' to='" CH "' type='chat'>"
+                                    "<body>four</body></message>"),
+                                 "<resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"));
+    ck_assert_int_eq(stored(), 3);
+
+    /* Survives a restart. */
+    make(3);
+    /* The owner comes: all three, in order, stamped, original ids. */
+    const char *o = in("<presence from='o@a.test/pc' to='" CH "'/>");
+    ck_assert_str_eq(o, "<message from='" RELAY "' to='o@a.test/pc' type='chat' id='a'>"
+                        "<body>one</body><delay xmlns='urn:xmpp:delay' from='status.a.test' "
+                        "stamp='1970-01-01T01:23:20Z'/></message>\n"
+                        "<message from='v\\40b.test@status.a.test' to='o@a.test/pc' id='b'>"
+                        "<body>two</body><delay xmlns='urn:xmpp:delay' from='status.a.test' "
+                        "stamp='1970-01-01T01:23:20Z'/></message>\n"
+                        "<message from='" RELAY "' to='o@a.test/pc' type='chat' id='c'>"
+                        "<body>three</body><delay xmlns='urn:xmpp:delay' from='status.a.test' "
+                        "stamp='1970-01-01T01:23:20Z'/></message>\n");
+    /* Another presence before the link drained: nothing sent twice. */
+    ck_assert_str_eq(in("<presence from='o@a.test/pc' to='" CH "'><show>away</show></presence>"),
+                     "");
+    /* Still stored until the server has them. */
+    ck_assert_int_eq(stored(), 3);
+    /* New messages keep their place behind the stored ones. */
+    ck_assert_ptr_nonnull(strstr(in("<message from='w@b.test/r' to='" CH "'><body>late</body>"
+                                    "</message>"),
+                                 "resource-constraint"));
+    ck_assert_int_eq(route_drained(route), 0);
+    ck_assert_int_eq(stored(), 0);
+    ck_assert_str_eq(in("<message from='w@b.test/r' to='" CH "'><body>now</body></message>"),
+                     "<message from='" RELAY "' to='o@a.test/pc'><body>now</body></message>\n");
+}
+END_TEST
+
+START_TEST(test_link_lost_resends)
+{
+    in("<message from='w@b.test/r' to='" CH "'><body>kept</body></message>");
+    in("<presence from='o@a.test/pc' to='" CH "'/>");
+    ck_assert_int_eq(stored(), 1);
+    route_link_lost(route); /* written, but maybe never reached the server */
+    ck_assert_ptr_nonnull(strstr(in("<presence from='o@a.test/pc' to='" CH "'><show>dnd</show>"
+                                    "</presence>"),
+                                 "<body>kept</body>"));
+    ck_assert_int_eq(route_drained(route), 0);
+    ck_assert_int_eq(stored(), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("route");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_delivery_to_best_resource);
+    tcase_add_test(tc, test_replies);
+    tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_offline_store_and_flush);
+    tcase_add_test(tc, test_link_lost_resends);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
