@@ -23,8 +23,10 @@ int offline_usage(struct offline *off, const char *channel, int *count_r, int64_
 
 typedef void offline_cb(void *ud, int64_t id, const char *sender, const char *stanza,
                         int64_t stored);
-/* Calls cb for each stored message of channel, oldest first.  0 or CS_EDB. */
-int offline_each(struct offline *off, const char *channel, offline_cb *cb, void *ud);
+/* Calls cb for up to limit stored messages of channel with id > after,
+ * oldest first.  0 or CS_EDB. */
+int offline_each(struct offline *off, const char *channel, int64_t after, int limit,
+                 offline_cb *cb, void *ud);
 /* Deletes one message.  0 or CS_EDB. */
 int offline_delete(struct offline *off, int64_t id);
 /* Deletes messages stored before the given time; returns how many, or CS_EDB. */

@@ -18,7 +18,8 @@ static const char *const sql[ST_COUNT] = {
     [ST_PUT] = "INSERT INTO offline (channel, sender, stanza, bytes, stored)"
                " VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_USAGE] = "SELECT count(*), coalesce(sum(bytes), 0) FROM offline WHERE channel = ?1",
-    [ST_EACH] = "SELECT id, sender, stanza, stored FROM offline WHERE channel = ?1 ORDER BY id",
+    [ST_EACH] = "SELECT id, sender, stanza, stored FROM offline WHERE channel = ?1 AND id > ?2"
+                " ORDER BY id LIMIT ?3",
     [ST_DELETE] = "DELETE FROM offline WHERE id = ?1",
     [ST_EXPIRE] = "DELETE FROM offline WHERE stored < ?1",
 };
@@ -92,11 +93,14 @@ int offline_usage(struct offline *o, const char *channel, int *count_r, int64_t 
     return 0;
 }
 
-int offline_each(struct offline *o, const char *channel, offline_cb *cb, void *ud)
+int offline_each(struct offline *o, const char *channel, int64_t after, int limit,
+                 offline_cb *cb, void *ud)
 {
     sqlite3_stmt *st = o->st[ST_EACH];
     int rc;
     sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, after);
+    sqlite3_bind_int(st, 3, limit);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
            (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3));

@@ -17,10 +17,15 @@
 #include "cs_util.h"
 
 #define NS_DELAY "urn:xmpp:delay"
+/* Stored messages sent per flush; the next batch follows once the link
+ * drained, so a large store never overflows the output buffer. */
+#define FLUSH_BATCH 1000
 
-/* A channel with stored messages, and how far they were sent. */
+/* A channel with stored messages, how much, and how far they were sent. */
 struct stored {
     char *channel;
+    int count;         /* rows in the store (kept here: no scan per message) */
+    int64_t bytes;
     int64_t sent_upto; /* highest id handed to the link and not yet drained */
     struct stored *next;
 };
@@ -84,23 +89,39 @@ static struct stored *find_stored(struct route *r, const char *channel, bool cre
         return NULL;
     s = xcalloc(1, sizeof(*s));
     s->channel = xstrdup(channel);
+    if (offline_usage(r->offline, channel, &s->count, &s->bytes) != 0) {
+        /* Unknown usage: count as full so nothing is stored unchecked. */
+        s->count = r->limits.offline_max_messages;
+    }
     s->next = r->stored;
     r->stored = s;
     return s;
 }
 
+static void drop_empty(struct route *r)
+{
+    for (struct stored **pp = &r->stored; *pp;) {
+        if ((*pp)->count == 0) {
+            struct stored *s = *pp;
+            *pp = s->next;
+            free(s->channel);
+            free(s);
+        } else {
+            pp = &(*pp)->next;
+        }
+    }
+}
+
 static void on_channel(void *ud, const char *name, const char *owner, enum channel_policy p)
 {
-    struct route *r = ud;
-    int count = 0;
-    int64_t bytes = 0;
-    if (offline_usage(r->offline, name, &count, &bytes) == 0 && count > 0)
-        find_stored(r, name, true);
+    find_stored(ud, name, true);
 }
 
 int route_load(struct route *r)
 {
-    return roster_each_channel(r->roster, on_channel, r);
+    int rc = roster_each_channel(r->roster, on_channel, r);
+    drop_empty(r);
+    return rc;
 }
 
 static void reply_error(struct route *r, const struct xml_node *msg, const char *type,
@@ -161,16 +182,11 @@ static void store(struct route *r, const struct xml_node *msg, const char *chann
                   const char *contact, int64_t now)
 {
     struct strbuf sb = {0};
-    int count = 0;
-    int64_t bytes = 0;
+    struct stored *s = find_stored(r, channel, true);
 
     xml_serialize(msg, XML_NS_COMPONENT, &sb);
-    if (offline_usage(r->offline, channel, &count, &bytes) != 0) {
-        reply_error(r, msg, "wait", "internal-server-error", NULL);
-        goto out;
-    }
-    if (count + 1 > r->limits.offline_max_messages ||
-        bytes + (int64_t)sb.len > r->limits.offline_max_bytes) {
+    if (s->count + 1 > r->limits.offline_max_messages ||
+        s->bytes + (int64_t)sb.len > r->limits.offline_max_bytes) {
         reply_error(r, msg, "wait", "resource-constraint",
                     "the channel's offline store is full");
         goto out;
@@ -180,7 +196,8 @@ static void store(struct route *r, const struct xml_node *msg, const char *chann
         reply_error(r, msg, "wait", "internal-server-error", NULL);
         goto out;
     }
-    find_stored(r, channel, true);
+    s->count++;
+    s->bytes += (int64_t)sb.len;
     r->stats.stored++;
 out:
     strbuf_free(&sb);
@@ -313,8 +330,6 @@ static void flush_one(void *ud, int64_t id, const char *sender, const char *stan
     struct xml_node *msg;
     char *from;
 
-    if (id <= f->s->sent_upto)
-        return; /* already on its way */
     f->s->sent_upto = id;
     msg = xml_parse_one(stanza, strlen(stanza));
     if (msg == NULL || stored < f->now - r->limits.offline_expiry_s) {
@@ -345,7 +360,7 @@ void route_flush(struct route *r, const char *channel, int64_t now)
         return;
     owner_full = full_of(owner, resource);
     f.owner_full = owner_full;
-    if (offline_each(r->offline, channel, flush_one, &f) != 0)
+    if (offline_each(r->offline, channel, s->sent_upto, FLUSH_BATCH, flush_one, &f) != 0)
         log_error("route: reading stored messages of %s failed", channel);
     free(owner_full);
 }
@@ -364,18 +379,16 @@ int route_drained(struct route *r)
         return CS_EDB;
     }
     r->nsent = 0;
-    /* Channels with nothing left stop being special. */
-    for (struct stored **pp = &r->stored; *pp;) {
-        int count = 1;
-        int64_t bytes;
-        if (offline_usage(r->offline, (*pp)->channel, &count, &bytes) == 0 && count == 0) {
-            struct stored *s = *pp;
-            *pp = s->next;
-            free(s->channel);
-            free(s);
-        } else {
-            pp = &(*pp)->next;
-        }
+    /* Recount (once per drain); channels with nothing left stop being
+     * special; the others send their next batch. */
+    for (struct stored *s = r->stored; s; s = s->next) {
+        if (offline_usage(r->offline, s->channel, &s->count, &s->bytes) != 0)
+            s->count = r->limits.offline_max_messages;
+    }
+    drop_empty(r);
+    for (struct stored *s = r->stored; s; s = s->next) {
+        if (s->sent_upto > 0)
+            route_flush(r, s->channel, cs_wall_s());
     }
     return 0;
 }
