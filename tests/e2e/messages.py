@@ -70,6 +70,8 @@ async def main():
     await carol.wait_for(error_of("service-unavailable"), "service-unavailable (no owner)")
     carol.send_message(mto="dave\\40a.test@status.a.test", mbody="relay me", mtype="chat")
     await carol.wait_for(error_of("forbidden"), "forbidden (not an owner)")
+    carol.send_message(mto="bad\\40@status.a.test", mbody="x", mtype="chat")
+    await carol.wait_for(error_of("jid-malformed"), "jid-malformed (relay to no JID)")
     carol.send_message(mto=CH, mbody="x" * 70000, mtype="chat")
     await carol.wait_for(error_of("policy-violation"), "policy-violation (too large)")
 
