@@ -48,4 +48,8 @@ int jid_check_domain(const char *s, size_t len);
 char *jid_escape_local(const char *s);
 char *jid_unescape_local(const char *s);
 
+/* The relay address of contact at domain: escape(contact)@domain (see
+ * doc/internals-routing.md).  Caller frees. */
+char *jid_relay_address(const char *contact, const char *domain);
+
 #endif

@@ -374,19 +374,10 @@ static int change(struct home *h, struct channel *c, const char *contact, struct
     return (int)act;
 }
 
-static char *relay_address(struct home *h, const char *contact)
-{
-    char *esc = jid_escape_local(contact);
-    char *addr = xmalloc(strlen(esc) + strlen(h->domain) + 2);
-    sprintf(addr, "%s@%s", esc, h->domain);
-    free(esc);
-    return addr;
-}
-
 /* Approve policy: ask the owner, from the contact's relay address. */
 static void relay_request(struct home *h, struct channel *c, const char *contact)
 {
-    char *from = relay_address(h, contact);
+    char *from = jid_relay_address(contact, h->domain);
     char text[512];
     struct xml_node *p = xml_elem_new("presence", NULL);
     snprintf(text, sizeof(text), "%s asks to watch channel %s", contact, c->jid);

@@ -237,3 +237,12 @@ char *jid_unescape_local(const char *s)
     sb.data[sb.len] = '\0';
     return sb.data;
 }
+
+char *jid_relay_address(const char *contact, const char *domain)
+{
+    char *esc = jid_escape_local(contact);
+    struct strbuf sb = {0};
+    strbuf_printf(&sb, "%s@%s", esc, domain);
+    free(esc);
+    return sb.data;
+}

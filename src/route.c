@@ -156,15 +156,6 @@ static void forward(struct route *r, const struct xml_node *msg, const char *fro
     xml_free(m);
 }
 
-static char *relay_of(struct route *r, const char *contact)
-{
-    char *esc = jid_escape_local(contact);
-    char *addr = xmalloc(strlen(esc) + strlen(r->domain) + 2);
-    sprintf(addr, "%s@%s", esc, r->domain);
-    free(esc);
-    return addr;
-}
-
 static char *full_of(const char *bare, const char *resource)
 {
     char *s = xmalloc(strlen(bare) + strlen(resource) + 2);
@@ -280,7 +271,8 @@ void route_message(struct route *r, const struct xml_node *msg, int64_t now)
         }
         home_note_conversation(r->home, to.local, contact);
         if (resource && find_stored(r, to.local, false) == NULL) {
-            char *from_addr = relay_of(r, contact), *owner_full = full_of(owner, resource);
+            char *from_addr = jid_relay_address(contact, r->domain);
+            char *owner_full = full_of(owner, resource);
             forward(r, msg, from_addr, owner_full, 0);
             r->stats.routed++;
             free(from_addr);
@@ -340,7 +332,7 @@ static void flush_one(void *ud, int64_t id, const char *sender, const char *stan
         note_sent(r, id);
         return;
     }
-    from = relay_of(r, sender);
+    from = jid_relay_address(sender, r->domain);
     forward(r, msg, from, f->owner_full, stored);
     free(from);
     xml_free(msg);
