@@ -103,7 +103,11 @@ cat <<TXT
        status (away, busy, offline) and watch bob's view follow.
     3. As alice, add desk@status.localhost: bob is asked (approve policy) and
        his answer decides.
-    4. Service discovery on status.localhost; ping it; ask its software version.
+    4. As bob, send a message to alice@status.localhost: Alice gets it from
+       bob\\40localhost@status.localhost; her reply reaches bob from
+       alice@status.localhost.  Log Alice out and write again: the messages
+       wait in chanstat and arrive, stamped, when she logs back in.
+    5. Service discovery on status.localhost; ping it; ask its software version.
   Admin: sqlite3 $run/chanstat.db 'SELECT * FROM roster'
 
   Ctrl-C stops chanstatd and Prosody.
