@@ -247,6 +247,21 @@ START_TEST(test_link_lost_resends)
 }
 END_TEST
 
+START_TEST(test_expiry)
+{
+    /* Stored at 5000 with an expiry of one hour: dropped, not delivered. */
+    in("<message from='w@b.test/r' to='" CH "'><body>old</body></message>");
+    home_on_deliverable(home, NULL, NULL);
+    in("<presence from='o@a.test/pc' to='" CH "'/>");
+    out.len = 0;
+    strbuf_append(&out, "", 0);
+    route_flush(route, "pub", 5000 + 3601);
+    ck_assert_str_eq(out.data, "");
+    ck_assert_int_eq(route_drained(route), 0);
+    ck_assert_int_eq(stored(), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("route");
@@ -257,6 +272,7 @@ int main(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_offline_store_and_flush);
     tcase_add_test(tc, test_link_lost_resends);
+    tcase_add_test(tc, test_expiry);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
