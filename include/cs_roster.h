@@ -42,6 +42,8 @@ typedef void roster_channel_cb(void *ud, const char *name, const char *owner,
 typedef void roster_item_cb(void *ud, const char *jid, const struct sub_row *row);
 /* Calls cb for every channel.  0 or CS_EDB. */
 int roster_each_channel(struct roster *roster, roster_channel_cb *cb, void *ud);
+/* Calls cb for channel name if it exists.  0 (found), CS_ENOTFOUND or CS_EDB. */
+int roster_find_channel(struct roster *roster, const char *name, roster_channel_cb *cb, void *ud);
 /* Calls cb for every roster row of channel.  0 or CS_EDB. */
 int roster_each_item(struct roster *roster, const char *channel, roster_item_cb *cb, void *ud);
 

@@ -165,13 +165,12 @@ static struct channel *find_channel(struct home *h, const char *name)
     struct channel *c = find_loaded(h, name);
     if (c)
         return c;
-    /* Loading every channel again is cheap next to a stanza round trip
-     * and only happens for names we do not know. */
-    if (roster_each_channel(h->roster, on_channel, h) != 0)
+    /* One indexed lookup for a name we do not know (yet). */
+    if (roster_find_channel(h->roster, name, on_channel, h) != 0)
         return NULL;
     c = find_loaded(h, name);
     if (c && roster_each_item(h->roster, c->name, on_item, c) != 0)
-        return c;
+        log_error("home: loading the roster of %s failed", c->name);
     return c;
 }
 

@@ -22,6 +22,7 @@ enum stmt_id {
     ST_DELETE,
     ST_PENDING,
     ST_CHANNELS,
+    ST_CHANNEL,
     ST_ITEMS,
     ST_COUNT
 };
@@ -41,6 +42,7 @@ static const char *const sql[ST_COUNT] = {
                   " AND name IS NULL AND groups IS NULL",
     [ST_PENDING] = "SELECT count(*) FROM roster WHERE channel = ?1 AND pending_in = 1",
     [ST_CHANNELS] = "SELECT name, owner, policy FROM channel ORDER BY name",
+    [ST_CHANNEL] = "SELECT name, owner, policy FROM channel WHERE name = ?1",
     [ST_ITEMS] = "SELECT jid, subscription, ask, pending_in, approved FROM roster"
                  " WHERE channel = ?1",
 };
@@ -202,10 +204,10 @@ int roster_count_pending_in(struct roster *r, const char *channel)
     return n;
 }
 
-int roster_each_channel(struct roster *r, roster_channel_cb *cb, void *ud)
+/* Steps a channel query, calling cb per row; returns the rows seen or CS_EDB. */
+static int each_channel_row(struct roster *r, sqlite3_stmt *st, roster_channel_cb *cb, void *ud)
 {
-    sqlite3_stmt *st = r->st[ST_CHANNELS];
-    int rc;
+    int rc, n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         enum channel_policy p;
         const char *pol = (const char *)sqlite3_column_text(st, 2);
@@ -213,13 +215,28 @@ int roster_each_channel(struct roster *r, roster_channel_cb *cb, void *ud)
             p = POLICY_CLOSED; /* cannot happen with the CHECK; fail closed */
         cb(ud, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
            p);
+        n++;
     }
     sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE) {
-        log_error("store: listing channels: %s", sqlite3_errmsg(r->db));
+        log_error("store: reading channels: %s", sqlite3_errmsg(r->db));
         return CS_EDB;
     }
-    return 0;
+    return n;
+}
+
+int roster_each_channel(struct roster *r, roster_channel_cb *cb, void *ud)
+{
+    return each_channel_row(r, r->st[ST_CHANNELS], cb, ud) < 0 ? CS_EDB : 0;
+}
+
+int roster_find_channel(struct roster *r, const char *name, roster_channel_cb *cb, void *ud)
+{
+    int n;
+    sqlite3_bind_text(r->st[ST_CHANNEL], 1, name, -1, SQLITE_TRANSIENT);
+    n = each_channel_row(r, r->st[ST_CHANNEL], cb, ud);
+    return n < 0 ? CS_EDB : n == 0 ? CS_ENOTFOUND : 0;
 }
 
 int roster_each_item(struct roster *r, const char *channel, roster_item_cb *cb, void *ud)

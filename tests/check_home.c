@@ -204,6 +204,11 @@ START_TEST(test_closed_and_unknown)
     ck_assert_str_eq(in("<presence from='w@b.test/r' to='nope@status.a.test' type='probe'/>"),
                      "<presence from='nope@status.a.test' to='w@b.test' type='unsubscribed'/>\n");
     ck_assert_str_eq(in("<presence from='w@b.test/r' to='nope@status.a.test'/>"), "");
+    /* A channel an admin adds while we run is found on first use. */
+    sql("INSERT INTO channel (name, owner) VALUES ('fresh', 'owner@a.test')");
+    ck_assert_str_eq(in("<presence from='w@b.test/r' to='fresh@status.a.test' type='subscribe'/>"),
+                     "<presence from='fresh@status.a.test' to='w@b.test' type='subscribed'/>\n"
+                     "<presence from='fresh@status.a.test' type='unavailable' to='w@b.test'/>\n");
     /* An admin row makes a closed channel watchable. */
     sql("INSERT INTO roster (channel, jid, subscription) VALUES ('shut', 'w@b.test', 'from')");
     home_free(&home);
