@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,52 +26,97 @@ struct directive {
     size_t offset;
     const char *def; /* default as written in the file; NULL = required */
     long min, max;   /* DT_INT range */
+    const char *doc; /* one line, printed above the key by config_print() */
 };
 
 #define OFF(f) offsetof(struct config, f)
 
-/* The one table of configuration keys.  doc/config.md and
- * conf/chanstat.conf.sample follow it row by row. */
+/* The one table of configuration keys: it drives parsing, defaults and
+ * config_print().  doc/config.md and conf/chanstat.conf.sample follow it
+ * row by row. */
 static const struct directive directives[] = {
-    {"component", "domain", DT_STRING, OFF(domain), NULL, 0, 0},
-    {"component", "secret", DT_STRING, OFF(secret), NULL, 0, 0},
-    {"component", "server", DT_STRING, OFF(server), "127.0.0.1", 0, 0},
-    {"component", "port", DT_INT, OFF(port), "5347", 1, 65535},
-    {"component", "connect_timeout", DT_INT, OFF(connect_timeout), "10", 1, 600},
-    {"component", "keepalive", DT_INT, OFF(keepalive), "60", 0, 3600},
-    {"component", "reconnect_min_ms", DT_INT, OFF(reconnect_min_ms), "500", 10, 600000},
-    {"component", "reconnect_max_ms", DT_INT, OFF(reconnect_max_ms), "30000", 10, 3600000},
-    {"limits", "max_stanza_bytes", DT_INT, OFF(max_stanza_bytes), "262144", 1024, 16777216},
-    {"limits", "max_depth", DT_INT, OFF(max_depth), "32", 4, 1000},
+    {"component", "domain", DT_STRING, OFF(domain), NULL, 0, 0,
+     "component domain served"},
+    {"component", "secret", DT_STRING, OFF(secret), NULL, 0, 0,
+     "XEP-0114 shared secret"},
+    {"component", "server", DT_STRING, OFF(server), "127.0.0.1", 0, 0,
+     "host or address of the server's component listener"},
+    {"component", "port", DT_INT, OFF(port), "5347", 1, 65535, "its port"},
+    {"component", "connect_timeout", DT_INT, OFF(connect_timeout), "10", 1, 600,
+     "seconds for TCP connect plus handshake"},
+    {"component", "keepalive", DT_INT, OFF(keepalive), "60", 0, 3600,
+     "seconds between whitespace keepalives, 0 = off"},
+    {"component", "reconnect_min_ms", DT_INT, OFF(reconnect_min_ms), "500", 10, 600000,
+     "first reconnect delay"},
+    {"component", "reconnect_max_ms", DT_INT, OFF(reconnect_max_ms), "30000", 10, 3600000,
+     "reconnect delay cap, >= reconnect_min_ms"},
+    {"limits", "max_stanza_bytes", DT_INT, OFF(max_stanza_bytes), "262144", 1024, 16777216,
+     "largest inbound stanza; larger restarts the stream"},
+    {"limits", "max_depth", DT_INT, OFF(max_depth), "32", 4, 1000,
+     "deepest inbound element nesting"},
     {"limits", "send_buffer_bytes", DT_INT, OFF(send_buffer_bytes), "16777216", 65536,
-     1073741824},
-    {"limits", "subscription_burst", DT_INT, OFF(subscription_burst), "10", 1, 100000},
+     1073741824, "output buffer cap; above it the link is reset"},
+    {"limits", "subscription_burst", DT_INT, OFF(subscription_burst), "10", 1, 100000,
+     "subscription stanzas one sender may send at once"},
     {"limits", "subscriptions_per_minute", DT_INT, OFF(subscriptions_per_minute), "30", 1,
-     6000000},
+     6000000, "... and per minute after that"},
     {"limits", "max_pending_per_channel", DT_INT, OFF(max_pending_per_channel), "1000", 1,
-     10000000},
-    {"limits", "max_message_bytes", DT_INT, OFF(max_message_bytes), "65536", 256, 16777216},
-    {"offline", "max_messages", DT_INT, OFF(offline_max_messages), "100", 0, 1000000},
-    {"offline", "max_bytes", DT_INT, OFF(offline_max_bytes), "1048576", 0, 1073741824},
-    {"offline", "expiry_days", DT_INT, OFF(offline_expiry_days), "30", 1, 3650},
-    {"storage", "database", DT_STRING, OFF(database), "/var/lib/chanstat/chanstat.db", 0, 0},
-    {"storage", "busy_timeout_ms", DT_INT, OFF(busy_timeout_ms), "5000", 0, 600000},
-    {"storage", "synchronous", DT_SYNC, OFF(synchronous), "full", 0, 0},
-    {"log", "level", DT_LOGLEVEL, OFF(log_level), "info", 0, 0},
-    {"log", "syslog", DT_BOOL, OFF(log_syslog), "false", 0, 0},
+     10000000, "pending requests an approve-policy channel keeps"},
+    {"limits", "max_message_bytes", DT_INT, OFF(max_message_bytes), "65536", 256, 16777216,
+     "largest routed message, <= max_stanza_bytes"},
+    {"offline", "max_messages", DT_INT, OFF(offline_max_messages), "100", 0, 1000000,
+     "messages kept per channel while its owner is offline"},
+    {"offline", "max_bytes", DT_INT, OFF(offline_max_bytes), "1048576", 0, 1073741824,
+     "their total size per channel"},
+    {"offline", "expiry_days", DT_INT, OFF(offline_expiry_days), "30", 1, 3650,
+     "days a stored message is kept"},
+    {"storage", "database", DT_STRING, OFF(database), "/var/lib/chanstat/chanstat.db", 0, 0,
+     "SQLite file, created if missing"},
+    {"storage", "busy_timeout_ms", DT_INT, OFF(busy_timeout_ms), "5000", 0, 600000,
+     "wait for a lock held by another writer"},
+    {"storage", "synchronous", DT_SYNC, OFF(synchronous), "full", 0, 0, "full or normal"},
+    {"log", "level", DT_LOGLEVEL, OFF(log_level), "info", 0, 0,
+     "error, warning, info or debug"},
+    {"log", "syslog", DT_BOOL, OFF(log_syslog), "false", 0, 0,
+     "also log to syslog (facility daemon)"},
 };
 
 #define NDIRECTIVES CS_ARRAY_SIZE(directives)
 
+/* A hard cap on the file size: a configuration file is a few kilobytes. */
+#define CONFIG_MAX_FILE_BYTES (1024 * 1024)
+
+/* One config_load() run.  inih (built with INI_HANDLER_LINENO 0) does not
+ * tell the handler which line it is on, so the file is read into memory
+ * and fed to ini_parse_stream() one line at a time by read_line(), which
+ * counts lines, rejects lines inih would silently split, and notes section
+ * headers so that an unknown section is reported on its own line. */
 struct parse_state {
     struct config *cfg;
     const char *path;
-    char *err;
-    size_t errlen;
-    bool failed;
-    bool seen[NDIRECTIVES];
-    char bad_section[128];
+    const char *text; /* the whole file; owned by config_load() */
+    size_t len, pos;
+    int line;            /* number of the line last handed to inih */
+    bool indented;       /* that line starts with whitespace */
+    bool key_in_section; /* a key was set since the last header */
+    int last_key;        /* directive index of the last key set, -1 = none */
+    int set_on[NDIRECTIVES]; /* line where each key was set, 0 = not set */
+    int err_line;            /* line of the first error found here, 0 = none */
+    char msg[512];           /* its text, without file and line */
 };
+
+static void note_error(struct parse_state *st, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void note_error(struct parse_state *st, int line, const char *fmt, ...)
+{
+    va_list ap;
+    if (st->err_line != 0)
+        return; /* keep the first */
+    st->err_line = line;
+    va_start(ap, fmt);
+    vsnprintf(st->msg, sizeof(st->msg), fmt, ap);
+    va_end(ap);
+}
 
 static void *field(struct config *cfg, const struct directive *d)
 {
@@ -180,75 +227,181 @@ static bool section_known(const char *section)
     return false;
 }
 
-/* inih handler: returns 0 on error so ini_parse reports the line. */
+/* The directive for section/key, or -1. */
+static int find_directive(const char *section, const char *key)
+{
+    for (size_t i = 0; i < NDIRECTIVES; i++) {
+        if (strcmp(directives[i].section, section) == 0 && strcmp(directives[i].key, key) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* inih reader: hands out the next line of st->text, at most num - 1 bytes.
+ * A longer line is replaced by an empty one and reported here, because
+ * inih (built without INI_ALLOW_REALLOC) would parse its two halves as two
+ * lines, truncating the value. */
+static char *read_line(char *str, int num, void *user)
+{
+    struct parse_state *st = user;
+    const char *start, *nl, *p;
+    size_t n;
+
+    if (st->pos >= st->len)
+        return NULL;
+    start = st->text + st->pos;
+    nl = memchr(start, '\n', st->len - st->pos);
+    n = nl ? (size_t)(nl - start) : st->len - st->pos;
+    st->pos += n + (nl != NULL);
+    st->line++;
+    str[0] = '\0';
+    if (memchr(start, '\0', n) != NULL) {
+        note_error(st, st->line, "line contains a NUL byte");
+        return str;
+    }
+    if (num < 2 || n > (size_t)num - 1) {
+        note_error(st, st->line, "line too long (%zu bytes, at most %d)", n, num - 1);
+        return str;
+    }
+    memcpy(str, start, n);
+    str[n] = '\0';
+
+    p = str;
+    if (st->line == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3; /* UTF-8 byte order mark, which inih skips too */
+    st->indented = (*p == ' ' || *p == '\t');
+    while (*p == ' ' || *p == '\t' || *p == '\r')
+        p++;
+    /* inih reads an indented line after a key as a continuation of its
+     * value, anything else starting with '[' as a section header. */
+    if (*p == '[' && !(st->indented && st->key_in_section)) {
+        const char *end = strchr(p, ']');
+        st->key_in_section = false;
+        st->last_key = -1;
+        if (end != NULL) {
+            char name[128];
+            size_t nlen = (size_t)(end - p - 1);
+            if (nlen >= sizeof(name))
+                nlen = sizeof(name) - 1;
+            memcpy(name, p + 1, nlen);
+            name[nlen] = '\0';
+            if (!section_known(name))
+                note_error(st, st->line, "unknown section [%s]", name);
+        }
+    }
+    return str;
+}
+
+/* inih handler, called once per key (and per continuation line).  Returns
+ * 0 on error, which makes ini_parse_stream() return the line number. */
 static int on_pair(void *user, const char *section, const char *key, const char *value)
 {
     struct parse_state *st = user;
     char why[512];
+    int i;
 
-    if (st->failed)
-        return 0;
-    if (!section_known(section)) {
-        snprintf(st->bad_section, sizeof(st->bad_section), "unknown section [%s]", section);
-        st->failed = true;
+    if (st->err_line != 0)
+        return 0; /* only the first error is reported */
+    st->key_in_section = true;
+    i = find_directive(section, key);
+    if (i < 0) {
+        if (section_known(section))
+            note_error(st, st->line, "unknown key '%s' in section [%s]", key, section);
+        else if (section[0] == '\0')
+            note_error(st, st->line, "key '%s' outside of any section", key);
+        else
+            note_error(st, st->line, "unknown section [%s]", section);
         return 0;
     }
-    for (size_t i = 0; i < NDIRECTIVES; i++) {
-        const struct directive *d = &directives[i];
-        if (strcmp(d->section, section) != 0 || strcmp(d->key, key) != 0)
-            continue;
-        if (st->seen[i]) {
-            snprintf(st->err, st->errlen, "duplicate key '%s' in section [%s]", key, section);
-            st->failed = true;
-            return 0;
-        }
-        st->seen[i] = true;
-        if (set_value(st->cfg, d, value, why, sizeof(why)) != 0) {
-            cs_strlcpy(st->err, why, st->errlen);
-            st->failed = true;
-            return 0;
-        }
-        return 1;
+    if (st->indented && i == st->last_key) {
+        note_error(st, st->line,
+                   "indented line continues the value of %s in [%s]; values are one line, "
+                   "remove the indentation",
+                   key, section);
+        return 0;
     }
-    snprintf(st->err, st->errlen, "unknown key '%s' in section [%s]", key, section);
-    st->failed = true;
-    return 0;
+    if (st->set_on[i] != 0) {
+        note_error(st, st->line, "duplicate key '%s' in section [%s] (first set on line %d)", key,
+                   section, st->set_on[i]);
+        return 0;
+    }
+    st->set_on[i] = st->line;
+    st->last_key = i;
+    if (set_value(st->cfg, &directives[i], value, why, sizeof(why)) != 0) {
+        note_error(st, st->line, "%s", why);
+        return 0;
+    }
+    return 1;
 }
 
-static int fail_line(struct parse_state *st, int line)
+/* Reads path into sb.  0, or CS_EIO / CS_ECONFIG with err filled. */
+static int read_file(const char *path, struct strbuf *sb, char *err, size_t errlen)
 {
-    char msg[512];
-    if (st->bad_section[0])
-        cs_strlcpy(msg, st->bad_section, sizeof(msg));
-    else if (st->err[0])
-        cs_strlcpy(msg, st->err, sizeof(msg));
-    else
-        cs_strlcpy(msg, "syntax error (expected 'key = value' or '[section]', or line too long)",
-                   sizeof(msg));
-    snprintf(st->err, st->errlen, "%s:%d: %s", st->path, line, msg);
-    return CS_ECONFIG;
-}
+    char buf[8192];
+    size_t n;
+    FILE *f = fopen(path, "r");
 
-int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
-{
-    struct parse_state st = {.cfg = cfg, .path = path, .err = err, .errlen = errlen};
-    FILE *f;
-    int line;
-
-    err[0] = '\0';
-    f = fopen(path, "r");
     if (f == NULL) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return CS_EIO;
     }
-    line = ini_parse_file(f, on_pair, &st);
+    strbuf_reserve(sb, 1); /* an empty file is still a string */
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        if (sb->len + n > CONFIG_MAX_FILE_BYTES) {
+            fclose(f);
+            snprintf(err, errlen, "%s: file too large (more than %d bytes)", path,
+                     CONFIG_MAX_FILE_BYTES);
+            return CS_ECONFIG;
+        }
+        strbuf_append(sb, buf, n);
+    }
+    if (ferror(f)) {
+        int e = errno;
+        fclose(f);
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(e));
+        return CS_EIO;
+    }
     fclose(f);
+    return 0;
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    struct parse_state st = {.cfg = cfg, .path = path, .last_key = -1};
+    struct strbuf text = {0};
+    int r, line;
+
+    if (errlen > 0)
+        err[0] = '\0';
+    r = read_file(path, &text, err, errlen);
+    if (r != 0) {
+        strbuf_free(&text);
+        return r;
+    }
+    st.text = text.data;
+    st.len = text.len;
+    line = ini_parse_stream(read_line, &st, on_pair, &st);
+    strbuf_free(&text);
     if (line == -2) {
         snprintf(err, errlen, "%s: out of memory while parsing", path);
         return CS_ECONFIG;
     }
-    if (line != 0)
-        return fail_line(&st, line);
+    if (line < 0) {
+        snprintf(err, errlen, "%s: cannot parse (inih error %d)", path, line);
+        return CS_ECONFIG;
+    }
+    /* Whichever comes first: an error seen here or inih's own syntax error
+     * (a line that is neither a header, a key = value pair nor a comment). */
+    if (st.err_line != 0 && (line == 0 || st.err_line <= line)) {
+        snprintf(err, errlen, "%s:%d: %s", path, st.err_line, st.msg);
+        return CS_ECONFIG;
+    }
+    if (line != 0) {
+        snprintf(err, errlen,
+                 "%s:%d: syntax error: expected '[section]', 'key = value' or a comment", path,
+                 line);
+        return CS_ECONFIG;
+    }
 
     for (size_t i = 0; i < NDIRECTIVES; i++) {
         const struct directive *d = &directives[i];
@@ -258,7 +411,12 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
             return CS_ECONFIG;
         }
     }
-    if (jid_check_domain(cfg->domain, strlen(cfg->domain)) != 0 || strchr(cfg->domain, '[')) {
+    /* A domain name, not an IP literal: the server routes to it by name. */
+    bool bad_domain = jid_check_domain(cfg->domain, strlen(cfg->domain)) != 0 ||
+                      strchr(cfg->domain, '[') != NULL;
+    for (const char *c = cfg->domain; *c && !bad_domain; c++)
+        bad_domain = (unsigned char)*c < 0x20 || *c == 0x7f;
+    if (bad_domain) {
         snprintf(err, errlen, "%s: domain in [component] is not a valid domain name: '%s'", path,
                  cfg->domain);
         return CS_ECONFIG;
@@ -293,6 +451,11 @@ void config_print(const struct config *cfg, FILE *out)
             fprintf(out, "%s[%s]\n", section ? "\n" : "", d->section);
             section = d->section;
         }
+        if (d->type == DT_INT)
+            fprintf(out, "; %s (%ld..%ld, default %s)\n", d->doc, d->min, d->max, d->def);
+        else
+            fprintf(out, "; %s (%s%s)\n", d->doc, d->def ? "default " : "required",
+                    d->def ? d->def : "");
         fprintf(out, "%s = ", d->key);
         switch (d->type) {
         case DT_STRING: {

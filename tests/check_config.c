@@ -89,7 +89,9 @@ static const struct {
     const char *want; /* expected message after "PATH" */
 } errors[] = {
     {MIN "secrte = 1\n", ":4: unknown key 'secrte' in section [component]"},
-    {MIN "[compnent]\nport = 1\n", ":5: unknown section [compnent]"},
+    {MIN "[compnent]\nport = 1\n", ":4: unknown section [compnent]"},
+    {MIN "; fine\n[compnent]\n", ":5: unknown section [compnent]"}, /* even when empty */
+    {"port = 1\n", ":1: key 'port' outside of any section"},
     {MIN "port = abc\n", ":4: invalid value 'abc' for port in [component]: not an integer"},
     {MIN "port = 70000\n", ":4: port in [component] must be between 1 and 65535 (got 70000)"},
     {MIN "[log]\nsyslog = maybe\n",
@@ -98,14 +100,41 @@ static const struct {
      ":5: invalid value 'loud' for level in [log]: expected error, warning, info or debug"},
     {MIN "[storage]\nsynchronous = off\n",
      ":5: invalid value 'off' for synchronous in [storage]: expected full or normal"},
-    {MIN "port = 1\nport = 2\n", ":5: duplicate key 'port' in section [component]"},
+    {MIN "port = 1\nport = 2\n",
+     ":5: duplicate key 'port' in section [component] (first set on line 4)"},
+    {MIN "[log]\nlevel = info\n[component]\nport = 1\n[log]\nlevel = debug\n",
+     ":9: duplicate key 'level' in section [log] (first set on line 5)"},
+    {MIN "server = a\n  b\n",
+     ":5: indented line continues the value of server in [component]"},
+    {MIN "; long\nserver = "
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+     ":5: line too long (215 bytes, at most 199)"},
+    {MIN "[log]\nsyslog = 1\nsyslog = 0\n", ":6: duplicate key 'syslog'"},
     {"[component]\ndomain = a.test\n", ": required key 'secret' in [component] is missing"},
     {"[component]\ndomain = \nsecret = s\n", ":2: domain in [component] must not be empty"},
     {"[component]\ndomain = a@b\nsecret = s\n",
      ": domain in [component] is not a valid domain name: 'a@b'"},
+    {"[component]\ndomain = a/b\nsecret = s\n",
+     ": domain in [component] is not a valid domain name: 'a/b'"},
+    {"[component]\ndomain = a b.test\nsecret = s\n",
+     ": domain in [component] is not a valid domain name: 'a b.test'"},
+    {"[component]\ndomain = a..test\nsecret = s\n",
+     ": domain in [component] is not a valid domain name: 'a..test'"},
+    {"[component]\ndomain = a.test\nsecret =\n", ":3: secret in [component] must not be empty"},
+    {MIN "port = 0\n", ":4: port in [component] must be between 1 and 65535 (got 0)"},
+    {MIN "port = 12x\n", ":4: invalid value '12x' for port in [component]: not an integer"},
+    {MIN "port = 99999999999999999999\n",
+     ":4: invalid value '99999999999999999999' for port in [component]: not an integer"},
+    {MIN "[limits]\nmax_depth = 3\n", ":5: max_depth in [limits] must be between 4 and 1000"},
     {MIN "reconnect_min_ms = 5000\nreconnect_max_ms = 1000\n",
      ": reconnect_max_ms (1000) in [component] must not be below reconnect_min_ms (5000)"},
     {MIN "this is not ini\n", ":4: syntax error"},
+    /* Only the first error is reported, whichever kind it is. */
+    {MIN "this is not ini\nsecrte = 1\n", ":4: syntax error"},
+    {MIN "secrte = 1\nthis is not ini\n", ":4: unknown key 'secrte'"},
+    {MIN "[log\nlevel = debug\n", ":4: syntax error"},
     {MIN "[limits]\nmax_stanza_bytes = 4096\nmax_message_bytes = 8192\n",
      ": max_message_bytes (8192) in [limits] must not exceed max_stanza_bytes (4096)"},
 };
@@ -117,6 +146,22 @@ START_TEST(test_errors)
     ck_assert_int_eq(load(errors[_i].text, &c, err, sizeof(err)), CS_ECONFIG);
     snprintf(want, sizeof(want), "%s%s", path, errors[_i].want);
     ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got '%s', want '%s'", err, want);
+    config_deinit(&c);
+}
+END_TEST
+
+START_TEST(test_longest_line)
+{
+    /* inih's line buffer holds 199 bytes: a line of exactly that length is
+     * read whole, not split. */
+    struct config c;
+    char err[512], text[512], value[200];
+    memset(value, 'x', 190);
+    value[190] = '\0';
+    snprintf(text, sizeof(text), MIN "server = %s\n", value);
+    ck_assert_int_eq(strlen(strrchr(text, 's')), 200); /* 199 + newline */
+    ck_assert_msg(load(text, &c, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(c.server, value);
     config_deinit(&c);
 }
 END_TEST
@@ -147,13 +192,23 @@ START_TEST(test_print_roundtrip)
     ck_assert_ptr_nonnull(strstr(buf, "secret = ********\n"));
     ck_assert_ptr_null(strstr(buf, "secret = s\n"));
     /* Put the secret back and the output parses to the same values. */
+    char *first = xstrdup(buf);
     char *at = strstr(buf, "********");
     memcpy(at, "s\n      ", 8);
-    ck_assert_int_eq(load(buf, &d, err, sizeof(err)), 0);
+    ck_assert_msg(load(buf, &d, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(d.port, 6000);
     ck_assert_int_eq(d.log_level, LOG_LEVEL_WARNING);
     ck_assert_str_eq(d.domain, c.domain);
+    ck_assert_str_eq(d.secret, "s");
     ck_assert_int_eq(d.max_depth, c.max_depth);
+    free(buf);
+    /* ... all of them: printing the re-parsed config gives the same text. */
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    config_print(&d, f);
+    fclose(f);
+    ck_assert_str_eq(buf, first);
+    free(first);
     free(buf);
     config_deinit(&c);
     config_deinit(&d);
@@ -190,7 +245,7 @@ START_TEST(test_sample_parses)
     fclose(f);
     for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) {
         char key[128];
-        if (l[0] == '[' || sscanf(l, "%127s =", key) != 1)
+        if (l[0] == '[' || l[0] == ';' || sscanf(l, "%127s =", key) != 1)
             continue;
         strcat(key, " = ");
         ck_assert_msg(strstr(sb.data, key), "sample lacks key '%s'", key);
@@ -208,6 +263,7 @@ int main(void)
     tcase_add_test(tc, test_defaults_and_minimal);
     tcase_add_test(tc, test_full_file);
     tcase_add_loop_test(tc, test_errors, 0, (int)(sizeof(errors) / sizeof(errors[0])));
+    tcase_add_test(tc, test_longest_line);
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_print_roundtrip);
     tcase_add_test(tc, test_sample_parses);
