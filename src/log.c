@@ -21,9 +21,10 @@ static const char *const level_names[] = {"error", "warning", "info", "debug"};
 void log_init(enum log_level level, bool use_syslog, const char *id)
 {
     current_level = level;
-    cs_strlcpy(ident, id ? id : "chanstat", sizeof(ident));
+    /* openlog() keeps the ident pointer: close before rewriting it. */
     if (to_syslog)
         closelog();
+    cs_strlcpy(ident, id ? id : "chanstat", sizeof(ident));
     to_syslog = use_syslog;
     if (to_syslog)
         openlog(ident, LOG_PID, LOG_DAEMON);
@@ -46,6 +47,8 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
     struct timespec ts;
     struct tm tm;
 
+    if ((unsigned)level > LOG_LEVEL_DEBUG)
+        level = LOG_LEVEL_DEBUG; /* an out-of-range level is treated as debug */
     if (!log_enabled(level))
         return;
     vsnprintf(msg, sizeof(msg), fmt, ap);

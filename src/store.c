@@ -163,7 +163,12 @@ static int migrate(struct store *s, int from, char *err, size_t errlen)
             rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg);
         if (rc != SQLITE_OK) {
             int code = is_readonly_rc(rc) ? CS_EREADONLY : CS_EDB;
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            /* Some errors roll back by themselves; then there is nothing
+             * left to roll back and ROLLBACK fails harmlessly. */
+            if (!sqlite3_get_autocommit(s->db) &&
+                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+                log_error("store: %s: rollback of migration %d failed: %s", s->path, v + 1,
+                          sqlite3_errmsg(s->db));
             if (code == CS_EREADONLY)
                 fail(err, errlen, code, "database '%s' is read-only", s->path);
             else
@@ -182,8 +187,9 @@ static int configure(struct store *s, const struct config *cfg, char *err, size_
     char buf[32];
     int rc, version = 0;
 
-    sqlite3_busy_timeout(s->db, cfg->busy_timeout_ms);
-    sqlite3_extended_result_codes(s->db, 1);
+    if (sqlite3_busy_timeout(s->db, cfg->busy_timeout_ms) != SQLITE_OK ||
+        sqlite3_extended_result_codes(s->db, 1) != SQLITE_OK)
+        return fail(err, errlen, CS_EDB, "database '%s': %s", s->path, sqlite3_errmsg(s->db));
     /* Reading first tells "not a database" apart from write problems. */
     rc = user_version(s->db, &version);
     if (rc != SQLITE_OK && (rc & 0xff) == SQLITE_READONLY)

@@ -180,6 +180,51 @@ START_TEST(test_failed_migration_rolls_back)
 }
 END_TEST
 
+START_TEST(test_failed_migration_conflicting_channel)
+{
+    /* A table named channel already there: migration 1 fails on its first
+     * statement; user_version stays 0 and nothing of it remains. */
+    sqlite3 *raw;
+    sqlite3_stmt *st;
+    struct store *s = (struct store *)&s; /* must be NULLed */
+    char err[256];
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw, "CREATE TABLE channel (x); PRAGMA user_version = 0", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_close(raw), SQLITE_OK);
+    ck_assert_int_eq(store_open(db, &cfg, &s, err, sizeof(err)), CS_EDB);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(err, "migration to schema version 1 failed") && strstr(err, db) &&
+                      strstr(err, "table channel already exists"),
+                  "%s", err);
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(raw,
+                                        "SELECT (SELECT user_version FROM pragma_user_version),"
+                                        " (SELECT count(*) FROM sqlite_master WHERE name IN"
+                                        "  ('roster', 'roster_watchers', 'offline'))",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 0);
+    ck_assert_int_eq(sqlite3_column_int(st, 1), 0);
+    ck_assert_int_eq(sqlite3_finalize(st), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_close(raw), SQLITE_OK);
+}
+END_TEST
+
+START_TEST(test_synchronous_normal)
+{
+    struct store *s;
+    cfg.synchronous = 1;
+    cfg.busy_timeout_ms = 1234;
+    s = open_ok();
+    ck_assert_str_eq(one(s, "PRAGMA synchronous"), "1");
+    ck_assert_str_eq(one(s, "PRAGMA busy_timeout"), "1234");
+    store_close(&s);
+}
+END_TEST
+
 static const struct {
     const char *sql;
     const char *error; /* NULL: accepted */
@@ -208,6 +253,64 @@ static const struct {
     {"INSERT INTO roster (channel, jid) VALUES ('desk', 'v@c.test/res')", "roster_jid_is_bare_jid"},
     {"INSERT INTO roster (channel, jid) VALUES ('nosuch', 'v@c.test')", "roster.channel: no such channel"},
     {"INSERT INTO roster (channel, jid, ask) VALUES ('desk', 'v@c.test', 2)", "roster_ask_bool"},
+    {"INSERT INTO roster (channel, jid) VALUES ('desk', '')", "roster_jid_is_bare_jid"},
+    {"INSERT INTO roster (channel, jid) VALUES ('desk', '@c.test')", "roster_jid_is_bare_jid"},
+    {"INSERT INTO roster (channel, jid) VALUES ('desk', 'v@')", "roster_jid_is_bare_jid"},
+    {"INSERT INTO roster (channel, jid) VALUES ('desk', 'a@b@c.test')", "roster_jid_is_bare_jid"},
+    {"INSERT INTO roster (channel, jid) VALUES ('desk', 'v w@c.test')", "roster_jid_is_bare_jid"},
+    {"INSERT INTO roster (channel, jid, ask) VALUES ('desk', 'v@c.test', 'yes')",
+     "cannot store TEXT value in INTEGER column roster.ask"}, /* STRICT */
+    {"INSERT INTO roster (channel, jid) VALUES ('desk', 'w@c.test')",
+     "UNIQUE constraint failed: roster.channel, roster.jid"},
+    {"INSERT INTO channel (name) VALUES ('desk')", "UNIQUE constraint failed: channel.name"},
+    {"INSERT INTO channel (name, display_name) VALUES ('z', zeroblob(10))",
+     "cannot store BLOB value in TEXT column channel.display_name"},
+    {"INSERT INTO channel (name) VALUES ('a/b')", "channel_name_is_localpart"},
+    {"INSERT INTO channel (name) VALUES ('a:b')", "channel_name_is_localpart"},
+    {"INSERT INTO channel (name) VALUES ('a''b')", "channel_name_is_localpart"},
+    {"INSERT INTO channel (name) VALUES ('a' || char(9) || 'b')", "channel_name_is_localpart"},
+    {"INSERT INTO channel (name) VALUES (printf('%.1024c', 'a'))", "channel_name_is_localpart"},
+    {"INSERT INTO channel (name) VALUES (printf('%.1023c', 'a'))", NULL},
+    {"INSERT INTO channel (name, owner) VALUES ('y', '@b.test')", "channel_owner_is_bare_jid"},
+    {"INSERT INTO channel (name, owner) VALUES ('y', 'a@b@c')", "channel_owner_is_bare_jid"},
+    {"INSERT INTO channel (name, owner) VALUES ('y', 'a b@c')", "channel_owner_is_bare_jid"},
+    {"INSERT INTO channel (name, display_name) VALUES ('y', printf('%.1024c', 'd'))",
+     "channel_display_name_length"},
+    {"INSERT INTO channel (name, display_name, policy) VALUES ('caf\xc3\xa9', 'Front desk', "
+     "'closed')",
+     NULL},
+    /* The nine states of RFC 6121 Appendix A that the columns can hold. */
+    {"INSERT INTO roster (channel, jid, subscription, ask, pending_in) "
+     "VALUES ('desk', 's1@c.test', 'none', 1, 1)",
+     NULL},
+    {"INSERT INTO roster (channel, jid, subscription, pending_in) "
+     "VALUES ('desk', 's2@c.test', 'to', 1)",
+     NULL},
+    {"INSERT INTO roster (channel, jid, subscription, ask) "
+     "VALUES ('desk', 's3@c.test', 'from', 1)",
+     NULL},
+    {"INSERT INTO roster (channel, jid, subscription) VALUES ('desk', 's4@c.test', 'both')", NULL},
+    {"INSERT INTO roster (channel, jid, subscription, approved) "
+     "VALUES ('desk', 's5@c.test', 'to', 1)",
+     NULL},
+    {"INSERT INTO roster (channel, jid, subscription, pending_in, approved) "
+     "VALUES ('desk', 's6@c.test', 'none', 1, 1)",
+     "roster_approved_only_before_request"},
+    {"INSERT INTO roster (channel, jid, subscription, approved) "
+     "VALUES ('desk', 's6@c.test', 'both', 1)",
+     "roster_approved_only_before_request"},
+    {"INSERT INTO roster (channel, jid, subscription, ask) "
+     "VALUES ('desk', 's6@c.test', 'to', 1)",
+     "roster_ask_needs_no_to"},
+    {"INSERT INTO roster (channel, jid, subscription, pending_in) "
+     "VALUES ('desk', 's6@c.test', 'both', 1)",
+     "roster_pending_in_needs_no_from"},
+    {"UPDATE roster SET subscription = 'both' WHERE jid = 's1@c.test'", "roster_ask_needs_no_to"},
+    {"UPDATE roster SET channel = 'nosuch' WHERE jid = 's1@c.test'",
+     "roster.channel: no such channel"},
+    {"INSERT INTO roster (channel, jid, name, groups) "
+     "VALUES ('desk', 's7@c.test', 'Seven', 'Friends' || char(10) || 'Work')",
+     NULL},
 };
 
 START_TEST(test_hand_edits)
@@ -223,7 +326,8 @@ START_TEST(test_hand_edits)
     }
     /* Renaming and deleting a channel carries its roster along. */
     ck_assert_ptr_null(exec(s, "UPDATE channel SET name = 'front' WHERE name = 'desk'"));
-    ck_assert_str_eq(one(s, "SELECT count(*) FROM roster WHERE channel = 'front'"), "2");
+    ck_assert_str_eq(one(s, "SELECT count(*) FROM roster WHERE channel = 'front'"), "8");
+    ck_assert_str_eq(one(s, "SELECT count(*) FROM roster WHERE channel = 'desk'"), "0");
     ck_assert_ptr_null(exec(s, "DELETE FROM channel WHERE name = 'front'"));
     ck_assert_str_eq(one(s, "SELECT count(*) FROM roster"), "0");
     store_close(&s);
@@ -266,6 +370,8 @@ int main(void)
     tcase_add_test(tc, test_missing_directory);
     tcase_add_test(tc, test_read_only);
     tcase_add_test(tc, test_failed_migration_rolls_back);
+    tcase_add_test(tc, test_failed_migration_conflicting_channel);
+    tcase_add_test(tc, test_synchronous_normal);
     tcase_add_test(tc, test_hand_edits);
     tcase_add_test(tc, test_hand_edits_without_foreign_keys);
     suite_add_tcase(s, tc);
