@@ -1,12 +1,21 @@
 /* cs_home.h - the home of channels: subscriptions, owner binding, status
  * and its fan-out to watchers (DESIGN sections 1 and 3).
  *
- * The home keeps every channel of the database in memory (owner, policy,
- * owner resources, watchers) and the roster rows in SQLite.  It is driven
- * by inbound stanzas and link events and writes its output through a
- * sink; it never touches a socket.  Every state change is written inside
- * the roster's open transaction: the caller commits it before the output
- * reaches the socket (see chanstatd.c). */
+ * The home is driven by inbound stanzas, link events and the time the
+ * daemon passes in; it reads no clock and touches no socket.  Its output
+ * goes through one struct out (cs_out.h).  Answers to an inbound stanza
+ * are written at once; everything that can grow with the data (fan-out
+ * of a status change to its watchers, the resync after a reconnect, the
+ * owner probes after a (re)connect) is a cursor that home_pump() advances
+ * while the output has room (doc/internals-flow.md).
+ *
+ * Every state change is written inside the roster's open transaction:
+ * the caller commits it before the output reaches the socket.
+ *
+ * The code is split by job: home.c (presence and subscriptions),
+ * channel.c (the channel cache), fanout.c (status to watchers, resync),
+ * bind.c (owner binding), chaniq.c (queries to channels), rate.c (the
+ * subscription flood limit). */
 #ifndef CS_HOME_H
 #define CS_HOME_H
 
@@ -14,53 +23,55 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cs_out.h"
 #include "cs_xml.h"
 
 struct roster;
 struct home;
 
-struct home_sink {
-    /* One stanza; the tree stays the home's. */
-    void (*send)(void *ud, const struct xml_node *stanza);
-    /* Pre-serialised stanza(s): the fan-out path. */
-    void (*send_raw)(void *ud, const char *xml, size_t len);
-    void *ud;
-};
-
 struct home_limits {
     int sub_burst;      /* subscription stanzas one sender may send at once */
     int sub_per_minute; /* ... and per minute after that */
     int max_pending;    /* pending inbound requests per channel */
+    int64_t retry_ms;   /* owner binding retried this long after an error */
 };
 
 struct home_stats {
     unsigned long long deliveries;  /* presence stanzas fanned out to watchers */
     unsigned long rate_limited;     /* subscription stanzas dropped by the rate limit */
     unsigned long bad_presence;     /* presence answered with an error or dropped as invalid */
+    unsigned long probes_sent;      /* owner probes and binding requests */
 };
 
-/* domain, roster and sink must outlive the home.  Caller frees with
- * home_free(). */
+/* domain, roster and out must outlive the home.  Caller frees with
+ * home_free().  Nothing is loaded: channels come in on first use. */
 struct home *home_new(const char *domain, struct roster *roster, const struct home_limits *limits,
-                      const struct home_sink *sink);
+                      const struct out *out);
 void home_free(struct home **home);
 
-/* Loads every channel and its roster.  0 or CS_EDB. */
-int home_load(struct home *home);
-
 /* An inbound <presence/> whose 'to' is at our domain. */
-void home_presence(struct home *home, const struct xml_node *presence, int64_t now);
+void home_presence(struct home *home, const struct xml_node *presence, int64_t now_ms);
 /* An inbound iq get/set to a channel JID.  Returns false when the home
  * serves no such query (the caller answers service-unavailable). */
-bool home_iq(struct home *home, const struct xml_node *iq, int64_t now);
+bool home_iq(struct home *home, const struct xml_node *iq, int64_t now_ms);
 
-/* The link came up: bind owners (subscribe, or probe those who approved). */
-void home_online(struct home *home, int64_t now);
-/* The link went down: owner resources are unknown until re-probed. */
-void home_offline(struct home *home, int64_t now);
-/* Sends every watcher its channel's current status (after a reconnect,
- * once probe answers had time to arrive). */
+/* The link came up: start binding owners (a paced cursor over the
+ * channels with an owner: subscribe, or probe those who approved). */
+void home_online(struct home *home, int64_t now_ms);
+/* The link went down: owner resources are unknown until re-probed;
+ * cursors stop (they restart from online/resync). */
+void home_offline(struct home *home, int64_t now_ms);
+/* Starts sending every watcher that may hold a stale view its channel's
+ * current status (a while after online, when probe answers are in). */
 void home_resync(struct home *home);
+/* Advances the cursors while the output has room.  Returns true when
+ * they still have output to produce (call again once drained). */
+bool home_pump(struct home *home, int64_t now_ms);
+/* Timers: owner binding retries that are due.  Call about once a second. */
+void home_tick(struct home *home, int64_t now_ms);
+/* State in memory may differ from the database (a commit failed): forget
+ * the cache; owners are probed again and watchers resynced. */
+void home_reload(struct home *home, int64_t now_ms);
 
 /* Is name a channel (loaded, or found in the database)? */
 bool home_has_channel(struct home *home, const char *name);
@@ -70,15 +81,10 @@ const struct home_stats *home_stats(const struct home *home);
 /* Where a message to channel name goes.  Returns CS_ENOTFOUND for no such
  * channel; else 0 with *owner_r the owner's bare JID (NULL: no owner),
  * *resource_r the owner resource to deliver to (NULL: none available),
- * *jid_r the channel's address.  All borrowed from the home. */
+ * *jid_r the channel's address.  All borrowed from the home, valid until
+ * the next call into it. */
 int home_message_target(struct home *home, const char *name, const char **owner_r,
                         const char **resource_r, const char **jid_r);
-/* The address of a channel owned by owner that a reply to contact should
- * come from: the channel contact last wrote to, else the owner's first
- * channel by name.  NULL when owner owns none.  Borrowed. */
-const char *home_reply_channel(struct home *home, const char *owner, const char *contact);
-/* Records that contact wrote to channel name (for home_reply_channel). */
-void home_note_conversation(struct home *home, const char *name, const char *contact);
 
 /* Called when a channel's owner gains a resource that can receive
  * messages (to flush stored messages). */

@@ -4,9 +4,13 @@
  * stanzas in and out.  The link reconnects by itself after any loss
  * (exponential backoff with jitter between reconnect_min_ms and
  * reconnect_max_ms), restarts the stream on bad input (restricted XML,
- * size or depth limits), never blocks on a slow server (a bounded output
- * buffer; reading pauses while the buffer is above its high-water mark)
- * and reports stream errors by name.  See doc/internals-link.md. */
+ * size or depth limits), never blocks on a slow server and reports stream
+ * errors by name.  Output is never refused while online: producers keep
+ * within link_room() (send_buffer_bytes) and resume on drained; reading
+ * pauses while more than send_buffer_bytes are pending; the server counts
+ * as "not reading" only when pending output makes no progress for
+ * stall_timeout seconds.  See doc/internals-link.md and
+ * doc/internals-flow.md. */
 #ifndef CS_LINK_H
 #define CS_LINK_H
 
@@ -56,13 +60,20 @@ void link_start(struct link *link);
 bool link_online(const struct link *link);
 
 /* Queues a stanza (serialised at once; the tree stays the caller's).
- * Returns 0; CS_ENOTCONN when the link is not online (the stanza is NOT
- * queued: callers keep durable state and re-derive it in online());
- * CS_ELIMIT when the output buffer would exceed send_buffer_bytes (the
- * server is not reading: the link is reset and will reconnect). */
+ * Returns 0, or CS_ENOTCONN when the link is not online (the stanza is
+ * NOT queued: callers keep durable state and re-derive it in online()).
+ * Never drops: callers that can produce much keep within link_room(). */
 int link_send(struct link *link, const struct xml_node *stanza);
 /* Same for pre-serialised XML (one or more complete stanzas). */
 int link_send_raw(struct link *link, const char *data, size_t len);
+/* Bytes that may still be queued before producers should pause (0 when
+ * offline or at the budget). */
+size_t link_room(const struct link *link);
+/* Offset just past the queued output; offsets stay valid until the
+ * buffer is next written to the socket (not within one inbound batch). */
+size_t link_mark(const struct link *link);
+/* Replaces queued, unwritten bytes [from, to) with repl. */
+void link_splice(struct link *link, size_t from, size_t to, const char *repl, size_t len);
 
 /* Drops the connection at once, discarding queued output, and reconnects
  * (used when state that queued output depends on could not be stored). */

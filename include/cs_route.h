@@ -3,18 +3,25 @@
  * A message to name@DOMAIN goes to the owner's best available resource,
  * from the sender's relay address (the sender's bare JID escaped per
  * XEP-0106 at DOMAIN); the owner's message to a relay address goes to the
- * unescaped JID from the channel's address.  With no owner resource
- * available, chat and normal messages with content are stored and
- * delivered, in order and with a XEP-0203 delay stamp, when the owner is
- * next available.  Stored messages are deleted only once the link has
- * handed them to the server (route_drained), so a crash can repeat a
- * message but never lose one. */
+ * unescaped JID from the channel the contact last wrote to (remembered
+ * per owner and contact, persisted once a second by route_tick), else
+ * from the owner's first channel.  With no owner resource available, chat
+ * and normal messages with content are stored and delivered, in order and
+ * with a XEP-0203 delay stamp, when the owner is next available.
+ *
+ * The delivery of stored messages is a cursor (route_pump): a page at a
+ * time, within the output's room in bytes.  A stored message's id is
+ * recorded only once the link accepted it, and the row is deleted only
+ * once the link wrote it to the socket (route_drained): a crash can
+ * repeat a message but never lose one.  See doc/internals-flow.md. */
 #ifndef CS_ROUTE_H
 #define CS_ROUTE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cs_home.h"
+#include "cs_out.h"
 #include "cs_xml.h"
 
 struct offline;
@@ -33,27 +40,35 @@ struct route_stats {
     unsigned long replies;      /* owner -> contact */
     unsigned long stored;       /* kept offline */
     unsigned long flushed;      /* stored ones delivered */
+    unsigned long expired;      /* stored ones dropped after offline_expiry_s */
     unsigned long errors_sent;
 };
 
 /* All pointers must outlive the route.  Caller frees with route_free(). */
 struct route *route_new(const char *domain, struct home *home, struct roster *roster,
                         struct offline *offline, const struct route_limits *limits,
-                        const struct home_sink *sink);
+                        const struct out *out);
 void route_free(struct route **route);
-/* Learns which channels have stored messages.  0 or CS_EDB. */
-int route_load(struct route *route);
 
 /* An inbound <message/> whose 'to' is at our domain. */
-void route_message(struct route *route, const struct xml_node *msg, int64_t now);
-/* The channel's owner can receive messages: deliver what is stored. */
-void route_flush(struct route *route, const char *channel, int64_t now);
-/* Everything queued so far reached the server: forget (delete) the stored
- * messages that were in it.  Runs its own transaction.  0 or CS_EDB. */
+void route_message(struct route *route, const struct xml_node *msg, int64_t now_ms);
+/* The channel's owner can receive messages: queue its stored messages. */
+void route_flush(struct route *route, const char *channel);
+/* Writes stored messages while the output has room.  Returns true when
+ * more are waiting for room. */
+bool route_pump(struct route *route, int64_t now_ms);
+/* Everything queued so far reached the socket: delete the stored
+ * messages that were in it.  Runs its own transaction.  0 or CS_EDB (the
+ * rows stay and may be delivered again). */
 int route_drained(struct route *route);
 /* The link dropped: stored messages sent but not yet drained stay stored
  * and go out again at the next flush. */
 void route_link_lost(struct route *route);
+/* Once a second: drops expired stored messages, persists conversation
+ * memory.  Runs its own transaction. */
+void route_tick(struct route *route, int64_t now_ms);
+/* In-memory counts may differ from the database (a commit failed). */
+void route_reload(struct route *route);
 
 const struct route_stats *route_stats(const struct route *route);
 

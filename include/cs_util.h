@@ -22,8 +22,10 @@ char *xstrndup(const char *s, size_t n);
 
 /* Monotonic clock in milliseconds. */
 int64_t cs_now_ms(void);
-/* Wall clock in seconds since the epoch. */
+/* Wall clock in seconds / milliseconds since the epoch.  Read only at
+ * the edge (the daemon); the core gets the time passed in. */
 int64_t cs_wall_s(void);
+int64_t cs_wall_ms(void);
 
 /* Lowercase hex SHA-1 of data into out (41 bytes incl. NUL). */
 void cs_sha1_hex(const void *data, size_t len, char out[41]);

@@ -14,14 +14,11 @@
 
 #include "cs_config.h"
 #include "cs_error.h"
-#include "cs_home.h"
 #include "cs_link.h"
 #include "cs_log.h"
 #include "cs_loop.h"
-#include "cs_offline.h"
-#include "cs_roster.h"
-#include "cs_route.h"
-#include "cs_service.h"
+#include "cs_node.h"
+#include "cs_out.h"
 #include "cs_store.h"
 #include "cs_util.h"
 
@@ -33,14 +30,10 @@ struct daemon {
     struct config cfg;
     struct loop *loop;
     struct store *store;
-    struct roster *roster;
-    struct offline *offline;
-    struct home *home;
-    struct route *route;
+    struct node *node;
     struct link *link;
-    struct loop_timer *resync;
-    struct service svc;
-    struct stanza_list out;
+    struct out out;
+    struct loop_timer *tick;
     int sigfd;
 };
 
@@ -49,7 +42,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: chanstatd -c FILE [--check-config | --init-db]\n"
             "\n"
-            "  -c, --config FILE   configuration file (INI, see chanstat.conf(5))\n"
+            "  -c, --config FILE   configuration file (INI, see chanstatd(8) and doc/config.md)\n"
             "      --check-config  validate FILE, print the effective values, exit\n"
             "      --init-db       create or migrate the database, exit\n"
             "  -V, --version       print the version\n"
@@ -59,101 +52,50 @@ static void usage(FILE *f)
             "[log] syslog = true).  SIGTERM or SIGINT closes the stream and exits.\n");
 }
 
-static void send_out(struct daemon *d)
-{
-    for (size_t i = 0; i < d->out.n; i++) {
-        int r = link_send(d->link, d->out.v[i]);
-        if (r != 0) {
-            /* Replies are derived from the request; a lost reply makes
-             * the requester time out, as with any lost stanza. */
-            log_warning("chanstatd: reply not sent: %s", cs_strerror(r));
-            break;
-        }
-    }
-    stanza_list_clear(&d->out);
-}
+/* ---- The output path: the core writes, the link queues ---- */
 
-/* After a (re)connect, owners are probed at once; their answers arrive
- * within this delay, after which every watcher is sent the status we then
- * hold, so nobody keeps a stale "available" from before the outage. */
-#define RESYNC_DELAY_MS 2000
-
-static void sink_send(void *ud, const struct xml_node *stanza)
+static int out_write(void *ud, const char *xml, size_t len)
 {
     struct daemon *d = ud;
-    int r = link_send(d->link, stanza);
-    if (r != 0)
-        log_debug("chanstatd: stanza not sent: %s", cs_strerror(r));
+    return link_send_raw(d->link, xml, len);
 }
 
-static void sink_send_raw(void *ud, const char *xml, size_t len)
+static size_t out_room_cb(void *ud)
 {
     struct daemon *d = ud;
-    int r = link_send_raw(d->link, xml, len);
-    if (r != 0)
-        log_debug("chanstatd: stanza not sent: %s", cs_strerror(r));
+    return link_room(d->link);
 }
 
-static void on_deliverable(void *ud, const char *channel)
+static size_t out_mark(void *ud)
 {
     struct daemon *d = ud;
-    route_flush(d->route, channel, cs_wall_s());
+    return link_mark(d->link);
 }
 
-static int load_home(struct daemon *d)
-{
-    struct home_limits limits = {
-        .sub_burst = d->cfg.subscription_burst,
-        .sub_per_minute = d->cfg.subscriptions_per_minute,
-        .max_pending = d->cfg.max_pending_per_channel,
-    };
-    struct route_limits rlimits = {
-        .max_message_bytes = d->cfg.max_message_bytes,
-        .offline_max_messages = d->cfg.offline_max_messages,
-        .offline_max_bytes = d->cfg.offline_max_bytes,
-        .offline_expiry_s = d->cfg.offline_expiry_days * 86400,
-    };
-    struct home_sink sink = {sink_send, sink_send_raw, d};
-    route_free(&d->route);
-    home_free(&d->home);
-    d->home = home_new(d->cfg.domain, d->roster, &limits, &sink);
-    d->route = route_new(d->cfg.domain, d->home, d->roster, d->offline, &rlimits, &sink);
-    home_on_deliverable(d->home, on_deliverable, d);
-    service_init(&d->svc, d->cfg.domain, d->home, d->route);
-    if (home_load(d->home) != 0 || route_load(d->route) != 0)
-        return CS_EDB;
-    return 0;
-}
-
-static void on_resync(struct loop *loop, void *ud)
+static void out_splice(void *ud, size_t from, size_t to, const char *repl, size_t len)
 {
     struct daemon *d = ud;
-    d->resync = NULL;
-    home_resync(d->home);
+    link_splice(d->link, from, to, repl, len);
 }
+
+/* ---- Link events: the clock is read here and passed in ---- */
 
 static void on_online(struct link *link, void *ud)
 {
     struct daemon *d = ud;
-    home_online(d->home, cs_wall_s());
-    loop_timer_cancel(d->loop, &d->resync);
-    d->resync = loop_timer_add(d->loop, RESYNC_DELAY_MS, on_resync, d);
+    node_online(d->node, cs_wall_ms());
 }
 
 static void on_offline(struct link *link, void *ud)
 {
     struct daemon *d = ud;
-    loop_timer_cancel(d->loop, &d->resync);
-    home_offline(d->home, cs_wall_s());
-    route_link_lost(d->route);
+    node_offline(d->node, cs_wall_ms());
 }
 
-/* Stored messages that reached the server can go. */
 static void on_drained(struct link *link, void *ud)
 {
     struct daemon *d = ud;
-    if (route_drained(d->route) != 0)
-        log_error("chanstatd: deleting delivered offline messages failed; they may repeat");
+    node_drained(d->node, cs_wall_ms());
 }
 
 /* State changes of this batch become durable before any stanza that
@@ -161,26 +103,27 @@ static void on_drained(struct link *link, void *ud)
 static void on_batch_end(struct link *link, void *ud)
 {
     struct daemon *d = ud;
-    if (roster_tx_commit(d->roster) == 0)
-        return;
-    log_error("chanstatd: database commit failed; discarding this batch's output and "
-              "reloading state");
-    link_reset(link, "database commit failed");
-    if (load_home(d) != 0)
-        log_error("chanstatd: reloading state from the database failed");
+    node_batch_end(d->node, cs_wall_ms());
 }
 
 static void on_stanza(struct link *link, struct xml_node *stanza, void *ud)
 {
     struct daemon *d = ud;
-    service_handle(&d->svc, stanza, &d->out);
-    send_out(d);
+    node_stanza(d->node, stanza, cs_wall_ms());
 }
 
 static void on_closed(struct link *link, void *ud)
 {
     struct daemon *d = ud;
     loop_stop(d->loop);
+}
+
+static void on_tick(struct loop *loop, void *ud)
+{
+    struct daemon *d = ud;
+    d->tick = loop_timer_add(loop, NODE_TICK_MS, on_tick, d);
+    if (link_online(d->link))
+        node_tick(d->node, cs_wall_ms());
 }
 
 static const struct link_handlers handlers = {
@@ -288,15 +231,17 @@ int main(int argc, char **argv)
         status = EXIT_RUNTIME;
         goto out;
     }
-    d.roster = roster_new(d.store, err, sizeof(err));
-    if (d.roster)
-        d.offline = offline_new(d.store, err, sizeof(err));
-    if (d.roster == NULL || d.offline == NULL || load_home(&d) != 0) {
-        log_error("chanstatd: cannot load channels: %s", d.offline ? "database error" : err);
+    d.out = (struct out){out_write, out_room_cb, out_mark, out_splice, &d};
+    d.node = node_new(&d.cfg, d.store, &d.out, err, sizeof(err));
+    if (d.node == NULL) {
+        log_error("chanstatd: cannot prepare the database: %s", err);
         status = EXIT_RUNTIME;
         goto out;
     }
+    /* Nothing is loaded here: channels are read on first use, so start-up
+     * costs the same with ten channels or ten million. */
     d.link = link_new(d.loop, &d.cfg, &handlers, &d);
+    d.tick = loop_timer_add(d.loop, NODE_TICK_MS, on_tick, &d);
     log_info("chanstatd %s starting for %s (database %s)", PACKAGE_VERSION, d.cfg.domain,
              d.cfg.database);
     link_start(d.link);
@@ -306,16 +251,10 @@ int main(int argc, char **argv)
     }
     log_info("chanstatd: stopped");
 out:
-    if (d.roster && roster_tx_commit(d.roster) != 0)
-        log_error("chanstatd: final commit failed");
-    loop_timer_cancel(d.loop, &d.resync);
+    if (d.loop)
+        loop_timer_cancel(d.loop, &d.tick);
     link_free(&d.link);
-    route_free(&d.route);
-    home_free(&d.home);
-    offline_free(&d.offline);
-    roster_free(&d.roster);
-    stanza_list_clear(&d.out);
-    free(d.out.v);
+    node_free(&d.node);
     if (d.sigfd >= 0)
         close(d.sigfd);
     loop_free(&d.loop);

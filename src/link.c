@@ -32,10 +32,6 @@
 #define READ_CHUNK 65536
 #define READS_PER_WAKEUP 16
 #define CLOSE_WAIT_MS 2000
-/* Above this many pending output bytes we stop reading input until the
- * server has taken half of it: most output answers input, so this is the
- * back-pressure that keeps the buffer far below its hard cap. */
-#define HIGH_WATER_MAX (1u << 20)
 
 enum link_state {
     LINK_IDLE,
@@ -62,8 +58,10 @@ struct link {
 
     struct strbuf out;
     size_t out_off;
-    size_t high_water;
+    size_t budget; /* send_buffer_bytes: producers pause, input pauses above */
     bool read_paused;
+    int64_t last_progress;         /* ms: last write to the socket, or output queued onto none */
+    struct loop_timer *stall_timer; /* runs while output is pending */
 
     struct loop_timer *timer;    /* reconnect, connect timeout or close wait */
     struct loop_timer *ka_timer; /* whitespace keepalive */
@@ -103,9 +101,7 @@ struct link *link_new(struct loop *loop, const struct config *cfg,
     link->fd = -1;
     link->parser = xml_parser_new((size_t)cfg->max_stanza_bytes, (unsigned)cfg->max_depth,
                                   &parser_handlers, link);
-    link->high_water = (size_t)cfg->send_buffer_bytes / 2;
-    if (link->high_water > HIGH_WATER_MAX)
-        link->high_water = HIGH_WATER_MAX;
+    link->budget = (size_t)cfg->send_buffer_bytes;
     return link;
 }
 
@@ -122,6 +118,7 @@ static void close_socket(struct link *link)
     link->read_paused = false;
     loop_timer_cancel(link->loop, &link->timer);
     loop_timer_cancel(link->loop, &link->ka_timer);
+    loop_timer_cancel(link->loop, &link->stall_timer);
     if (link->addrs) {
         freeaddrinfo(link->addrs);
         link->addrs = link->addr_next = NULL;
@@ -191,6 +188,7 @@ static int flush(struct link *link)
         }
         link->out_off += (size_t)n;
         link->stats.bytes_out += (unsigned long long)n;
+        link->last_progress = cs_now_ms();
     }
     if (pending(link) == 0) {
         bool wrote = link->out.len > 0;
@@ -201,7 +199,7 @@ static int flush(struct link *link)
         strbuf_consume(&link->out, link->out_off);
         link->out_off = 0;
     }
-    if (link->read_paused && pending(link) <= link->high_water / 2) {
+    if (link->read_paused && pending(link) <= link->budget / 2) {
         link->read_paused = false;
         log_debug("link: output drained to %zu bytes; reading again", pending(link));
     }
@@ -230,15 +228,36 @@ static void fail(struct link *link, bool input, const char *fmt, ...)
     drop(link, buf);
 }
 
+/* The server is "not reading" only when pending output made no progress
+ * for stall_timeout seconds: a full buffer alone is no reason to drop. */
+static void on_stall_check(struct loop *loop, void *ud)
+{
+    struct link *link = ud;
+    int64_t limit = (int64_t)link->cfg->stall_timeout * 1000;
+    int64_t idle = cs_now_ms() - link->last_progress;
+    link->stall_timer = NULL;
+    if (pending(link) == 0 || link->fd < 0)
+        return;
+    if (idle >= limit) {
+        drop(link, "server not reading: no output written for stall_timeout seconds");
+        return;
+    }
+    link->stall_timer = loop_timer_add(loop, limit - idle, on_stall_check, link);
+}
+
+/* Appends to the output buffer.  Never refuses: producers keep within
+ * link_room(), and input pauses above the budget, which bounds the rest. */
 static int queue(struct link *link, const char *data, size_t len)
 {
-    if (pending(link) + len > (size_t)link->cfg->send_buffer_bytes) {
-        fail(link, false, "output buffer over send_buffer_bytes (%d): server not reading",
-             link->cfg->send_buffer_bytes);
-        return CS_ELIMIT;
+    if (pending(link) == 0) {
+        link->last_progress = cs_now_ms();
+        if (link->stall_timer == NULL && link->cfg->stall_timeout > 0)
+            link->stall_timer = loop_timer_add(link->loop,
+                                               (int64_t)link->cfg->stall_timeout * 1000,
+                                               on_stall_check, link);
     }
     strbuf_append(&link->out, data, len);
-    if (pending(link) > link->high_water && !link->read_paused) {
+    if (pending(link) > link->budget && !link->read_paused) {
         link->read_paused = true;
         log_debug("link: %zu bytes pending output; pausing input", pending(link));
     }
@@ -250,15 +269,39 @@ static int queue(struct link *link, const char *data, size_t len)
 
 int link_send_raw(struct link *link, const char *data, size_t len)
 {
-    int r;
     if (link->state != LINK_ONLINE || link->fail_reason) {
         log_debug("link: not online; not sending %zu bytes", len);
         return CS_ENOTCONN;
     }
-    r = queue(link, data, len);
-    if (r == 0)
-        link->stats.stanzas_out++;
-    return r;
+    if (log_enabled(LOG_LEVEL_DEBUG))
+        log_debug("link: out: %.*s", (int)len, data);
+    queue(link, data, len);
+    link->stats.stanzas_out++;
+    return 0;
+}
+
+size_t link_room(const struct link *link)
+{
+    if (link->state != LINK_ONLINE || link->fail_reason || pending(link) >= link->budget)
+        return 0;
+    return link->budget - pending(link);
+}
+
+size_t link_mark(const struct link *link)
+{
+    return link->out.len;
+}
+
+void link_splice(struct link *link, size_t from, size_t to, const char *repl, size_t len)
+{
+    struct strbuf sb = {0};
+    if (from < link->out_off || to > link->out.len || from > to)
+        return; /* already written, or not ours: nothing to take back */
+    strbuf_append(&sb, link->out.data + to, link->out.len - to);
+    link->out.len = from;
+    strbuf_append(&link->out, repl, len);
+    strbuf_append(&link->out, sb.data ? sb.data : "", sb.len);
+    strbuf_free(&sb);
 }
 
 int link_send(struct link *link, const struct xml_node *stanza)
@@ -268,8 +311,6 @@ int link_send(struct link *link, const struct xml_node *stanza)
     if (link->state != LINK_ONLINE || link->fail_reason)
         return CS_ENOTCONN;
     xml_serialize(stanza, XML_NS_COMPONENT, &sb);
-    if (log_enabled(LOG_LEVEL_DEBUG))
-        log_debug("link: out: %s", sb.data);
     r = link_send_raw(link, sb.data, sb.len);
     strbuf_free(&sb);
     return r;
@@ -356,6 +397,17 @@ static void go_online(struct link *link)
 
 /* ---- Parser callbacks (inside xml_parser_feed) ---- */
 
+/* XEP-0114 section 3: the server accepts with an empty <handshake/>
+ * (whitespace aside); anything inside is not an acceptance. */
+static bool handshake_empty(const struct xml_node *hs)
+{
+    for (const struct xml_node *c = hs->first_child; c; c = c->next) {
+        if (c->type != XML_TEXT || strspn(c->text, " \t\r\n") != c->text_len)
+            return false;
+    }
+    return true;
+}
+
 static void on_stream_start(void *ud, const struct xml_node *root)
 {
     struct link *link = ud;
@@ -419,8 +471,13 @@ static void on_stanza(void *ud, struct xml_node *stanza)
         return;
     }
     if (link->state == LINK_HANDSHAKE) {
-        if (strcmp(stanza->name, "handshake") == 0) {
+        if (strcmp(stanza->name, "handshake") == 0 && handshake_empty(stanza)) {
             go_online(link);
+            return;
+        }
+        if (strcmp(stanza->name, "handshake") == 0) {
+            /* XEP-0114 section 3: success is an EMPTY handshake element. */
+            fail(link, true, "server answered the handshake with content");
             return;
         }
         fail(link, true, "server sent <%s/> before accepting the handshake", stanza->name);

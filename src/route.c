@@ -1,5 +1,5 @@
 /* route.c - message routing through the home: owner delivery, replies
- * from the channel address, the offline store. */
+ * from the channel address, the offline store and its paced delivery. */
 #include "config.h"
 
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cs_error.h"
+#include "cs_hash.h"
 #include "cs_jid.h"
 #include "cs_log.h"
 #include "cs_offline.h"
@@ -17,17 +18,37 @@
 #include "cs_util.h"
 
 #define NS_DELAY "urn:xmpp:delay"
-/* Stored messages sent per flush; the next batch follows once the link
- * drained, so a large store never overflows the output buffer. */
-#define FLUSH_BATCH 1000
+/* Stored messages read per step of the flush cursor (and never more
+ * bytes than the output has room for). */
+#define FLUSH_PAGE 64
+/* Channels whose store usage is cached; above this, entries with nothing
+ * stored are forgotten (read again on demand). */
+#define USAGE_SWEEP 100000
+/* Conversation memory kept in memory; the database keeps all of it. */
+#define CONV_CACHE_MAX 100000
+#define EXPIRE_INTERVAL_MS 60000
 
-/* A channel with stored messages, how much, and how far they were sent. */
+/* A channel's offline store: how much, and how far the cursor got. */
 struct stored {
-    char *channel;
-    int count;         /* rows in the store (kept here: no scan per message) */
+    int count;          /* rows in the store, sent or not (no scan per message) */
     int64_t bytes;
-    int64_t sent_upto; /* highest id handed to the link and not yet drained */
+    int64_t sent_upto;  /* highest id accepted by the link and not yet deleted */
+    unsigned in_flight; /* of those, how many await route_drained */
+    bool queued;        /* on the flush queue */
     struct stored *next;
+    char channel[];
+};
+
+struct sent {
+    int64_t id;
+    struct stored *s;
+    size_t bytes;
+};
+
+struct conv {
+    bool dirty; /* not yet in the database */
+    char *channel;
+    char key[]; /* owner '\n' contact */
 };
 
 struct route {
@@ -36,16 +57,21 @@ struct route {
     struct roster *roster;
     struct offline *offline;
     struct route_limits limits;
-    struct home_sink sink;
-    struct stored *stored; /* short list: channels whose owner is offline with messages */
-    int64_t *sent;         /* ids sent since the last drain */
+    const struct out *out;
+    struct hash usage; /* channel -> struct stored * */
+    size_t usage_sweep_at;
+    struct stored *flush_head, *flush_tail;
+    struct sent *sent; /* accepted by the link since the last drain */
     size_t nsent, capsent;
+    struct hash convs; /* key -> struct conv * */
+    unsigned ndirty;
+    int64_t next_expire;
     struct route_stats stats;
 };
 
 struct route *route_new(const char *domain, struct home *home, struct roster *roster,
                         struct offline *offline, const struct route_limits *limits,
-                        const struct home_sink *sink)
+                        const struct out *out)
 {
     struct route *r = xcalloc(1, sizeof(*r));
     r->domain = domain;
@@ -53,8 +79,35 @@ struct route *route_new(const char *domain, struct home *home, struct roster *ro
     r->roster = roster;
     r->offline = offline;
     r->limits = *limits;
-    r->sink = *sink;
+    r->out = out;
+    r->usage_sweep_at = USAGE_SWEEP;
     return r;
+}
+
+static void free_usage(struct route *r)
+{
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    while (hash_next(&r->usage, &pos, &k, &v))
+        free(v);
+    hash_clear(&r->usage);
+    r->flush_head = r->flush_tail = NULL;
+    r->nsent = 0;
+}
+
+static void free_convs(struct route *r)
+{
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    while (hash_next(&r->convs, &pos, &k, &v)) {
+        struct conv *c = v;
+        free(c->channel);
+        free(c);
+    }
+    hash_clear(&r->convs);
+    r->ndirty = 0;
 }
 
 void route_free(struct route **rp)
@@ -62,15 +115,16 @@ void route_free(struct route **rp)
     struct route *r = *rp;
     if (r == NULL)
         return;
-    while (r->stored) {
-        struct stored *s = r->stored;
-        r->stored = s->next;
-        free(s->channel);
-        free(s);
-    }
+    free_usage(r);
+    free_convs(r);
     free(r->sent);
     free(r);
     *rp = NULL;
+}
+
+void route_reload(struct route *r)
+{
+    free_usage(r);
 }
 
 const struct route_stats *route_stats(const struct route *r)
@@ -78,50 +132,45 @@ const struct route_stats *route_stats(const struct route *r)
     return &r->stats;
 }
 
-static struct stored *find_stored(struct route *r, const char *channel, bool create)
+/* Forgets cached usage of channels with nothing stored or in flight:
+ * amortised O(1) per insert (runs when the table doubled since). */
+static void sweep_usage(struct route *r)
 {
-    struct stored *s;
-    for (s = r->stored; s; s = s->next) {
-        if (strcmp(s->channel, channel) == 0)
-            return s;
-    }
-    if (!create)
-        return NULL;
-    s = xcalloc(1, sizeof(*s));
-    s->channel = xstrdup(channel);
-    if (offline_usage(r->offline, channel, &s->count, &s->bytes) != 0) {
-        /* Unknown usage: count as full so nothing is stored unchecked. */
-        s->count = r->limits.offline_max_messages;
-    }
-    s->next = r->stored;
-    r->stored = s;
-    return s;
-}
-
-static void drop_empty(struct route *r)
-{
-    for (struct stored **pp = &r->stored; *pp;) {
-        if ((*pp)->count == 0) {
-            struct stored *s = *pp;
-            *pp = s->next;
-            free(s->channel);
+    struct hash keep = {0};
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    while (hash_next(&r->usage, &pos, &k, &v)) {
+        struct stored *s = v;
+        if (s->count == 0 && s->in_flight == 0 && !s->queued)
             free(s);
-        } else {
-            pp = &(*pp)->next;
-        }
+        else
+            hash_put(&keep, s->channel, s);
     }
+    hash_clear(&r->usage);
+    r->usage = keep;
+    r->usage_sweep_at = r->usage.n * 2 > USAGE_SWEEP ? r->usage.n * 2 : USAGE_SWEEP;
 }
 
-static void on_channel(void *ud, const char *name, const char *owner, enum channel_policy p)
+/* The channel's store usage (one indexed query the first time).  NULL on
+ * a database error. */
+static struct stored *usage(struct route *r, const char *channel)
 {
-    find_stored(ud, name, true);
-}
-
-int route_load(struct route *r)
-{
-    int rc = roster_each_channel(r->roster, on_channel, r);
-    drop_empty(r);
-    return rc;
+    struct stored *s = hash_get(&r->usage, channel);
+    size_t len;
+    if (s)
+        return s;
+    len = strlen(channel);
+    s = xcalloc(1, sizeof(*s) + len + 1);
+    memcpy(s->channel, channel, len + 1);
+    if (offline_usage(r->offline, channel, &s->count, &s->bytes) != 0) {
+        free(s);
+        return NULL;
+    }
+    if (r->usage.n >= r->usage_sweep_at)
+        sweep_usage(r);
+    hash_put(&r->usage, s->channel, s);
+    return s;
 }
 
 static void reply_error(struct route *r, const struct xml_node *msg, const char *type,
@@ -129,16 +178,19 @@ static void reply_error(struct route *r, const struct xml_node *msg, const char 
 {
     struct xml_node *e = stanza_error_reply(msg, type, cond, text);
     r->stats.errors_sent++;
-    r->sink.send(r->sink.ud, e);
+    if (out_stanza(r->out, e) != 0)
+        log_debug("route: error reply not sent: link down");
     xml_free(e);
 }
 
 /* A copy of msg readdressed; everything else (id, type, thread, bodies
- * with their languages, receipts, chat states, unknown payloads) stays. */
-static void forward(struct route *r, const struct xml_node *msg, const char *from, const char *to,
-                    int64_t delayed)
+ * with their languages, receipts, chat states, unknown payloads) stays.
+ * 0 or CS_ENOTCONN. */
+static int forward(struct route *r, const struct xml_node *msg, const char *from, const char *to,
+                   int64_t delayed)
 {
     struct xml_node *m = xml_copy(msg);
+    int rc;
     xml_set_attr(m, "from", from);
     xml_set_attr(m, "to", to);
     if (delayed) {
@@ -152,15 +204,16 @@ static void forward(struct route *r, const struct xml_node *msg, const char *fro
         xml_set_attr(d, "from", r->domain);
         xml_set_attr(d, "stamp", stamp);
     }
-    r->sink.send(r->sink.ud, m);
+    rc = out_stanza(r->out, m);
     xml_free(m);
+    return rc;
 }
 
 static char *full_of(const char *bare, const char *resource)
 {
-    char *s = xmalloc(strlen(bare) + strlen(resource) + 2);
-    sprintf(s, "%s/%s", bare, resource);
-    return s;
+    struct strbuf sb = {0};
+    strbuf_printf(&sb, "%s/%s", bare, resource);
+    return sb.data;
 }
 
 /* Chat states and receipts alone carry nothing worth keeping. */
@@ -169,65 +222,143 @@ static bool has_content(const struct xml_node *msg)
     return xml_child(msg, "body", NULL) != NULL || xml_child(msg, "subject", NULL) != NULL;
 }
 
+/* Stores msg in the batch's transaction.  The sender hears of a failure
+ * now; a failed commit is answered by the daemon (cs_node.h). */
 static void store(struct route *r, const struct xml_node *msg, const char *channel,
-                  const char *contact, int64_t now)
+                  const char *contact, const struct strbuf *sb, int64_t now_ms)
 {
-    struct strbuf sb = {0};
-    struct stored *s = find_stored(r, channel, true);
-
-    xml_serialize(msg, XML_NS_COMPONENT, &sb);
+    struct stored *s = usage(r, channel);
+    if (s == NULL) {
+        reply_error(r, msg, "wait", "internal-server-error", NULL);
+        return;
+    }
     if (s->count + 1 > r->limits.offline_max_messages ||
-        s->bytes + (int64_t)sb.len > r->limits.offline_max_bytes) {
-        reply_error(r, msg, "wait", "resource-constraint",
-                    "the channel's offline store is full");
-        goto out;
+        s->bytes + (int64_t)sb->len > r->limits.offline_max_bytes) {
+        reply_error(r, msg, "wait", "resource-constraint", "the channel's offline store is full");
+        return;
     }
     if (roster_tx_begin(r->roster) != 0 ||
-        offline_put(r->offline, channel, contact, sb.data, sb.len, now) != 0) {
+        offline_put(r->offline, channel, contact, sb->data, sb->len, now_ms / 1000) != 0) {
         reply_error(r, msg, "wait", "internal-server-error", NULL);
-        goto out;
+        return;
     }
     s->count++;
-    s->bytes += (int64_t)sb.len;
+    s->bytes += (int64_t)sb->len;
     r->stats.stored++;
-out:
-    strbuf_free(&sb);
+}
+
+/* ---- Conversation memory: which channel a contact last wrote to ---- */
+
+static char *conv_key(const char *owner, const char *contact)
+{
+    struct strbuf sb = {0};
+    strbuf_printf(&sb, "%s\n%s", owner, contact);
+    return sb.data;
+}
+
+static void note_conversation(struct route *r, const char *owner, const char *contact,
+                              const char *channel)
+{
+    char *key = conv_key(owner, contact);
+    struct conv *c = hash_get(&r->convs, key);
+    if (c && strcmp(c->channel, channel) == 0) {
+        free(key);
+        return;
+    }
+    if (c == NULL) {
+        size_t len = strlen(key);
+        if (r->convs.n >= CONV_CACHE_MAX && r->ndirty == 0)
+            free_convs(r); /* all in the database: start afresh */
+        if (r->convs.n >= CONV_CACHE_MAX) {
+            /* Dirty ones not yet written: write this one directly. */
+            if (roster_tx_begin(r->roster) != 0 ||
+                roster_conv_put(r->roster, owner, contact, channel) != 0)
+                log_error("route: cannot store the conversation of %s", contact);
+            free(key);
+            return;
+        }
+        c = xcalloc(1, sizeof(*c) + len + 1);
+        memcpy(c->key, key, len + 1);
+        hash_put(&r->convs, c->key, c);
+    } else {
+        free(c->channel);
+    }
+    c->channel = xstrdup(channel);
+    if (!c->dirty) {
+        c->dirty = true;
+        r->ndirty++;
+    }
+    free(key);
+}
+
+struct first_ctx {
+    char *name;
+};
+
+static void on_first(void *ud, const char *name, const char *owner, enum channel_policy p)
+{
+    struct first_ctx *f = ud;
+    if (f->name == NULL)
+        f->name = xstrdup(name);
+}
+
+/* The address a reply from owner to contact comes from; NULL when owner
+ * owns no channel.  Caller frees. */
+static char *reply_channel(struct route *r, const char *owner, const char *contact)
+{
+    char *key = conv_key(owner, contact);
+    struct conv *c = hash_get(&r->convs, key);
+    char *name = NULL;
+    const char *o, *res, *jid;
+    struct first_ctx f = {0};
+
+    free(key);
+    if (c)
+        name = xstrdup(c->channel);
+    else if (roster_conv_get(r->roster, owner, contact, &name) != 0)
+        name = NULL;
+    if (name && home_message_target(r->home, name, &o, &res, &jid) == 0 && o &&
+        strcmp(o, owner) == 0) {
+        char *out = xstrdup(jid);
+        free(name);
+        return out;
+    }
+    free(name);
+    if (roster_channels_of_owner(r->roster, owner, 1, on_first, &f) != 0 || f.name == NULL)
+        return NULL;
+    if (home_message_target(r->home, f.name, &o, &res, &jid) != 0) {
+        free(f.name);
+        return NULL;
+    }
+    free(f.name);
+    return xstrdup(jid);
 }
 
 /* The owner writes to a relay address: the reply goes to the contact
  * from the channel's address. */
 static void reply(struct route *r, const struct xml_node *msg, const char *owner,
-                  const char *escaped)
+                  const struct jid *contact_jid)
 {
-    char *contact = jid_unescape_local(escaped);
-    struct jid cj;
-    const char *channel_jid;
+    char *contact = jid_bare(contact_jid);
+    char *channel_jid = reply_channel(r, owner, contact);
 
-    if (jid_parse(contact, &cj) != 0 || cj.local == NULL) {
-        reply_error(r, msg, "modify", "jid-malformed", NULL);
-        free(contact);
-        return;
-    }
-    channel_jid = home_reply_channel(r->home, owner, contact);
     if (channel_jid == NULL) {
         /* Not an owner: chanstat is no open relay. */
         reply_error(r, msg, "auth", "forbidden", NULL);
-    } else {
-        char *to = jid_full(&cj);
-        forward(r, msg, channel_jid, to, 0);
+    } else if (forward(r, msg, channel_jid, contact, 0) == 0) {
         r->stats.replies++;
-        free(to);
     }
-    jid_deinit(&cj);
+    free(channel_jid);
     free(contact);
 }
 
-void route_message(struct route *r, const struct xml_node *msg, int64_t now)
+void route_message(struct route *r, const struct xml_node *msg, int64_t now_ms)
 {
     const char *type = xml_attr(msg, "type");
-    struct jid from, to;
+    struct jid from, to, relay;
     struct strbuf sb = {0};
     char *contact = NULL;
+    int rc;
 
     if (type == NULL)
         type = "normal";
@@ -251,17 +382,19 @@ void route_message(struct route *r, const struct xml_node *msg, int64_t now)
             reply_error(r, msg, "cancel", "service-unavailable", NULL);
         goto out;
     }
-    if (strchr(to.local, '\\')) {
-        char *un = jid_unescape_local(to.local);
-        bool relay = strchr(un, '@') != NULL;
-        free(un);
-        if (relay) {
-            reply(r, msg, contact, to.local);
-            goto out;
-        }
+    rc = jid_relay_parse(to.local, &relay);
+    if (rc == 0) {
+        reply(r, msg, contact, &relay);
+        jid_deinit(&relay);
+        goto out;
+    }
+    if (rc == CS_EINVAL) {
+        reply_error(r, msg, "modify", "jid-malformed", "the relay address names no bare JID");
+        goto out;
     }
     {
         const char *owner, *resource, *channel_jid;
+        struct stored *s;
         if (home_message_target(r->home, to.local, &owner, &resource, &channel_jid) != 0 ||
             owner == NULL) {
             /* RFC 6121 8.5.2: no such channel, or nobody behind it. */
@@ -269,12 +402,13 @@ void route_message(struct route *r, const struct xml_node *msg, int64_t now)
                 reply_error(r, msg, "cancel", "service-unavailable", NULL);
             goto out;
         }
-        home_note_conversation(r->home, to.local, contact);
-        if (resource && find_stored(r, to.local, false) == NULL) {
+        note_conversation(r, owner, contact, to.local);
+        s = usage(r, to.local);
+        if (resource && s && s->count == 0) {
             char *from_addr = jid_relay_address(contact, r->domain);
             char *owner_full = full_of(owner, resource);
-            forward(r, msg, from_addr, owner_full, 0);
-            r->stats.routed++;
+            if (forward(r, msg, from_addr, owner_full, 0) == 0)
+                r->stats.routed++;
             free(from_addr);
             free(owner_full);
             goto out;
@@ -286,9 +420,9 @@ void route_message(struct route *r, const struct xml_node *msg, int64_t now)
             reply_error(r, msg, "cancel", "service-unavailable", NULL);
             goto out;
         }
-        store(r, msg, to.local, contact, now);
+        store(r, msg, to.local, contact, &sb, now_ms);
         if (resource)
-            route_flush(r, to.local, now); /* order kept: older ones first */
+            route_flush(r, to.local); /* order kept: older ones first */
     }
 out:
     strbuf_free(&sb);
@@ -297,64 +431,114 @@ out:
     jid_deinit(&to);
 }
 
+/* ---- The flush cursor ---- */
+
+void route_flush(struct route *r, const char *channel)
+{
+    struct stored *s = usage(r, channel);
+    if (s == NULL || s->count == 0 || s->queued)
+        return;
+    s->queued = true;
+    s->next = NULL;
+    if (r->flush_tail)
+        r->flush_tail->next = s;
+    else
+        r->flush_head = s;
+    r->flush_tail = s;
+}
+
+static void dequeue_head(struct route *r)
+{
+    struct stored *s = r->flush_head;
+    r->flush_head = s->next;
+    if (r->flush_head == NULL)
+        r->flush_tail = NULL;
+    s->next = NULL;
+    s->queued = false;
+}
+
 struct flush_ctx {
     struct route *r;
     struct stored *s;
     const char *owner_full;
-    int64_t now;
-    int64_t *expired;
-    size_t nexpired, capexpired;
+    int64_t now_s;
+    bool stopped; /* the link refused: nothing more this round */
 };
 
-static void note_sent(struct route *r, int64_t id)
+static void note_sent(struct route *r, struct stored *s, int64_t id, size_t bytes)
 {
     if (r->nsent == r->capsent) {
         r->capsent = r->capsent ? r->capsent * 2 : 64;
         r->sent = xrealloc(r->sent, r->capsent * sizeof(*r->sent));
     }
-    r->sent[r->nsent++] = id;
+    r->sent[r->nsent++] = (struct sent){id, s, bytes};
+    s->sent_upto = id;
+    s->in_flight++;
 }
 
 static void flush_one(void *ud, int64_t id, const char *sender, const char *stanza, int64_t stored)
 {
     struct flush_ctx *f = ud;
     struct route *r = f->r;
+    size_t len = strlen(stanza);
     struct xml_node *msg;
     char *from;
 
-    f->s->sent_upto = id;
-    msg = xml_parse_one(stanza, strlen(stanza));
-    if (msg == NULL || stored < f->now - r->limits.offline_expiry_s) {
-        /* Unreadable or expired: dropped (deleted with the others). */
+    if (f->stopped)
+        return;
+    msg = xml_parse_one(stanza, len);
+    if (msg == NULL || stored < f->now_s - r->limits.offline_expiry_s) {
+        /* Unreadable or expired: deleted with the others, never sent. */
         if (msg == NULL)
             log_error("route: stored message %lld is unreadable; dropped", (long long)id);
+        else
+            r->stats.expired++;
         xml_free(msg);
-        note_sent(r, id);
+        note_sent(r, f->s, id, len);
         return;
     }
     from = jid_relay_address(sender, r->domain);
-    forward(r, msg, from, f->owner_full, stored);
+    if (forward(r, msg, from, f->owner_full, stored) == 0) {
+        note_sent(r, f->s, id, len); /* recorded only once the link took it */
+        r->stats.flushed++;
+    } else {
+        f->stopped = true;
+    }
     free(from);
     xml_free(msg);
-    note_sent(r, id);
-    r->stats.flushed++;
 }
 
-void route_flush(struct route *r, const char *channel, int64_t now)
+bool route_pump(struct route *r, int64_t now_ms)
 {
-    const char *owner, *resource, *jid;
-    struct stored *s = find_stored(r, channel, false);
-    struct flush_ctx f = {.r = r, .s = s, .now = now};
-    char *owner_full;
+    while (r->flush_head) {
+        struct stored *s = r->flush_head;
+        const char *owner, *resource, *jid;
+        struct flush_ctx f = {.r = r, .s = s, .now_s = now_ms / 1000};
+        size_t room = out_room(r->out);
+        char *owner_full;
+        int n = 0;
 
-    if (s == NULL || home_message_target(r->home, channel, &owner, &resource, &jid) != 0 ||
-        owner == NULL || resource == NULL)
-        return;
-    owner_full = full_of(owner, resource);
-    f.owner_full = owner_full;
-    if (offline_each(r->offline, channel, s->sent_upto, FLUSH_BATCH, flush_one, &f) != 0)
-        log_error("route: reading stored messages of %s failed", channel);
-    free(owner_full);
+        if (home_message_target(r->home, s->channel, &owner, &resource, &jid) != 0 ||
+            owner == NULL || resource == NULL) {
+            dequeue_head(r); /* the owner left again: queued at the next login */
+            continue;
+        }
+        if (room == 0)
+            return true;
+        owner_full = full_of(owner, resource);
+        f.owner_full = owner_full;
+        if (offline_each_bytes(r->offline, s->channel, s->sent_upto, FLUSH_PAGE, room, flush_one,
+                               &f, &n) != 0) {
+            log_error("route: reading stored messages of %s failed", s->channel);
+            dequeue_head(r);
+        } else if (n == 0) {
+            dequeue_head(r); /* all sent; deleted when drained */
+        }
+        free(owner_full);
+        if (f.stopped)
+            return true;
+    }
+    return false;
 }
 
 int route_drained(struct route *r)
@@ -365,29 +549,100 @@ int route_drained(struct route *r)
     if (roster_tx_begin(r->roster) != 0)
         return CS_EDB;
     for (size_t i = 0; i < r->nsent && rc == 0; i++)
-        rc = offline_delete(r->offline, r->sent[i]);
+        rc = offline_delete(r->offline, r->sent[i].id);
     if (rc != 0 || roster_tx_commit(r->roster) != 0) {
         roster_tx_rollback(r->roster);
         return CS_EDB;
     }
+    for (size_t i = 0; i < r->nsent; i++) {
+        struct stored *s = r->sent[i].s;
+        s->count--;
+        s->bytes -= (int64_t)r->sent[i].bytes;
+        s->in_flight--;
+        if (s->count <= 0) {
+            s->count = 0;
+            s->bytes = 0;
+            s->sent_upto = 0;
+        }
+    }
     r->nsent = 0;
-    /* Recount (once per drain); channels with nothing left stop being
-     * special; the others send their next batch. */
-    for (struct stored *s = r->stored; s; s = s->next) {
-        if (offline_usage(r->offline, s->channel, &s->count, &s->bytes) != 0)
-            s->count = r->limits.offline_max_messages;
-    }
-    drop_empty(r);
-    for (struct stored *s = r->stored; s; s = s->next) {
-        if (s->sent_upto > 0)
-            route_flush(r, s->channel, cs_wall_s());
-    }
     return 0;
 }
 
 void route_link_lost(struct route *r)
 {
+    size_t pos = 0;
+    const char *k;
+    void *v;
     r->nsent = 0;
-    for (struct stored *s = r->stored; s; s = s->next)
+    while (hash_next(&r->usage, &pos, &k, &v)) {
+        struct stored *s = v;
         s->sent_upto = 0;
+        s->in_flight = 0;
+    }
+    while (r->flush_head)
+        dequeue_head(r);
+}
+
+/* After rows went away behind our back: O(cached channels), rare. */
+static void recount(struct route *r)
+{
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    while (hash_next(&r->usage, &pos, &k, &v)) {
+        struct stored *s = v;
+        if (offline_usage(r->offline, s->channel, &s->count, &s->bytes) != 0)
+            s->count = r->limits.offline_max_messages; /* unknown: store nothing unchecked */
+    }
+}
+
+static void persist_convs(struct route *r)
+{
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    if (r->ndirty == 0 || roster_tx_begin(r->roster) != 0)
+        return;
+    while (hash_next(&r->convs, &pos, &k, &v)) {
+        struct conv *c = v;
+        const char *nl = strchr(c->key, '\n');
+        char *owner;
+        if (!c->dirty)
+            continue;
+        owner = xstrndup(c->key, (size_t)(nl - c->key));
+        if (roster_conv_put(r->roster, owner, nl + 1, c->channel) != 0) {
+            log_error("route: cannot store the conversation of %s", nl + 1);
+            free(owner);
+            roster_tx_rollback(r->roster);
+            return;
+        }
+        free(owner);
+    }
+    if (roster_tx_commit(r->roster) != 0) {
+        log_error("route: storing conversations failed; retried");
+        return;
+    }
+    pos = 0;
+    while (hash_next(&r->convs, &pos, &k, &v))
+        ((struct conv *)v)->dirty = false;
+    r->ndirty = 0;
+}
+
+void route_tick(struct route *r, int64_t now_ms)
+{
+    persist_convs(r);
+    if (now_ms < r->next_expire)
+        return;
+    r->next_expire = now_ms + EXPIRE_INTERVAL_MS;
+    if (r->nsent == 0) {
+        int n = offline_expire(r->offline, now_ms / 1000 - r->limits.offline_expiry_s);
+        if (n > 0) {
+            log_info("route: %d stored message(s) expired", n);
+            r->stats.expired += (unsigned long)n;
+            recount(r);
+        } else if (n < 0) {
+            log_error("route: expiring stored messages failed");
+        }
+    }
 }

@@ -22,19 +22,28 @@ static const char *const domain_features[] = {
 };
 
 void service_init(struct service *svc, const char *domain, struct home *home,
-                  struct route *route)
+                  struct route *route, const struct out *out)
 {
     memset(svc, 0, sizeof(*svc));
     svc->domain = domain;
     svc->home = home;
     svc->route = route;
+    svc->out = out;
+}
+
+/* Sends and frees an answer. */
+static void send(struct service *svc, struct xml_node *st)
+{
+    if (out_stanza(svc->out, st) != 0)
+        log_debug("service: answer not sent: link down");
+    xml_free(st);
 }
 
 static void reply_error(struct service *svc, const struct xml_node *st, const char *type,
-                        const char *cond, const char *text, struct stanza_list *out)
+                        const char *cond, const char *text)
 {
     svc->stats.errors_sent++;
-    stanza_list_push(out, stanza_error_reply(st, type, cond, text));
+    send(svc, stanza_error_reply(st, type, cond, text));
 }
 
 static struct xml_node *result_query(const struct xml_node *iq, const char *ns,
@@ -45,7 +54,7 @@ static struct xml_node *result_query(const struct xml_node *iq, const char *ns,
     return r;
 }
 
-static void disco_info(const struct xml_node *iq, struct stanza_list *out)
+static void disco_info(struct service *svc, const struct xml_node *iq)
 {
     struct xml_node *q;
     struct xml_node *r = result_query(iq, NS_DISCO_INFO, &q);
@@ -55,22 +64,21 @@ static void disco_info(const struct xml_node *iq, struct stanza_list *out)
     xml_set_attr(id, "name", "chanstat");
     for (size_t i = 0; i < CS_ARRAY_SIZE(domain_features); i++)
         xml_set_attr(xml_add_child(q, "feature", NULL), "var", domain_features[i]);
-    stanza_list_push(out, r);
+    send(svc, r);
 }
 
-static void version(const struct xml_node *iq, struct stanza_list *out)
+static void version(struct service *svc, const struct xml_node *iq)
 {
     struct xml_node *q;
     struct xml_node *r = result_query(iq, NS_VERSION, &q);
     xml_add_text(xml_add_child(q, "name", NULL), PACKAGE_NAME);
     xml_add_text(xml_add_child(q, "version", NULL), PACKAGE_VERSION);
     /* No <os/>: XEP-0092 makes it optional and it tells attackers too much. */
-    stanza_list_push(out, r);
+    send(svc, r);
 }
 
 /* An iq get/set to the bare component domain. */
-static void domain_iq(struct service *svc, const struct xml_node *iq, const struct xml_node *payload,
-                      struct stanza_list *out)
+static void domain_iq(struct service *svc, const struct xml_node *iq, const struct xml_node *payload)
 {
     const char *type = xml_attr(iq, "type");
     const char *ns = xml_ns(payload);
@@ -80,36 +88,36 @@ static void domain_iq(struct service *svc, const struct xml_node *iq, const stru
         ns = "";
     if (get && strcmp(payload->name, "query") == 0 && strcmp(ns, NS_DISCO_INFO) == 0) {
         if (xml_attr(payload, "node")) {
-            reply_error(svc, iq, "cancel", "item-not-found", NULL, out);
+            reply_error(svc, iq, "cancel", "item-not-found", NULL);
             return;
         }
-        disco_info(iq, out);
+        disco_info(svc, iq);
         return;
     }
     if (get && strcmp(payload->name, "query") == 0 && strcmp(ns, NS_DISCO_ITEMS) == 0) {
         struct xml_node *q;
         if (xml_attr(payload, "node")) {
-            reply_error(svc, iq, "cancel", "item-not-found", NULL, out);
+            reply_error(svc, iq, "cancel", "item-not-found", NULL);
             return;
         }
         /* Channels are not listed: enumerating them would disclose who
          * has one (see doc/xmpp.md). */
-        stanza_list_push(out, result_query(iq, NS_DISCO_ITEMS, &q));
+        send(svc, result_query(iq, NS_DISCO_ITEMS, &q));
         return;
     }
     if (get && strcmp(payload->name, "ping") == 0 && strcmp(ns, NS_PING) == 0) {
-        stanza_list_push(out, stanza_iq_result(iq));
+        send(svc, stanza_iq_result(iq));
         return;
     }
     if (get && strcmp(payload->name, "query") == 0 && strcmp(ns, NS_VERSION) == 0) {
-        version(iq, out);
+        version(svc, iq);
         return;
     }
-    reply_error(svc, iq, "cancel", "service-unavailable", NULL, out);
+    reply_error(svc, iq, "cancel", "service-unavailable", NULL);
 }
 
 static void handle_iq(struct service *svc, const struct xml_node *iq, const struct jid *to,
-                      struct stanza_list *out)
+                      int64_t now_ms)
 {
     const char *type = xml_attr(iq, "type");
     const struct xml_node *payload;
@@ -119,31 +127,28 @@ static void handle_iq(struct service *svc, const struct xml_node *iq, const stru
     /* RFC 6120 8.2.3: an iq needs an id and a type of get/set, and a
      * get/set has exactly one child element. */
     if (type == NULL || (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)) {
-        reply_error(svc, iq, "modify", "bad-request", "iq type must be get, set, result or error",
-                    out);
+        reply_error(svc, iq, "modify", "bad-request", "iq type must be get, set, result or error");
         return;
     }
     if (xml_attr(iq, "id") == NULL || xml_count_elems(iq) != 1) {
         reply_error(svc, iq, "modify", "bad-request",
                     xml_attr(iq, "id") ? "iq get/set needs exactly one child element"
-                                       : "iq needs an id",
-                    out);
+                                       : "iq needs an id");
         return;
     }
     payload = xml_first_elem(iq);
     if (to->local == NULL && to->resource == NULL) {
-        domain_iq(svc, iq, payload, out);
+        domain_iq(svc, iq, payload);
         return;
     }
-    if (svc->home && to->resource == NULL && home_iq(svc->home, iq, cs_wall_s()))
+    if (svc->home && to->resource == NULL && home_iq(svc->home, iq, now_ms))
         return;
     /* RFC 6121 8.5.1: an iq to no such channel, or a query a channel does
      * not serve. */
-    reply_error(svc, iq, "cancel", "service-unavailable", NULL, out);
+    reply_error(svc, iq, "cancel", "service-unavailable", NULL);
 }
 
-static void handle_message(struct service *svc, const struct xml_node *msg,
-                           struct stanza_list *out)
+static void handle_message(struct service *svc, const struct xml_node *msg)
 {
     const char *type = xml_attr(msg, "type");
     /* RFC 6121 8.5.2: headlines to a bare address nobody serves are
@@ -152,10 +157,10 @@ static void handle_message(struct service *svc, const struct xml_node *msg,
         svc->stats.dropped++;
         return;
     }
-    reply_error(svc, msg, "cancel", "service-unavailable", NULL, out);
+    reply_error(svc, msg, "cancel", "service-unavailable", NULL);
 }
 
-void service_handle(struct service *svc, const struct xml_node *stanza, struct stanza_list *out)
+void service_handle(struct service *svc, const struct xml_node *stanza, int64_t now_ms)
 {
     const char *from = xml_attr(stanza, "from");
     const char *to = xml_attr(stanza, "to");
@@ -176,7 +181,7 @@ void service_handle(struct service *svc, const struct xml_node *stanza, struct s
     }
     jid_deinit(&from_jid);
     if (to == NULL || jid_parse(to, &to_jid) != 0) {
-        reply_error(svc, stanza, "modify", "jid-malformed", NULL, out);
+        reply_error(svc, stanza, "modify", "jid-malformed", NULL);
         return;
     }
     if (strcasecmp(to_jid.domain, svc->domain) != 0) {
@@ -187,13 +192,13 @@ void service_handle(struct service *svc, const struct xml_node *stanza, struct s
         return;
     }
     if (strcmp(stanza->name, "iq") == 0)
-        handle_iq(svc, stanza, &to_jid, out);
+        handle_iq(svc, stanza, &to_jid, now_ms);
     else if (strcmp(stanza->name, "message") == 0 && svc->route)
-        route_message(svc->route, stanza, cs_wall_s());
+        route_message(svc->route, stanza, now_ms);
     else if (strcmp(stanza->name, "message") == 0)
-        handle_message(svc, stanza, out);
+        handle_message(svc, stanza);
     else if (strcmp(stanza->name, "presence") == 0 && svc->home)
-        home_presence(svc->home, stanza, cs_wall_s());
+        home_presence(svc->home, stanza, now_ms);
     else if (strcmp(stanza->name, "presence") == 0)
         svc->stats.dropped++; /* RFC 6121 8.5.1: presence to nobody: ignored */
     else

@@ -67,6 +67,13 @@ int64_t cs_wall_s(void)
     return (int64_t)time(NULL);
 }
 
+int64_t cs_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void cs_sha1_hex(const void *data, size_t len, char out[41])
 {
     unsigned char md[EVP_MAX_MD_SIZE];

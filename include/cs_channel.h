@@ -1,0 +1,83 @@
+/* cs_channel.h - the home's cache of channels in memory.
+ *
+ * A channel is loaded on first use (a stanza to it, an owner's presence,
+ * the resync after a reconnect), never all at start-up: memory follows
+ * what is active, and start-up costs nothing per stored channel.  Loading
+ * reads the channel row, its persisted state (last seen, whether watchers
+ * were last shown "available") and its watchers; every JID read from the
+ * database is parsed and must already be a normalised bare JID, other
+ * rows are skipped and logged (hand edits cannot inject XML).
+ *
+ * Lookups by name and by watcher JID are hash lookups (cs_hash.h); the
+ * watchers of a channel are also a dense array, which the fan-out cursor
+ * walks by index (see watchers_set() for how removal keeps a cursor
+ * exact). */
+#ifndef CS_CHANNEL_H
+#define CS_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cs_hash.h"
+#include "cs_roster.h"
+#include "cs_status.h"
+
+struct channel {
+    char *name;
+    char *jid;   /* name@DOMAIN */
+    char *owner; /* normalised bare JID, or NULL */
+    enum channel_policy policy;
+    struct status_set status;
+    bool shown;  /* watchers were last sent an available status (persisted) */
+    int64_t saved_last_seen; /* the last-seen time in the database */
+
+    /* Watchers: bare JIDs in From/Both (+ Pending Out). */
+    char **watchers;
+    unsigned nwatchers, capwatchers;
+    struct hash watcher_idx; /* jid -> index + 1 */
+
+    /* Fan-out cursor (fanout.c): watchers [0, fan_pos) have the status
+     * in fan_body; the rest are still to be sent it. */
+    bool fan_queued;
+    unsigned fan_pos;
+    struct channel *fan_next;
+    char *fan_body; /* serialised presence after "<presence", or NULL */
+    size_t fan_body_len;
+
+    /* Owner binding retry (bind.c). */
+    int64_t bind_retry_at; /* ms, 0 = none */
+    struct channel *retry_next;
+    bool retry_queued;
+};
+
+struct chancache {
+    const char *domain;     /* borrowed */
+    struct roster *roster;  /* borrowed */
+    struct hash by_name;    /* name -> struct channel * (owned) */
+    struct channel **all;   /* the same, dense, in load order */
+    size_t n, cap;
+    unsigned long long bad_rows; /* database rows skipped as invalid */
+};
+
+void chancache_init(struct chancache *cc, const char *domain, struct roster *roster);
+/* Frees every channel. */
+void chancache_deinit(struct chancache *cc);
+
+/* A loaded channel, or NULL (no database access). */
+struct channel *chancache_loaded(const struct chancache *cc, const char *name);
+/* A channel from memory, else loaded from the database with its roster.
+ * NULL when there is none (or on a database error, logged).  Borrowed:
+ * the cache owns it until chancache_deinit(). */
+struct channel *chancache_find(struct chancache *cc, const char *name);
+
+/* Adds (on) or removes (off) jid from the watchers.  Removal keeps the
+ * fan-out cursor exact: a watcher not yet sent to is never skipped. */
+void watchers_set(struct channel *c, const char *jid, bool on);
+bool watchers_has(const struct channel *c, const char *jid);
+
+/* Parses s as a bare JID already in normalised form; false for anything
+ * else (a database row that was edited by hand into nonsense). */
+bool channel_jid_ok(const char *s);
+
+#endif

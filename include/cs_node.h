@@ -1,0 +1,63 @@
+/* cs_node.h - one chanstat node: storage, home, routing and dispatch
+ * wired to one output path, driven by link events and the time.
+ *
+ * This is the daemon minus sockets and clocks (chanstatd.c adds those),
+ * so the batch and flow-control rules below are tested without a server:
+ *   - Inbound stanzas of one read form a batch; their state changes are
+ *     committed in node_batch_end() before any of the batch's output can
+ *     reach the socket.  If that commit fails, the answers of exactly the
+ *     stanzas that changed state are taken back from the output and
+ *     replaced by a stanza error to their senders (wait /
+ *     internal-server-error); answers that depended on no state (a
+ *     message routed straight to the owner, an iq result) still go.  The
+ *     cache is then reloaded from the database.
+ *   - Producers (fan-out, resync, owner binding, offline flush) run only
+ *     after a commit, in node_pump(), while the output has room; they
+ *     continue on node_drained() and node_tick().
+ * See doc/internals-flow.md. */
+#ifndef CS_NODE_H
+#define CS_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cs_out.h"
+#include "cs_xml.h"
+
+struct config;
+struct store;
+struct node;
+
+struct node_stats {
+    unsigned long commit_failures;
+    unsigned long answers_taken_back; /* stanzas answered with an error after a failed commit */
+};
+
+/* cfg, store and out must outlive the node.  NULL with err filled when
+ * the storage handles cannot be prepared.  Caller frees with node_free(). */
+struct node *node_new(const struct config *cfg, struct store *store, const struct out *out,
+                      char *err, size_t errlen);
+void node_free(struct node **node);
+
+void node_stanza(struct node *node, const struct xml_node *stanza, int64_t now_ms);
+void node_batch_end(struct node *node, int64_t now_ms);
+void node_drained(struct node *node, int64_t now_ms);
+void node_online(struct node *node, int64_t now_ms);
+void node_offline(struct node *node, int64_t now_ms);
+/* Call about every NODE_TICK_MS: resync, retries, expiry, persistence. */
+void node_tick(struct node *node, int64_t now_ms);
+/* Runs the producers while the output has room. */
+void node_pump(struct node *node, int64_t now_ms);
+
+#define NODE_TICK_MS 250
+/* After a (re)connect, owners are probed at once; their answers arrive
+ * within this delay, after which every watcher that may hold a stale
+ * view is sent the status we then hold. */
+#define NODE_RESYNC_DELAY_MS 2000
+
+const struct node_stats *node_stats(const struct node *node);
+struct home *node_home(struct node *node);
+struct route *node_route(struct node *node);
+struct roster *node_roster(struct node *node);
+
+#endif

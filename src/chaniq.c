@@ -1,0 +1,97 @@
+/* chaniq.c - queries to a channel address: XEP-0030 disco#info and
+ * XEP-0012 last activity (the owner's last-seen time, kept across
+ * restarts in channel_state). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs_error.h"
+#include "cs_jid.h"
+#include "cs_log.h"
+#include "cs_stanza.h"
+#include "home_priv.h"
+
+#define NS_LAST "jabber:iq:last"
+
+static void send_result(struct home *h, struct xml_node *r)
+{
+    if (out_stanza(h->out, r) != 0)
+        log_debug("home: iq result not sent: link down");
+    xml_free(r);
+}
+
+static void disco_info(struct home *h, const struct xml_node *iq, struct channel *c)
+{
+    struct xml_node *r = stanza_iq_result(iq);
+    struct xml_node *rq = xml_add_child(r, "query", NS_DISCO_INFO);
+    struct xml_node *id = xml_add_child(rq, "identity", NULL);
+    xml_set_attr(id, "category", "account");
+    xml_set_attr(id, "type", "registered");
+    xml_set_attr(id, "name", c->name);
+    xml_set_attr(xml_add_child(rq, "feature", NULL), "var", NS_DISCO_INFO);
+    xml_set_attr(xml_add_child(rq, "feature", NULL), "var", NS_LAST);
+    send_result(h, r);
+}
+
+/* XEP-0012 section 4: only those who may see the channel's presence
+ * learn when it was last seen. */
+static void last_activity(struct home *h, const struct xml_node *iq, struct channel *c,
+                          const char *contact, int64_t now_ms)
+{
+    struct status_view v;
+    struct xml_node *res, *rq;
+    char secs[32];
+    long long s;
+
+    if (!watchers_has(c, contact) && !(c->owner && strcmp(contact, c->owner) == 0)) {
+        home_reply_error(h, iq, "auth", "forbidden");
+        return;
+    }
+    status_set_view(&c->status, &v);
+    if (v.show == SHOW_UNAVAILABLE && v.last_seen == 0) {
+        home_reply_error(h, iq, "cancel", "item-not-found"); /* never seen */
+        return;
+    }
+    res = stanza_iq_result(iq);
+    rq = xml_add_child(res, "query", NS_LAST);
+    s = v.show == SHOW_UNAVAILABLE ? now_ms / 1000 - v.last_seen : 0;
+    snprintf(secs, sizeof(secs), "%lld", s < 0 ? 0 : s);
+    xml_set_attr(rq, "seconds", secs);
+    send_result(h, res);
+}
+
+bool home_iq(struct home *h, const struct xml_node *iq, int64_t now_ms)
+{
+    struct jid from, to;
+    struct channel *c;
+    const struct xml_node *q = xml_first_elem(iq);
+    const char *ns = xml_ns(q);
+    bool handled = false;
+
+    if (q == NULL || ns == NULL || strcmp(xml_attr(iq, "type"), "get") != 0 ||
+        strcmp(q->name, "query") != 0)
+        return false;
+    if (jid_parse(xml_attr(iq, "from"), &from) != 0)
+        return false;
+    if (jid_parse(xml_attr(iq, "to"), &to) != 0 || to.local == NULL) {
+        jid_deinit(&from);
+        return false;
+    }
+    c = chancache_find(&h->cache, to.local);
+    if (c == NULL) {
+        /* not a channel (relay addresses included): service-unavailable */
+    } else if (strcmp(ns, NS_DISCO_INFO) == 0 && xml_attr(q, "node") == NULL) {
+        disco_info(h, iq, c);
+        handled = true;
+    } else if (strcmp(ns, NS_LAST) == 0) {
+        char *contact = jid_bare(&from);
+        last_activity(h, iq, c, contact, now_ms);
+        free(contact);
+        handled = true;
+    }
+    jid_deinit(&from);
+    jid_deinit(&to);
+    return handled;
+}

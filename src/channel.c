@@ -1,0 +1,186 @@
+/* channel.c - the home's channel cache: lazy loading, watcher sets. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs_channel.h"
+#include "cs_error.h"
+#include "cs_jid.h"
+#include "cs_log.h"
+#include "cs_util.h"
+
+/* Invalid rows are logged one by one up to this many per load, then
+ * counted: a table edited into nonsense must not flood the log. */
+#define BAD_ROWS_LOGGED 10
+
+void chancache_init(struct chancache *cc, const char *domain, struct roster *roster)
+{
+    memset(cc, 0, sizeof(*cc));
+    cc->domain = domain;
+    cc->roster = roster;
+}
+
+static void channel_free(struct channel *c)
+{
+    for (unsigned i = 0; i < c->nwatchers; i++)
+        free(c->watchers[i]);
+    free(c->watchers);
+    hash_clear(&c->watcher_idx);
+    status_set_deinit(&c->status);
+    free(c->fan_body);
+    free(c->name);
+    free(c->jid);
+    free(c->owner);
+    free(c);
+}
+
+void chancache_deinit(struct chancache *cc)
+{
+    for (size_t i = 0; i < cc->n; i++)
+        channel_free(cc->all[i]);
+    free(cc->all);
+    hash_clear(&cc->by_name);
+    memset(cc, 0, sizeof(*cc));
+}
+
+struct channel *chancache_loaded(const struct chancache *cc, const char *name)
+{
+    return hash_get(&cc->by_name, name);
+}
+
+bool channel_jid_ok(const char *s)
+{
+    struct jid j;
+    bool ok;
+    char *bare;
+    if (s == NULL || jid_parse(s, &j) != 0)
+        return false;
+    bare = jid_bare(&j);
+    ok = j.resource == NULL && strcmp(bare, s) == 0;
+    free(bare);
+    jid_deinit(&j);
+    return ok;
+}
+
+static void watcher_move(struct channel *c, unsigned from, unsigned to)
+{
+    c->watchers[to] = c->watchers[from];
+    hash_put(&c->watcher_idx, c->watchers[to], (void *)(uintptr_t)(to + 1));
+}
+
+bool watchers_has(const struct channel *c, const char *jid)
+{
+    return hash_get(&c->watcher_idx, jid) != NULL;
+}
+
+void watchers_set(struct channel *c, const char *jid, bool on)
+{
+    uintptr_t at = (uintptr_t)hash_get(&c->watcher_idx, jid);
+    if (on && at == 0) {
+        if (c->nwatchers == c->capwatchers) {
+            c->capwatchers = c->capwatchers ? c->capwatchers * 2 : 8;
+            c->watchers = xrealloc(c->watchers, c->capwatchers * sizeof(*c->watchers));
+        }
+        c->watchers[c->nwatchers] = xstrdup(jid);
+        hash_put(&c->watcher_idx, c->watchers[c->nwatchers], (void *)(uintptr_t)(c->nwatchers + 1));
+        c->nwatchers++;
+    } else if (!on && at != 0) {
+        unsigned i = (unsigned)(at - 1);
+        char *gone = c->watchers[i];
+        hash_del(&c->watcher_idx, gone);
+        if (c->fan_queued && i < c->fan_pos) {
+            /* The hole is in the part already sent: fill it with the last
+             * sent watcher, so the hole moves to the cursor's edge. */
+            if (i != c->fan_pos - 1)
+                watcher_move(c, c->fan_pos - 1, i);
+            i = --c->fan_pos;
+        }
+        if (i != c->nwatchers - 1)
+            watcher_move(c, c->nwatchers - 1, i); /* an unsent one stays unsent */
+        c->nwatchers--;
+        free(gone);
+    }
+}
+
+struct load_ctx {
+    struct chancache *cc;
+    struct channel *c;
+    unsigned logged;
+};
+
+static void bad_row(struct load_ctx *lc, const char *what, const char *value)
+{
+    lc->cc->bad_rows++;
+    if (lc->logged++ < BAD_ROWS_LOGGED)
+        log_warning("channel: %s: %s '%s' is not a normalised bare JID; row ignored",
+                    lc->c ? lc->c->name : "?", what, value);
+}
+
+static void on_item(void *ud, const char *jid, const struct sub_row *row)
+{
+    struct load_ctx *lc = ud;
+    if (!sub_is_watcher(row->state))
+        return;
+    if (!channel_jid_ok(jid)) {
+        bad_row(lc, "roster jid", jid);
+        return;
+    }
+    watchers_set(lc->c, jid, true);
+}
+
+static void on_channel(void *ud, const char *name, const char *owner, enum channel_policy policy)
+{
+    struct load_ctx *lc = ud;
+    struct channel *c = xcalloc(1, sizeof(*c));
+    size_t len = strlen(name) + strlen(lc->cc->domain) + 2;
+
+    c->name = xstrdup(name);
+    c->jid = xmalloc(len);
+    snprintf(c->jid, len, "%s@%s", name, lc->cc->domain);
+    c->policy = policy;
+    lc->c = c;
+    if (owner && channel_jid_ok(owner))
+        c->owner = xstrdup(owner);
+    else if (owner)
+        bad_row(lc, "owner", owner);
+}
+
+struct channel *chancache_find(struct chancache *cc, const char *name)
+{
+    struct channel *c = hash_get(&cc->by_name, name);
+    struct load_ctx lc = {.cc = cc};
+    int64_t last_seen = 0;
+    bool shown = false;
+    int r;
+
+    if (c)
+        return c;
+    if (jid_check_local(name, strlen(name)) != 0)
+        return NULL;
+    /* One indexed lookup for a name we do not know (yet). */
+    r = roster_find_channel(cc->roster, name, on_channel, &lc);
+    if (r != 0 || lc.c == NULL) {
+        if (r == CS_EDB)
+            log_error("channel: looking up %s failed", name);
+        return NULL;
+    }
+    c = lc.c;
+    if (roster_each_item(cc->roster, c->name, on_item, &lc) != 0 ||
+        roster_state_get(cc->roster, c->name, &last_seen, &shown) != 0) {
+        log_error("channel: loading %s failed", c->name);
+        channel_free(c);
+        return NULL;
+    }
+    c->status.last_seen = c->saved_last_seen = last_seen;
+    c->shown = shown;
+    if (cc->n == cc->cap) {
+        cc->cap = cc->cap ? cc->cap * 2 : 64;
+        cc->all = xrealloc(cc->all, cc->cap * sizeof(*cc->all));
+    }
+    cc->all[cc->n++] = c;
+    hash_put(&cc->by_name, c->name, c);
+    return c;
+}

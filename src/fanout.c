@@ -1,0 +1,182 @@
+/* fanout.c - a channel's status to its watchers, as a resumable cursor.
+ *
+ * A status change queues the channel (once, however many changes arrive
+ * before its turn) and resets its cursor; home_pump() then writes one
+ * presence per watcher while the output has room.  A change in the middle
+ * of a fan-out restarts it from the first watcher with the newest status:
+ * every watcher ends up with the current status, intermediate ones may be
+ * skipped (presence is state, not a log).  The presence is serialised
+ * once per change; each watcher costs one copy with its own escaped 'to'.
+ *
+ * The resync after a (re)connect walks the loaded channels, then the
+ * channels the database says were last shown available but are not
+ * loaded (their watchers may hold a stale "available" from before a
+ * restart), queueing each; it advances only while the queue is empty, so
+ * the queue never holds more than a few channels' worth of work. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs_error.h"
+#include "cs_log.h"
+#include "home_priv.h"
+
+#define RESYNC_PAGE 64
+
+static void persist_shown(struct home *h, struct channel *c)
+{
+    struct status_view v;
+    bool shown;
+    status_set_view(&c->status, &v);
+    shown = v.show != SHOW_UNAVAILABLE;
+    if (shown == c->shown && v.last_seen == c->saved_last_seen)
+        return;
+    /* Written in the open transaction: durable before the fan-out leaves.
+     * last_seen is kept with it, so XEP-0012 survives a restart. */
+    if (roster_state_put(h->roster, c->name, v.last_seen, shown) != 0)
+        log_error("home: cannot store the state of %s", c->name);
+    c->shown = shown;
+    c->saved_last_seen = v.last_seen;
+}
+
+void fanout_queue(struct home *h, struct channel *c)
+{
+    persist_shown(h, c);
+    free(c->fan_body);
+    c->fan_body = NULL;
+    c->fan_pos = 0;
+    if (c->fan_queued || c->nwatchers == 0)
+        return;
+    c->fan_queued = true;
+    c->fan_next = NULL;
+    if (h->fan_tail)
+        h->fan_tail->fan_next = c;
+    else
+        h->fan_head = c;
+    h->fan_tail = c;
+}
+
+static void pop(struct home *h)
+{
+    struct channel *c = h->fan_head;
+    h->fan_head = c->fan_next;
+    if (h->fan_head == NULL)
+        h->fan_tail = NULL;
+    c->fan_next = NULL;
+    c->fan_queued = false;
+    c->fan_pos = 0;
+    free(c->fan_body);
+    c->fan_body = NULL;
+}
+
+static void serialise_body(struct channel *c)
+{
+    struct status_view v;
+    struct strbuf sb = {0};
+    struct xml_node *p;
+    size_t skip = strlen("<presence");
+    status_set_view(&c->status, &v);
+    p = status_presence(&v, c->jid);
+    xml_serialize(p, XML_NS_COMPONENT, &sb);
+    xml_free(p);
+    c->fan_body_len = sb.len - skip;
+    c->fan_body = xmalloc(c->fan_body_len + 1);
+    memcpy(c->fan_body, sb.data + skip, c->fan_body_len + 1);
+    strbuf_free(&sb);
+}
+
+/* Writes what the output takes of c's fan-out.  false: stopped (no room
+ * or link down), true: finished. */
+static bool run_channel(struct home *h, struct channel *c)
+{
+    if (c->fan_body == NULL)
+        serialise_body(c);
+    while (c->fan_pos < c->nwatchers) {
+        if (out_room(h->out) == 0)
+            return false;
+        h->scratch.len = 0;
+        strbuf_append(&h->scratch, "<presence to='", 14);
+        xml_escape(&h->scratch, c->watchers[c->fan_pos], strlen(c->watchers[c->fan_pos]), true);
+        strbuf_append(&h->scratch, "'", 1);
+        strbuf_append(&h->scratch, c->fan_body, c->fan_body_len);
+        if (out_raw(h->out, h->scratch.data, h->scratch.len) != 0)
+            return false; /* link down: offline() resets; resync follows online() */
+        c->fan_pos++;
+        h->stats.deliveries++;
+    }
+    return true;
+}
+
+static void on_shown(void *ud, const char *name)
+{
+    struct home *h = ud;
+    struct channel *c;
+    free(h->resync_after);
+    h->resync_after = xstrdup(name);
+    if (chancache_loaded(&h->cache, name))
+        return; /* done in the first phase */
+    c = chancache_find(&h->cache, name);
+    if (c)
+        fanout_queue(h, c);
+}
+
+/* Queues the next resync step.  false when the resync is complete. */
+static bool resync_step(struct home *h)
+{
+    int n = 0;
+    if (h->resync_after == NULL) {
+        if (h->resync_index < h->cache.n) {
+            fanout_queue(h, h->cache.all[h->resync_index++]);
+            return true;
+        }
+        h->resync_after = xstrdup("");
+    }
+    if (roster_shown_page(h->roster, h->resync_after, RESYNC_PAGE, on_shown, h, &n) != 0) {
+        log_error("home: resync: reading channel states failed; resync cut short");
+        return false;
+    }
+    return n > 0;
+}
+
+bool fanout_pump(struct home *h)
+{
+    for (;;) {
+        while (h->fan_head) {
+            if (!run_channel(h, h->fan_head))
+                return true;
+            pop(h);
+        }
+        if (!h->resync_active)
+            return false;
+        if (out_room(h->out) == 0)
+            return true;
+        if (!resync_step(h)) {
+            h->resync_active = false;
+            free(h->resync_after);
+            h->resync_after = NULL;
+        }
+    }
+}
+
+void home_resync(struct home *h)
+{
+    h->resync_active = true;
+    h->resync_index = 0;
+    free(h->resync_after);
+    h->resync_after = NULL;
+}
+
+void fanout_stop(struct home *h)
+{
+    while (h->fan_head)
+        pop(h);
+    h->resync_active = false;
+    free(h->resync_after);
+    h->resync_after = NULL;
+}
+
+void fanout_forget_all(struct home *h)
+{
+    fanout_stop(h);
+}

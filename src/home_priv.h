@@ -1,0 +1,68 @@
+/* home_priv.h - what the files of the home share (not a public API).
+ * See cs_home.h for the split. */
+#ifndef CS_HOME_PRIV_H
+#define CS_HOME_PRIV_H
+
+#include "cs_channel.h"
+#include "cs_home.h"
+#include "cs_out.h"
+#include "cs_rate.h"
+#include "cs_roster.h"
+#include "cs_util.h"
+
+struct home {
+    const char *domain;
+    struct roster *roster;
+    struct home_limits limits;
+    const struct out *out;
+    struct chancache cache;
+    struct rate_limiter rate;
+    struct home_stats stats;
+    struct strbuf scratch; /* one fan-out stanza */
+    home_deliverable_cb *deliverable;
+    void *deliverable_ud;
+
+    /* fanout.c: channels whose watchers are owed their current status. */
+    struct channel *fan_head, *fan_tail;
+    /* fanout.c: the resync cursor: loaded channels by index, then the
+     * channels the database says were shown available. */
+    bool resync_active;
+    size_t resync_index;
+    char *resync_after; /* name cursor of the database phase, NULL = loaded phase */
+    /* bind.c: the owner binding cursor after a (re)connect. */
+    bool bind_active;
+    char *bind_after;
+    /* bind.c: channels whose binding is retried after an error. */
+    struct channel *retry_head;
+};
+
+/* home.c */
+void home_send_presence(struct home *h, const char *from, const char *to, const char *type,
+                        const char *status_text);
+void home_send_status_to(struct home *h, struct channel *c, const char *to);
+void home_reply_error(struct home *h, const struct xml_node *st, const char *type,
+                      const char *cond);
+/* Applies ev to (channel, contact): stores the row, keeps the watchers in
+ * step.  c may be NULL for a channel not loaded.  Returns the actions, or
+ * -1 when storing failed. */
+int home_change(struct home *h, const char *channel, struct channel *c, const char *contact,
+                struct sub_row *row, enum sub_event ev);
+
+/* fanout.c: c's status changed (or its watchers must be told again). */
+void fanout_queue(struct home *h, struct channel *c);
+bool fanout_pump(struct home *h);
+void fanout_stop(struct home *h);
+/* c is being freed or the cache forgotten: take it off the queue. */
+void fanout_forget_all(struct home *h);
+
+/* bind.c */
+void bind_start(struct home *h);
+bool bind_pump(struct home *h, int64_t now_ms);
+void bind_stop(struct home *h);
+/* Binds one channel's owner now: probe when approved, else subscribe. */
+void bind_channel(struct home *h, const char *name, const char *owner, struct channel *c);
+void bind_retry_later(struct home *h, struct channel *c, int64_t now_ms);
+void bind_tick(struct home *h, int64_t now_ms);
+void bind_forget_all(struct home *h);
+
+#endif

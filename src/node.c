@@ -1,0 +1,258 @@
+/* node.c - a chanstat node without sockets: batches, commits, producers. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "cs_config.h"
+#include "cs_error.h"
+#include "cs_home.h"
+#include "cs_log.h"
+#include "cs_node.h"
+#include "cs_offline.h"
+#include "cs_roster.h"
+#include "cs_route.h"
+#include "cs_service.h"
+#include "cs_stanza.h"
+#include "cs_store.h"
+#include "cs_util.h"
+
+/* The output of one inbound stanza that changed state, and the error its
+ * sender gets instead should the batch's commit fail. */
+struct taken {
+    size_t from, to;
+    char *error; /* serialised; "" when the stanza is not to be answered */
+};
+
+struct node {
+    const struct config *cfg;
+    struct store *store;
+    const struct out *out;
+    struct roster *roster;
+    struct offline *offline;
+    struct home *home;
+    struct route *route;
+    struct service svc;
+    struct taken *taken;
+    size_t ntaken, captaken;
+    int64_t resync_at; /* ms, 0 = none due */
+    struct node_stats stats;
+};
+
+static void on_deliverable(void *ud, const char *channel)
+{
+    struct node *n = ud;
+    route_flush(n->route, channel);
+}
+
+struct node *node_new(const struct config *cfg, struct store *store, const struct out *out,
+                      char *err, size_t errlen)
+{
+    struct node *n = xcalloc(1, sizeof(*n));
+    struct home_limits hl = {
+        .sub_burst = cfg->subscription_burst,
+        .sub_per_minute = cfg->subscriptions_per_minute,
+        .max_pending = cfg->max_pending_per_channel,
+        .retry_ms = (int64_t)cfg->owner_retry_time * 1000,
+    };
+    struct route_limits rl = {
+        .max_message_bytes = cfg->max_message_bytes,
+        .offline_max_messages = cfg->offline_max_messages,
+        .offline_max_bytes = cfg->offline_max_bytes,
+        .offline_expiry_s = cfg->offline_expiry_days * 86400,
+    };
+    n->cfg = cfg;
+    n->store = store;
+    n->out = out;
+    n->roster = roster_new(store, err, errlen);
+    if (n->roster)
+        n->offline = offline_new(store, err, errlen);
+    if (n->offline == NULL) {
+        node_free(&n);
+        return NULL;
+    }
+    n->home = home_new(cfg->domain, n->roster, &hl, out);
+    n->route = route_new(cfg->domain, n->home, n->roster, n->offline, &rl, out);
+    home_on_deliverable(n->home, on_deliverable, n);
+    service_init(&n->svc, cfg->domain, n->home, n->route, out);
+    return n;
+}
+
+static void clear_taken(struct node *n)
+{
+    for (size_t i = 0; i < n->ntaken; i++)
+        free(n->taken[i].error);
+    n->ntaken = 0;
+}
+
+void node_free(struct node **np)
+{
+    struct node *n = *np;
+    if (n == NULL)
+        return;
+    if (n->roster && roster_tx_commit(n->roster) != 0)
+        log_error("node: final commit failed");
+    route_free(&n->route);
+    home_free(&n->home);
+    offline_free(&n->offline);
+    roster_free(&n->roster);
+    clear_taken(n);
+    free(n->taken);
+    free(n);
+    *np = NULL;
+}
+
+const struct node_stats *node_stats(const struct node *n)
+{
+    return &n->stats;
+}
+
+struct home *node_home(struct node *n)
+{
+    return n->home;
+}
+
+struct route *node_route(struct node *n)
+{
+    return n->route;
+}
+
+struct roster *node_roster(struct node *n)
+{
+    return n->roster;
+}
+
+static size_t mark(const struct node *n)
+{
+    return n->out->mark ? n->out->mark(n->out->ud) : 0;
+}
+
+static void splice(const struct node *n, size_t from, size_t to, const char *repl)
+{
+    if (n->out->splice)
+        n->out->splice(n->out->ud, from, to, repl, strlen(repl));
+}
+
+void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
+{
+    sqlite3 *db = store_handle(n->store);
+    sqlite3_int64 changes = sqlite3_total_changes64(db);
+    size_t from = mark(n);
+    const char *type = xml_attr(stanza, "type");
+    struct taken *t;
+
+    service_handle(&n->svc, stanza, now_ms);
+    if (sqlite3_total_changes64(db) == changes)
+        return;
+    if (n->ntaken == n->captaken) {
+        n->captaken = n->captaken ? n->captaken * 2 : 16;
+        n->taken = xrealloc(n->taken, n->captaken * sizeof(*n->taken));
+    }
+    t = &n->taken[n->ntaken++];
+    t->from = from;
+    t->to = mark(n);
+    if (type && strcmp(type, "error") == 0) {
+        t->error = xstrdup(""); /* RFC 6120 8.3.1: errors are not answered */
+    } else {
+        struct strbuf sb = {0};
+        struct xml_node *e = stanza_error_reply(stanza, "wait", "internal-server-error",
+                                                "the change could not be stored; try again");
+        xml_serialize(e, XML_NS_COMPONENT, &sb);
+        xml_free(e);
+        t->error = sb.data ? sb.data : xstrdup("");
+    }
+}
+
+/* State in memory may be ahead of the database: start again from it. */
+static void reload(struct node *n, int64_t now_ms)
+{
+    home_reload(n->home, now_ms);
+    route_reload(n->route);
+    n->resync_at = now_ms + NODE_RESYNC_DELAY_MS;
+}
+
+void node_batch_end(struct node *n, int64_t now_ms)
+{
+    if (roster_tx_commit(n->roster) != 0) {
+        n->stats.commit_failures++;
+        log_error("node: database commit failed; %zu stanza(s) of this batch are answered with "
+                  "an error instead, state is reloaded",
+                  n->ntaken);
+        roster_tx_rollback(n->roster);
+        for (size_t i = n->ntaken; i-- > 0;) {
+            splice(n, n->taken[i].from, n->taken[i].to, n->taken[i].error);
+            n->stats.answers_taken_back++;
+        }
+        reload(n, now_ms);
+    }
+    clear_taken(n);
+    node_pump(n, now_ms);
+}
+
+void node_pump(struct node *n, int64_t now_ms)
+{
+    size_t from = mark(n);
+    home_pump(n->home, now_ms);
+    route_pump(n->route, now_ms);
+    /* Producers write state too (binding requests, shown flags): durable
+     * before their output leaves, or their output is taken back. */
+    if (roster_tx_commit(n->roster) != 0) {
+        n->stats.commit_failures++;
+        log_error("node: database commit failed after producing output; taking it back and "
+                  "reloading state");
+        roster_tx_rollback(n->roster);
+        splice(n, from, mark(n), "");
+        reload(n, now_ms);
+    }
+}
+
+void node_drained(struct node *n, int64_t now_ms)
+{
+    if (route_drained(n->route) != 0)
+        log_error("node: deleting delivered offline messages failed; they may repeat");
+    node_pump(n, now_ms);
+}
+
+void node_online(struct node *n, int64_t now_ms)
+{
+    home_online(n->home, now_ms);
+    n->resync_at = now_ms + NODE_RESYNC_DELAY_MS;
+    node_pump(n, now_ms);
+}
+
+void node_offline(struct node *n, int64_t now_ms)
+{
+    /* A batch cut short by the loss: its state changes are kept (what a
+     * peer did not hear of is re-derived after the reconnect). */
+    if (roster_tx_commit(n->roster) != 0) {
+        roster_tx_rollback(n->roster);
+        log_error("node: commit at link loss failed; reloading state");
+        home_reload(n->home, now_ms);
+        route_reload(n->route);
+    }
+    n->resync_at = 0;
+    home_offline(n->home, now_ms);
+    route_link_lost(n->route);
+    clear_taken(n);
+}
+
+void node_tick(struct node *n, int64_t now_ms)
+{
+    if (n->resync_at && now_ms >= n->resync_at) {
+        n->resync_at = 0;
+        home_resync(n->home);
+    }
+    size_t from = mark(n);
+    home_tick(n->home, now_ms);
+    if (roster_tx_commit(n->roster) != 0) {
+        n->stats.commit_failures++;
+        roster_tx_rollback(n->roster);
+        splice(n, from, mark(n), "");
+        log_error("node: database commit failed after retries; reloading state");
+        reload(n, now_ms);
+    }
+    route_tick(n->route, now_ms);
+    node_pump(n, now_ms);
+}
