@@ -136,7 +136,7 @@ int jid_parse(const char *s, struct jid *jid_r)
     p += dlen + 1;
     if (slash) {
         jid_r->resource = p;
-        strcpy(p, slash + 1);
+        memcpy(p, slash + 1, strlen(slash + 1) + 1);
     }
     jid_r->buf = buf;
     return 0;

@@ -82,13 +82,13 @@ START_TEST(test_lengths)
     char buf[4000];
     struct jid j;
     memset(buf, 'a', 1023);
-    strcpy(buf + 1023, "@d.test");
+    memcpy(buf + 1023, "@d.test", 8);
     ck_assert_int_eq(jid_parse(buf, &j), 0);
     jid_deinit(&j);
     memset(buf, 'a', 1024);
-    strcpy(buf + 1024, "@d.test");
+    memcpy(buf + 1024, "@d.test", 8);
     ck_assert_int_eq(jid_parse(buf, &j), CS_EINVAL);
-    strcpy(buf, "u@d.test/");
+    memcpy(buf, "u@d.test/", 10);
     memset(buf + 9, 'r', 1024);
     buf[9 + 1024] = '\0';
     ck_assert_int_eq(jid_parse(buf, &j), CS_EINVAL);
