@@ -1,12 +1,21 @@
-/* cs_jid.h - XMPP addresses (RFC 7622).
+/* cs_jid.h - XMPP addresses (RFC 7622) and the relay addresses built on
+ * XEP-0106 escaping.
  *
  * Parsing validates the structure and the limits of RFC 7622 section 3:
  * each part at most 1023 bytes, localpart and resourcepart non-empty when
  * present, no characters the localpart forbids ("&'/:<>@ and space), no
- * control characters, well-formed UTF-8.  Normalisation is the part of
- * PRECIS that matters for routing: ASCII case folding of domain and
- * localpart and removal of a trailing dot in the domain.  Full Unicode
- * case mapping and NFC are not applied (documented in doc/). */
+ * control characters, well-formed UTF-8; the domainpart is a hostname
+ * without empty labels or an IPv6 literal in brackets.  Normalisation is
+ * the part of PRECIS that matters for routing: ASCII case folding of
+ * domain and localpart and removal of a trailing dot in the domain.  Full
+ * Unicode case mapping and NFC are not applied (doc/xmpp.md).
+ *
+ * A relay address stands for a contact's bare JID at our domain: its
+ * localpart is the XEP-0106 escaped bare JID (after an escaped '@' when
+ * the contact has no localpart), so it always holds an escaped '@' (\40)
+ * and never collides with a channel name, which cannot contain '@'.
+ * jid_relay_address() builds one; jid_relay_parse() is the one place that
+ * reads one back (doc/internals-routing.md). */
 #ifndef CS_JID_H
 #define CS_JID_H
 
@@ -32,11 +41,12 @@ void jid_deinit(struct jid *jid);
 char *jid_bare(const struct jid *jid);
 char *jid_full(const struct jid *jid);
 
-/* True when s parses and its normalised bare form equals bare. */
+/* True when a and b (both parsed, so normalised) have the same bare JID;
+ * resources are ignored. */
 bool jid_bare_eq(const struct jid *a, const struct jid *b);
 
-/* Validates a string as a localpart / domainpart (used for config and
- * stored names).  Returns 0 or CS_EINVAL. */
+/* Validates a string as a localpart / domainpart, the checks jid_parse()
+ * applies to each part (no normalisation).  Returns 0 or CS_EINVAL. */
 int jid_check_local(const char *s, size_t len);
 int jid_check_domain(const char *s, size_t len);
 
@@ -48,8 +58,27 @@ int jid_check_domain(const char *s, size_t len);
 char *jid_escape_local(const char *s);
 char *jid_unescape_local(const char *s);
 
-/* The relay address of contact at domain: escape(contact)@domain (see
- * doc/internals-routing.md).  Caller frees. */
+/* The relay address of contact at domain, where contact is a normalised
+ * bare JID (jid_bare() of a parsed JID): escape(contact)@domain, and for a
+ * contact without a localpart \40 escape(contact)@domain, which unescapes
+ * to "@contact".  Caller frees. */
 char *jid_relay_address(const char *contact, const char *domain);
+
+/* Is local (the localpart of an address at our domain) a relay address?
+ * local is ASCII case-folded first, as jid_parse() folds every localpart
+ * (so "\2F" reads as "\2f"), then unescaped per jid_unescape_local().
+ * Returns
+ *   0 with *contact_r the contact's normalised bare JID parsed (local is
+ *     NULL for the "@domain" form); release with jid_deinit();
+ *   CS_ENOTFOUND when local is not a relay address: the unescaped form
+ *     holds no '@', so local names a channel;
+ *   CS_EINVAL when local is not a valid localpart, or is a relay address
+ *     whose unescaped form is not a valid bare JID (a resource or '/',
+ *     empty parts, several '@', bad UTF-8 ...), or is not written the one
+ *     way jid_relay_address() writes it (e.g. "\5c" before something that
+ *     is no escape sequence, a trailing dot on the domain): every contact
+ *     has exactly one relay address.
+ * On any error *contact_r holds nothing to free. */
+int jid_relay_parse(const char *local, struct jid *contact_r);
 
 #endif

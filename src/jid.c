@@ -136,7 +136,7 @@ int jid_parse(const char *s, struct jid *jid_r)
     p += dlen + 1;
     if (slash) {
         jid_r->resource = p;
-        strcpy(p, slash + 1);
+        memcpy(p, slash + 1, strlen(slash + 1) + 1);
     }
     jid_r->buf = buf;
     return 0;
@@ -238,11 +238,72 @@ char *jid_unescape_local(const char *s)
     return sb.data;
 }
 
-char *jid_relay_address(const char *contact, const char *domain)
+/* The localpart of contact's relay address: escape(contact), or, for a
+ * contact without a localpart, escape("@" + contact) so that it still holds
+ * an escaped '@' and can never be taken for a channel name.  contact is a
+ * normalised bare JID.  Caller frees. */
+static char *relay_local(const char *contact)
 {
     char *esc = jid_escape_local(contact);
     struct strbuf sb = {0};
-    strbuf_printf(&sb, "%s@%s", esc, domain);
+    if (strchr(contact, '@') != NULL)
+        return esc;
+    strbuf_printf(&sb, "\\40%s", esc);
     free(esc);
     return sb.data;
+}
+
+char *jid_relay_address(const char *contact, const char *domain)
+{
+    char *local = relay_local(contact);
+    struct strbuf sb = {0};
+    strbuf_printf(&sb, "%s@%s", local, domain);
+    free(local);
+    return sb.data;
+}
+
+int jid_relay_parse(const char *local, struct jid *contact_r)
+{
+    char *folded, *plain, *canon, *bare;
+    const char *at;
+    int r;
+
+    memset(contact_r, 0, sizeof(*contact_r));
+    if (local == NULL || jid_check_local(local, strlen(local)) != 0)
+        return CS_EINVAL;
+    /* Localparts compare case-insensitively (jid_parse() folds them), so
+     * fold before unescaping: "A\2F" must mean what "a\2f" means. */
+    folded = xstrdup(local);
+    ascii_lower(folded);
+    plain = jid_unescape_local(folded);
+    at = strchr(plain, '@');
+    if (at == NULL) {
+        r = CS_ENOTFOUND; /* no escaped '@': a channel name */
+        goto out;
+    }
+    /* "@domain" is the relay address of a contact without a localpart. */
+    r = jid_parse(at == plain ? plain + 1 : plain, contact_r);
+    if (r != 0)
+        goto out;
+    if (contact_r->resource != NULL || (at == plain) != (contact_r->local == NULL)) {
+        r = CS_EINVAL;
+        goto out;
+    }
+    /* Only the form jid_relay_address() writes is accepted, so that each
+     * contact has exactly one relay address: no "\5c" where a plain
+     * backslash would do, no trailing dot on the domain. */
+    bare = jid_bare(contact_r);
+    canon = relay_local(bare);
+    if (strcmp(canon, folded) != 0)
+        r = CS_EINVAL;
+    free(canon);
+    free(bare);
+out:
+    if (r != 0)
+        jid_deinit(contact_r);
+    if (r != 0 && r != CS_ENOTFOUND)
+        r = CS_EINVAL;
+    free(plain);
+    free(folded);
+    return r;
 }

@@ -82,13 +82,13 @@ START_TEST(test_lengths)
     char buf[4000];
     struct jid j;
     memset(buf, 'a', 1023);
-    strcpy(buf + 1023, "@d.test");
+    memcpy(buf + 1023, "@d.test", 8);
     ck_assert_int_eq(jid_parse(buf, &j), 0);
     jid_deinit(&j);
     memset(buf, 'a', 1024);
-    strcpy(buf + 1024, "@d.test");
+    memcpy(buf + 1024, "@d.test", 8);
     ck_assert_int_eq(jid_parse(buf, &j), CS_EINVAL);
-    strcpy(buf, "u@d.test/");
+    memcpy(buf, "u@d.test/", 10);
     memset(buf + 9, 'r', 1024);
     buf[9 + 1024] = '\0';
     ck_assert_int_eq(jid_parse(buf, &j), CS_EINVAL);
@@ -154,6 +154,204 @@ START_TEST(test_xep0106)
 }
 END_TEST
 
+/* Relay addresses: every case a peer can write has one defined result. */
+static const struct {
+    const char *local;
+    int result;
+    const char *bare; /* the contact when result == 0 */
+} relay[] = {
+    {"alice\\40a.test", 0, "alice@a.test"},
+    {"Alice\\40A.Test", 0, "alice@a.test"}, /* localparts are case-folded */
+    {"\\40c.test", 0, "c.test"},            /* a contact without localpart */
+    {"\\40C.test", 0, "c.test"},
+    {"a\\b\\40c.test", 0, "a\\b@c.test"}, /* a stray backslash stays */
+    {"a\\5c40\\40c.test", 0, "a\\40@c.test"},
+    {"a\\5C40\\40c.test", 0, "a\\40@c.test"}, /* folded to \5c first */
+    {"x\\\\40y.test", 0, "x\\@y.test"},      /* contact localpart "x\" */
+    {"\\5c5c\\40c.test", 0, "\\5c@c.test"},
+    {"a\\40[\\3a\\3a1]", 0, "a@[::1]"},
+    {"\\40[\\3a\\3a1]", 0, "[::1]"},
+    {"\xc3\xa9lise\\40e.test", 0, "\xc3\xa9lise@e.test"},
+    /* No escaped '@': a channel name. */
+    {"c.test", CS_ENOTFOUND, NULL},
+    {"plain", CS_ENOTFOUND, NULL},
+    {"a\\2fb", CS_ENOTFOUND, NULL},
+    {"a\\20b", CS_ENOTFOUND, NULL},
+    {"a\\5c40b", CS_ENOTFOUND, NULL}, /* an escaped backslash, then "40" */
+    {"a\\b", CS_ENOTFOUND, NULL},
+    {"a\\", CS_ENOTFOUND, NULL},
+    {"a\\4", CS_ENOTFOUND, NULL},
+    {"\\", CS_ENOTFOUND, NULL},
+    {"a\\4O", CS_ENOTFOUND, NULL},
+    /* Relay addresses that name no bare JID. */
+    {"AAAA\\2fx\\40c", CS_EINVAL, NULL},  /* "aaaa/x@c": no localpart, a resource */
+    {"a\\40b.org\\2fr", CS_EINVAL, NULL}, /* a resource */
+    {"x\\2Fy\\40c.test", CS_EINVAL, NULL}, /* \2F folds to \2f: "x/y@c.test" */
+    {"\\2f\\40c.test", CS_EINVAL, NULL},
+    {"a\\40b.test\\", CS_EINVAL, NULL},   /* trailing backslash in the domain */
+    {"a\\40b.test\\4", CS_EINVAL, NULL},
+    {"a\\40b.test\\5c", CS_EINVAL, NULL},
+    {"a\\40", CS_EINVAL, NULL},
+    {"\\40", CS_EINVAL, NULL},
+    {"\\40\\40c.test", CS_EINVAL, NULL},
+    {"a\\40b\\40c.test", CS_EINVAL, NULL}, /* several '@' */
+    {"a\\40b.test\\40", CS_EINVAL, NULL},
+    {"\\40a\\40c.test", CS_EINVAL, NULL}, /* the domain form with a localpart */
+    {"a\\20b\\40c.test", CS_EINVAL, NULL}, /* a space in the contact's localpart */
+    {"a\\3ab\\40c.test", CS_EINVAL, NULL},
+    {"a\\40b\\20c.test", CS_EINVAL, NULL},
+    /* Not the one form jid_relay_address() writes. */
+    {"a\\5cb\\40c.test", CS_EINVAL, NULL}, /* \5c where "\" would do */
+    {"a\\40b.test.", CS_EINVAL, NULL},     /* trailing dot */
+    {"\\40c.test.", CS_EINVAL, NULL},
+    /* Not a localpart at all. */
+    {"", CS_EINVAL, NULL},
+    {"a@b", CS_EINVAL, NULL},
+    {"a b\\40c.test", CS_EINVAL, NULL},
+    {"\xc3\\40c.test", CS_EINVAL, NULL}, /* bad UTF-8 */
+    {"a\x01\\40c.test", CS_EINVAL, NULL},
+};
+
+START_TEST(test_relay_parse)
+{
+    struct jid j;
+    int r = jid_relay_parse(relay[_i].local, &j);
+    ck_assert_msg(r == relay[_i].result, "'%s': %d, expected %d", relay[_i].local, r,
+                  relay[_i].result);
+    if (r != 0) {
+        ck_assert_ptr_null(j.buf);
+        ck_assert_ptr_null(j.domain);
+        return;
+    }
+    char *bare = jid_bare(&j);
+    ck_assert_str_eq(bare, relay[_i].bare);
+    ck_assert_ptr_null(j.resource);
+    ck_assert_int_eq(j.local == NULL, strchr(relay[_i].bare, '@') == NULL);
+    free(bare);
+    jid_deinit(&j);
+}
+END_TEST
+
+START_TEST(test_relay_parse_null)
+{
+    struct jid j;
+    ck_assert_int_eq(jid_relay_parse(NULL, &j), CS_EINVAL);
+    ck_assert_ptr_null(j.buf);
+}
+END_TEST
+
+/* Normalised bare JIDs whose relay address must parse back to them. */
+static const char *const relay_contacts[] = {
+    "alice@a.test", "c.test", "a\\b@c.test", "a\\40@c.test", "x\\@y.test", "\\5c@c.test",
+    "\\@c.test", "u@[::1]", "[::1]", "\xc3\xa9lise@e.test", "a.b-c@d.test",
+};
+
+START_TEST(test_relay_roundtrip)
+{
+    const char *contact = relay_contacts[_i];
+    char *addr = jid_relay_address(contact, "status.a.test");
+    struct jid a, c;
+    size_t len = strlen(addr);
+
+    ck_assert(len > 14);
+    ck_assert_str_eq(addr + len - 14, "@status.a.test");
+    /* A valid address whose localpart is a relay address for contact. */
+    ck_assert_int_eq(jid_parse(addr, &a), 0);
+    ck_assert_str_eq(a.domain, "status.a.test");
+    ck_assert_int_eq(jid_relay_parse(a.local, &c), 0);
+    char *bare = jid_bare(&c);
+    ck_assert_str_eq(bare, contact);
+    free(bare);
+    jid_deinit(&c);
+    jid_deinit(&a);
+    free(addr);
+}
+END_TEST
+
+START_TEST(test_relay_domain_only)
+{
+    /* A contact without localpart must not get the address of the channel
+     * named like its domain. */
+    char *addr = jid_relay_address("c.test", "status.a.test");
+    ck_assert_str_eq(addr, "\\40c.test@status.a.test");
+    free(addr);
+    addr = jid_relay_address("alice@a.test", "status.a.test");
+    ck_assert_str_eq(addr, "alice\\40a.test@status.a.test");
+    free(addr);
+    char *u = jid_unescape_local("\\40c.test");
+    ck_assert_str_eq(u, "@c.test");
+    free(u);
+}
+END_TEST
+
+START_TEST(test_unescape_strays)
+{
+    /* Only the ten exact lowercase sequences are escapes (XEP-0106). */
+    static const struct {
+        const char *in, *out;
+    } t[] = {
+        {"x\\2Fy", "x\\2Fy"}, {"a\\", "a\\"},   {"a\\4", "a\\4"},     {"\\\\40", "\\@"},
+        {"\\5c", "\\"},       {"\\20", " "},    {"\\2f", "/"},        {"\\5c5c", "\\5c"},
+        {"\\", "\\"},         {"\\4g", "\\4g"}, {"\\40\\40", "@@"},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char *u = jid_unescape_local(t[i].in);
+        ck_assert_msg(strcmp(u, t[i].out) == 0, "'%s' -> '%s'", t[i].in, u);
+        free(u);
+    }
+}
+END_TEST
+
+START_TEST(test_relay_parse_many)
+{
+    /* Every string of up to four of these pieces: each has one defined
+     * result, a success is exactly the address jid_relay_address() writes,
+     * folding case changes nothing, and a failure leaves nothing to free
+     * (the sanitizer build checks for leaks). */
+    static const char *const piece[] = {"a", "B", "\\40", "\\2f", "\\2F", "\\5c", "\\",
+                                        ".", "b.test", "\\20", "\\3a", "4", "@"};
+    enum { NP = sizeof(piece) / sizeof(piece[0]) };
+    unsigned ok = 0, notfound = 0, inval = 0;
+    for (unsigned n = 0; n < NP * NP * NP * NP; n++) {
+        char in[64] = "", lower[64];
+        struct jid j, k;
+        size_t len = 0;
+        for (unsigned m = n, d = 0; d < 4; d++, m /= NP) {
+            size_t pl = strlen(piece[m % NP]);
+            memcpy(in + len, piece[m % NP], pl);
+            len += pl;
+        }
+        in[len] = '\0';
+        for (size_t i = 0; i <= len; i++)
+            lower[i] = in[i] >= 'A' && in[i] <= 'Z' ? (char)(in[i] - 'A' + 'a') : in[i];
+        int r = jid_relay_parse(in, &j);
+        ck_assert_int_eq(jid_relay_parse(lower, &k), r);
+        if (r == 0) {
+            char *bare = jid_bare(&j), *addr = jid_relay_address(bare, "d.test");
+            ck_assert_int_eq(strncmp(addr, lower, len), 0);
+            ck_assert_str_eq(addr + len, "@d.test");
+            ck_assert(jid_bare_eq(&j, &k));
+            free(bare);
+            free(addr);
+            jid_deinit(&j);
+            jid_deinit(&k);
+            ok++;
+        } else {
+            ck_assert_msg(r == CS_ENOTFOUND || r == CS_EINVAL, "'%s': %d", in, r);
+            ck_assert_ptr_null(j.buf);
+            ck_assert_ptr_null(k.buf);
+            if (r == CS_ENOTFOUND)
+                notfound++;
+            else
+                inval++;
+        }
+    }
+    ck_assert_uint_gt(ok, 0);
+    ck_assert_uint_gt(notfound, 0);
+    ck_assert_uint_gt(inval, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("jid");
@@ -163,6 +361,13 @@ int main(void)
     tcase_add_test(tc, test_lengths);
     tcase_add_test(tc, test_forms);
     tcase_add_loop_test(tc, test_xep0106, 0, (int)(sizeof(xep0106) / sizeof(xep0106[0])));
+    tcase_add_loop_test(tc, test_relay_parse, 0, (int)(sizeof(relay) / sizeof(relay[0])));
+    tcase_add_test(tc, test_relay_parse_null);
+    tcase_add_loop_test(tc, test_relay_roundtrip, 0,
+                        (int)(sizeof(relay_contacts) / sizeof(relay_contacts[0])));
+    tcase_add_test(tc, test_relay_domain_only);
+    tcase_add_test(tc, test_unescape_strays);
+    tcase_add_test(tc, test_relay_parse_many);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
