@@ -330,27 +330,95 @@ START_TEST(test_conflict_retry)
 }
 END_TEST
 
-START_TEST(test_send_buffer_cap)
+/* A burst far larger than send_buffer_bytes is kept, not dropped: the
+ * link stays up and the server gets every stanza. */
+START_TEST(test_burst_over_budget_is_kept)
 {
-    struct xml_node *m;
-    int r = 0, n = 0;
+    static const char msg[] = "<message to='x@a.test'><body>0123456789012345678901234567890"
+                              "123456789</body></message>";
+    const int count = 20000; /* about 20 times the 64 KiB budget */
+    struct strbuf in = {0};
+    char buf[65536];
+    unsigned got = 0;
+    int64_t end;
     link_start(F.link);
     srv_handshake();
     pump_until(&F.online, 1);
-    m = xml_elem_new("message", NULL);
-    xml_add_text(xml_add_child(m, "body", NULL), "0123456789012345678901234567890123456789");
-    /* Without running the loop nothing is written: the buffer fills. */
-    while (r == 0 && n < 100000) {
-        r = link_send(F.link, m);
-        n++;
+    for (int i = 0; i < count; i++)
+        ck_assert_int_eq(link_send_raw(F.link, msg, sizeof(msg) - 1), 0);
+    ck_assert_uint_eq(link_room(F.link), 0); /* producers would pause here */
+    ck_assert(link_online(F.link));
+    end = cs_now_ms() + 5000;
+    while (got < (unsigned)count && cs_now_ms() < end) {
+        ssize_t n;
+        loop_run_once(F.loop, 1);
+        while ((n = recv(F.sfd, buf, sizeof(buf), 0)) > 0) {
+            strbuf_append(&in, buf, (size_t)n);
+            /* count complete stanzas, keep the tail */
+            for (char *p = in.data; (p = strstr(p, "</message>")) != NULL; p += 10)
+                got++;
+            char *last = in.data;
+            for (char *p = in.data; (p = strstr(p, "</message>")) != NULL; p += 10)
+                last = p + 10;
+            strbuf_consume(&in, (size_t)(last - in.data));
+        }
     }
-    xml_free(m);
-    ck_assert_int_eq(r, CS_ELIMIT);
-    ck_assert_int_lt(n, 65536 / 40 + 2);
+    ck_assert_uint_eq(got, (unsigned)count);
+    ck_assert_int_eq(F.offline, 0);
+    ck_assert(link_online(F.link));
+    ck_assert_uint_gt(link_room(F.link), 0);
+    strbuf_free(&in);
+}
+END_TEST
+
+/* "Not reading" is no progress for stall_timeout, not a full buffer: a
+ * slow reader keeps the link; a server that stops reading loses it. */
+START_TEST(test_stall_timeout)
+{
+    char buf[16384];
+    struct strbuf big = {0};
+    int64_t end;
+    F.cfg.stall_timeout = 1;
+    link_start(F.link);
+    srv_handshake();
+    pump_until(&F.online, 1);
+    for (int i = 0; i < 4096; i++)
+        strbuf_append(&big, "<message to='x@a.test'><body>................................"
+                            ".....................................</body></message>", 128);
+    /* 8 MiB: more than the socket buffers hold. */
+    for (int i = 0; i < 16; i++)
+        ck_assert_int_eq(link_send_raw(F.link, big.data, big.len), 0);
+    /* Slow but reading: 16 KiB every 200 ms for 2.5 s keeps the link. */
+    end = cs_now_ms() + 2500;
+    while (cs_now_ms() < end) {
+        pump_ms(200);
+        ck_assert_int_gt(recv(F.sfd, buf, sizeof(buf), 0), 0);
+    }
+    ck_assert_int_eq(F.offline, 0);
+    /* Not reading at all: dropped after about a second. */
+    pump_until(&F.offline, 1);
     ck_assert(!link_online(F.link));
-    ck_assert_int_eq(F.offline, 1);
+    strbuf_free(&big);
     srv_handshake();
     pump_until(&F.online, 2);
+}
+END_TEST
+
+/* XEP-0114 section 3: only an empty <handshake/> is success. */
+START_TEST(test_handshake_with_content_refused)
+{
+    struct strbuf in = {0};
+    link_start(F.link);
+    srv_accept();
+    srv_expect(&in, "to='" DOMAIN "'>");
+    srv_send("<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' "
+             "xmlns='jabber:component:accept' from='" DOMAIN "' id='3BF96D32'>");
+    srv_expect(&in, "</handshake>");
+    srv_send("<handshake>deadbeef</handshake>");
+    ck_assert(srv_sees_close());
+    ck_assert_int_eq(F.online, 0);
+    ck_assert(!link_online(F.link));
+    strbuf_free(&in);
 }
 END_TEST
 
@@ -411,7 +479,9 @@ int main(void)
     tcase_add_test(tc, test_stream_errors_retry);
     tcase_add_test(tc, test_conflict_retry);
     tcase_add_test(tc, test_host_unknown_after_empty_id);
-    tcase_add_test(tc, test_send_buffer_cap);
+    tcase_add_test(tc, test_burst_over_budget_is_kept);
+    tcase_add_test(tc, test_stall_timeout);
+    tcase_add_test(tc, test_handshake_with_content_refused);
     tcase_add_test(tc, test_shutdown_closes_stream);
     tcase_add_test(tc, test_shutdown_when_offline);
     tcase_add_test(tc, test_backoff);

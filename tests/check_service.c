@@ -8,6 +8,7 @@
 
 #include "cs_service.h"
 #include "cs_xml.h"
+#include "testout.h"
 #include "testutil.h"
 
 static struct xml_node *parse(const char *xml)
@@ -20,21 +21,17 @@ static struct xml_node *parse(const char *xml)
 static char *run(const char *xml)
 {
     struct service svc;
-    struct stanza_list out = {0};
-    struct strbuf sb = {0};
+    struct testout t;
     struct xml_node *st = parse(xml);
+    char *got;
 
-    service_init(&svc, "status.a.test", NULL, NULL);
-    service_handle(&svc, st, &out);
-    strbuf_append(&sb, "", 0);
-    for (size_t i = 0; i < out.n; i++) {
-        xml_serialize(out.v[i], XML_NS_COMPONENT, &sb);
-        strbuf_append(&sb, "\n", 1);
-    }
-    stanza_list_clear(&out);
-    free(out.v);
+    testout_init(&t);
+    service_init(&svc, "status.a.test", NULL, NULL, &t.out);
+    service_handle(&svc, st, 1000);
+    got = testout_take(&t);
+    testout_deinit(&t);
     xml_free(st);
-    return sb.data;
+    return got;
 }
 
 #define ERR(cond, type)                                                                   \
