@@ -9,6 +9,7 @@
  * See doc/internals-subscriptions.md for the flows and their tables. */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,7 +313,7 @@ static void relay_answer(struct home *h, const struct jid *contact_jid, const ch
     }
     if (!sub && !unsub)
         return;
-    if (roster_channels_of_owner(h->roster, owner, -1, on_owned, &owned) != 0) {
+    if (roster_channels_of_owner(h->roster, owner, INT_MAX, on_owned, &owned) != 0) {
         log_error("home: looking up the channels of %s failed", owner);
         return;
     }

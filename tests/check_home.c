@@ -49,7 +49,7 @@ static void make_home(int burst)
 {
     struct home_limits lim = {
         .sub_burst = burst, .sub_per_minute = 60, .max_pending = 3, .retry_ms = 60000};
-    home = home_new("status.a.test", roster, &lim, &T.out);
+    home = home_new("status.a.test", roster, &lim, &T.path);
 }
 
 static void setup(void)

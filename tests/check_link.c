@@ -385,14 +385,23 @@ START_TEST(test_stall_timeout)
     for (int i = 0; i < 4096; i++)
         strbuf_append(&big, "<message to='x@a.test'><body>................................"
                             ".....................................</body></message>", 128);
-    /* 8 MiB: more than the socket buffers hold. */
-    for (int i = 0; i < 16; i++)
+    /* 32 MiB: far more than the socket buffers hold. */
+    for (int i = 0; i < 64; i++)
         ck_assert_int_eq(link_send_raw(F.link, big.data, big.len), 0);
-    /* Slow but reading: 16 KiB every 200 ms for 2.5 s keeps the link. */
-    end = cs_now_ms() + 2500;
+    /* Slow but reading: 1 MiB every 200 ms for 2 s keeps the link (much
+     * smaller reads may not wake the writer at all: TCP signals writable
+     * only once a good part of its send buffer is free). */
+    end = cs_now_ms() + 2000;
     while (cs_now_ms() < end) {
+        size_t got = 0;
         pump_ms(200);
-        ck_assert_int_gt(recv(F.sfd, buf, sizeof(buf), 0), 0);
+        while (got < 1048576) {
+            ssize_t n = recv(F.sfd, buf, sizeof(buf), 0);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+        }
+        ck_assert_uint_gt(got, 0);
     }
     ck_assert_int_eq(F.offline, 0);
     /* Not reading at all: dropped after about a second. */

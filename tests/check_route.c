@@ -57,8 +57,8 @@ static void make(int max_messages)
                               .offline_expiry_s = 3600};
     home_free(&home);
     route_free(&route);
-    home = home_new("status.a.test", roster, &hl, &T.out);
-    route = route_new("status.a.test", home, roster, offline, &rl, &T.out);
+    home = home_new("status.a.test", roster, &hl, &T.path);
+    route = route_new("status.a.test", home, roster, offline, &rl, &T.path);
     home_on_deliverable(home, on_deliverable, NULL);
 }
 

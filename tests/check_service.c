@@ -26,7 +26,7 @@ static char *run(const char *xml)
     char *got;
 
     testout_init(&t);
-    service_init(&svc, "status.a.test", NULL, NULL, &t.out);
+    service_init(&svc, "status.a.test", NULL, NULL, &t.path);
     service_handle(&svc, st, 1000);
     got = testout_take(&t);
     testout_deinit(&t);

@@ -49,7 +49,7 @@ static void t_splice(void *ud, size_t from, size_t to, const char *repl, size_t 
 void testout_init(struct testout *t)
 {
     memset(t, 0, sizeof(*t));
-    t->out = (struct out){t_write, t_room, t_mark, t_splice, t};
+    t->path = (struct out){t_write, t_room, t_mark, t_splice, t};
     t->room = SIZE_MAX;
     strbuf_append(&t->buf, "", 0);
 }

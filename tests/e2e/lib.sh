@@ -150,6 +150,7 @@ reconnect_max_ms = 1000
 [limits]
 max_stanza_bytes = ${MAX_STANZA_BYTES:-262144}
 max_depth = ${MAX_DEPTH:-32}
+send_buffer_bytes = ${SEND_BUFFER:-1048576}
 [offline]
 max_messages = ${OFFLINE_MAX:-100}
 [storage]
