@@ -22,6 +22,11 @@
 #define XML_NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define XML_NS_STREAMS "urn:ietf:params:xml:ns:xmpp-streams"
 
+/* The most attributes one element may carry on the stream (namespace
+ * declarations are not attributes and do not count).  Stanzas carry a
+ * handful; more is a violation of kind XML_VIOLATION_SIZE. */
+#define XML_MAX_ATTRS 64
+
 enum xml_node_type { XML_ELEMENT, XML_TEXT };
 
 struct xml_attr {
@@ -84,7 +89,8 @@ void xml_escape(struct strbuf *sb, const char *s, size_t len, bool attr);
 
 /* Parses one element from text (e.g. a stanza kept in the database) in
  * the component namespace.  Caller frees; NULL when text is not exactly
- * one well-formed element. */
+ * one well-formed element.  Unlike the stream, no attribute cap applies:
+ * the text is our own and was capped when it arrived. */
 struct xml_node *xml_parse_one(const char *text, size_t len);
 
 /* ---- Streaming parser ---- */
@@ -95,7 +101,9 @@ enum xml_violation {
     XML_VIOLATION_DOCTYPE, /* DOCTYPE declaration */
     XML_VIOLATION_PI,      /* processing instruction */
     XML_VIOLATION_COMMENT, /* comment */
-    XML_VIOLATION_SIZE,    /* stanza larger than the byte limit */
+    XML_VIOLATION_SIZE,    /* stanza larger than the byte limit, or an
+                            * element with more than XML_MAX_ATTRS
+                            * attributes */
     XML_VIOLATION_DEPTH,   /* nesting deeper than the depth limit */
 };
 
@@ -119,9 +127,10 @@ struct xml_parser;
 struct xml_parser *xml_parser_new(size_t max_bytes, unsigned max_depth,
                                   const struct xml_parser_handlers *handlers, void *ud);
 /* Feeds bytes.  Returns 0, or CS_EPROTO (restricted XML or syntax) or
- * CS_ELIMIT (size/depth) once a violation happened; from then on every
- * call fails until xml_parser_reset().  Handlers may call xml_parser_stop()
- * to make this return CS_ECLOSED without consuming the rest. */
+ * CS_ELIMIT (size, depth or attributes) once a violation happened; from
+ * then on every call fails until xml_parser_reset().  Handlers may call
+ * xml_parser_stop() to make this return CS_ECLOSED without consuming the
+ * rest. */
 int xml_parser_feed(struct xml_parser *p, const char *data, size_t len);
 void xml_parser_stop(struct xml_parser *p);
 /* What went wrong, for logs: violation kind and a static-or-owned text
