@@ -38,7 +38,8 @@ struct xml_attr {
 struct xml_node {
     enum xml_node_type type;
     char *name;  /* element: local name */
-    char *ns;    /* element: namespace URI; NULL = inherit the parent's */
+    char *ns;    /* element: namespace URI; "" = no namespace (xmlns='');
+                  * NULL = inherit the parent's (trees built in code) */
     char *text;  /* text node: content (NUL-terminated, may hold no NUL) */
     size_t text_len;
     size_t text_cap; /* text node: allocated size of text */
@@ -47,7 +48,8 @@ struct xml_node {
     struct xml_node *parent, *first_child, *last_child, *next;
 };
 
-/* Constructors; the result is owned by the caller (xml_free) until appended. */
+/* Constructors; the result is owned by the caller (xml_free) until appended.
+ * ns: a namespace URI, "" for no namespace, or NULL to inherit. */
 struct xml_node *xml_elem_new(const char *name, const char *ns);
 struct xml_node *xml_text_new(const char *text, size_t len);
 /* Appends child (which must be detached) to parent; parent takes ownership.
@@ -69,7 +71,9 @@ const char *xml_attr(const struct xml_node *node, const char *name);
 const char *xml_attr_ns(const struct xml_node *node, const char *ns, const char *name);
 void xml_remove_attr(struct xml_node *node, const char *name);
 
-/* Effective namespace of an element (its own, else the nearest ancestor's). */
+/* Effective namespace of an element (its own, else the nearest ancestor's):
+ * "" when it is in no namespace, NULL when neither it nor any ancestor
+ * has one set.  Borrowed from the tree. */
 const char *xml_ns(const struct xml_node *node);
 /* First child element with this name (NULL = any) and namespace (NULL = any). */
 struct xml_node *xml_child(const struct xml_node *node, const char *name, const char *ns);
@@ -82,7 +86,9 @@ char *xml_text_dup(const struct xml_node *node);
 
 /* Serializes node onto sb.  default_ns is the namespace already in effect
  * where the node goes (XML_NS_COMPONENT for stanzas on the component
- * stream); xmlns is written only where an element's namespace differs. */
+ * stream; NULL for none); xmlns is written only where an element's
+ * namespace differs from the one in effect, as xmlns='' for an element in
+ * no namespace. */
 void xml_serialize(const struct xml_node *node, const char *default_ns, struct strbuf *sb);
 /* Escapes text for element content (attr=false) or a '-quoted attribute. */
 void xml_escape(struct strbuf *sb, const char *s, size_t len, bool attr);

@@ -297,7 +297,9 @@ static void serialize(const struct xml_node *n, const char *in_ns, struct strbuf
     ns = n->ns ? n->ns : in_ns;
     strbuf_append(sb, "<", 1);
     strbuf_append_str(sb, n->name);
-    if (ns && !ns_eq(ns, in_ns)) {
+    /* ns == NULL only when in_ns is NULL too.  "" (no namespace) differs
+     * from any namespace in effect and is written as xmlns=''. */
+    if (ns && strcmp(ns, in_ns ? in_ns : "") != 0) {
         strbuf_append_str(sb, " xmlns='");
         xml_escape(sb, ns, strlen(ns), true);
         strbuf_append(sb, "'", 1);
@@ -365,8 +367,10 @@ static void violate(struct xml_parser *p, enum xml_violation v, const char *msg)
     XML_StopParser(p->expat, XML_FALSE);
 }
 
-/* Splits an expat name "uri<SEP>local" into its parts (ns may be NULL).
- * Returns local; *ns_r is a fresh string or NULL; caller frees it. */
+/* Splits an expat name "uri<SEP>local" into its parts.  Returns local;
+ * *ns_r is a fresh string, or NULL when the name has no namespace (expat
+ * resolves every prefix and default namespace, so a name without one is
+ * in no namespace); caller frees it. */
 static const char *split_name(const char *qname, char **ns_r)
 {
     const char *sep = strchr(qname, NS_SEP);
@@ -386,7 +390,9 @@ static struct xml_node *build_elem(const char *qname, const char **attrs, unsign
     char *ns;
     const char *local = split_name(qname, &ns);
     struct xml_node *n = xml_elem_new(local, NULL);
-    n->ns = ns;
+    /* No namespace is recorded as "", not NULL, which would inherit the
+     * parent's: <foo xmlns=''/> must keep its empty namespace. */
+    n->ns = ns ? ns : xstrdup("");
     attrs_reserve(n, nattrs);
     for (unsigned i = 0; i < nattrs; i++) {
         char *ans;

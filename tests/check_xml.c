@@ -403,6 +403,64 @@ START_TEST(test_long_split_text)
 }
 END_TEST
 
+START_TEST(test_empty_namespace_roundtrip)
+{
+    /* <foo xmlns=''/> is in no namespace; written as <foo/> inside a
+     * jabber:component:accept stanza it would change namespace. */
+    const char *in = "<message><foo xmlns=''/><bar xmlns='urn:x'><baz/></bar></message>";
+    struct xml_node *m = test_parse_stanza(in), *again;
+    struct strbuf sb = {0}, sb2 = {0};
+
+    ck_assert_str_eq(xml_ns(m), XML_NS_COMPONENT);
+    ck_assert_str_eq(xml_ns(xml_child(m, "foo", NULL)), "");
+    ck_assert_ptr_nonnull(xml_child(m, "foo", ""));
+    ck_assert_ptr_null(xml_child(m, "foo", XML_NS_COMPONENT));
+    ck_assert_str_eq(xml_ns(xml_child(xml_child(m, "bar", NULL), "baz", NULL)), "urn:x");
+    xml_serialize(m, XML_NS_COMPONENT, &sb);
+    ck_assert_str_eq(sb.data, in);
+
+    again = xml_parse_one(sb.data, sb.len);
+    ck_assert_ptr_nonnull(again);
+    ck_assert_str_eq(xml_ns(xml_child(again, "foo", NULL)), "");
+    ck_assert_str_eq(xml_ns(xml_child(xml_child(again, "bar", NULL), "baz", NULL)), "urn:x");
+    xml_serialize(again, XML_NS_COMPONENT, &sb2);
+    ck_assert_str_eq(sb2.data, in);
+
+    /* A copy keeps it too; where no namespace is in effect there is
+     * nothing to declare. */
+    struct xml_node *c = xml_copy(xml_child(m, "foo", NULL));
+    sb2.len = 0;
+    xml_serialize(c, XML_NS_COMPONENT, &sb2);
+    ck_assert_str_eq(sb2.data, "<foo xmlns=''/>");
+    sb2.len = 0;
+    xml_serialize(c, NULL, &sb2);
+    ck_assert_str_eq(sb2.data, "<foo/>");
+    xml_free(c);
+    xml_free(again);
+    xml_free(m);
+    strbuf_free(&sb);
+    strbuf_free(&sb2);
+}
+END_TEST
+
+START_TEST(test_empty_namespace_tree)
+{
+    /* Built in code: "" is no namespace, NULL inherits. */
+    struct xml_node *m = xml_elem_new("message", NULL);
+    struct xml_node *x = xml_add_child(m, "x", "");
+    struct strbuf sb = {0};
+    xml_add_child(x, "inherits", NULL);
+    xml_add_child(x, "back", XML_NS_COMPONENT);
+    xml_add_child(m, "body", NULL);
+    ck_assert_str_eq(xml_ns(xml_first_elem(x)), "");
+    xml_serialize(m, XML_NS_COMPONENT, &sb);
+    ck_assert_str_eq(sb.data, "<message><x xmlns=''><inherits/>"
+                              "<back xmlns='jabber:component:accept'/></x><body/></message>");
+    xml_free(m);
+    strbuf_free(&sb);
+}
+END_TEST
+
 static Suite *xml_suite(void)
 {
     Suite *s = suite_create("xml");
@@ -423,6 +481,8 @@ static Suite *xml_suite(void)
     tcase_add_test(tc, test_many_attributes_build);
     tcase_add_test(tc, test_duplicate_attributes_rejected);
     tcase_add_test(tc, test_long_split_text);
+    tcase_add_test(tc, test_empty_namespace_roundtrip);
+    tcase_add_test(tc, test_empty_namespace_tree);
     suite_add_tcase(s, tc);
     return s;
 }
