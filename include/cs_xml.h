@@ -94,8 +94,9 @@ void xml_serialize(const struct xml_node *node, const char *default_ns, struct s
 void xml_escape(struct strbuf *sb, const char *s, size_t len, bool attr);
 
 /* Parses one element from text (e.g. a stanza kept in the database) in
- * the component namespace.  Caller frees; NULL when text is not exactly
- * one well-formed element.  Unlike the stream, no attribute cap applies:
+ * the component namespace.  Caller frees; NULL when text is not
+ * well-formed or holds no element or more than one (character data around
+ * the element is ignored).  Unlike the stream, no attribute cap applies:
  * the text is our own and was capped when it arrived. */
 struct xml_node *xml_parse_one(const char *text, size_t len);
 

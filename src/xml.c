@@ -654,19 +654,24 @@ const char *xml_parser_error(const struct xml_parser *p)
     return p->error;
 }
 
+struct parse_one {
+    struct xml_node *elem; /* the first element, owned */
+    unsigned count;        /* elements seen */
+};
+
 static void keep_first(void *ud, struct xml_node *st)
 {
-    struct xml_node **out = ud;
-    if (*out == NULL)
-        *out = xml_copy(st);
+    struct parse_one *one = ud;
+    if (one->count++ == 0)
+        one->elem = xml_copy(st);
 }
 
 struct xml_node *xml_parse_one(const char *text, size_t len)
 {
     static const struct xml_parser_handlers h = {NULL, keep_first, NULL};
     static const char open[] = "<s xmlns='" XML_NS_COMPONENT "'>";
-    struct xml_node *out = NULL;
-    struct xml_parser *p = xml_parser_new(len + sizeof(open), 1000, &h, &out);
+    struct parse_one one = {NULL, 0};
+    struct xml_parser *p = xml_parser_new(len + sizeof(open), 1000, &h, &one);
     int r;
 
     /* The text is our own (it passed the stream's cap when it arrived) and
@@ -679,9 +684,9 @@ struct xml_node *xml_parse_one(const char *text, size_t len)
     if (r == 0)
         r = xml_parser_feed(p, "</s>", 4);
     xml_parser_free(&p);
-    if (r != 0) {
-        xml_free(out);
+    if (r != 0 || one.count != 1) {
+        xml_free(one.elem);
         return NULL;
     }
-    return out;
+    return one.elem;
 }

@@ -461,6 +461,21 @@ START_TEST(test_empty_namespace_tree)
 }
 END_TEST
 
+START_TEST(test_parse_one_exactly_one)
+{
+    struct xml_node *n = xml_parse_one("<a x='1'/>", 10);
+    ck_assert_ptr_nonnull(n);
+    ck_assert_str_eq(n->name, "a");
+    ck_assert_str_eq(xml_ns(n), XML_NS_COMPONENT);
+    xml_free(n);
+    ck_assert_ptr_null(xml_parse_one("<a/><b/>", 8));
+    ck_assert_ptr_null(xml_parse_one("", 0));
+    ck_assert_ptr_null(xml_parse_one("text", 4));
+    ck_assert_ptr_null(xml_parse_one("<a>", 3));
+    ck_assert_ptr_null(xml_parse_one("<a/></s><s>", 11));
+}
+END_TEST
+
 static Suite *xml_suite(void)
 {
     Suite *s = suite_create("xml");
@@ -483,6 +498,7 @@ static Suite *xml_suite(void)
     tcase_add_test(tc, test_long_split_text);
     tcase_add_test(tc, test_empty_namespace_roundtrip);
     tcase_add_test(tc, test_empty_namespace_tree);
+    tcase_add_test(tc, test_parse_one_exactly_one);
     suite_add_tcase(s, tc);
     return s;
 }
