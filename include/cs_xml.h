@@ -1,10 +1,22 @@
 /* cs_xml.h - stanza trees, a serializer, and a bounded streaming parser.
  *
- * The parser sits on expat with namespace processing.  It enforces the
- * restricted XML of RFC 6120 section 11.1 (no DOCTYPE, no processing
- * instructions, no comments) and two limits: the bytes one stanza may span
- * and the element nesting depth.  A violation stops the parser for good;
- * the caller restarts the stream.
+ * The parser sits on expat with namespace processing, so every parsed
+ * element carries its resolved namespace URI ("" for none) and prefixes
+ * are not kept.  It enforces the restricted XML of RFC 6120 section 11.1
+ * (no DOCTYPE or entity declarations, no processing instructions, no
+ * comments) and three limits so that a peer can never make it allocate or
+ * work without bound: the bytes one top-level element may span, the
+ * element nesting depth, and XML_MAX_ATTRS attributes per element.
+ * Parsing and copying are linear in the size of the tree (setting one
+ * attribute in code is linear in the element's attributes).  A violation
+ * stops the parser until xml_parser_reset(); the caller restarts the
+ * stream.
+ *
+ * The serializer writes a default namespace declaration (xmlns='...')
+ * where an element's namespace differs from the one in effect, including
+ * xmlns='' for an element in no namespace, and a generated prefix for each
+ * namespaced attribute other than xml:*.  Attribute values and text are
+ * always escaped (xml_escape()).
  *
  * Trees: every node is owned by its parent; a detached root is owned by
  * whoever created it and released with xml_free(). */
@@ -88,9 +100,11 @@ char *xml_text_dup(const struct xml_node *node);
  * where the node goes (XML_NS_COMPONENT for stanzas on the component
  * stream; NULL for none); xmlns is written only where an element's
  * namespace differs from the one in effect, as xmlns='' for an element in
- * no namespace. */
+ * no namespace.  Every attribute value is escaped. */
 void xml_serialize(const struct xml_node *node, const char *default_ns, struct strbuf *sb);
-/* Escapes text for element content (attr=false) or a '-quoted attribute. */
+/* Escapes text for element content (attr=false: & < > and CR) or for an
+ * attribute value quoted with ' or " (attr=true: also ' " and the
+ * whitespace a parser would normalise). */
 void xml_escape(struct strbuf *sb, const char *s, size_t len, bool attr);
 
 /* Parses one element from text (e.g. a stanza kept in the database) in

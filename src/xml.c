@@ -1,8 +1,9 @@
 /* xml.c - stanza trees, serializer and the bounded expat stream parser.
  *
- * The parser enforces RFC 6120 section 11.1 (restricted XML) and two
- * resource limits (bytes per top-level element, nesting depth) so that a
- * peer can never make us allocate without bound.  See cs_xml.h. */
+ * The parser enforces RFC 6120 section 11.1 (restricted XML) and three
+ * resource limits (bytes per top-level element, nesting depth, attributes
+ * per element) so that a peer can never make us allocate or work without
+ * bound; building a parsed element is linear in its size.  See cs_xml.h. */
 #include "config.h"
 
 #include <limits.h>

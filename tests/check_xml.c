@@ -461,6 +461,49 @@ START_TEST(test_empty_namespace_tree)
 }
 END_TEST
 
+START_TEST(test_attribute_injection)
+{
+    /* A value that would close the attribute and open a new stanza if it
+     * were written unescaped. */
+    static const char *const values[] = {
+        "x@a.test'><message to='victim.test'><body>injected",
+        "x@a.test\"><message to=\"victim.test\"><body>injected</body></message><x a=\"",
+        "a&amp;b &lt; c ]]> &#39;",
+        "tab\there\nnew\rline  two  spaces",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        struct xml_node *m = xml_elem_new("message", NULL), *back;
+        struct strbuf sb = {0};
+        xml_set_attr(m, "from", values[i]);
+        xml_set_attr_ns(m, "urn:x", "y", values[i]);
+        xml_add_text(xml_add_child(m, "body", NULL), values[i]);
+        xml_serialize(m, XML_NS_COMPONENT, &sb);
+        back = xml_parse_one(sb.data, sb.len);
+        ck_assert_msg(back != NULL, "not well-formed: %s", sb.data);
+        ck_assert_str_eq(back->name, "message");
+        ck_assert_uint_eq(back->nattrs, 2);
+        ck_assert_str_eq(xml_attr(back, "from"), values[i]);
+        ck_assert_str_eq(xml_attr_ns(back, "urn:x", "y"), values[i]);
+        ck_assert_uint_eq(xml_count_elems(back), 1);
+        char *t = xml_text_dup(xml_child(back, "body", NULL));
+        ck_assert_str_eq(t, values[i]);
+        free(t);
+        xml_free(back);
+        xml_free(m);
+        strbuf_free(&sb);
+    }
+    struct xml_node *m = xml_elem_new("message", NULL);
+    struct strbuf sb = {0};
+    xml_set_attr(m, "from", values[0]);
+    xml_serialize(m, XML_NS_COMPONENT, &sb);
+    ck_assert_str_eq(sb.data, "<message from='x@a.test&apos;&gt;&lt;message "
+                              "to=&apos;victim.test&apos;&gt;&lt;body&gt;injected'/>");
+    xml_free(m);
+    strbuf_free(&sb);
+}
+END_TEST
+
 START_TEST(test_parse_one_exactly_one)
 {
     struct xml_node *n = xml_parse_one("<a x='1'/>", 10);
@@ -498,6 +541,7 @@ static Suite *xml_suite(void)
     tcase_add_test(tc, test_long_split_text);
     tcase_add_test(tc, test_empty_namespace_roundtrip);
     tcase_add_test(tc, test_empty_namespace_tree);
+    tcase_add_test(tc, test_attribute_injection);
     tcase_add_test(tc, test_parse_one_exactly_one);
     suite_add_tcase(s, tc);
     return s;
