@@ -376,8 +376,8 @@ START_TEST(test_duplicate_attributes_rejected)
     expect_violation(HDR "<message a='1' a='2'/>", 65536, 32, XML_VIOLATION_SYNTAX, CS_EPROTO);
     expect_violation(HDR "<message xmlns:p='urn:x' xmlns:q='urn:x' p:a='1' q:a='2'/>", 65536, 32,
                      XML_VIOLATION_SYNTAX, CS_EPROTO);
-    expect_violation(HDR "<message xml:lang='en' xml:lang='de'/>", 65536, 32,
-                     XML_VIOLATION_SYNTAX, CS_EPROTO);
+    expect_violation(HDR "<message xml:lang='en' xml:lang='de'/>", 65536, 32, XML_VIOLATION_SYNTAX,
+                     CS_EPROTO);
 }
 END_TEST
 
@@ -395,8 +395,7 @@ START_TEST(test_long_split_text)
     strbuf_append_str(&sb, "</body></message>");
     ck_assert_int_eq(xml_parser_feed(p, sb.data, sb.len), 0);
     ck_assert_uint_eq(c.count, 1);
-    ck_assert_uint_eq(c.stanzas.len,
-                      strlen("<message><body></body></message>\n") + (size_t)N * 6);
+    ck_assert_uint_eq(c.stanzas.len, strlen("<message><body></body></message>\n") + (size_t)N * 6);
     xml_parser_free(&p);
     collected_free(&c);
     strbuf_free(&sb);
