@@ -1,10 +1,22 @@
 /* cs_xml.h - stanza trees, a serializer, and a bounded streaming parser.
  *
- * The parser sits on expat with namespace processing.  It enforces the
- * restricted XML of RFC 6120 section 11.1 (no DOCTYPE, no processing
- * instructions, no comments) and two limits: the bytes one stanza may span
- * and the element nesting depth.  A violation stops the parser for good;
- * the caller restarts the stream.
+ * The parser sits on expat with namespace processing, so every parsed
+ * element carries its resolved namespace URI ("" for none) and prefixes
+ * are not kept.  It enforces the restricted XML of RFC 6120 section 11.1
+ * (no DOCTYPE or entity declarations, no processing instructions, no
+ * comments) and three limits so that a peer can never make it allocate or
+ * work without bound: the bytes one top-level element may span, the
+ * element nesting depth, and XML_MAX_ATTRS attributes per element.
+ * Parsing and copying are linear in the size of the tree (setting one
+ * attribute in code is linear in the element's attributes).  A violation
+ * stops the parser until xml_parser_reset(); the caller restarts the
+ * stream.
+ *
+ * The serializer writes a default namespace declaration (xmlns='...')
+ * where an element's namespace differs from the one in effect, including
+ * xmlns='' for an element in no namespace, and a generated prefix for each
+ * namespaced attribute other than xml:*.  Attribute values and text are
+ * always escaped (xml_escape()).
  *
  * Trees: every node is owned by its parent; a detached root is owned by
  * whoever created it and released with xml_free(). */
@@ -22,6 +34,11 @@
 #define XML_NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define XML_NS_STREAMS "urn:ietf:params:xml:ns:xmpp-streams"
 
+/* The most attributes one element may carry on the stream (namespace
+ * declarations are not attributes and do not count).  Stanzas carry a
+ * handful; more is a violation of kind XML_VIOLATION_SIZE. */
+#define XML_MAX_ATTRS 64
+
 enum xml_node_type { XML_ELEMENT, XML_TEXT };
 
 struct xml_attr {
@@ -33,7 +50,8 @@ struct xml_attr {
 struct xml_node {
     enum xml_node_type type;
     char *name;  /* element: local name */
-    char *ns;    /* element: namespace URI; NULL = inherit the parent's */
+    char *ns;    /* element: namespace URI; "" = no namespace (xmlns='');
+                  * NULL = inherit the parent's (trees built in code) */
     char *text;  /* text node: content (NUL-terminated, may hold no NUL) */
     size_t text_len;
     size_t text_cap; /* text node: allocated size of text */
@@ -42,7 +60,8 @@ struct xml_node {
     struct xml_node *parent, *first_child, *last_child, *next;
 };
 
-/* Constructors; the result is owned by the caller (xml_free) until appended. */
+/* Constructors; the result is owned by the caller (xml_free) until appended.
+ * ns: a namespace URI, "" for no namespace, or NULL to inherit. */
 struct xml_node *xml_elem_new(const char *name, const char *ns);
 struct xml_node *xml_text_new(const char *text, size_t len);
 /* Appends child (which must be detached) to parent; parent takes ownership.
@@ -64,7 +83,9 @@ const char *xml_attr(const struct xml_node *node, const char *name);
 const char *xml_attr_ns(const struct xml_node *node, const char *ns, const char *name);
 void xml_remove_attr(struct xml_node *node, const char *name);
 
-/* Effective namespace of an element (its own, else the nearest ancestor's). */
+/* Effective namespace of an element (its own, else the nearest ancestor's):
+ * "" when it is in no namespace, NULL when neither it nor any ancestor
+ * has one set.  Borrowed from the tree. */
 const char *xml_ns(const struct xml_node *node);
 /* First child element with this name (NULL = any) and namespace (NULL = any). */
 struct xml_node *xml_child(const struct xml_node *node, const char *name, const char *ns);
@@ -77,14 +98,20 @@ char *xml_text_dup(const struct xml_node *node);
 
 /* Serializes node onto sb.  default_ns is the namespace already in effect
  * where the node goes (XML_NS_COMPONENT for stanzas on the component
- * stream); xmlns is written only where an element's namespace differs. */
+ * stream; NULL for none); xmlns is written only where an element's
+ * namespace differs from the one in effect, as xmlns='' for an element in
+ * no namespace.  Every attribute value is escaped. */
 void xml_serialize(const struct xml_node *node, const char *default_ns, struct strbuf *sb);
-/* Escapes text for element content (attr=false) or a '-quoted attribute. */
+/* Escapes text for element content (attr=false: & < > and CR) or for an
+ * attribute value quoted with ' or " (attr=true: also ' " and the
+ * whitespace a parser would normalise). */
 void xml_escape(struct strbuf *sb, const char *s, size_t len, bool attr);
 
 /* Parses one element from text (e.g. a stanza kept in the database) in
- * the component namespace.  Caller frees; NULL when text is not exactly
- * one well-formed element. */
+ * the component namespace.  Caller frees; NULL when text is not
+ * well-formed or holds no element or more than one (character data around
+ * the element is ignored).  Unlike the stream, no attribute cap applies:
+ * the text is our own and was capped when it arrived. */
 struct xml_node *xml_parse_one(const char *text, size_t len);
 
 /* ---- Streaming parser ---- */
@@ -95,7 +122,9 @@ enum xml_violation {
     XML_VIOLATION_DOCTYPE, /* DOCTYPE declaration */
     XML_VIOLATION_PI,      /* processing instruction */
     XML_VIOLATION_COMMENT, /* comment */
-    XML_VIOLATION_SIZE,    /* stanza larger than the byte limit */
+    XML_VIOLATION_SIZE,    /* stanza larger than the byte limit, or an
+                            * element with more than XML_MAX_ATTRS
+                            * attributes */
     XML_VIOLATION_DEPTH,   /* nesting deeper than the depth limit */
 };
 
@@ -119,9 +148,10 @@ struct xml_parser;
 struct xml_parser *xml_parser_new(size_t max_bytes, unsigned max_depth,
                                   const struct xml_parser_handlers *handlers, void *ud);
 /* Feeds bytes.  Returns 0, or CS_EPROTO (restricted XML or syntax) or
- * CS_ELIMIT (size/depth) once a violation happened; from then on every
- * call fails until xml_parser_reset().  Handlers may call xml_parser_stop()
- * to make this return CS_ECLOSED without consuming the rest. */
+ * CS_ELIMIT (size, depth or attributes) once a violation happened; from
+ * then on every call fails until xml_parser_reset().  Handlers may call
+ * xml_parser_stop() to make this return CS_ECLOSED without consuming the
+ * rest. */
 int xml_parser_feed(struct xml_parser *p, const char *data, size_t len);
 void xml_parser_stop(struct xml_parser *p);
 /* What went wrong, for logs: violation kind and a static-or-owned text

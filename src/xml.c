@@ -1,10 +1,12 @@
 /* xml.c - stanza trees, serializer and the bounded expat stream parser.
  *
- * The parser enforces RFC 6120 section 11.1 (restricted XML) and two
- * resource limits (bytes per top-level element, nesting depth) so that a
- * peer can never make us allocate without bound.  See cs_xml.h. */
+ * The parser enforces RFC 6120 section 11.1 (restricted XML) and three
+ * resource limits (bytes per top-level element, nesting depth, attributes
+ * per element) so that a peer can never make us allocate or work without
+ * bound; building a parsed element is linear in its size.  See cs_xml.h. */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,14 +83,43 @@ void xml_free(struct xml_node *node)
     }
 }
 
+/* Makes room for n more attributes at once. */
+static void attrs_reserve(struct xml_node *node, unsigned n)
+{
+    if (node->attrs_cap - node->nattrs >= n)
+        return;
+    unsigned cap = node->attrs_cap ? node->attrs_cap : 4;
+    while (cap - node->nattrs < n)
+        cap *= 2;
+    node->attrs = xrealloc(node->attrs, cap * sizeof(*node->attrs));
+    node->attrs_cap = cap;
+}
+
+/* Appends an attribute without looking for one of the same name, so that
+ * building an element is linear in its attributes: only for callers that
+ * know there is none (expat rejects duplicate attributes, and a copy's
+ * source has none).  Takes ownership of ns; copies name and value. */
+static void attr_push(struct xml_node *node, char *ns, const char *name, const char *value)
+{
+    struct xml_attr *a;
+    attrs_reserve(node, 1);
+    a = &node->attrs[node->nattrs++];
+    a->ns = ns;
+    a->name = xstrdup(name);
+    a->value = xstrdup(value);
+}
+
 struct xml_node *xml_copy(const struct xml_node *node)
 {
     struct xml_node *c;
     if (node->type == XML_TEXT)
         return xml_text_new(node->text, node->text_len);
     c = xml_elem_new(node->name, node->ns);
-    for (unsigned i = 0; i < node->nattrs; i++)
-        xml_set_attr_ns(c, node->attrs[i].ns, node->attrs[i].name, node->attrs[i].value);
+    attrs_reserve(c, node->nattrs);
+    for (unsigned i = 0; i < node->nattrs; i++) {
+        const struct xml_attr *a = &node->attrs[i];
+        attr_push(c, a->ns ? xstrdup(a->ns) : NULL, a->name, a->value);
+    }
     for (const struct xml_node *ch = node->first_child; ch; ch = ch->next)
         xml_append(c, xml_copy(ch));
     return c;
@@ -129,14 +160,9 @@ void xml_set_attr_ns(struct xml_node *node, const char *ns, const char *name, co
         a->value = xstrdup(value);
         return;
     }
-    if (node->nattrs == node->attrs_cap) {
-        node->attrs_cap = node->attrs_cap ? node->attrs_cap * 2 : 4;
-        node->attrs = xrealloc(node->attrs, node->attrs_cap * sizeof(*node->attrs));
-    }
-    a = &node->attrs[node->nattrs++];
-    a->ns = ns ? xstrdup(ns) : NULL;
-    a->name = xstrdup(name);
-    a->value = xstrdup(value);
+    /* O(attributes) per call: fine for the few a handler sets, which is
+     * why parsing and copying use attr_push() instead. */
+    attr_push(node, ns ? xstrdup(ns) : NULL, name, value);
 }
 
 void xml_set_attr(struct xml_node *node, const char *name, const char *value)
@@ -272,7 +298,9 @@ static void serialize(const struct xml_node *n, const char *in_ns, struct strbuf
     ns = n->ns ? n->ns : in_ns;
     strbuf_append(sb, "<", 1);
     strbuf_append_str(sb, n->name);
-    if (ns && !ns_eq(ns, in_ns)) {
+    /* ns == NULL only when in_ns is NULL too.  "" (no namespace) differs
+     * from any namespace in effect and is written as xmlns=''. */
+    if (ns && strcmp(ns, in_ns ? in_ns : "") != 0) {
         strbuf_append_str(sb, " xmlns='");
         xml_escape(sb, ns, strlen(ns), true);
         strbuf_append(sb, "'", 1);
@@ -318,6 +346,7 @@ struct xml_parser {
     void *ud;
     size_t max_bytes;
     unsigned max_depth;
+    unsigned max_attrs; /* per element: XML_MAX_ATTRS, see xml_parse_one() */
 
     unsigned level;         /* 0 = outside the root, 1 = in root, 2 = in a stanza... */
     struct xml_node *stanza; /* top-level element being built */
@@ -339,8 +368,10 @@ static void violate(struct xml_parser *p, enum xml_violation v, const char *msg)
     XML_StopParser(p->expat, XML_FALSE);
 }
 
-/* Splits an expat name "uri<SEP>local" into its parts (ns may be NULL).
- * Returns local; *ns_r is a fresh string or NULL; caller frees it. */
+/* Splits an expat name "uri<SEP>local" into its parts.  Returns local;
+ * *ns_r is a fresh string, or NULL when the name has no namespace (expat
+ * resolves every prefix and default namespace, so a name without one is
+ * in no namespace); caller frees it. */
 static const char *split_name(const char *qname, char **ns_r)
 {
     const char *sep = strchr(qname, NS_SEP);
@@ -352,17 +383,22 @@ static const char *split_name(const char *qname, char **ns_r)
     return sep + 1;
 }
 
-static struct xml_node *build_elem(const char *qname, const char **attrs)
+/* Builds an element from expat's start event: nattrs name/value pairs in
+ * attrs.  Linear in nattrs: expat has already rejected duplicate
+ * attributes (also those whose prefixes name the same namespace). */
+static struct xml_node *build_elem(const char *qname, const char **attrs, unsigned nattrs)
 {
     char *ns;
     const char *local = split_name(qname, &ns);
     struct xml_node *n = xml_elem_new(local, NULL);
-    n->ns = ns;
-    for (int i = 0; attrs[i]; i += 2) {
+    /* No namespace is recorded as "", not NULL, which would inherit the
+     * parent's: <foo xmlns=''/> must keep its empty namespace. */
+    n->ns = ns ? ns : xstrdup("");
+    attrs_reserve(n, nattrs);
+    for (unsigned i = 0; i < nattrs; i++) {
         char *ans;
-        const char *alocal = split_name(attrs[i], &ans);
-        xml_set_attr_ns(n, ans, alocal, attrs[i + 1]);
-        free(ans);
+        const char *alocal = split_name(attrs[2 * i], &ans);
+        attr_push(n, ans, alocal, attrs[2 * i + 1]);
     }
     return n;
 }
@@ -383,6 +419,7 @@ static void XMLCALL on_start(void *ud, const char *name, const char **attrs)
 {
     struct xml_parser *p = ud;
     struct xml_node *n;
+    unsigned nattrs = 0;
 
     if (p->violation || over_size(p))
         return;
@@ -390,7 +427,15 @@ static void XMLCALL on_start(void *ud, const char *name, const char **attrs)
         violate(p, XML_VIOLATION_DEPTH, "element depth exceeds max_depth");
         return;
     }
-    n = build_elem(name, attrs);
+    while (attrs[2 * nattrs] != NULL && nattrs <= p->max_attrs)
+        nattrs++;
+    if (nattrs > p->max_attrs) {
+        char msg[80];
+        snprintf(msg, sizeof(msg), "element has more than %u attributes", p->max_attrs);
+        violate(p, XML_VIOLATION_SIZE, msg);
+        return;
+    }
+    n = build_elem(name, attrs, nattrs);
     p->level++;
     if (p->level == 1) {
         if (p->h->stream_start)
@@ -515,6 +560,7 @@ struct xml_parser *xml_parser_new(size_t max_bytes, unsigned max_depth,
     p->ud = ud;
     p->max_bytes = max_bytes;
     p->max_depth = max_depth;
+    p->max_attrs = XML_MAX_ATTRS;
     setup_expat(p);
     return p;
 }
@@ -609,28 +655,39 @@ const char *xml_parser_error(const struct xml_parser *p)
     return p->error;
 }
 
+struct parse_one {
+    struct xml_node *elem; /* the first element, owned */
+    unsigned count;        /* elements seen */
+};
+
 static void keep_first(void *ud, struct xml_node *st)
 {
-    struct xml_node **out = ud;
-    if (*out == NULL)
-        *out = xml_copy(st);
+    struct parse_one *one = ud;
+    if (one->count++ == 0)
+        one->elem = xml_copy(st);
 }
 
 struct xml_node *xml_parse_one(const char *text, size_t len)
 {
     static const struct xml_parser_handlers h = {NULL, keep_first, NULL};
     static const char open[] = "<s xmlns='" XML_NS_COMPONENT "'>";
-    struct xml_node *out = NULL;
-    struct xml_parser *p = xml_parser_new(len + sizeof(open), 1000, &h, &out);
-    int r = xml_parser_feed(p, open, sizeof(open) - 1);
+    struct parse_one one = {NULL, 0};
+    struct xml_parser *p = xml_parser_new(len + sizeof(open), 1000, &h, &one);
+    int r;
+
+    /* The text is our own (it passed the stream's cap when it arrived) and
+     * building is linear, so no attribute cap: a limit lowered later must
+     * not make stored stanzas unreadable. */
+    p->max_attrs = UINT_MAX;
+    r = xml_parser_feed(p, open, sizeof(open) - 1);
     if (r == 0)
         r = xml_parser_feed(p, text, len);
     if (r == 0)
         r = xml_parser_feed(p, "</s>", 4);
     xml_parser_free(&p);
-    if (r != 0) {
-        xml_free(out);
+    if (r != 0 || one.count != 1) {
+        xml_free(one.elem);
         return NULL;
     }
-    return out;
+    return one.elem;
 }

@@ -167,7 +167,7 @@ static const struct {
     {"a\\b\\40c.test", 0, "a\\b@c.test"}, /* a stray backslash stays */
     {"a\\5c40\\40c.test", 0, "a\\40@c.test"},
     {"a\\5C40\\40c.test", 0, "a\\40@c.test"}, /* folded to \5c first */
-    {"x\\\\40y.test", 0, "x\\@y.test"},      /* contact localpart "x\" */
+    {"x\\\\40y.test", 0, "x\\@y.test"},       /* contact localpart "x\" */
     {"\\5c5c\\40c.test", 0, "\\5c@c.test"},
     {"a\\40[\\3a\\3a1]", 0, "a@[::1]"},
     {"\\40[\\3a\\3a1]", 0, "[::1]"},
@@ -184,11 +184,11 @@ static const struct {
     {"\\", CS_ENOTFOUND, NULL},
     {"a\\4O", CS_ENOTFOUND, NULL},
     /* Relay addresses that name no bare JID. */
-    {"AAAA\\2fx\\40c", CS_EINVAL, NULL},  /* "aaaa/x@c": no localpart, a resource */
-    {"a\\40b.org\\2fr", CS_EINVAL, NULL}, /* a resource */
+    {"AAAA\\2fx\\40c", CS_EINVAL, NULL},   /* "aaaa/x@c": no localpart, a resource */
+    {"a\\40b.org\\2fr", CS_EINVAL, NULL},  /* a resource */
     {"x\\2Fy\\40c.test", CS_EINVAL, NULL}, /* \2F folds to \2f: "x/y@c.test" */
     {"\\2f\\40c.test", CS_EINVAL, NULL},
-    {"a\\40b.test\\", CS_EINVAL, NULL},   /* trailing backslash in the domain */
+    {"a\\40b.test\\", CS_EINVAL, NULL}, /* trailing backslash in the domain */
     {"a\\40b.test\\4", CS_EINVAL, NULL},
     {"a\\40b.test\\5c", CS_EINVAL, NULL},
     {"a\\40", CS_EINVAL, NULL},
@@ -196,7 +196,7 @@ static const struct {
     {"\\40\\40c.test", CS_EINVAL, NULL},
     {"a\\40b\\40c.test", CS_EINVAL, NULL}, /* several '@' */
     {"a\\40b.test\\40", CS_EINVAL, NULL},
-    {"\\40a\\40c.test", CS_EINVAL, NULL}, /* the domain form with a localpart */
+    {"\\40a\\40c.test", CS_EINVAL, NULL},  /* the domain form with a localpart */
     {"a\\20b\\40c.test", CS_EINVAL, NULL}, /* a space in the contact's localpart */
     {"a\\3ab\\40c.test", CS_EINVAL, NULL},
     {"a\\40b\\20c.test", CS_EINVAL, NULL},
@@ -242,8 +242,8 @@ END_TEST
 
 /* Normalised bare JIDs whose relay address must parse back to them. */
 static const char *const relay_contacts[] = {
-    "alice@a.test", "c.test", "a\\b@c.test", "a\\40@c.test", "x\\@y.test", "\\5c@c.test",
-    "\\@c.test", "u@[::1]", "[::1]", "\xc3\xa9lise@e.test", "a.b-c@d.test",
+    "alice@a.test", "c.test",  "a\\b@c.test", "a\\40@c.test",        "x\\@y.test",   "\\5c@c.test",
+    "\\@c.test",    "u@[::1]", "[::1]",       "\xc3\xa9lise@e.test", "a.b-c@d.test",
 };
 
 START_TEST(test_relay_roundtrip)
@@ -290,8 +290,8 @@ START_TEST(test_unescape_strays)
     static const struct {
         const char *in, *out;
     } t[] = {
-        {"x\\2Fy", "x\\2Fy"}, {"a\\", "a\\"},   {"a\\4", "a\\4"},     {"\\\\40", "\\@"},
-        {"\\5c", "\\"},       {"\\20", " "},    {"\\2f", "/"},        {"\\5c5c", "\\5c"},
+        {"x\\2Fy", "x\\2Fy"}, {"a\\", "a\\"},   {"a\\4", "a\\4"},   {"\\\\40", "\\@"},
+        {"\\5c", "\\"},       {"\\20", " "},    {"\\2f", "/"},      {"\\5c5c", "\\5c"},
         {"\\", "\\"},         {"\\4g", "\\4g"}, {"\\40\\40", "@@"},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -308,8 +308,8 @@ START_TEST(test_relay_parse_many)
      * result, a success is exactly the address jid_relay_address() writes,
      * folding case changes nothing, and a failure leaves nothing to free
      * (the sanitizer build checks for leaks). */
-    static const char *const piece[] = {"a", "B", "\\40", "\\2f", "\\2F", "\\5c", "\\",
-                                        ".", "b.test", "\\20", "\\3a", "4", "@"};
+    static const char *const piece[] = {"a", "B",      "\\40", "\\2f", "\\2F", "\\5c", "\\",
+                                        ".", "b.test", "\\20", "\\3a", "4",    "@"};
     enum { NP = sizeof(piece) / sizeof(piece[0]) };
     unsigned ok = 0, notfound = 0, inval = 0;
     for (unsigned n = 0; n < NP * NP * NP * NP; n++) {

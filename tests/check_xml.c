@@ -283,6 +283,241 @@ START_TEST(test_namespaced_attribute_roundtrip)
 }
 END_TEST
 
+/* A stanza whose root element carries n attributes a0='v0' a1='v1' ...;
+ * caller frees with strbuf_free(). */
+static struct strbuf many_attrs(const char *prefix, unsigned n)
+{
+    struct strbuf sb = {0};
+    strbuf_append_str(&sb, prefix);
+    strbuf_append_str(&sb, "<iq type='get' id='x'");
+    for (unsigned i = 2; i < n; i++)
+        strbuf_printf(&sb, " a%u='v%u'", i, i);
+    strbuf_append_str(&sb, "><ping xmlns='urn:xmpp:ping'/></iq>");
+    return sb;
+}
+
+START_TEST(test_attribute_cap)
+{
+    /* One over the cap: rejected as a size violation, which the link
+     * answers with policy-violation and a stream restart. */
+    struct strbuf sb = many_attrs(HDR, XML_MAX_ATTRS + 1);
+    expect_violation(sb.data, 1 << 20, 32, XML_VIOLATION_SIZE, CS_ELIMIT);
+    {
+        struct collected c = {0};
+        struct xml_parser *p = xml_parser_new(1 << 20, 32, &H, &c);
+        ck_assert_int_eq(xml_parser_feed(p, sb.data, sb.len), CS_ELIMIT);
+        ck_assert_ptr_nonnull(strstr(xml_parser_error(p), "attributes"));
+        ck_assert_uint_eq(c.count, 0);
+        xml_parser_free(&p);
+        collected_free(&c);
+    }
+    strbuf_free(&sb);
+
+    /* Far over the cap, in a child: rejected just the same. */
+    sb = (struct strbuf){0};
+    strbuf_append_str(&sb, HDR "<message><x");
+    for (unsigned i = 0; i < 24000; i++)
+        strbuf_printf(&sb, " a%u=''", i);
+    strbuf_append_str(&sb, "/></message>");
+    expect_violation(sb.data, 1 << 20, 32, XML_VIOLATION_SIZE, CS_ELIMIT);
+    strbuf_free(&sb);
+
+    /* The stream root is an element too. */
+    sb = (struct strbuf){0};
+    strbuf_append_str(&sb, "<stream:stream xmlns='jabber:component:accept' "
+                           "xmlns:stream='http://etherx.jabber.org/streams'");
+    for (unsigned i = 0; i < XML_MAX_ATTRS + 1; i++)
+        strbuf_printf(&sb, " a%u='1'", i);
+    strbuf_append_str(&sb, ">");
+    expect_violation(sb.data, 1 << 20, 32, XML_VIOLATION_SIZE, CS_ELIMIT);
+    strbuf_free(&sb);
+
+    /* Exactly at the cap: parsed, every attribute kept in order. */
+    struct collected c = {0};
+    struct xml_parser *p = xml_parser_new(1 << 20, 32, &H, &c);
+    sb = many_attrs(HDR, XML_MAX_ATTRS);
+    ck_assert_int_eq(xml_parser_feed(p, sb.data, sb.len), 0);
+    ck_assert_uint_eq(c.count, 1);
+    strbuf_append(&sb, "\n", 1);
+    ck_assert_str_eq(c.stanzas.data, sb.data + strlen(HDR));
+    xml_parser_free(&p);
+    collected_free(&c);
+    strbuf_free(&sb);
+}
+END_TEST
+
+START_TEST(test_many_attributes_build)
+{
+    /* xml_parse_one() has no attribute cap (its text is our own), so it
+     * shows that building and copying an element is linear: 100,000
+     * attributes used to take minutes with a duplicate search per
+     * attribute (far past the test timeout); now milliseconds. */
+    enum { N = 100000 };
+    struct strbuf sb = many_attrs("", N), out = {0};
+    struct xml_node *n = xml_parse_one(sb.data, sb.len);
+    ck_assert_ptr_nonnull(n);
+    ck_assert_uint_eq(n->nattrs, N);
+    ck_assert_str_eq(xml_attr(n, "type"), "get");
+    ck_assert_str_eq(xml_attr(n, "a2"), "v2");
+    ck_assert_str_eq(xml_attr(n, "a99999"), "v99999");
+    ck_assert_ptr_null(xml_attr(n, "a100000"));
+    xml_serialize(n, XML_NS_COMPONENT, &out);
+    ck_assert_str_eq(out.data, sb.data);
+    xml_free(n);
+    strbuf_free(&out);
+    strbuf_free(&sb);
+}
+END_TEST
+
+START_TEST(test_duplicate_attributes_rejected)
+{
+    /* Building relies on expat rejecting duplicates, also through two
+     * prefixes bound to one namespace. */
+    expect_violation(HDR "<message a='1' a='2'/>", 65536, 32, XML_VIOLATION_SYNTAX, CS_EPROTO);
+    expect_violation(HDR "<message xmlns:p='urn:x' xmlns:q='urn:x' p:a='1' q:a='2'/>", 65536, 32,
+                     XML_VIOLATION_SYNTAX, CS_EPROTO);
+    expect_violation(HDR "<message xml:lang='en' xml:lang='de'/>", 65536, 32, XML_VIOLATION_SYNTAX,
+                     CS_EPROTO);
+}
+END_TEST
+
+START_TEST(test_long_split_text)
+{
+    /* Text that expat hands over in many pieces (every entity is one)
+     * arrives whole. */
+    enum { N = 50000 };
+    struct strbuf sb = {0};
+    struct collected c = {0};
+    struct xml_parser *p = xml_parser_new(1 << 20, 32, &H, &c);
+    strbuf_append_str(&sb, HDR "<message><body>");
+    for (int i = 0; i < N; i++)
+        strbuf_append_str(&sb, "x&amp;");
+    strbuf_append_str(&sb, "</body></message>");
+    ck_assert_int_eq(xml_parser_feed(p, sb.data, sb.len), 0);
+    ck_assert_uint_eq(c.count, 1);
+    ck_assert_uint_eq(c.stanzas.len, strlen("<message><body></body></message>\n") + (size_t)N * 6);
+    xml_parser_free(&p);
+    collected_free(&c);
+    strbuf_free(&sb);
+}
+END_TEST
+
+START_TEST(test_empty_namespace_roundtrip)
+{
+    /* <foo xmlns=''/> is in no namespace; written as <foo/> inside a
+     * jabber:component:accept stanza it would change namespace. */
+    const char *in = "<message><foo xmlns=''/><bar xmlns='urn:x'><baz/></bar></message>";
+    struct xml_node *m = test_parse_stanza(in), *again;
+    struct strbuf sb = {0}, sb2 = {0};
+
+    ck_assert_str_eq(xml_ns(m), XML_NS_COMPONENT);
+    ck_assert_str_eq(xml_ns(xml_child(m, "foo", NULL)), "");
+    ck_assert_ptr_nonnull(xml_child(m, "foo", ""));
+    ck_assert_ptr_null(xml_child(m, "foo", XML_NS_COMPONENT));
+    ck_assert_str_eq(xml_ns(xml_child(xml_child(m, "bar", NULL), "baz", NULL)), "urn:x");
+    xml_serialize(m, XML_NS_COMPONENT, &sb);
+    ck_assert_str_eq(sb.data, in);
+
+    again = xml_parse_one(sb.data, sb.len);
+    ck_assert_ptr_nonnull(again);
+    ck_assert_str_eq(xml_ns(xml_child(again, "foo", NULL)), "");
+    ck_assert_str_eq(xml_ns(xml_child(xml_child(again, "bar", NULL), "baz", NULL)), "urn:x");
+    xml_serialize(again, XML_NS_COMPONENT, &sb2);
+    ck_assert_str_eq(sb2.data, in);
+
+    /* A copy keeps it too; where no namespace is in effect there is
+     * nothing to declare. */
+    struct xml_node *c = xml_copy(xml_child(m, "foo", NULL));
+    sb2.len = 0;
+    xml_serialize(c, XML_NS_COMPONENT, &sb2);
+    ck_assert_str_eq(sb2.data, "<foo xmlns=''/>");
+    sb2.len = 0;
+    xml_serialize(c, NULL, &sb2);
+    ck_assert_str_eq(sb2.data, "<foo/>");
+    xml_free(c);
+    xml_free(again);
+    xml_free(m);
+    strbuf_free(&sb);
+    strbuf_free(&sb2);
+}
+END_TEST
+
+START_TEST(test_empty_namespace_tree)
+{
+    /* Built in code: "" is no namespace, NULL inherits. */
+    struct xml_node *m = xml_elem_new("message", NULL);
+    struct xml_node *x = xml_add_child(m, "x", "");
+    struct strbuf sb = {0};
+    xml_add_child(x, "inherits", NULL);
+    xml_add_child(x, "back", XML_NS_COMPONENT);
+    xml_add_child(m, "body", NULL);
+    ck_assert_str_eq(xml_ns(xml_first_elem(x)), "");
+    xml_serialize(m, XML_NS_COMPONENT, &sb);
+    ck_assert_str_eq(sb.data, "<message><x xmlns=''><inherits/>"
+                              "<back xmlns='jabber:component:accept'/></x><body/></message>");
+    xml_free(m);
+    strbuf_free(&sb);
+}
+END_TEST
+
+START_TEST(test_attribute_injection)
+{
+    /* A value that would close the attribute and open a new stanza if it
+     * were written unescaped. */
+    static const char *const values[] = {
+        "x@a.test'><message to='victim.test'><body>injected",
+        "x@a.test\"><message to=\"victim.test\"><body>injected</body></message><x a=\"",
+        "a&amp;b &lt; c ]]> &#39;",
+        "tab\there\nnew\rline  two  spaces",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        struct xml_node *m = xml_elem_new("message", NULL), *back;
+        struct strbuf sb = {0};
+        xml_set_attr(m, "from", values[i]);
+        xml_set_attr_ns(m, "urn:x", "y", values[i]);
+        xml_add_text(xml_add_child(m, "body", NULL), values[i]);
+        xml_serialize(m, XML_NS_COMPONENT, &sb);
+        back = xml_parse_one(sb.data, sb.len);
+        ck_assert_msg(back != NULL, "not well-formed: %s", sb.data);
+        ck_assert_str_eq(back->name, "message");
+        ck_assert_uint_eq(back->nattrs, 2);
+        ck_assert_str_eq(xml_attr(back, "from"), values[i]);
+        ck_assert_str_eq(xml_attr_ns(back, "urn:x", "y"), values[i]);
+        ck_assert_uint_eq(xml_count_elems(back), 1);
+        char *t = xml_text_dup(xml_child(back, "body", NULL));
+        ck_assert_str_eq(t, values[i]);
+        free(t);
+        xml_free(back);
+        xml_free(m);
+        strbuf_free(&sb);
+    }
+    struct xml_node *m = xml_elem_new("message", NULL);
+    struct strbuf sb = {0};
+    xml_set_attr(m, "from", values[0]);
+    xml_serialize(m, XML_NS_COMPONENT, &sb);
+    ck_assert_str_eq(sb.data, "<message from='x@a.test&apos;&gt;&lt;message "
+                              "to=&apos;victim.test&apos;&gt;&lt;body&gt;injected'/>");
+    xml_free(m);
+    strbuf_free(&sb);
+}
+END_TEST
+
+START_TEST(test_parse_one_exactly_one)
+{
+    struct xml_node *n = xml_parse_one("<a x='1'/>", 10);
+    ck_assert_ptr_nonnull(n);
+    ck_assert_str_eq(n->name, "a");
+    ck_assert_str_eq(xml_ns(n), XML_NS_COMPONENT);
+    xml_free(n);
+    ck_assert_ptr_null(xml_parse_one("<a/><b/>", 8));
+    ck_assert_ptr_null(xml_parse_one("", 0));
+    ck_assert_ptr_null(xml_parse_one("text", 4));
+    ck_assert_ptr_null(xml_parse_one("<a>", 3));
+    ck_assert_ptr_null(xml_parse_one("<a/></s><s>", 11));
+}
+END_TEST
+
 static Suite *xml_suite(void)
 {
     Suite *s = suite_create("xml");
@@ -299,6 +534,14 @@ static Suite *xml_suite(void)
     tcase_add_test(tc, test_stop_from_handler);
     tcase_add_test(tc, test_tree_api);
     tcase_add_test(tc, test_namespaced_attribute_roundtrip);
+    tcase_add_test(tc, test_attribute_cap);
+    tcase_add_test(tc, test_many_attributes_build);
+    tcase_add_test(tc, test_duplicate_attributes_rejected);
+    tcase_add_test(tc, test_long_split_text);
+    tcase_add_test(tc, test_empty_namespace_roundtrip);
+    tcase_add_test(tc, test_empty_namespace_tree);
+    tcase_add_test(tc, test_attribute_injection);
+    tcase_add_test(tc, test_parse_one_exactly_one);
     suite_add_tcase(s, tc);
     return s;
 }
