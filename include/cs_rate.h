@@ -14,7 +14,7 @@
 
 #include "cs_hash.h"
 
-#define RATE_MAX_SENDERS 10000
+#define RATE_MAX_SENDERS 200000 /* about 20 MiB at most */
 
 struct rate_limiter {
     int burst;

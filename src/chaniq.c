@@ -70,6 +70,7 @@ bool home_iq(struct home *h, const struct xml_node *iq, int64_t now_ms)
     const char *ns = xml_ns(q);
     bool handled = false;
 
+    h->now_ms = now_ms;
     if (q == NULL || ns == NULL || strcmp(xml_attr(iq, "type"), "get") != 0 ||
         strcmp(q->name, "query") != 0)
         return false;

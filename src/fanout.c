@@ -24,12 +24,19 @@
 
 #define RESYNC_PAGE 64
 
+/* Keeps channel_state in step: whether watchers are shown "available",
+ * and the last-seen time: when the owner left, or, while available, when
+ * it became so (after a crash that is the best known last sighting). */
 static void persist_shown(struct home *h, struct channel *c)
 {
     struct status_view v;
     bool shown;
     status_set_view(&c->status, &v);
     shown = v.show != SHOW_UNAVAILABLE;
+    if (shown && !c->shown)
+        v.last_seen = h->now_ms / 1000;
+    else if (shown)
+        v.last_seen = c->saved_last_seen;
     if (shown == c->shown && v.last_seen == c->saved_last_seen)
         return;
     /* Written in the open transaction: durable before the fan-out leaves.

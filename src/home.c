@@ -52,6 +52,7 @@ void home_free(struct home **hp)
 
 void home_reload(struct home *h, int64_t now_ms)
 {
+    h->now_ms = now_ms;
     fanout_forget_all(h);
     bind_forget_all(h);
     chancache_deinit(&h->cache);
@@ -367,6 +368,7 @@ void home_presence(struct home *h, const struct xml_node *p, int64_t now_ms)
     bool is_owner;
     int r;
 
+    h->now_ms = now_ms;
     if (type && strcmp(type, "error") != 0 && !is_subscription_type(type) &&
         strcmp(type, "probe") != 0 && strcmp(type, "unavailable") != 0) {
         /* RFC 6120 8.3.3.1: an unknown type is a bad request. */
@@ -456,11 +458,13 @@ out:
 
 void home_online(struct home *h, int64_t now_ms)
 {
+    h->now_ms = now_ms;
     bind_start(h);
 }
 
 void home_offline(struct home *h, int64_t now_ms)
 {
+    h->now_ms = now_ms;
     fanout_stop(h);
     bind_stop(h);
     for (size_t i = 0; i < h->cache.n; i++)
@@ -469,8 +473,10 @@ void home_offline(struct home *h, int64_t now_ms)
 
 bool home_pump(struct home *h, int64_t now_ms)
 {
+    bool more;
+    h->now_ms = now_ms;
     /* Status to watchers first: it is what users see. */
-    bool more = fanout_pump(h);
+    more = fanout_pump(h);
     if (!more || out_room(h->out) > 0)
         more = bind_pump(h, now_ms) || more;
     return more || h->fan_head || h->resync_active || h->bind_active;
@@ -478,6 +484,7 @@ bool home_pump(struct home *h, int64_t now_ms)
 
 void home_tick(struct home *h, int64_t now_ms)
 {
+    h->now_ms = now_ms;
     bind_tick(h, now_ms);
 }
 

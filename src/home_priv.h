@@ -18,6 +18,7 @@ struct home {
     struct chancache cache;
     struct rate_limiter rate;
     struct home_stats stats;
+    int64_t now_ms;        /* the time of the current entry point (passed in) */
     struct strbuf scratch; /* one fan-out stanza */
     home_deliverable_cb *deliverable;
     void *deliverable_ud;

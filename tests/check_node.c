@@ -1,0 +1,239 @@
+/* check_node.c - the node without sockets: batches, commits, producers
+ * under back-pressure, the answer to a failed commit. */
+#include "config.h"
+
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "cs_config.h"
+#include "cs_home.h"
+#include "cs_log.h"
+#include "cs_node.h"
+#include "cs_roster.h"
+#include "cs_store.h"
+#include "testout.h"
+#include "testutil.h"
+
+#define CH "pub@status.a.test"
+
+static char dir[64];
+static struct config cfg;
+static struct store *store;
+static struct node *node;
+static struct testout T;
+static int64_t now_ms = 1000000;
+
+static void sql(const char *q)
+{
+    char *msg = NULL;
+    ck_assert_msg(sqlite3_exec(store_handle(store), q, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", q,
+                  msg);
+}
+
+static int count(const char *q)
+{
+    sqlite3_stmt *st;
+    int n = -1;
+    ck_assert_int_eq(sqlite3_prepare_v2(store_handle(store), q, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static void setup(void)
+{
+    char err[256], path[128];
+    log_init(LOG_LEVEL_ERROR, false, "check_node");
+    snprintf(dir, sizeof(dir), "/tmp/check_node.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/db", dir);
+    config_defaults(&cfg);
+    cfg.domain = xstrdup("status.a.test");
+    ck_assert_int_eq(store_open(path, &cfg, &store, err, sizeof(err)), 0);
+    sql("INSERT INTO channel (name, owner) VALUES ('pub', 'o@a.test');"
+        "INSERT INTO roster (channel, jid, subscription) VALUES ('pub', 'o@a.test', 'to')");
+    testout_init(&T);
+    node = node_new(&cfg, store, &T.path, err, sizeof(err));
+    ck_assert_ptr_nonnull(node);
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    node_free(&node);
+    store_close(&store);
+    config_deinit(&cfg);
+    testout_deinit(&T);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* One batch: the stanzas, then the batch end (commit, producers). */
+static void batch(const char *const *xml, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct xml_node *st = test_parse_stanza(xml[i]);
+        node_stanza(node, st, now_ms);
+        xml_free(st);
+    }
+    node_batch_end(node, now_ms);
+}
+
+static void one(const char *xml)
+{
+    batch(&xml, 1);
+}
+
+START_TEST(test_failed_commit_answers_only_state_changes)
+{
+    /* The owner is available: messages go straight to it. */
+    node_online(node, now_ms);
+    one("<presence from='o@a.test/pc' to='" CH "'/>");
+    free(testout_take(&T));
+
+    /* A batch whose commit will fail: the database refuses a row only at
+     * COMMIT (a deferred foreign key), after the stanzas were handled. */
+    struct xml_node *msg = test_parse_stanza(
+        "<message from='w@b.test/r' to='" CH "' id='m1'><body>hi</body></message>");
+    struct xml_node *sub = test_parse_stanza(
+        "<presence from='v@b.test/r' to='" CH "' type='subscribe' id='s1'/>");
+    node_stanza(node, msg, now_ms);
+    node_stanza(node, sub, now_ms);
+    sql("PRAGMA defer_foreign_keys = ON;"
+        "INSERT INTO offline (channel, sender, stanza, bytes, stored)"
+        " VALUES ('nosuch', 'x@b.test', '<message/>', 10, 1)");
+    node_batch_end(node, now_ms);
+    xml_free(msg);
+    xml_free(sub);
+
+    char *o = testout_take(&T);
+    /* The message depended on no state: delivered. */
+    ck_assert_ptr_nonnull(strstr(o, "<message from='w\\40b.test@" "status.a.test' "
+                                    "to='o@a.test/pc' id='m1'><body>hi</body></message>"));
+    /* The subscription was not stored: no 'subscribed', an error instead. */
+    ck_assert_ptr_null(strstr(o, "type='subscribed'"));
+    ck_assert_ptr_nonnull(strstr(o, "<presence from='" CH "' to='v@b.test/r' id='s1' "
+                                    "type='error'><error type='wait'><internal-server-error"));
+    ck_assert_int_eq(count("SELECT count(*) FROM roster WHERE jid = 'v@b.test'"), 0);
+    ck_assert_uint_eq(node_stats(node)->commit_failures, 1);
+    free(o);
+
+    /* State was reloaded from the database; the next request works. */
+    sql("PRAGMA defer_foreign_keys = OFF");
+    one("<presence from='v@b.test/r' to='" CH "' type='subscribe'/>");
+    o = testout_take(&T);
+    ck_assert_ptr_nonnull(strstr(o, "to='v@b.test' type='subscribed'"));
+    ck_assert_int_eq(count("SELECT count(*) FROM roster WHERE jid = 'v@b.test'"), 1);
+    free(o);
+}
+END_TEST
+
+/* Producers wait for room and continue where they stopped: every watcher
+ * gets the status exactly once per change, whatever the room. */
+START_TEST(test_fanout_under_back_pressure)
+{
+    sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)"
+        " INSERT INTO roster (channel, jid, subscription)"
+        " SELECT 'pub', 'w' || i || '@b.test', 'from' FROM n");
+    node_online(node, now_ms);
+    free(testout_take(&T));
+    T.room = 4096;
+    one("<presence from='o@a.test/pc' to='" CH "'><status>first</status></presence>");
+    unsigned rounds = 0;
+    while (testout_count(&T, "<status>first</status>") < 3000 && rounds < 10000) {
+        T.room = 4096; /* the link drained */
+        node_drained(node, now_ms);
+        rounds++;
+        if (rounds == 5) {
+            /* A watcher leaves and one joins in the middle of the fan-out. */
+            one("<presence from='w2999@b.test/r' to='" CH "' type='unsubscribe'/>");
+            one("<presence from='n@b.test/r' to='" CH "' type='subscribe'/>");
+        }
+    }
+    ck_assert_uint_gt(rounds, 20); /* it really was paced */
+    /* 2999 original watchers left + n@b.test (which got the status on
+     * subscribing and may get it again from the fan-out). */
+    for (int i = 1; i < 2999; i++) {
+        char needle[64];
+        snprintf(needle, sizeof(needle), "to='w%d@b.test' from='" CH "'><status>first", i);
+        ck_assert_msg(testout_count(&T, needle) == 1, "w%d got it %u times", i,
+                      testout_count(&T, needle));
+    }
+    ck_assert_uint_eq(testout_count(&T, "to='w2999@b.test' from='" CH "'><status>"), 0);
+    ck_assert_uint_ge(testout_count(&T, "to='n@b.test'"), 1);
+}
+END_TEST
+
+/* After a reconnect, the resync tells every watcher, also under
+ * back-pressure, and a restart remembers which channels were shown
+ * available (their watchers hold a stale view). */
+START_TEST(test_resync_after_restart)
+{
+    char err[256];
+    sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)"
+        " INSERT INTO roster (channel, jid, subscription)"
+        " SELECT 'pub', 'w' || i || '@b.test', 'from' FROM n");
+    node_online(node, now_ms);
+    one("<presence from='o@a.test/pc' to='" CH "'/>");
+    ck_assert_int_eq(count("SELECT shown FROM channel_state WHERE channel = 'pub'"), 1);
+    /* kill -9: nothing more is written; a new node starts. */
+    node_free(&node);
+    node = node_new(&cfg, store, &T.path, err, sizeof(err));
+    free(testout_take(&T));
+    node_online(node, now_ms);
+    ck_assert_uint_eq(testout_count(&T, "type='probe'"), 1);
+    /* The owner does not answer; after the resync delay every watcher
+     * hears 'unavailable', paced. */
+    now_ms += NODE_RESYNC_DELAY_MS;
+    T.room = 2000;
+    node_tick(node, now_ms);
+    for (int i = 0; i < 1000 && testout_count(&T, "type='unavailable'") < 500; i++) {
+        T.room = 2000;
+        node_drained(node, now_ms);
+    }
+    ck_assert_uint_eq(testout_count(&T, "type='unavailable'"), 500);
+    ck_assert_int_eq(count("SELECT shown FROM channel_state WHERE channel = 'pub'"), 0);
+    ck_assert_int_gt(count("SELECT last_seen FROM channel_state WHERE channel = 'pub'"), 0);
+}
+END_TEST
+
+/* Owner probes after a (re)connect are paced by room, and all go out. */
+START_TEST(test_probes_paced)
+{
+    sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)"
+        " INSERT INTO channel (name, owner) SELECT 'c' || i, 'o' || i || '@a.test' FROM n;"
+        "INSERT INTO roster (channel, jid, subscription)"
+        " SELECT name, owner, 'to' FROM channel WHERE name LIKE 'c%'");
+    T.room = 8192;
+    node_online(node, now_ms);
+    unsigned rounds = 0;
+    while (testout_count(&T, "type='probe'") < 5001 && rounds < 100000) {
+        T.room = 8192;
+        node_drained(node, now_ms);
+        rounds++;
+    }
+    ck_assert_uint_eq(testout_count(&T, "type='probe'"), 5001);
+    ck_assert_uint_gt(rounds, 20); /* paced, not one burst */
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("node");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_failed_commit_answers_only_state_changes);
+    tcase_add_test(tc, test_fanout_under_back_pressure);
+    tcase_add_test(tc, test_resync_after_restart);
+    tcase_add_test(tc, test_probes_paced);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
