@@ -337,6 +337,72 @@ START_TEST(test_subscribe_flood)
 }
 END_TEST
 
+/* Rows written by hand before the database refused them (or with its
+ * triggers dropped) never reach the wire: invalid JIDs are skipped and
+ * logged, nothing is pasted into XML. */
+START_TEST(test_bad_database_rows_skipped)
+{
+    bind_owner();
+    sql("DROP TRIGGER roster_jid_safe_insert;"
+        "INSERT INTO roster (channel, jid, subscription) VALUES"
+        " ('pub', 'o''brien@a.test', 'from'),"
+        " ('pub', 'x@a.test''><message' || char(10) || 'to=''victim.test''><body>injected',"
+        " 'from'),"
+        " ('pub', 'Upper@A.TEST', 'from'), ('pub', 'good@a.test', 'from')");
+    home_free(&home);
+    make_home(10);
+    home_online(home, now_s * 1000); /* the owner approved before: a probe */
+    pump();
+    const char *o = in("<presence from='owner@a.test/pc' to='" CH "'><status>s</status></presence>");
+    ck_assert_ptr_nonnull(strstr(o, "<presence to='good@a.test' from='" CH "'>"));
+    ck_assert_ptr_null(strstr(o, "brien"));
+    ck_assert_ptr_null(strstr(o, "victim"));
+    ck_assert_ptr_null(strstr(o, "Upper"));
+    ck_assert_ptr_null(strstr(o, "A.TEST"));
+    /* Every line is one well-formed stanza. */
+    char *copy = xstrdup(o);
+    for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n")) {
+        struct xml_node *st = xml_parse_one(line, strlen(line));
+        ck_assert_msg(st != NULL, "ill-formed: %s", line);
+        xml_free(st);
+    }
+    free(copy);
+}
+END_TEST
+
+/* A presence error from the owner (their server refused the binding
+ * request) is retried on a timer, not only at the next reconnect. */
+START_TEST(test_owner_error_retried)
+{
+    bind_owner();
+    ck_assert_str_eq(in("<presence from='owner@a.test' to='" CH "' type='error'>"
+                        "<error type='wait'><remote-server-timeout "
+                        "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>"),
+                     "");
+    out.len = 0;
+    home_tick(home, (now_s + 30) * 1000);
+    ck_assert_uint_eq(out.len, 0); /* not yet */
+    home_tick(home, (now_s + 61) * 1000);
+    ck_assert_ptr_nonnull(strstr(out.data, "<presence from='" CH "' to='owner@a.test' type='probe'/>"));
+    /* Once only. */
+    out.len = 0;
+    home_tick(home, (now_s + 200) * 1000);
+    ck_assert_uint_eq(out.len, 0);
+}
+END_TEST
+
+/* Presence to malformed relay addresses: answered or dropped, no leak. */
+START_TEST(test_relay_address_leaks)
+{
+    for (int i = 0; i < 200; i++) {
+        in("<presence from='w@b.test/r' to='a\\40b.org\\2fr@status.a.test' type='unavailable'/>");
+        ck_assert_ptr_nonnull(strstr(in("<presence from='w@b.test/r' "
+                                        "to='AAAA\\2fx\\40c@status.a.test' type='probe'/>"),
+                                     "jid-malformed"));
+    }
+}
+END_TEST
+
 START_TEST(test_last_and_disco)
 {
     bind_owner();
@@ -359,6 +425,13 @@ START_TEST(test_last_and_disco)
     ck_assert_ptr_nonnull(strstr(in("<iq type='get' id='l4' from='w@b.test/r' to='" CH "'>"
                                     "<query xmlns='jabber:iq:last'/></iq>"),
                                  "seconds='100'"));
+    /* Last seen survives a restart (persisted in channel_state). */
+    home_free(&home);
+    make_home(10);
+    now_s = 1200;
+    ck_assert_ptr_nonnull(strstr(in("<iq type='get' id='l5' from='w@b.test/r' to='" CH "'>"
+                                    "<query xmlns='jabber:iq:last'/></iq>"),
+                                 "seconds='200'"));
     ck_assert_str_eq(in("<iq type='get' id='d1' from='x@b.test/r' to='" CH "'>"
                         "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>"),
                      "<iq from='" CH "' to='x@b.test/r' id='d1' type='result'>"
@@ -376,6 +449,9 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_open_subscribe_gets_subscribed_and_status);
     tcase_add_test(tc, test_owner_status_fans_out);
+    tcase_add_test(tc, test_bad_database_rows_skipped);
+    tcase_add_test(tc, test_owner_error_retried);
+    tcase_add_test(tc, test_relay_address_leaks);
     tcase_add_test(tc, test_probe);
     tcase_add_test(tc, test_unsubscribe_and_revoke);
     tcase_add_test(tc, test_closed_and_unknown);
