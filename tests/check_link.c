@@ -382,9 +382,10 @@ START_TEST(test_stall_timeout)
     link_start(F.link);
     srv_handshake();
     pump_until(&F.online, 1);
+    static const char one[] = "<message to='x@a.test'><body>................................"
+                              "..............................................</body></message>";
     for (int i = 0; i < 4096; i++)
-        strbuf_append(&big, "<message to='x@a.test'><body>................................"
-                            ".....................................</body></message>", 128);
+        strbuf_append(&big, one, sizeof(one) - 1);
     /* 32 MiB: far more than the socket buffers hold. */
     for (int i = 0; i < 64; i++)
         ck_assert_int_eq(link_send_raw(F.link, big.data, big.len), 0);
