@@ -1,8 +1,8 @@
 #!/bin/bash
-# Installs what is needed, checks the sources (no banned C library calls),
-# builds, and runs every test: the unit suites and end-to-end tests (make
-# check), the same under ASan+UBSan, then make distcheck.  The last line
-# is "N passed, N failed".
+# Installs what is needed, checks the sources (no banned C library calls,
+# clang-format clean), builds, and runs every test: the unit suites and
+# end-to-end tests (make check), the same under ASan+UBSan, then make
+# distcheck.  The last line is "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -47,6 +47,7 @@ rm -rf _build _build-asan
 mkdir -p _build _build-asan
 step configure _build ../configure -q --enable-werror && {
     step check-banned _build make -s check-banned
+    step format-check _build make -s format-check
     step build _build make -j2 -s &&
         { step check _build make -j2 check || show_failures _build; }
 }
@@ -61,10 +62,10 @@ read -r p2 f2 < <(counts _build-asan/test-suite.log)
 echo "plain build: $p1 passed, $f1 failed; sanitizer build: $p2 passed, $f2 failed"
 [ "$failed_steps" -gt 0 ] && echo "$failed_steps build step(s) failed (see above)"
 passed=$((p1 + p2))
-# Every failed step that is not a test run (check-banned, configure,
-# build, distcheck...) counts as one failure on top of the failed tests;
-# a test run that failed with no failed test in its log (make check broke
-# outside the tests) still makes the total non-zero.
+# Every failed step that is not a test run (check-banned, format-check,
+# configure, build, distcheck...) counts as one failure on top of the
+# failed tests; a test run that failed with no failed test in its log
+# (make check broke outside the tests) still makes the total non-zero.
 failed=$((f1 + f2 + other_failed))
 if [ "$failed_steps" -gt 0 ] && [ "$failed" = 0 ]; then failed=$failed_steps; fi
 echo "$passed passed, $failed failed"
