@@ -104,8 +104,7 @@ static const struct {
      ":5: duplicate key 'port' in section [component] (first set on line 4)"},
     {MIN "[log]\nlevel = info\n[component]\nport = 1\n[log]\nlevel = debug\n",
      ":9: duplicate key 'level' in section [log] (first set on line 5)"},
-    {MIN "server = a\n  b\n",
-     ":5: indented line continues the value of server in [component]"},
+    {MIN "server = a\n  b\n", ":5: indented line continues the value of server in [component]"},
     {MIN "; long\nserver = "
          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
