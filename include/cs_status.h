@@ -1,5 +1,5 @@
 /* cs_status.h - a channel's status: the owner's resources and their
- * aggregate (DESIGN section 3).
+ * aggregate (doc/internals-subscriptions.md, "Status aggregation").
  *
  * Pure data and functions: parse an owner's presence into a resource
  * update, keep the set of available owner resources, and compute the
