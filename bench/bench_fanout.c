@@ -26,7 +26,8 @@ int main(int argc, char **argv)
     db = bench_db(&b);
     bench_sql(db, "BEGIN");
     bench_sql(db, "INSERT INTO channel (name, owner) VALUES ('ch', 'owner@a.bench')");
-    bench_sql(db, "INSERT INTO roster (channel, jid, subscription) VALUES ('ch', 'owner@a.bench', 'to')");
+    bench_sql(
+        db, "INSERT INTO roster (channel, jid, subscription) VALUES ('ch', 'owner@a.bench', 'to')");
     for (long i = 0; i < watchers; i++) {
         snprintf(q, sizeof(q),
                  "INSERT INTO roster (channel, jid, subscription) VALUES ('ch', 'w%ld@b.bench', "
@@ -38,7 +39,7 @@ int main(int argc, char **argv)
     sqlite3_close(db);
 
     bench_start(&b, chanstatd);
-    bench_read_until(&b, "type='probe'"); /* the home probes its bound owner */
+    bench_read_until(&b, "type='probe'");       /* the home probes its bound owner */
     bench_count(&b, "<presence to=", watchers); /* the resync after the connect */
 
     double cpu0 = bench_cpu(&b), t0 = bench_now();

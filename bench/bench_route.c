@@ -63,7 +63,8 @@ int main(int argc, char **argv)
                "[storage]\nsynchronous = full\n");
     db = bench_db(&b);
     bench_sql(db, "INSERT INTO channel (name, owner) VALUES ('ch', 'owner@a.bench')");
-    bench_sql(db, "INSERT INTO roster (channel, jid, subscription) VALUES ('ch', 'owner@a.bench', 'to')");
+    bench_sql(
+        db, "INSERT INTO roster (channel, jid, subscription) VALUES ('ch', 'owner@a.bench', 'to')");
     sqlite3_close(db);
     bench_start(&b, chanstatd);
     bench_read_until(&b, "type='probe'");
@@ -74,15 +75,19 @@ int main(int argc, char **argv)
     double cpu0 = bench_cpu(&b), t0 = bench_now();
     long sent = 0, got = 0;
     while (got < messages) {
-        struct { char data[WINDOW * 200]; size_t len; } batch = {.len = 0};
+        struct {
+            char data[WINDOW * 200];
+            size_t len;
+        } batch = {.len = 0};
         while (sent < messages && sent - got < WINDOW) {
-            batch.len += (size_t)message(batch.data + batch.len, sizeof(batch.data) - batch.len,
-                                         sent);
+            batch.len +=
+                (size_t)message(batch.data + batch.len, sizeof(batch.data) - batch.len, sent);
             sent++;
         }
         if (batch.len)
             bench_send(&b, batch.data, batch.len);
-        got += bench_count(&b, "to='owner@a.bench/r'", sent - got > WINDOW / 2 ? WINDOW / 2 : sent - got);
+        got += bench_count(&b, "to='owner@a.bench/r'",
+                           sent - got > WINDOW / 2 ? WINDOW / 2 : sent - got);
     }
     double wall = bench_now() - t0, cpu = bench_cpu(&b) - cpu0;
     printf("routing: %ld messages, %d in flight: %.0f messages/s (wall %.3f s); chanstatd CPU "

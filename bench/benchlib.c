@@ -36,8 +36,8 @@ void bench_init(struct bench *b, const char *chanstatd, const char *extra_ini)
 
     memset(b, 0, sizeof(*b));
     signal(SIGPIPE, SIG_IGN);
-    strcpy(b->dir, "/tmp/chanstat-bench.XXXXXX");
-    if (mkdtemp(b->dir) == NULL)
+    if (cs_strlcpy(b->dir, "/tmp/chanstat-bench.XXXXXX", sizeof(b->dir)) >= sizeof(b->dir) ||
+        mkdtemp(b->dir) == NULL)
         die("mkdtemp");
     b->lfd = socket(AF_INET, SOCK_STREAM, 0);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

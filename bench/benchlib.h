@@ -9,11 +9,11 @@
 #include <sqlite3.h>
 
 struct bench {
-    char dir[64];     /* scratch directory */
-    char conf[128];   /* chanstatd's config */
-    char db[128];     /* its database */
-    pid_t pid;        /* chanstatd */
-    int fd;           /* the component connection, after bench_accept() */
+    char dir[64];   /* scratch directory */
+    char conf[128]; /* chanstatd's config */
+    char db[128];   /* its database */
+    pid_t pid;      /* chanstatd */
+    int fd;         /* the component connection, after bench_accept() */
     int lfd;
 };
 
@@ -31,7 +31,7 @@ void bench_read_until(struct bench *b, const char *token);
 long bench_count(struct bench *b, const char *pat, long want);
 void bench_send(struct bench *b, const char *data, size_t len);
 double bench_now(void);
-double bench_cpu(const struct bench *b);  /* chanstatd's CPU seconds */
+double bench_cpu(const struct bench *b); /* chanstatd's CPU seconds */
 long bench_rss_kib(const struct bench *b);
 /* Stops chanstatd and removes the scratch dir. */
 void bench_finish(struct bench *b);

@@ -22,11 +22,11 @@ struct config {
     int reconnect_min_ms; /* first reconnect delay */
     int reconnect_max_ms; /* backoff cap (>= reconnect_min_ms) */
     /* [limits] */
-    int max_stanza_bytes;  /* larger inbound stanza restarts the stream */
-    int max_depth;         /* deeper nesting restarts the stream */
-    int send_buffer_bytes; /* output budget: producers and input pause above it */
-    int stall_timeout;     /* s: pending output without progress this long = not reading */
-    int owner_retry_time;  /* s: owner binding retried after a presence error */
+    int max_stanza_bytes;         /* larger inbound stanza restarts the stream */
+    int max_depth;                /* deeper nesting restarts the stream */
+    int send_buffer_bytes;        /* output budget: producers and input pause above it */
+    int stall_timeout;            /* s: pending output without progress this long = not reading */
+    int owner_retry_time;         /* s: owner binding retried after a presence error */
     int subscription_burst;       /* subscription stanzas one sender may send at once */
     int subscriptions_per_minute; /* ... and per minute after that */
     int max_pending_per_channel;  /* pending requests a channel keeps */

@@ -8,20 +8,20 @@
 
 enum cs_error {
     CS_OK = 0,
-    CS_ENOMEM = -1,      /* allocation failed */
-    CS_EINVAL = -2,      /* bad argument or malformed input */
-    CS_EIO = -3,         /* system call failed (errno has detail) */
-    CS_ECONFIG = -4,     /* configuration file invalid */
-    CS_EDB = -5,         /* SQLite error */
-    CS_EDBVERSION = -6,  /* database schema newer than this binary */
-    CS_EREADONLY = -7,   /* database is read-only */
-    CS_ELIMIT = -8,      /* a configured limit was exceeded */
-    CS_EPROTO = -9,      /* protocol violation by the peer */
-    CS_ENOTCONN = -10,   /* the component link is not online */
-    CS_ENOTFOUND = -11,  /* no such object */
-    CS_EEXIST = -12,     /* object already exists */
-    CS_EAGAIN = -13,     /* try again later (busy, would block) */
-    CS_ECLOSED = -14,    /* peer closed the connection or stream */
+    CS_ENOMEM = -1,     /* allocation failed */
+    CS_EINVAL = -2,     /* bad argument or malformed input */
+    CS_EIO = -3,        /* system call failed (errno has detail) */
+    CS_ECONFIG = -4,    /* configuration file invalid */
+    CS_EDB = -5,        /* SQLite error */
+    CS_EDBVERSION = -6, /* database schema newer than this binary */
+    CS_EREADONLY = -7,  /* database is read-only */
+    CS_ELIMIT = -8,     /* a configured limit was exceeded */
+    CS_EPROTO = -9,     /* protocol violation by the peer */
+    CS_ENOTCONN = -10,  /* the component link is not online */
+    CS_ENOTFOUND = -11, /* no such object */
+    CS_EEXIST = -12,    /* object already exists */
+    CS_EAGAIN = -13,    /* try again later (busy, would block) */
+    CS_ECLOSED = -14,   /* peer closed the connection or stream */
 };
 
 /* Static text for a code; never NULL, never to be freed. */

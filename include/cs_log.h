@@ -18,15 +18,16 @@ void log_init(enum log_level level, bool use_syslog, const char *ident);
 void log_set_level(enum log_level level);
 bool log_enabled(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void log_vmsg(enum log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_LEVEL_WARNING, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
-#define log_debug(...)                                                                         \
-    do {                                                                                       \
-        if (log_enabled(LOG_LEVEL_DEBUG))                                                      \
-            log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__);                                             \
+#define log_debug(...)                                                                             \
+    do {                                                                                           \
+        if (log_enabled(LOG_LEVEL_DEBUG))                                                          \
+            log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__);                                                 \
     } while (0)
 
 /* "error", "warning", "info", "debug" (any case).  0 or CS_EINVAL. */

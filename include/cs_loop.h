@@ -1,7 +1,20 @@
 /* cs_loop.h - the event loop: epoll for descriptors, one-shot timers.
  *
- * Single-threaded.  Callbacks may add/remove descriptors and timers,
- * including the one being dispatched. */
+ * Single-threaded.  Callbacks may add and remove descriptors and timers,
+ * the descriptor being dispatched included; a fired timer's handle is
+ * already invalid when its callback runs.
+ *
+ * Descriptors live in a table indexed by fd: dispatch is O(1), and the
+ * table grows by doubling to the highest fd added.  One iteration takes
+ * at most 64 ready descriptors from epoll, then runs the timers that were
+ * due when it started; a timer added while they run waits for the next
+ * iteration, even with delay 0, so timers cannot starve descriptors.
+ *
+ * Timers are kept in one list sorted by deadline (monotonic clock,
+ * millisecond resolution): the next deadline and each firing cost O(1),
+ * but adding and cancelling walk the list, O(n) in the pending timers.
+ * The daemon keeps a handful (at most three today); a caller that needs
+ * many should bring a heap here first. */
 #ifndef CS_LOOP_H
 #define CS_LOOP_H
 

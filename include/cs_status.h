@@ -1,5 +1,5 @@
 /* cs_status.h - a channel's status: the owner's resources and their
- * aggregate (DESIGN section 3).
+ * aggregate (doc/internals-subscriptions.md, "Status aggregation").
  *
  * Pure data and functions: parse an owner's presence into a resource
  * update, keep the set of available owner resources, and compute the
@@ -29,10 +29,10 @@ enum status_show {
 struct status_resource {
     char *resource; /* owned */
     enum status_show show;
-    char *text;     /* owned, may be NULL */
-    int priority;   /* -128..127 (RFC 6121 4.7.2.3) */
-    int64_t since;  /* wall clock seconds of the last change */
-    uint64_t seq;   /* arrival order, for ties within one second */
+    char *text;    /* owned, may be NULL */
+    int priority;  /* -128..127 (RFC 6121 4.7.2.3) */
+    int64_t since; /* wall clock seconds of the last change */
+    uint64_t seq;  /* arrival order, for ties within one second */
 };
 
 /* The owner resources of one channel and their aggregate.  Owned by the

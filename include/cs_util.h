@@ -52,4 +52,8 @@ void strbuf_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((forma
 void strbuf_consume(struct strbuf *sb, size_t n);
 void strbuf_free(struct strbuf *sb);
 
+/* Last, after every system header this one needs: the build force-includes
+ * it anyway; this covers a file compiled by hand. */
+#include "cs_banned.h"
+
 #endif

@@ -34,6 +34,7 @@ struct directive {
 /* The one table of configuration keys: it drives parsing, defaults and
  * config_print().  doc/config.md and conf/chanstat.conf.sample follow it
  * row by row. */
+/* clang-format off */
 static const struct directive directives[] = {
     {"component", "domain", DT_STRING, OFF(domain), NULL, 0, 0,
      "component domain served"},
@@ -84,6 +85,7 @@ static const struct directive directives[] = {
     {"log", "syslog", DT_BOOL, OFF(log_syslog), "false", 0, 0,
      "also log to syslog (facility daemon)"},
 };
+/* clang-format on */
 
 #define NDIRECTIVES CS_ARRAY_SIZE(directives)
 
@@ -100,10 +102,10 @@ struct parse_state {
     const char *path;
     const char *text; /* the whole file; owned by config_load() */
     size_t len, pos;
-    int line;            /* number of the line last handed to inih */
-    bool indented;       /* that line starts with whitespace */
-    bool key_in_section; /* a key was set since the last header */
-    int last_key;        /* directive index of the last key set, -1 = none */
+    int line;                /* number of the line last handed to inih */
+    bool indented;           /* that line starts with whitespace */
+    bool key_in_section;     /* a key was set since the last header */
+    int last_key;            /* directive index of the last key set, -1 = none */
     int set_on[NDIRECTIVES]; /* line where each key was set, 0 = not set */
     int err_line;            /* line of the first error found here, 0 = none */
     char msg[512];           /* its text, without file and line */
@@ -189,8 +191,8 @@ static int set_value(struct config *cfg, const struct directive *d, const char *
         enum log_level l;
         if (log_level_parse(v, &l) != 0) {
             snprintf(why, whylen,
-                     "invalid value '%s' for %s in [%s]: expected error, warning, info or debug",
-                     v, d->key, d->section);
+                     "invalid value '%s' for %s in [%s]: expected error, warning, info or debug", v,
+                     d->key, d->section);
             return CS_EINVAL;
         }
         *(int *)field(cfg, d) = (int)l;
@@ -216,8 +218,8 @@ void config_defaults(struct config *cfg)
     char why[256];
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < NDIRECTIVES; i++) {
-        if (directives[i].def && set_value(cfg, &directives[i], directives[i].def, why,
-                                           sizeof(why)) != 0)
+        if (directives[i].def &&
+            set_value(cfg, &directives[i], directives[i].def, why, sizeof(why)) != 0)
             abort(); /* a broken default is a programming error */
     }
 }
@@ -416,8 +418,8 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
         }
     }
     /* A domain name, not an IP literal: the server routes to it by name. */
-    bool bad_domain = jid_check_domain(cfg->domain, strlen(cfg->domain)) != 0 ||
-                      strchr(cfg->domain, '[') != NULL;
+    bool bad_domain =
+        jid_check_domain(cfg->domain, strlen(cfg->domain)) != 0 || strchr(cfg->domain, '[') != NULL;
     for (const char *c = cfg->domain; *c && !bad_domain; c++)
         bad_domain = (unsigned char)*c < 0x20 || *c == 0x7f;
     if (bad_domain) {

@@ -1,7 +1,8 @@
 /* loop.c - epoll event loop with a sorted list of one-shot timers.
  *
  * The daemon holds a handful of descriptors and timers, so a sorted list
- * is simpler than a heap and just as fast here. */
+ * (O(n) add and cancel, O(1) next deadline) is simpler than a heap and
+ * just as fast here. */
 #include "config.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@ struct fd_slot {
 
 struct loop_timer {
     int64_t deadline;
+    uint64_t seq; /* order of loop_timer_add() calls, from 1 */
     loop_timer_cb *cb;
     void *ud;
     struct loop_timer *next;
@@ -32,7 +34,8 @@ struct loop {
     int epfd;
     struct fd_slot *fds; /* indexed by descriptor */
     int nfds;
-    struct loop_timer *timers; /* sorted by deadline */
+    struct loop_timer *timers; /* sorted by deadline, then by seq */
+    uint64_t timer_seq;        /* seq of the last timer added */
     bool stop;
 };
 
@@ -103,6 +106,7 @@ struct loop_timer *loop_timer_add(struct loop *l, int64_t delay_ms, loop_timer_c
     struct loop_timer *t = xcalloc(1, sizeof(*t));
     struct loop_timer **pp = &l->timers;
     t->deadline = cs_now_ms() + (delay_ms > 0 ? delay_ms : 0);
+    t->seq = ++l->timer_seq;
     t->cb = cb;
     t->ud = ud;
     while (*pp && (*pp)->deadline <= t->deadline)
@@ -130,9 +134,14 @@ void loop_timer_cancel(struct loop *l, struct loop_timer **tp)
 static void run_timers(struct loop *l)
 {
     int64_t now = cs_now_ms();
-    /* Fire only timers already due when we started, so a callback that
-     * re-arms itself with delay 0 cannot starve descriptors. */
-    while (l->timers && l->timers->deadline <= now && !l->stop) {
+    uint64_t last = l->timer_seq;
+    /* Fire only timers that were already pending and due when we started,
+     * so a callback that re-arms itself with delay 0 cannot starve
+     * descriptors.  A deadline alone does not tell them apart: a timer
+     * added now with delay 0 is due now too.  But it sorts after every
+     * timer due now (equal deadlines keep insertion order), so the first
+     * timer added since we started ends the pass. */
+    while (l->timers && l->timers->deadline <= now && l->timers->seq <= last && !l->stop) {
         struct loop_timer *t = l->timers;
         l->timers = t->next;
         loop_timer_cb *cb = t->cb;

@@ -24,6 +24,7 @@ struct sub_transition {
 #define AUTO SUB_ACT_AUTO_SUBSCRIBED
 
 /* Indexed [event][state].  The "to" of a no-change row equals its state. */
+/* clang-format off */
 static const struct sub_transition table[SUB_EVENT_COUNT][SUB_STATE_COUNT] = {
     [SUB_IN_SUBSCRIBE] = {
         [SUB_NONE] = {SUB_NONE_IN, DELIVER, "A.2.1"},
@@ -123,6 +124,7 @@ static const struct sub_transition table[SUB_EVENT_COUNT][SUB_STATE_COUNT] = {
         [SUB_BOTH] = {SUB_TO, SEND | UNAVAIL, "A.1.4, 3.2.3"},
     },
 };
+/* clang-format on */
 
 unsigned sub_apply(struct sub_row *row, enum sub_event ev)
 {
@@ -134,7 +136,7 @@ unsigned sub_apply(struct sub_row *row, enum sub_event ev)
      * without bothering the owner; the approval is used up. */
     if (ev == SUB_IN_SUBSCRIBE && row->approved &&
         (row->state == SUB_NONE || row->state == SUB_NONE_OUT || row->state == SUB_TO)) {
-        row->state = row->state == SUB_NONE ? SUB_FROM
+        row->state = row->state == SUB_NONE       ? SUB_FROM
                      : row->state == SUB_NONE_OUT ? SUB_FROM_OUT
                                                   : SUB_BOTH;
         row->approved = false;
@@ -194,8 +196,15 @@ void sub_to_columns(enum sub_state s, const char **subscription_r, bool *ask_r, 
 const char *sub_state_name(enum sub_state s)
 {
     static const char *const names[SUB_STATE_COUNT] = {
-        "None", "None + Pending Out", "None + Pending In", "None + Pending Out/In", "To",
-        "To + Pending In", "From", "From + Pending Out", "Both",
+        "None",
+        "None + Pending Out",
+        "None + Pending In",
+        "None + Pending Out/In",
+        "To",
+        "To + Pending In",
+        "From",
+        "From + Pending Out",
+        "Both",
     };
     return (unsigned)s < SUB_STATE_COUNT ? names[s] : "?";
 }
@@ -203,9 +212,9 @@ const char *sub_state_name(enum sub_state s)
 const char *sub_event_name(enum sub_event ev)
 {
     static const char *const names[SUB_EVENT_COUNT] = {
-        "inbound subscribe",  "inbound unsubscribe",  "inbound subscribed",
-        "inbound unsubscribed", "outbound subscribe", "outbound unsubscribe",
-        "outbound subscribed", "outbound unsubscribed",
+        "inbound subscribe",    "inbound unsubscribe",   "inbound subscribed",
+        "inbound unsubscribed", "outbound subscribe",    "outbound unsubscribe",
+        "outbound subscribed",  "outbound unsubscribed",
     };
     return (unsigned)ev < SUB_EVENT_COUNT ? names[ev] : "?";
 }

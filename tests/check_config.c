@@ -19,7 +19,7 @@ static char path[64];
 static void write_file(const char *text)
 {
     FILE *f;
-    strcpy(path, "/tmp/check_config.XXXXXX");
+    ck_assert_uint_lt(cs_strlcpy(path, "/tmp/check_config.XXXXXX", sizeof(path)), sizeof(path));
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     f = fdopen(fd, "w");
@@ -104,8 +104,7 @@ static const struct {
      ":5: duplicate key 'port' in section [component] (first set on line 4)"},
     {MIN "[log]\nlevel = info\n[component]\nport = 1\n[log]\nlevel = debug\n",
      ":9: duplicate key 'level' in section [log] (first set on line 5)"},
-    {MIN "server = a\n  b\n",
-     ":5: indented line continues the value of server in [component]"},
+    {MIN "server = a\n  b\n", ":5: indented line continues the value of server in [component]"},
     {MIN "; long\nserver = "
          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
@@ -243,11 +242,12 @@ START_TEST(test_sample_parses)
     f = open_memstream(&buf, &len);
     config_print(&c, f);
     fclose(f);
-    for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) {
-        char key[128];
-        if (l[0] == '[' || l[0] == ';' || sscanf(l, "%127s =", key) != 1)
+    char *save = NULL;
+    for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char name[128], key[136];
+        if (l[0] == '[' || l[0] == ';' || sscanf(l, "%127s =", name) != 1)
             continue;
-        strcat(key, " = ");
+        snprintf(key, sizeof(key), "%s = ", name);
         ck_assert_msg(strstr(sb.data, key), "sample lacks key '%s'", key);
     }
     free(buf);

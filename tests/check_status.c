@@ -86,17 +86,20 @@ START_TEST(test_aggregate_priority_and_ties)
     /* Higher priority wins. */
     ck_assert(apply(&set, "<presence><status>at desk</status><priority>5</priority></presence>",
                     "b", 11));
-    expect_render(&set, "<presence from='c@s'><status>at desk</status><priority>5</priority></presence>");
+    expect_render(&set,
+                  "<presence from='c@s'><status>at desk</status><priority>5</priority></presence>");
     /* Lower priority changing does not change the aggregate. */
     ck_assert(!apply(&set, "<presence><show>xa</show><priority>1</priority></presence>", "a", 12));
     /* Tie: the most recent wins. */
     ck_assert(apply(&set, "<presence><show>chat</show><priority>5</priority></presence>", "a", 13));
     expect_render(&set, "<presence from='c@s'><show>chat</show><priority>5</priority></presence>");
     /* Same presence again: no change (unchanged status is not re-sent). */
-    ck_assert(!apply(&set, "<presence><show>chat</show><priority>5</priority></presence>", "a", 14));
+    ck_assert(
+        !apply(&set, "<presence><show>chat</show><priority>5</priority></presence>", "a", 14));
     /* Winner leaves: the other takes over. */
     ck_assert(apply(&set, "<presence type='unavailable'/>", "a", 15));
-    expect_render(&set, "<presence from='c@s'><status>at desk</status><priority>5</priority></presence>");
+    expect_render(&set,
+                  "<presence from='c@s'><status>at desk</status><priority>5</priority></presence>");
     /* Unknown resource leaving: nothing. */
     ck_assert(!apply(&set, "<presence type='unavailable'/>", "zzz", 16));
     ck_assert(apply(&set, "<presence type='unavailable'/>", "b", 17));

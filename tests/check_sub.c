@@ -26,6 +26,7 @@
 
 /* Expected rows, written out from RFC 6121 Appendix A independently of
  * src/sub.c: {event, from, to, actions}. */
+/* clang-format off */
 static const struct {
     enum sub_event ev;
     enum sub_state from, to;
@@ -80,6 +81,7 @@ static const struct {
     {SUB_OUT_UNSUBSCRIBED, F, N, S | U}, {SUB_OUT_UNSUBSCRIBED, FO, NO, S | U},
     {SUB_OUT_UNSUBSCRIBED, B, T, S | U},
 };
+/* clang-format on */
 
 START_TEST(test_row)
 {

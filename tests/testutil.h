@@ -7,8 +7,8 @@
 #include "cs_xml.h"
 
 /* The header of a component stream, as a server sends it. */
-#define TEST_STREAM_HEADER                                                                        \
-    "<stream:stream xmlns='jabber:component:accept' "                                             \
+#define TEST_STREAM_HEADER                                                                         \
+    "<stream:stream xmlns='jabber:component:accept' "                                              \
     "xmlns:stream='http://etherx.jabber.org/streams' id='x'>"
 
 /* Parses one stanza as the link would deliver it; caller frees with

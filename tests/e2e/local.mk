@@ -23,7 +23,9 @@ EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh tests/e2e/fakeserver.py tests/e2e/fl
 	tests/e2e/ejabberd.yml.in tests/e2e/presence_open.py tests/e2e/presence_policies.py \
 	tests/e2e/presence_restart.py tests/e2e/presence_fanout.py tests/e2e/messages.py
 
+if HAVE_STROPHE
 check_PROGRAMS += tests/e2e/xmpp_query
+endif
 tests_e2e_xmpp_query_SOURCES = tests/e2e/xmpp_query.c
 tests_e2e_xmpp_query_CFLAGS = $(AM_CFLAGS) $(STROPHE_CFLAGS)
 tests_e2e_xmpp_query_LDADD = $(STROPHE_LIBS)

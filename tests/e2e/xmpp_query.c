@@ -14,7 +14,7 @@
 struct query {
     const char *xml;
     char id[128];
-    int done;   /* 1 reply printed, -1 failed */
+    int done; /* 1 reply printed, -1 failed */
     xmpp_ctx_t *ctx;
 };
 
