@@ -2,8 +2,13 @@
  *
  * One file per node, WAL mode, foreign keys on, busy timeout set, schema
  * versioned with PRAGMA user_version and migrated at open by an ordered
- * array of scripts, each applied in one transaction.  All SQL lives in
- * src/store*.c and uses bound parameters. */
+ * array of scripts in src/store.c, each applied in one transaction
+ * together with its user_version.  doc/schema.md documents the result.
+ *
+ * The schema lives in src/store.c; the queries on it live in the modules
+ * that own the tables (src/roster.c: channel, roster, channel_state,
+ * conversation; src/offline.c: offline), as statements prepared once per
+ * handle with bound parameters only. */
 #ifndef CS_STORE_H
 #define CS_STORE_H
 
@@ -14,7 +19,7 @@ struct sqlite3;
 struct store;
 
 /* The schema version this binary writes and understands. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Opens or creates path and migrates it.  On success *store_r is the
  * caller's (release with store_close()).  On failure returns

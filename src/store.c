@@ -19,8 +19,37 @@ struct store {
     char *path;
 };
 
+/* The body of a trigger refusing a column value that cannot be a safe,
+ * normalised bare JID; NULL passes (channel.owner may be NULL).  One
+ * statement per rule, so the message names the rule that failed:
+ *  - none of ' " < > & or a control character: they have no place in a
+ *    bare JID (RFC 7622) and must never reach XML or a log line unescaped;
+ *    char(0) is looked for in the bytes, because GLOB stops at it;
+ *  - no '/' (a resource) or space;
+ *  - at most one '@';
+ *  - neither localpart nor domain empty;
+ *  - the domain (after the '@', or all of it) is lowercase: chanstatd
+ *    compares normalised JIDs.  lower() folds ASCII only.
+ * Part of migration 2 -> 3: never change it, add a migration instead. */
+#define JID_RULES(table, col)                                                                      \
+    "  SELECT RAISE(ABORT, '" table "." col ": must not contain '' \" < > & or a control "         \
+    "character')"                                                                                  \
+    "    WHERE instr(CAST(NEW." col " AS BLOB), x'00') > 0"                                        \
+    "      OR NEW." col " GLOB ('*[''\"<>&' || char(1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,"    \
+    "         18,19,20,21,22,23,24,25,26,27,28,29,30,31,127) || ']*');"                            \
+    "  SELECT RAISE(ABORT, '" table "." col ": must be a bare JID, without / or space')"           \
+    "    WHERE NEW." col " GLOB '*[/ ]*';"                                                         \
+    "  SELECT RAISE(ABORT, '" table "." col ": must not contain more than one @')"                 \
+    "    WHERE NEW." col " GLOB '*@*@*';"                                                          \
+    "  SELECT RAISE(ABORT, '" table "." col ": localpart and domain must not be empty')"           \
+    "    WHERE NEW." col " = '' OR NEW." col " GLOB '@*' OR NEW." col " GLOB '*@';"                \
+    "  SELECT RAISE(ABORT, '" table "." col ": domain must be lowercase')"                         \
+    "    WHERE substr(NEW." col ", instr(NEW." col ", '@') + 1)"                                   \
+    "       <> lower(substr(NEW." col ", instr(NEW." col ", '@') + 1));"
+
 /* Migration i takes user_version from i to i + 1.  Append only: never edit
  * a migration that has shipped.  doc/schema.md documents the result. */
+/* clang-format off */
 static const char *const migrations[] = {
     /* 0 -> 1: the admin-facing tables.  Constraints are named so that a
      * rejected hand edit says which rule it broke. */
@@ -97,7 +126,58 @@ static const char *const migrations[] = {
     "CREATE INDEX offline_by_channel ON offline(channel, id);"
     "CREATE TRIGGER channel_delete_offline AFTER DELETE ON channel"
     "  BEGIN DELETE FROM offline WHERE channel = OLD.name; END;",
+    /* 2 -> 3: bare-JID rules as triggers, owner and paging indexes, and the
+     * internal tables channel_state and conversation. */
+    "CREATE TRIGGER roster_jid_safe_insert BEFORE INSERT ON roster BEGIN"
+    JID_RULES("roster", "jid") "END;"
+    "CREATE TRIGGER roster_jid_safe_update BEFORE UPDATE OF jid ON roster BEGIN"
+    JID_RULES("roster", "jid") "END;"
+    "CREATE TRIGGER channel_owner_safe_insert BEFORE INSERT ON channel BEGIN"
+    JID_RULES("channel", "owner") "END;"
+    "CREATE TRIGGER channel_owner_safe_update BEFORE UPDATE OF owner ON channel BEGIN"
+    JID_RULES("channel", "owner") "END;"
+    /* Which channels an owner has (owner = ?, in name order). */
+    "CREATE INDEX channel_by_owner ON channel(owner, name);"
+    /* Paging through the channels that have an owner (the owner probes
+     * after a reconnect): a page costs its rows however many channels
+     * have no owner. */
+    "CREATE INDEX channel_owned ON channel(name) WHERE owner IS NOT NULL;"
+    /* Counting a channel's pending inbound requests against a cap. */
+    "CREATE INDEX roster_pending ON roster(channel) WHERE pending_in = 1;"
+    "CREATE TABLE channel_state ("
+    "  channel TEXT PRIMARY KEY REFERENCES channel(name) ON DELETE CASCADE ON UPDATE CASCADE,"
+    "  last_seen INTEGER NOT NULL DEFAULT 0,"
+    "  shown INTEGER NOT NULL DEFAULT 0"
+    "    CONSTRAINT channel_state_shown_bool CHECK (shown IN (0, 1))"
+    ") STRICT;"
+    /* The channels whose watchers were last shown 'available', paged
+     * through after a restart at the cost of those rows only. */
+    "CREATE INDEX channel_state_shown ON channel_state(channel) WHERE shown = 1;"
+    "CREATE TABLE conversation ("
+    "  owner TEXT NOT NULL,"
+    "  contact TEXT NOT NULL,"
+    "  channel TEXT NOT NULL REFERENCES channel(name) ON DELETE CASCADE ON UPDATE CASCADE,"
+    "  PRIMARY KEY (owner, contact)"
+    ") STRICT, WITHOUT ROWID;"
+    /* The cascades and the triggers below look rows up by channel. */
+    "CREATE INDEX conversation_by_channel ON conversation(channel);"
+    /* As for roster: the sqlite3 shell runs with foreign keys off. */
+    "CREATE TRIGGER channel_delete_state AFTER DELETE ON channel"
+    "  BEGIN DELETE FROM channel_state WHERE channel = OLD.name; END;"
+    "CREATE TRIGGER channel_rename_state AFTER UPDATE OF name ON channel"
+    "  WHEN OLD.name <> NEW.name"
+    "  BEGIN UPDATE channel_state SET channel = NEW.name WHERE channel = OLD.name; END;"
+    "CREATE TRIGGER channel_delete_conversation AFTER DELETE ON channel"
+    "  BEGIN DELETE FROM conversation WHERE channel = OLD.name; END;"
+    "CREATE TRIGGER channel_rename_conversation AFTER UPDATE OF name ON channel"
+    "  WHEN OLD.name <> NEW.name"
+    "  BEGIN UPDATE conversation SET channel = NEW.name WHERE channel = OLD.name; END;"
+    /* Version 2 forgot this one: a rename in the shell orphaned messages. */
+    "CREATE TRIGGER channel_rename_offline AFTER UPDATE OF name ON channel"
+    "  WHEN OLD.name <> NEW.name"
+    "  BEGIN UPDATE offline SET channel = NEW.name WHERE channel = OLD.name; END;",
 };
+/* clang-format on */
 
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -16,6 +16,7 @@
 #include "cs_error.h"
 #include "cs_log.h"
 #include "cs_store.h"
+#include "cs_util.h"
 #include "testutil.h"
 
 static char dir[64], db[128];
@@ -24,7 +25,7 @@ static struct config cfg;
 static void setup(void)
 {
     log_init(LOG_LEVEL_ERROR, false, "check_store");
-    strcpy(dir, "/tmp/check_store.XXXXXX");
+    snprintf(dir, sizeof(dir), "%s", "/tmp/check_store.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     chmod(dir, 0755);
     snprintf(db, sizeof(db), "%s/chanstat.db", dir);
@@ -50,16 +51,63 @@ static const char *one(struct store *s, const char *q)
     return buf;
 }
 
-/* Runs q; returns NULL on success or SQLite's message. */
-static const char *exec(struct store *s, const char *q)
+/* Runs q on h; returns NULL on success or SQLite's message. */
+static const char *exec_db(sqlite3 *h, const char *q)
 {
     static char buf[256];
     char *msg = NULL;
-    if (sqlite3_exec(store_handle(s), q, NULL, NULL, &msg) == SQLITE_OK)
+    if (sqlite3_exec(h, q, NULL, NULL, &msg) == SQLITE_OK)
         return NULL;
-    snprintf(buf, sizeof(buf), "%s", msg);
+    snprintf(buf, sizeof(buf), "%s", msg ? msg : "(no message)");
     sqlite3_free(msg);
     return buf;
+}
+
+static const char *exec(struct store *s, const char *q)
+{
+    return exec_db(store_handle(s), q);
+}
+
+/* A single-value query on h, as an integer. */
+static int count_db(sqlite3 *h, const char *q)
+{
+    sqlite3_stmt *st;
+    int n;
+    ck_assert_msg(sqlite3_prepare_v2(h, q, -1, &st, NULL) == SQLITE_OK, "%s: %s", q,
+                  sqlite3_errmsg(h));
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    n = sqlite3_column_int(st, 0);
+    ck_assert_int_eq(sqlite3_finalize(st), SQLITE_OK);
+    return n;
+}
+
+/* Opens the file as the sqlite3 shell does: foreign keys off. */
+static sqlite3 *open_raw(void)
+{
+    sqlite3 *raw;
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    ck_assert_int_eq(count_db(raw, "PRAGMA foreign_keys"), 0);
+    return raw;
+}
+
+/* Asserts that every step of sql's plan looks rows up through an index
+ * (SEARCH ... USING ...): no scan, no sort.  Returns the plan's lines. */
+static int assert_indexed(sqlite3 *h, const char *sql)
+{
+    char q[1024];
+    sqlite3_stmt *st;
+    int lines = 0;
+    snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+    ck_assert_msg(sqlite3_prepare_v2(h, q, -1, &st, NULL) == SQLITE_OK, "%s: %s", q,
+                  sqlite3_errmsg(h));
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(st, 3);
+        ck_assert_msg(d && strncmp(d, "SEARCH ", 7) == 0 && strstr(d, " USING "), "%s: plan '%s'",
+                      sql, d ? d : "");
+        lines++;
+    }
+    ck_assert_int_eq(sqlite3_finalize(st), SQLITE_OK);
+    return lines;
 }
 
 static struct store *open_ok(void)
@@ -236,7 +284,7 @@ static const struct {
     {"INSERT INTO channel (name) VALUES ('a b')", "channel_name_is_localpart"},
     {"INSERT INTO channel (name) VALUES ('')", "channel_name_is_localpart"},
     {"INSERT INTO channel (name, owner) VALUES ('y', 'bob@b.test/phone')",
-     "channel_owner_is_bare_jid"},
+     "channel.owner: must be a bare JID, without / or space"},
     {"INSERT INTO channel (name, owner) VALUES ('y', 'bob')", "channel_owner_is_bare_jid"},
     {"INSERT INTO roster (channel, jid) VALUES ('desk', 'w@c.test')", NULL},
     {"INSERT INTO roster (channel, jid) VALUES ('desk', 'c.test')", NULL},
@@ -250,14 +298,26 @@ static const struct {
     {"INSERT INTO roster (channel, jid, subscription, approved) VALUES ('desk', 'v@c.test', "
      "'from', 1)",
      "roster_approved_only_before_request"},
-    {"INSERT INTO roster (channel, jid) VALUES ('desk', 'v@c.test/res')", "roster_jid_is_bare_jid"},
-    {"INSERT INTO roster (channel, jid) VALUES ('nosuch', 'v@c.test')", "roster.channel: no such channel"},
+    {"INSERT INTO roster (channel, jid) VALUES ('desk', 'v@c.test/res')",
+     "roster.jid: must be a bare JID, without / or space"},
+    {"INSERT INTO roster (channel, jid) VALUES ('nosuch', 'v@c.test')",
+     "roster.channel: no such channel"},
     {"INSERT INTO roster (channel, jid, ask) VALUES ('desk', 'v@c.test', 2)", "roster_ask_bool"},
-    {"INSERT INTO roster (channel, jid) VALUES ('desk', '')", "roster_jid_is_bare_jid"},
-    {"INSERT INTO roster (channel, jid) VALUES ('desk', '@c.test')", "roster_jid_is_bare_jid"},
-    {"INSERT INTO roster (channel, jid) VALUES ('desk', 'v@')", "roster_jid_is_bare_jid"},
-    {"INSERT INTO roster (channel, jid) VALUES ('desk', 'a@b@c.test')", "roster_jid_is_bare_jid"},
-    {"INSERT INTO roster (channel, jid) VALUES ('desk', 'v w@c.test')", "roster_jid_is_bare_jid"},
+    /* Since schema version 3 the jid triggers answer first, naming the rule. */
+    {"INSERT INTO roster (channel, jid) VALUES ('desk', '')",
+     "roster.jid: localpart and domain must not be empty"},
+    {"INSERT INTO roster (channel, jid) VALUES ('desk', '@c.test')",
+     "roster.jid: localpart and domain must not be empty"},
+    {"INSERT INTO roster (channel, jid) VALUES ('desk', 'v@')",
+     "roster.jid: localpart and domain must not be empty"},
+    {"INSERT INTO roster (channel, jid) VALUES ('desk', 'a@b@c.test')",
+     "roster.jid: must not contain more than one @"},
+    {"INSERT INTO roster (channel, jid) VALUES ('desk', 'v w@c.test')",
+     "roster.jid: must be a bare JID, without / or space"},
+    /* What only the CHECKs know: lengths, and an owner needs a localpart. */
+    {"INSERT INTO roster (channel, jid) VALUES ('desk', printf('%.3072c', 'a'))",
+     "roster_jid_is_bare_jid"},
+    {"INSERT INTO channel (name, owner) VALUES ('y', 'b.test')", "channel_owner_is_bare_jid"},
     {"INSERT INTO roster (channel, jid, ask) VALUES ('desk', 'v@c.test', 'yes')",
      "cannot store TEXT value in INTEGER column roster.ask"}, /* STRICT */
     {"INSERT INTO roster (channel, jid) VALUES ('desk', 'w@c.test')",
@@ -271,9 +331,12 @@ static const struct {
     {"INSERT INTO channel (name) VALUES ('a' || char(9) || 'b')", "channel_name_is_localpart"},
     {"INSERT INTO channel (name) VALUES (printf('%.1024c', 'a'))", "channel_name_is_localpart"},
     {"INSERT INTO channel (name) VALUES (printf('%.1023c', 'a'))", NULL},
-    {"INSERT INTO channel (name, owner) VALUES ('y', '@b.test')", "channel_owner_is_bare_jid"},
-    {"INSERT INTO channel (name, owner) VALUES ('y', 'a@b@c')", "channel_owner_is_bare_jid"},
-    {"INSERT INTO channel (name, owner) VALUES ('y', 'a b@c')", "channel_owner_is_bare_jid"},
+    {"INSERT INTO channel (name, owner) VALUES ('y', '@b.test')",
+     "channel.owner: localpart and domain must not be empty"},
+    {"INSERT INTO channel (name, owner) VALUES ('y', 'a@b@c')",
+     "channel.owner: must not contain more than one @"},
+    {"INSERT INTO channel (name, owner) VALUES ('y', 'a b@c')",
+     "channel.owner: must be a bare JID, without / or space"},
     {"INSERT INTO channel (name, display_name) VALUES ('y', printf('%.1024c', 'd'))",
      "channel_display_name_length"},
     {"INSERT INTO channel (name, display_name, policy) VALUES ('caf\xc3\xa9', 'Front desk', "
@@ -359,6 +422,284 @@ START_TEST(test_hand_edits_without_foreign_keys)
 }
 END_TEST
 
+/* Schema version 3: the bare-JID triggers on roster.jid and channel.owner. */
+#define R_CHARS "must not contain ' \" < > & or a control character"
+#define R_BARE "must be a bare JID, without / or space"
+#define R_AT "must not contain more than one @"
+#define R_EMPTY "localpart and domain must not be empty"
+#define R_LOWER "domain must be lowercase"
+
+enum { IN_ROSTER = 1, IN_OWNER = 2, IN_BOTH = 3 };
+
+static const struct {
+    const char *value; /* an SQL expression */
+    const char *rule;  /* NULL: accepted */
+    int where;         /* the columns it is tried on */
+} jid_values[] = {
+    {"'o.brien@a.test'", NULL, IN_BOTH},
+    {"'x@a-b.example.org'", NULL, IN_BOTH},
+    {"'j\xc3\xbcrgen@a.test'", NULL, IN_BOTH},            /* UTF-8 localpart */
+    {"'\xe6\x97\xa5\xe6\x9c\xac@a.test'", NULL, IN_BOTH}, /* CJK localpart */
+    {"'x@b\xc3\xbc"
+     "cher.example'",
+     NULL, IN_BOTH},               /* not ASCII: lower() leaves it */
+    {"'a.test'", NULL, IN_ROSTER}, /* a whole domain */
+    {"NULL", NULL, IN_OWNER},      /* no owner */
+    {"'o''brien@a.test'", R_CHARS, IN_BOTH},
+    {"'a\"b@a.test'", R_CHARS, IN_BOTH},
+    {"'a<b@a.test'", R_CHARS, IN_BOTH},
+    {"'a>b@a.test'", R_CHARS, IN_BOTH},
+    {"'a&b@a.test'", R_CHARS, IN_BOTH},
+    {"'a@a.test'''", R_CHARS, IN_BOTH},
+    {"'<a.test>'", R_CHARS, IN_ROSTER},
+    {"'a' || char(0) || 'b@a.test'", R_CHARS, IN_BOTH},
+    {"'a@a.test' || char(0)", R_CHARS, IN_BOTH},
+    {"'a' || char(1) || 'b@a.test'", R_CHARS, IN_BOTH},
+    {"'a' || char(9) || 'b@a.test'", R_CHARS, IN_BOTH},
+    {"'a@a.test' || char(10)", R_CHARS, IN_BOTH},
+    {"'a' || char(13) || 'b@a.test'", R_CHARS, IN_BOTH},
+    {"'a@a' || char(31) || '.test'", R_CHARS, IN_BOTH},
+    {"'a' || char(127) || 'b@a.test'", R_CHARS, IN_BOTH},
+    {"'a@a.test/phone'", R_BARE, IN_BOTH},
+    {"'a.test/phone'", R_BARE, IN_BOTH},
+    {"'a b@a.test'", R_BARE, IN_BOTH},
+    {"'a@a.test '", R_BARE, IN_BOTH},
+    {"'a@b@a.test'", R_AT, IN_BOTH},
+    {"'@@a.test'", R_AT, IN_BOTH},
+    {"''", R_EMPTY, IN_BOTH},
+    {"'@a.test'", R_EMPTY, IN_BOTH},
+    {"'a@'", R_EMPTY, IN_BOTH},
+    {"'@'", R_EMPTY, IN_BOTH},
+    {"'a@A.test'", R_LOWER, IN_BOTH},
+    {"'a@a.TEST'", R_LOWER, IN_BOTH},
+    {"'A.TEST'", R_LOWER, IN_BOTH},
+};
+
+/* Writes every value to roster.jid and channel.owner, by INSERT and by
+ * UPDATE OF the column, and checks the exact message of each refusal. */
+static void check_jid_rules(sqlite3 *h)
+{
+    /* Each statement is head, value, tail. */
+    static const struct {
+        int where;
+        const char *column, *insert[2], *update[2], *undo_insert, *undo_update;
+    } ops[] = {
+        {IN_ROSTER,
+         "roster.jid",
+         {"INSERT INTO roster (channel, jid) VALUES ('desk', ", ")"},
+         {"UPDATE roster SET jid = ", " WHERE jid = 'ok@c.test'"},
+         "DELETE FROM roster WHERE jid <> 'ok@c.test'",
+         "UPDATE roster SET jid = 'ok@c.test'"},
+        {IN_OWNER,
+         "channel.owner",
+         {"INSERT INTO channel (name, owner) VALUES ('t', ", ")"},
+         {"UPDATE channel SET owner = ", " WHERE name = 'desk'"},
+         "DELETE FROM channel WHERE name = 't'",
+         "UPDATE channel SET owner = 'ok@c.test' WHERE name = 'desk'"},
+    };
+    char q[512], want[256];
+
+    ck_assert_ptr_null(exec_db(h,
+                               "INSERT INTO channel (name, owner) VALUES ('desk', 'ok@c.test');"
+                               "INSERT INTO roster (channel, jid) VALUES ('desk', 'ok@c.test')"));
+    for (size_t i = 0; i < CS_ARRAY_SIZE(jid_values); i++) {
+        for (size_t o = 0; o < CS_ARRAY_SIZE(ops); o++) {
+            if (!(jid_values[i].where & ops[o].where))
+                continue;
+            for (int update = 0; update <= 1; update++) {
+                const char *e;
+                const char *const *sql = update ? ops[o].update : ops[o].insert;
+                snprintf(q, sizeof(q), "%s%s%s", sql[0], jid_values[i].value, sql[1]);
+                e = exec_db(h, q);
+                if (jid_values[i].rule == NULL) {
+                    ck_assert_msg(e == NULL, "%s refused: %s", q, e);
+                    ck_assert_ptr_null(
+                        exec_db(h, update ? ops[o].undo_update : ops[o].undo_insert));
+                } else {
+                    snprintf(want, sizeof(want), "%s: %s", ops[o].column, jid_values[i].rule);
+                    ck_assert_msg(e && strcmp(e, want) == 0, "%s: got '%s', want '%s'", q,
+                                  e ? e : "accepted", want);
+                }
+            }
+        }
+    }
+    /* Nothing refused was written. */
+    ck_assert_int_eq(count_db(h, "SELECT count(*) FROM roster"), 1);
+    ck_assert_int_eq(count_db(h, "SELECT count(*) FROM roster WHERE jid = 'ok@c.test'"), 1);
+    ck_assert_int_eq(count_db(h, "SELECT count(*) FROM channel"), 1);
+    ck_assert_int_eq(count_db(h, "SELECT count(*) FROM channel WHERE owner = 'ok@c.test'"), 1);
+}
+
+START_TEST(test_jid_rules)
+{
+    struct store *s = open_ok();
+    check_jid_rules(store_handle(s));
+    store_close(&s);
+}
+END_TEST
+
+START_TEST(test_jid_rules_without_foreign_keys)
+{
+    struct store *s = open_ok();
+    sqlite3 *raw;
+    store_close(&s);
+    raw = open_raw();
+    check_jid_rules(raw);
+    ck_assert_int_eq(sqlite3_close(raw), SQLITE_OK);
+}
+END_TEST
+
+/* What migration 2 -> 3 adds; dropped again, the file is at version 2. */
+static const char *const v3_objects[] = {
+    "TRIGGER roster_jid_safe_insert",
+    "TRIGGER roster_jid_safe_update",
+    "TRIGGER channel_owner_safe_insert",
+    "TRIGGER channel_owner_safe_update",
+    "TRIGGER channel_delete_state",
+    "TRIGGER channel_rename_state",
+    "TRIGGER channel_delete_conversation",
+    "TRIGGER channel_rename_conversation",
+    "TRIGGER channel_rename_offline",
+    "INDEX channel_by_owner",
+    "INDEX channel_owned",
+    "INDEX roster_pending",
+    "INDEX channel_state_shown",
+    "INDEX conversation_by_channel",
+    "TABLE conversation",
+    "TABLE channel_state",
+};
+
+static void downgrade_to_2(struct store *s)
+{
+    char q[256];
+    for (size_t i = 0; i < CS_ARRAY_SIZE(v3_objects); i++) {
+        const char *name = strchr(v3_objects[i], ' ') + 1;
+        snprintf(q, sizeof(q), "SELECT count(*) FROM sqlite_master WHERE name = '%s'", name);
+        ck_assert_msg(count_db(store_handle(s), q) == 1, "%s missing", v3_objects[i]);
+        snprintf(q, sizeof(q), "DROP %s", v3_objects[i]);
+        ck_assert_ptr_null(exec(s, q));
+    }
+    ck_assert_ptr_null(exec(s, "PRAGMA user_version = 2"));
+}
+
+START_TEST(test_upgrade_keeps_existing_rows)
+{
+    /* Rows written before version 3 that break its rules stay (chanstatd
+     * skips and logs them); only new writes of the column are refused. */
+    struct store *s = open_ok();
+    downgrade_to_2(s);
+    ck_assert_ptr_null(exec(s, "INSERT INTO channel (name, owner) VALUES ('desk', 'Bob@B.test');"
+                               "INSERT INTO roster (channel, jid) VALUES ('desk', 'v@C.TEST');"
+                               "INSERT INTO roster (channel, jid) VALUES ('desk', 'o''b@c.test')"));
+    store_close(&s);
+
+    s = open_ok();
+    ck_assert_int_eq(store_schema_version(s), 3);
+    ck_assert_int_eq(count_db(store_handle(s), "SELECT count(*) FROM roster"), 2);
+    ck_assert_ptr_null(exec(s, "UPDATE roster SET subscription = 'from' WHERE jid = 'v@C.TEST'"));
+    ck_assert_ptr_null(exec(s, "UPDATE channel SET policy = 'closed' WHERE name = 'desk'"));
+    ck_assert_str_eq(exec(s, "UPDATE roster SET jid = 'w@C.TEST' WHERE jid = 'v@C.TEST'"),
+                     "roster.jid: " R_LOWER);
+    ck_assert_str_eq(exec(s, "UPDATE channel SET owner = 'Bob@B.test'"), "channel.owner: " R_LOWER);
+    /* An upsert is an INSERT first: chanstatd cannot write such a row. */
+    ck_assert_str_eq(exec(s, "INSERT INTO roster (channel, jid) VALUES ('desk', 'v@C.TEST')"
+                             " ON CONFLICT DO UPDATE SET subscription = 'both'"),
+                     "roster.jid: " R_LOWER);
+    ck_assert_ptr_null(exec(s, "UPDATE roster SET jid = 'v@c.test' WHERE jid = 'v@C.TEST'"));
+    ck_assert_ptr_null(exec(s, "DELETE FROM roster WHERE jid = 'o''b@c.test'"));
+    store_close(&s);
+}
+END_TEST
+
+START_TEST(test_internal_tables)
+{
+    struct store *s = open_ok();
+    sqlite3 *raw;
+    ck_assert_ptr_null(exec(s, "INSERT INTO channel (name, owner) VALUES ('desk', 'bob@b.test');"
+                               "INSERT INTO channel (name) VALUES ('other')"));
+    ck_assert_ptr_null(exec(s, "INSERT INTO channel_state (channel) VALUES ('other')"));
+    ck_assert_str_eq(one(s, "SELECT last_seen || '/' || shown FROM channel_state"), "0/0");
+    ck_assert_ptr_null(exec(s, "DELETE FROM channel_state"));
+    ck_assert_ptr_null(
+        exec(s, "INSERT INTO channel_state (channel, last_seen, shown) VALUES ('desk', 1700, 1)"));
+    ck_assert_str_eq(exec(s, "INSERT INTO channel_state (channel) VALUES ('desk')"),
+                     "UNIQUE constraint failed: channel_state.channel");
+    ck_assert_str_eq(exec(s, "INSERT INTO channel_state (channel) VALUES ('nosuch')"),
+                     "FOREIGN KEY constraint failed");
+    ck_assert_str_eq(exec(s, "UPDATE channel_state SET shown = 2"),
+                     "CHECK constraint failed: channel_state_shown_bool");
+    ck_assert_str_eq(exec(s, "UPDATE channel_state SET last_seen = 'yesterday'"),
+                     "cannot store TEXT value in INTEGER column channel_state.last_seen");
+    ck_assert_str_eq(exec(s, "UPDATE channel_state SET shown = NULL"),
+                     "NOT NULL constraint failed: channel_state.shown");
+    ck_assert_ptr_null(
+        exec(s, "INSERT INTO conversation VALUES ('bob@b.test', 'al@a.test', 'desk')"));
+    ck_assert_str_eq(exec(s, "INSERT INTO conversation VALUES ('bob@b.test', 'al@a.test', 'desk')"),
+                     "UNIQUE constraint failed: conversation.owner, conversation.contact");
+    ck_assert_str_eq(
+        exec(s, "INSERT INTO conversation VALUES ('bob@b.test', 'x@a.test', 'nosuch')"),
+        "FOREIGN KEY constraint failed");
+    ck_assert_str_eq(exec(s, "INSERT INTO conversation VALUES ('bob@b.test', x'01', 'desk')"),
+                     "cannot store BLOB value in TEXT column conversation.contact");
+    ck_assert_str_eq(exec(s, "INSERT INTO conversation VALUES ('bob@b.test', NULL, 'desk')"),
+                     "NOT NULL constraint failed: conversation.contact");
+    ck_assert_ptr_null(exec(s, "INSERT INTO offline (channel, sender, stanza, bytes, stored)"
+                               " VALUES ('desk', 'al@a.test', '<message/>', 10, 1)"));
+
+    /* Foreign keys on: renaming and deleting carry the internal rows along. */
+    ck_assert_ptr_null(exec(s, "UPDATE channel SET name = 'front' WHERE name = 'desk'"));
+    ck_assert_str_eq(one(s, "SELECT (SELECT channel FROM channel_state) || (SELECT channel FROM"
+                            " conversation) || (SELECT channel FROM offline)"),
+                     "frontfrontfront");
+    ck_assert_ptr_null(exec(s, "DELETE FROM channel WHERE name = 'front'"));
+    ck_assert_str_eq(one(s, "SELECT (SELECT count(*) FROM channel_state) + (SELECT count(*) FROM"
+                            " conversation) + (SELECT count(*) FROM offline)"),
+                     "0");
+    ck_assert_ptr_null(exec(s,
+                            "INSERT INTO channel (name) VALUES ('desk');"
+                            "INSERT INTO channel_state (channel, shown) VALUES ('desk', 1);"
+                            "INSERT INTO conversation VALUES ('bob@b.test', 'al@a.test', 'desk');"
+                            "INSERT INTO offline (channel, sender, stanza, bytes, stored)"
+                            " VALUES ('desk', 'al@a.test', '<message/>', 10, 1)"));
+    store_close(&s);
+
+    /* Foreign keys off, as in the sqlite3 shell: the triggers do the same
+     * (before version 3 a rename left the stored messages behind). */
+    raw = open_raw();
+    ck_assert_ptr_null(exec_db(raw, "UPDATE channel SET name = 'front' WHERE name = 'desk'"));
+    ck_assert_int_eq(count_db(raw, "SELECT count(*) FROM channel_state WHERE channel = 'front'"),
+                     1);
+    ck_assert_int_eq(count_db(raw, "SELECT count(*) FROM conversation WHERE channel = 'front'"), 1);
+    ck_assert_int_eq(count_db(raw, "SELECT count(*) FROM offline WHERE channel = 'front'"), 1);
+    ck_assert_ptr_null(exec_db(raw, "DELETE FROM channel WHERE name = 'front'"));
+    ck_assert_int_eq(count_db(raw, "SELECT (SELECT count(*) FROM channel_state) + (SELECT count(*)"
+                                   " FROM conversation) + (SELECT count(*) FROM offline)"),
+                     0);
+    ck_assert_int_eq(sqlite3_close(raw), SQLITE_OK);
+}
+END_TEST
+
+START_TEST(test_trigger_statements_use_indexes)
+{
+    /* What the triggers and cascades run per channel rename or delete. */
+    static const char *const q[] = {
+        "DELETE FROM roster WHERE channel = 'x'",
+        "UPDATE roster SET channel = 'y' WHERE channel = 'x'",
+        "DELETE FROM offline WHERE channel = 'x'",
+        "UPDATE offline SET channel = 'y' WHERE channel = 'x'",
+        "DELETE FROM channel_state WHERE channel = 'x'",
+        "UPDATE channel_state SET channel = 'y' WHERE channel = 'x'",
+        "DELETE FROM conversation WHERE channel = 'x'",
+        "UPDATE conversation SET channel = 'y' WHERE channel = 'x'",
+        "SELECT 1 FROM channel WHERE name = 'x'",
+    };
+    struct store *s = open_ok();
+    for (size_t i = 0; i < CS_ARRAY_SIZE(q); i++)
+        ck_assert_int_ge(assert_indexed(store_handle(s), q[i]), 1);
+    store_close(&s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store");
@@ -374,6 +715,11 @@ int main(void)
     tcase_add_test(tc, test_synchronous_normal);
     tcase_add_test(tc, test_hand_edits);
     tcase_add_test(tc, test_hand_edits_without_foreign_keys);
+    tcase_add_test(tc, test_jid_rules);
+    tcase_add_test(tc, test_jid_rules_without_foreign_keys);
+    tcase_add_test(tc, test_upgrade_keeps_existing_rows);
+    tcase_add_test(tc, test_internal_tables);
+    tcase_add_test(tc, test_trigger_statements_use_indexes);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
