@@ -1,13 +1,22 @@
-/* cs_roster.h - channels and roster rows in SQLite.
+/* cs_roster.h - channels, roster rows and the channels' internal state in
+ * SQLite (tables channel, roster, channel_state, conversation).
  *
  * Prepared statements are kept per handle.  Writes happen inside a
  * transaction the caller groups (roster_tx_begin ... roster_tx_commit):
  * the daemon commits once per batch of inbound stanzas, before any
- * stanza that depends on the new state is written to the socket. */
+ * stanza that depends on the new state is written to the socket.
+ *
+ * Strings passed to a callback are borrowed for the duration of the call.
+ * A callback may use other functions of the handle, but not the one that
+ * called it (its statement is in use).  Every query reads one index in its
+ * order (see the SQL in src/roster.c); the paged ones stop at their limit,
+ * and a limit <= 0 passes nothing. */
 #ifndef CS_ROSTER_H
 #define CS_ROSTER_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "cs_sub.h"
 
@@ -34,8 +43,11 @@ int roster_get(struct roster *roster, const char *channel, const char *jid, stru
 int roster_put(struct roster *roster, const char *channel, const char *jid,
                const struct sub_row *row);
 
-/* Number of contacts with a pending inbound request to channel. */
-int roster_count_pending_in(struct roster *roster, const char *channel);
+/* Pending inbound requests of channel, counted up to limit (enough to
+ * enforce a cap, and bounded work: the partial index roster_pending).
+ * 0 with *count_r, or CS_EDB with *count_r 0 -- a failure is never a
+ * count, so a cap checked with it fails closed. */
+int roster_pending_in(struct roster *roster, const char *channel, int limit, int *count_r);
 
 typedef void roster_channel_cb(void *ud, const char *name, const char *owner,
                                enum channel_policy policy);
@@ -46,6 +58,60 @@ int roster_each_channel(struct roster *roster, roster_channel_cb *cb, void *ud);
 int roster_find_channel(struct roster *roster, const char *name, roster_channel_cb *cb, void *ud);
 /* Calls cb for every roster row of channel.  0 or CS_EDB. */
 int roster_each_item(struct roster *roster, const char *channel, roster_item_cb *cb, void *ud);
+
+/* Paging: a page passes up to limit rows to cb and stores in *n_r how
+ * many it passed (also on failure); *n_r < limit means the end was
+ * reached.  The next page starts after the last key cb saw; after NULL or
+ * "" starts from the beginning.  after is copied: cb may overwrite it. */
+
+/* Up to limit channels with an owner and name > after, in name order; for
+ * the owner probes that are paced after a (re)connect.  0 or CS_EDB. */
+int roster_owned_page(struct roster *roster, const char *after, int limit, roster_channel_cb *cb,
+                      void *ud, int *n_r);
+/* Channels owned by owner (a bare JID, compared as stored), in name
+ * order, at most limit.  0 or CS_EDB. */
+int roster_channels_of_owner(struct roster *roster, const char *owner, int limit,
+                             roster_channel_cb *cb, void *ud);
+/* Up to limit roster rows of channel with jid > after, in jid order
+ * (streamed loading of very large rosters).  0 or CS_EDB; *n_r as above.
+ * A row whose columns form no RFC 6121 state (the CHECKs forbid it) is
+ * logged and skipped without counting against limit. */
+int roster_items_page(struct roster *roster, const char *channel, const char *after, int limit,
+                      roster_item_cb *cb, void *ud, int *n_r);
+
+/* channel_state: internal, persisted across restarts.  last_seen is the
+ * owner's last-seen time (unix seconds, 0 = never); shown says whether the
+ * watchers were last shown an available status, so that a restart knows
+ * which watchers may hold a stale 'available'. */
+
+/* 0 with the values (0 and false when the channel has no row), or CS_EDB
+ * with the same defaults. */
+int roster_state_get(struct roster *roster, const char *channel, int64_t *last_seen_r,
+                     bool *shown_r);
+/* Inserts or replaces the row inside the caller's transaction, starting
+ * one if none is open: nothing is durable before roster_tx_commit, and
+ * roster_free rolls back.  0, or CS_EDB (also for a channel that does not
+ * exist). */
+int roster_state_put(struct roster *roster, const char *channel, int64_t last_seen, bool shown);
+
+typedef void roster_name_cb(void *ud, const char *name);
+/* Up to limit channel names with shown = 1 and name > after, in name
+ * order.  0 or CS_EDB; *n_r as above. */
+int roster_shown_page(struct roster *roster, const char *after, int limit, roster_name_cb *cb,
+                      void *ud, int *n_r);
+
+/* conversation: per owner, the channel a contact last wrote to; a reply
+ * from the owner to the contact goes out from that channel. */
+
+/* 0 with *channel_r a new string the caller frees with free(), or NULL
+ * when there is none; CS_EDB with *channel_r NULL. */
+int roster_conv_get(struct roster *roster, const char *owner, const char *contact,
+                    char **channel_r);
+/* Inserts or replaces (owner, contact) -> channel inside the caller's
+ * transaction, starting one if none is open (as roster_state_put).
+ * 0, or CS_EDB (also for a channel that does not exist). */
+int roster_conv_put(struct roster *roster, const char *owner, const char *contact,
+                    const char *channel);
 
 const char *channel_policy_name(enum channel_policy policy);
 int channel_policy_parse(const char *s, enum channel_policy *policy_r);

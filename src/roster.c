@@ -1,6 +1,7 @@
 /* roster.c - SQL for channels and roster rows (bound parameters only). */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,14 @@ enum stmt_id {
     ST_CHANNELS,
     ST_CHANNEL,
     ST_ITEMS,
+    ST_OWNED_PAGE,
+    ST_OWNER_CHANNELS,
+    ST_STATE_GET,
+    ST_STATE_PUT,
+    ST_SHOWN_PAGE,
+    ST_CONV_GET,
+    ST_CONV_PUT,
+    ST_ITEMS_PAGE,
     ST_COUNT
 };
 
@@ -40,11 +49,38 @@ static const char *const sql[ST_COUNT] = {
                " approved = excluded.approved",
     [ST_DELETE] = "DELETE FROM roster WHERE channel = ?1 AND jid = ?2"
                   " AND name IS NULL AND groups IS NULL",
-    [ST_PENDING] = "SELECT count(*) FROM roster WHERE channel = ?1 AND pending_in = 1",
+    /* Rows counted in C up to the limit: the partial index roster_pending
+     * holds only pending requests, so the work is min(pending, limit). */
+    [ST_PENDING] = "SELECT 1 FROM roster WHERE channel = ?1 AND pending_in = 1 LIMIT ?2",
     [ST_CHANNELS] = "SELECT name, owner, policy FROM channel ORDER BY name",
     [ST_CHANNEL] = "SELECT name, owner, policy FROM channel WHERE name = ?1",
     [ST_ITEMS] = "SELECT jid, subscription, ask, pending_in, approved FROM roster"
                  " WHERE channel = ?1",
+    /* The queries below each read their rows from one index, in its order,
+     * and stop at the limit: a page costs its rows, not the table.  Every
+     * one of them is checked with EXPLAIN QUERY PLAN in check_store. */
+    /* The partial index channel_owned holds only channels with an owner. */
+    [ST_OWNED_PAGE] = "SELECT name, owner, policy FROM channel"
+                      " WHERE owner IS NOT NULL AND name > ?1 ORDER BY name LIMIT ?2",
+    /* channel_by_owner (owner, name). */
+    [ST_OWNER_CHANNELS] = "SELECT name, owner, policy FROM channel WHERE owner = ?1"
+                          " ORDER BY name LIMIT ?2",
+    /* The primary key of channel_state. */
+    [ST_STATE_GET] = "SELECT last_seen, shown FROM channel_state WHERE channel = ?1",
+    [ST_STATE_PUT] = "INSERT INTO channel_state (channel, last_seen, shown) VALUES (?1, ?2, ?3)"
+                     " ON CONFLICT (channel) DO UPDATE SET last_seen = excluded.last_seen,"
+                     " shown = excluded.shown",
+    /* The partial index channel_state_shown holds only shown = 1. */
+    [ST_SHOWN_PAGE] = "SELECT channel FROM channel_state WHERE shown = 1 AND channel > ?1"
+                      " ORDER BY channel LIMIT ?2",
+    /* The primary key (owner, contact) of conversation. */
+    [ST_CONV_GET] = "SELECT channel FROM conversation WHERE owner = ?1 AND contact = ?2",
+    [ST_CONV_PUT] = "INSERT INTO conversation (owner, contact, channel) VALUES (?1, ?2, ?3)"
+                    " ON CONFLICT (owner, contact) DO UPDATE SET channel = excluded.channel",
+    /* The primary key (channel, jid).  No LIMIT: rows that do not parse
+     * are skipped, and the page stops in C once limit rows were passed. */
+    [ST_ITEMS_PAGE] = "SELECT jid, subscription, ask, pending_in, approved FROM roster"
+                      " WHERE channel = ?1 AND jid > ?2 ORDER BY jid",
 };
 
 struct roster {
@@ -79,6 +115,30 @@ void roster_free(struct roster **rp)
         sqlite3_finalize(r->st[i]);
     free(r);
     *rp = NULL;
+}
+
+/* Ends a use of st: logs unless rc is SQLITE_DONE (or SQLITE_ROW, where a
+ * reader stopped early on purpose), then resets st and drops its bindings
+ * on every path.  sqlite3_reset only repeats the error of the last step,
+ * logged here already; sqlite3_clear_bindings cannot fail.  Returns 0 or
+ * CS_EDB.  A failed bind leaves its code in rc, so it is reported too. */
+static int end(struct roster *r, sqlite3_stmt *st, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int end(struct roster *r, sqlite3_stmt *st, int rc, const char *fmt, ...)
+{
+    int ret = 0;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        char what[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        log_error("store: %s: %s", what, sqlite3_errmsg(r->db));
+        ret = CS_EDB;
+    }
+    (void)sqlite3_reset(st);
+    (void)sqlite3_clear_bindings(st);
+    return ret;
 }
 
 /* Steps a statement that returns no rows and resets it. */
@@ -192,16 +252,25 @@ int roster_put(struct roster *r, const char *channel, const char *jid, const str
     return 0;
 }
 
-int roster_count_pending_in(struct roster *r, const char *channel)
+int roster_pending_in(struct roster *r, const char *channel, int limit, int *count_r)
 {
     sqlite3_stmt *st = r->st[ST_PENDING];
-    int n = CS_EDB;
-    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int(st, 0);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return n;
+    int rc, n = 0;
+
+    *count_r = 0;
+    if (limit <= 0)
+        return 0; /* SQLite reads a negative LIMIT as none */
+    rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 2, limit);
+    if (rc == SQLITE_OK) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            n++;
+    }
+    if (end(r, st, rc, "counting pending requests of %s", channel) != 0)
+        return CS_EDB;
+    *count_r = n;
+    return 0;
 }
 
 /* Steps a channel query, calling cb per row; returns the rows seen or CS_EDB. */
@@ -257,6 +326,170 @@ int roster_each_item(struct roster *r, const char *channel, roster_item_cb *cb, 
         return CS_EDB;
     }
     return 0;
+}
+
+/* Binds after (NULL = "") and limit as ?1 and ?2 of a page query, steps
+ * it through each_channel_row and stores the rows passed in *n_r.  The
+ * bound strings are copies: cb may overwrite the caller's cursor. */
+static int channel_page(struct roster *r, enum stmt_id id, const char *key, int limit,
+                        roster_channel_cb *cb, void *ud, int *n_r)
+{
+    sqlite3_stmt *st = r->st[id];
+    int rc, n;
+
+    *n_r = 0;
+    if (limit <= 0)
+        return 0;
+    rc = sqlite3_bind_text(st, 1, key ? key : "", -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 2, limit);
+    if (rc != SQLITE_OK)
+        return end(r, st, rc, "reading channels after '%s'", key ? key : "");
+    n = each_channel_row(r, st, cb, ud);
+    if (n < 0)
+        return CS_EDB;
+    *n_r = n;
+    return 0;
+}
+
+int roster_owned_page(struct roster *r, const char *after, int limit, roster_channel_cb *cb,
+                      void *ud, int *n_r)
+{
+    return channel_page(r, ST_OWNED_PAGE, after, limit, cb, ud, n_r);
+}
+
+int roster_channels_of_owner(struct roster *r, const char *owner, int limit, roster_channel_cb *cb,
+                             void *ud)
+{
+    int n;
+    if (owner == NULL)
+        return 0; /* no channel has the owner NULL; "owner = NULL" would match none */
+    return channel_page(r, ST_OWNER_CHANNELS, owner, limit, cb, ud, &n);
+}
+
+int roster_state_get(struct roster *r, const char *channel, int64_t *last_seen_r, bool *shown_r)
+{
+    sqlite3_stmt *st = r->st[ST_STATE_GET];
+    int rc;
+
+    *last_seen_r = 0;
+    *shown_r = false;
+    rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *last_seen_r = sqlite3_column_int64(st, 0);
+        *shown_r = sqlite3_column_int(st, 1) != 0;
+    }
+    return end(r, st, rc, "reading the state of %s", channel);
+}
+
+int roster_state_put(struct roster *r, const char *channel, int64_t last_seen, bool shown)
+{
+    sqlite3_stmt *st = r->st[ST_STATE_PUT];
+    int rc;
+
+    if (roster_tx_begin(r) != 0)
+        return CS_EDB;
+    rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, last_seen);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 3, shown ? 1 : 0);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    return end(r, st, rc, "writing the state of %s", channel);
+}
+
+int roster_shown_page(struct roster *r, const char *after, int limit, roster_name_cb *cb, void *ud,
+                      int *n_r)
+{
+    sqlite3_stmt *st = r->st[ST_SHOWN_PAGE];
+    int rc, n = 0;
+
+    *n_r = 0;
+    if (limit <= 0)
+        return 0;
+    rc = sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 2, limit);
+    if (rc == SQLITE_OK) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            cb(ud, (const char *)sqlite3_column_text(st, 0));
+            n++;
+        }
+    }
+    *n_r = n;
+    return end(r, st, rc, "reading shown channels after '%s'", after ? after : "");
+}
+
+int roster_conv_get(struct roster *r, const char *owner, const char *contact, char **channel_r)
+{
+    sqlite3_stmt *st = r->st[ST_CONV_GET];
+    int rc;
+
+    *channel_r = NULL;
+    rc = sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, contact, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *c = (const char *)sqlite3_column_text(st, 0);
+        if (c != NULL)
+            *channel_r = xstrdup(c);
+        else if (sqlite3_errcode(r->db) == SQLITE_NOMEM)
+            rc = SQLITE_NOMEM; /* NOT NULL column: NULL means no memory */
+    }
+    return end(r, st, rc, "reading the conversation of %s with %s", owner, contact);
+}
+
+int roster_conv_put(struct roster *r, const char *owner, const char *contact, const char *channel)
+{
+    sqlite3_stmt *st = r->st[ST_CONV_PUT];
+    int rc;
+
+    if (roster_tx_begin(r) != 0)
+        return CS_EDB;
+    rc = sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, contact, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 3, channel, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    return end(r, st, rc, "writing the conversation of %s with %s", owner, contact);
+}
+
+int roster_items_page(struct roster *r, const char *channel, const char *after, int limit,
+                      roster_item_cb *cb, void *ud, int *n_r)
+{
+    sqlite3_stmt *st = r->st[ST_ITEMS_PAGE];
+    int rc, n = 0;
+
+    *n_r = 0;
+    if (limit <= 0)
+        return 0;
+    rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, after ? after : "", -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) {
+        while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            struct sub_row row;
+            const char *jid = (const char *)sqlite3_column_text(st, 0);
+            if (jid == NULL || row_from_stmt(st, 1, &row) != 0) {
+                /* Cannot pass the CHECKs; logged, and the page reads on
+                 * so that n < limit still means the end. */
+                log_error("store: roster of %s: skipping unreadable row '%s'", channel,
+                          jid ? jid : "(null)");
+                continue;
+            }
+            cb(ud, jid, &row);
+            n++;
+        }
+    }
+    *n_r = n;
+    return end(r, st, rc, "reading the roster of %s after '%s'", channel, after ? after : "");
 }
 
 const char *channel_policy_name(enum channel_policy p)

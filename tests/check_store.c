@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,8 @@
 #include "cs_config.h"
 #include "cs_error.h"
 #include "cs_log.h"
+#include "cs_offline.h"
+#include "cs_roster.h"
 #include "cs_store.h"
 #include "cs_util.h"
 #include "testutil.h"
@@ -700,6 +704,521 @@ START_TEST(test_trigger_statements_use_indexes)
 }
 END_TEST
 
+/* The roster and offline modules on a fresh store. */
+struct handles {
+    struct store *s;
+    struct roster *r;
+    struct offline *o;
+    sqlite3 *h;
+    struct strbuf got; /* what the callbacks saw */
+};
+
+static void open_handles(struct handles *f)
+{
+    char err[256];
+    memset(f, 0, sizeof(*f));
+    f->s = open_ok();
+    f->h = store_handle(f->s);
+    f->r = roster_new(f->s, err, sizeof(err));
+    ck_assert_msg(f->r != NULL, "%s", err);
+    f->o = offline_new(f->s, err, sizeof(err));
+    ck_assert_msg(f->o != NULL, "%s", err);
+    strbuf_append_str(&f->got, "");
+}
+
+static void close_handles(struct handles *f)
+{
+    offline_free(&f->o);
+    roster_free(&f->r);
+    store_close(&f->s);
+    strbuf_free(&f->got);
+}
+
+/* What the callbacks wrote since the last call; then forgets it. */
+static const char *got(struct handles *f)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", f->got.data);
+    f->got.len = 0;
+    f->got.data[0] = '\0';
+    return buf;
+}
+
+/* No statement of the handles was left running (every path resets). */
+static void assert_idle(sqlite3 *h)
+{
+    for (sqlite3_stmt *st = sqlite3_next_stmt(h, NULL); st; st = sqlite3_next_stmt(h, st))
+        ck_assert_msg(!sqlite3_stmt_busy(st), "left running: %s", sqlite3_sql(st));
+}
+
+static void on_channel(void *ud, const char *name, const char *owner, enum channel_policy p)
+{
+    strbuf_printf(&((struct handles *)ud)->got, "%s:%s:%s;", name, owner ? owner : "-",
+                  channel_policy_name(p));
+}
+
+static void on_name(void *ud, const char *name)
+{
+    strbuf_printf(&((struct handles *)ud)->got, "%s;", name);
+}
+
+static void on_item(void *ud, const char *jid, const struct sub_row *row)
+{
+    strbuf_printf(&((struct handles *)ud)->got, "%s=%s%s;", jid, sub_state_name(row->state),
+                  row->approved ? "+approved" : "");
+}
+
+/* A cursor kept the way a paced caller keeps it: cb overwrites the buffer
+ * that was passed as after. */
+struct cursor {
+    struct handles *f;
+    char last[64];
+};
+
+static void on_name_cursor(void *ud, const char *name)
+{
+    struct cursor *c = ud;
+    on_name(c->f, name);
+    snprintf(c->last, sizeof(c->last), "%s", name);
+}
+
+static void on_channel_cursor(void *ud, const char *name, const char *owner, enum channel_policy p)
+{
+    struct cursor *c = ud;
+    on_channel(c->f, name, owner, p);
+    snprintf(c->last, sizeof(c->last), "%s", name);
+}
+
+static void on_item_cursor(void *ud, const char *jid, const struct sub_row *row)
+{
+    struct cursor *c = ud;
+    on_item(c->f, jid, row);
+    snprintf(c->last, sizeof(c->last), "%s", jid);
+}
+
+START_TEST(test_queries_use_indexes)
+{
+    /* Every statement the two modules prepared, read back from the
+     * connection: each looks its rows up through an index, except the two
+     * that read everything on purpose. */
+    static const char *const whole_table[] = {
+        "SELECT name, owner, policy FROM channel ORDER BY name", /* roster_each_channel */
+        "DELETE FROM offline WHERE stored < ?1",                 /* offline_expire */
+    };
+    /* The index each paged or capped query must use. */
+    static const struct {
+        const char *sql_part, *index;
+    } uses[] = {
+        {"pending_in = 1 LIMIT", "roster_pending"},
+        {"owner IS NOT NULL AND name >", "channel_owned"},
+        {"FROM channel WHERE owner = ?1", "channel_by_owner"},
+        {"shown = 1 AND channel >", "channel_state_shown"},
+        {"FROM channel_state WHERE channel = ?1", "sqlite_autoindex_channel_state_1"},
+        {"FROM conversation WHERE owner = ?1 AND contact = ?2", "PRIMARY KEY"},
+        {"jid > ?2 ORDER BY jid", "sqlite_autoindex_roster_1"},
+        {"channel = ?1 AND id > ?2", "offline_by_channel"},
+    };
+    int found[CS_ARRAY_SIZE(uses)] = {0}, statements = 0;
+    struct handles f;
+    open_handles(&f);
+    for (sqlite3_stmt *st = sqlite3_next_stmt(f.h, NULL); st; st = sqlite3_next_stmt(f.h, st)) {
+        const char *sql = sqlite3_sql(st);
+        bool skip = false;
+        statements++;
+        for (size_t i = 0; i < CS_ARRAY_SIZE(whole_table); i++)
+            skip = skip || strcmp(sql, whole_table[i]) == 0;
+        if (skip)
+            continue;
+        assert_indexed(f.h, sql);
+        for (size_t i = 0; i < CS_ARRAY_SIZE(uses); i++) {
+            char q[1024];
+            sqlite3_stmt *plan;
+            if (strstr(sql, uses[i].sql_part) == NULL)
+                continue;
+            snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+            ck_assert_int_eq(sqlite3_prepare_v2(f.h, q, -1, &plan, NULL), SQLITE_OK);
+            ck_assert_int_eq(sqlite3_step(plan), SQLITE_ROW);
+            ck_assert_msg(strstr((const char *)sqlite3_column_text(plan, 3), uses[i].index),
+                          "%s: plan '%s', want %s", sql, sqlite3_column_text(plan, 3),
+                          uses[i].index);
+            ck_assert_int_eq(sqlite3_finalize(plan), SQLITE_OK);
+            found[i]++;
+        }
+    }
+    for (size_t i = 0; i < CS_ARRAY_SIZE(uses); i++)
+        ck_assert_msg(found[i] == 1, "%d statements with '%s'", found[i], uses[i].sql_part);
+    ck_assert_int_ge(statements, 20);
+    close_handles(&f);
+}
+END_TEST
+
+START_TEST(test_pending_in_counts_up_to_limit)
+{
+    struct handles f;
+    int n = -1;
+    open_handles(&f);
+    ck_assert_ptr_null(exec(f.s, "INSERT INTO channel (name) VALUES ('desk'), ('other');"
+                                 "INSERT INTO roster (channel, jid, pending_in) VALUES"
+                                 " ('desk', 'p1@c.test', 1), ('desk', 'p2@c.test', 1),"
+                                 " ('desk', 'p3@c.test', 1), ('desk', 'p4@c.test', 1),"
+                                 " ('desk', 'p5@c.test', 1), ('other', 'p1@c.test', 1),"
+                                 " ('desk', 'w@c.test', 0);"
+                                 "INSERT INTO roster (channel, jid, subscription, ask, pending_in)"
+                                 " VALUES ('desk', 'q@c.test', 'none', 1, 1),"
+                                 " ('desk', 'f@c.test', 'from', 0, 0)"));
+    ck_assert_int_eq(roster_pending_in(f.r, "desk", 100, &n), 0);
+    ck_assert_int_eq(n, 6);
+    ck_assert_int_eq(roster_pending_in(f.r, "desk", 3, &n), 0);
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(roster_pending_in(f.r, "desk", 6, &n), 0);
+    ck_assert_int_eq(n, 6);
+    ck_assert_int_eq(roster_pending_in(f.r, "other", 100, &n), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(roster_pending_in(f.r, "nosuch", 100, &n), 0);
+    ck_assert_int_eq(n, 0);
+    n = -1;
+    ck_assert_int_eq(roster_pending_in(f.r, "desk", 0, &n), 0);
+    ck_assert_int_eq(n, 0);
+    n = -1;
+    ck_assert_int_eq(roster_pending_in(f.r, "desk", -1, &n), 0); /* not "no limit" */
+    ck_assert_int_eq(n, 0);
+    assert_idle(f.h);
+    close_handles(&f);
+}
+END_TEST
+
+START_TEST(test_failures_are_reported_and_reset)
+{
+    /* A bind that fails (here: a value over the connection's length limit)
+     * is an error, never a count or an empty page, and leaves every
+     * statement ready for the next call. */
+    struct handles f;
+    const char *longname = "a-channel-name-longer-than-the-limit";
+    int64_t seen = -1;
+    bool shown = true;
+    char *conv = (char *)&conv;
+    int n = -1;
+    open_handles(&f);
+    ck_assert_ptr_null(exec(f.s,
+                            "INSERT INTO channel (name, owner) VALUES ('desk', 'b@o.test');"
+                            "INSERT INTO roster (channel, jid, pending_in) VALUES"
+                            " ('desk', 'p@c.test', 1);"
+                            "INSERT INTO channel_state VALUES ('desk', 5, 1);"
+                            "INSERT INTO conversation VALUES ('b@o.test', 'p@c.test', 'desk')"));
+    sqlite3_limit(f.h, SQLITE_LIMIT_LENGTH, 16);
+
+    ck_assert_int_eq(roster_pending_in(f.r, longname, 10, &n), CS_EDB);
+    ck_assert_int_eq(n, 0);
+    n = -1;
+    ck_assert_int_eq(roster_owned_page(f.r, longname, 10, on_channel, &f, &n), CS_EDB);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(roster_channels_of_owner(f.r, longname, 10, on_channel, &f), CS_EDB);
+    ck_assert_int_eq(roster_state_get(f.r, longname, &seen, &shown), CS_EDB);
+    ck_assert(seen == 0 && !shown);
+    ck_assert_int_eq(roster_state_put(f.r, longname, 1, true), CS_EDB);
+    n = -1;
+    ck_assert_int_eq(roster_shown_page(f.r, longname, 10, on_name, &f, &n), CS_EDB);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(roster_conv_get(f.r, longname, "p@c.test", &conv), CS_EDB);
+    ck_assert_ptr_null(conv);
+    ck_assert_int_eq(roster_conv_put(f.r, longname, "p@c.test", "desk"), CS_EDB);
+    n = -1;
+    ck_assert_int_eq(roster_items_page(f.r, longname, "", 10, on_item, &f, &n), CS_EDB);
+    ck_assert_int_eq(n, 0);
+    ck_assert_str_eq(got(&f), "");
+    assert_idle(f.h);
+    roster_tx_rollback(f.r);
+
+    sqlite3_limit(f.h, SQLITE_LIMIT_LENGTH, 1000000);
+    ck_assert_int_eq(roster_pending_in(f.r, "desk", 10, &n), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(roster_owned_page(f.r, "", 10, on_channel, &f, &n), 0);
+    ck_assert_int_eq(roster_channels_of_owner(f.r, "b@o.test", 10, on_channel, &f), 0);
+    ck_assert_int_eq(roster_state_get(f.r, "desk", &seen, &shown), 0);
+    ck_assert(seen == 5 && shown);
+    ck_assert_int_eq(roster_shown_page(f.r, "", 10, on_name, &f, &n), 0);
+    ck_assert_int_eq(roster_conv_get(f.r, "b@o.test", "p@c.test", &conv), 0);
+    ck_assert_str_eq(conv, "desk");
+    free(conv);
+    ck_assert_int_eq(roster_items_page(f.r, "desk", "", 10, on_item, &f, &n), 0);
+    ck_assert_str_eq(got(&f), "desk:b@o.test:open;desk:b@o.test:open;desk;"
+                              "p@c.test=None + Pending In;");
+    assert_idle(f.h);
+    close_handles(&f);
+}
+END_TEST
+
+static const char channels_sql[] =
+    "INSERT INTO channel (name, owner, policy) VALUES"
+    " ('a', 'x@o.test', 'open'), ('b', NULL, 'open'), ('c', 'y@o.test', 'approve'),"
+    " ('d', 'x@o.test', 'closed'), ('e', NULL, 'closed'), ('f', 'z@o.test', 'open'),"
+    " ('g', NULL, 'open')";
+
+START_TEST(test_owned_page)
+{
+    struct handles f;
+    struct cursor c = {&f, ""};
+    int n = -1;
+    open_handles(&f);
+    ck_assert_ptr_null(exec(f.s, channels_sql));
+    ck_assert_int_eq(roster_owned_page(f.r, c.last, 2, on_channel_cursor, &c, &n), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(got(&f), "a:x@o.test:open;c:y@o.test:approve;");
+    ck_assert_int_eq(roster_owned_page(f.r, c.last, 2, on_channel_cursor, &c, &n), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(got(&f), "d:x@o.test:closed;f:z@o.test:open;");
+    assert_idle(f.h);
+    ck_assert_int_eq(roster_owned_page(f.r, c.last, 2, on_channel_cursor, &c, &n), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_str_eq(got(&f), "");
+    ck_assert_int_eq(roster_owned_page(f.r, NULL, 10, on_channel, &f, &n), 0);
+    ck_assert_int_eq(n, 4);
+    ck_assert_str_eq(got(&f), "a:x@o.test:open;c:y@o.test:approve;d:x@o.test:closed;"
+                              "f:z@o.test:open;");
+    ck_assert_int_eq(roster_owned_page(f.r, "c", 10, on_channel, &f, &n), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(got(&f), "d:x@o.test:closed;f:z@o.test:open;");
+    n = -1;
+    ck_assert_int_eq(roster_owned_page(f.r, "", 0, on_channel, &f, &n), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(roster_owned_page(f.r, "", -1, on_channel, &f, &n), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_str_eq(got(&f), "");
+    close_handles(&f);
+}
+END_TEST
+
+START_TEST(test_channels_of_owner)
+{
+    struct handles f;
+    open_handles(&f);
+    ck_assert_ptr_null(exec(f.s, channels_sql));
+    ck_assert_int_eq(roster_channels_of_owner(f.r, "x@o.test", 10, on_channel, &f), 0);
+    ck_assert_str_eq(got(&f), "a:x@o.test:open;d:x@o.test:closed;");
+    ck_assert_int_eq(roster_channels_of_owner(f.r, "x@o.test", 1, on_channel, &f), 0);
+    ck_assert_str_eq(got(&f), "a:x@o.test:open;");
+    assert_idle(f.h);
+    ck_assert_int_eq(roster_channels_of_owner(f.r, "z@o.test", 10, on_channel, &f), 0);
+    ck_assert_str_eq(got(&f), "f:z@o.test:open;");
+    ck_assert_int_eq(roster_channels_of_owner(f.r, "X@o.test", 10, on_channel, &f), 0);
+    ck_assert_int_eq(roster_channels_of_owner(f.r, "nobody@o.test", 10, on_channel, &f), 0);
+    ck_assert_int_eq(roster_channels_of_owner(f.r, NULL, 10, on_channel, &f), 0);
+    ck_assert_int_eq(roster_channels_of_owner(f.r, "x@o.test", 0, on_channel, &f), 0);
+    ck_assert_str_eq(got(&f), "");
+    close_handles(&f);
+}
+END_TEST
+
+START_TEST(test_items_page)
+{
+    struct handles f;
+    struct cursor c = {&f, ""};
+    int n = -1;
+    open_handles(&f);
+    ck_assert_ptr_null(exec(f.s, "INSERT INTO channel (name) VALUES ('desk'), ('other');"
+                                 "INSERT INTO roster (channel, jid, subscription) VALUES"
+                                 " ('desk', 'e@c.test', 'from'), ('desk', 'b@c.test', 'both'),"
+                                 " ('desk', 'a.test', 'to'), ('other', 'c@c.test', 'from'),"
+                                 " ('desk', 'd@c.test', 'none');"
+                                 "INSERT INTO roster (channel, jid, approved) VALUES"
+                                 " ('desk', 'c@c.test', 1)"));
+    ck_assert_int_eq(roster_items_page(f.r, "desk", c.last, 2, on_item_cursor, &c, &n), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(got(&f), "a.test=To;b@c.test=Both;");
+    assert_idle(f.h);
+    ck_assert_int_eq(roster_items_page(f.r, "desk", c.last, 2, on_item_cursor, &c, &n), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(got(&f), "c@c.test=None+approved;d@c.test=None;");
+    ck_assert_int_eq(roster_items_page(f.r, "desk", c.last, 2, on_item_cursor, &c, &n), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(got(&f), "e@c.test=From;");
+    ck_assert_int_eq(roster_items_page(f.r, "desk", c.last, 2, on_item_cursor, &c, &n), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(roster_items_page(f.r, "desk", "b@c.test", 1, on_item, &f, &n), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(got(&f), "c@c.test=None+approved;");
+    ck_assert_int_eq(roster_items_page(f.r, "nosuch", NULL, 2, on_item, &f, &n), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(roster_items_page(f.r, "desk", NULL, 0, on_item, &f, &n), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_str_eq(got(&f), "");
+    close_handles(&f);
+}
+END_TEST
+
+START_TEST(test_items_page_skips_unreadable_rows)
+{
+    /* Rows no RFC 6121 state maps to (only possible with the CHECKs
+     * switched off) are skipped without ending the page early. */
+    struct handles f;
+    int n = -1;
+    open_handles(&f);
+    ck_assert_ptr_null(exec(f.s,
+                            "INSERT INTO channel (name) VALUES ('desk');"
+                            "PRAGMA ignore_check_constraints = ON;"
+                            "INSERT INTO roster (channel, jid, subscription, ask) VALUES"
+                            " ('desk', 'a@c.test', 'both', 1), ('desk', 'b@c.test', 'both', 1);"
+                            "PRAGMA ignore_check_constraints = OFF;"
+                            "INSERT INTO roster (channel, jid, subscription) VALUES"
+                            " ('desk', 'c@c.test', 'from'), ('desk', 'd@c.test', 'to'),"
+                            " ('desk', 'e@c.test', 'both')"));
+    ck_assert_int_eq(roster_items_page(f.r, "desk", "", 2, on_item, &f, &n), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(got(&f), "c@c.test=From;d@c.test=To;");
+    assert_idle(f.h);
+    close_handles(&f);
+}
+END_TEST
+
+START_TEST(test_state)
+{
+    struct handles f;
+    int64_t seen = -1;
+    bool shown = true;
+    open_handles(&f);
+    ck_assert_ptr_null(exec(f.s, channels_sql));
+    ck_assert_int_eq(roster_state_get(f.r, "a", &seen, &shown), 0);
+    ck_assert(seen == 0 && !shown);
+
+    /* The write opens the caller's transaction: nothing is durable before
+     * the commit. */
+    ck_assert_int_ne(sqlite3_get_autocommit(f.h), 0);
+    ck_assert_int_eq(roster_state_put(f.r, "a", 1700000000, true), 0);
+    ck_assert_int_eq(sqlite3_get_autocommit(f.h), 0);
+    ck_assert_int_eq(roster_state_put(f.r, "c", 12, false), 0);
+    ck_assert_int_eq(roster_tx_commit(f.r), 0);
+    ck_assert_int_ne(sqlite3_get_autocommit(f.h), 0);
+    ck_assert_int_eq(roster_state_get(f.r, "a", &seen, &shown), 0);
+    ck_assert(seen == 1700000000 && shown);
+    ck_assert_int_eq(roster_state_get(f.r, "c", &seen, &shown), 0);
+    ck_assert(seen == 12 && !shown);
+
+    /* Replaced in place; one row per channel. */
+    ck_assert_int_eq(roster_tx_begin(f.r), 0);
+    ck_assert_int_eq(roster_state_put(f.r, "a", 1700000100, false), 0);
+    ck_assert_int_eq(roster_tx_commit(f.r), 0);
+    ck_assert_int_eq(roster_state_get(f.r, "a", &seen, &shown), 0);
+    ck_assert(seen == 1700000100 && !shown);
+    ck_assert_int_eq(count_db(f.h, "SELECT count(*) FROM channel_state"), 2);
+
+    /* No such channel: refused, and the transaction goes on. */
+    ck_assert_int_eq(roster_state_put(f.r, "nosuch", 1, true), CS_EDB);
+    ck_assert_int_eq(roster_state_put(f.r, "d", 7, true), 0);
+    ck_assert_int_eq(roster_tx_commit(f.r), 0);
+    ck_assert_int_eq(roster_state_get(f.r, "d", &seen, &shown), 0);
+    ck_assert(seen == 7 && shown);
+
+    /* Uncommitted when the handle goes: rolled back. */
+    ck_assert_int_eq(roster_state_put(f.r, "d", 8, false), 0);
+    roster_free(&f.r);
+    f.r = roster_new(f.s, NULL, 0);
+    ck_assert_ptr_nonnull(f.r);
+    ck_assert_int_eq(roster_state_get(f.r, "d", &seen, &shown), 0);
+    ck_assert(seen == 7 && shown);
+    assert_idle(f.h);
+    close_handles(&f);
+}
+END_TEST
+
+START_TEST(test_shown_page)
+{
+    struct handles f;
+    struct cursor c = {&f, ""};
+    int n = -1;
+    open_handles(&f);
+    ck_assert_ptr_null(exec(f.s, channels_sql));
+    ck_assert_ptr_null(exec(f.s, "INSERT INTO channel_state (channel, shown) VALUES"
+                                 " ('a', 1), ('b', 0), ('c', 1), ('d', 1), ('e', 0), ('g', 1)"));
+    ck_assert_int_eq(roster_shown_page(f.r, c.last, 2, on_name_cursor, &c, &n), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(got(&f), "a;c;");
+    assert_idle(f.h);
+    ck_assert_int_eq(roster_shown_page(f.r, c.last, 2, on_name_cursor, &c, &n), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(got(&f), "d;g;");
+    ck_assert_int_eq(roster_shown_page(f.r, c.last, 2, on_name_cursor, &c, &n), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(roster_shown_page(f.r, NULL, 10, on_name, &f, &n), 0);
+    ck_assert_int_eq(n, 4);
+    ck_assert_str_eq(got(&f), "a;c;d;g;");
+    ck_assert_int_eq(roster_shown_page(f.r, "", 0, on_name, &f, &n), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_str_eq(got(&f), "");
+    close_handles(&f);
+}
+END_TEST
+
+START_TEST(test_conversation)
+{
+    struct handles f;
+    char *ch = (char *)&ch;
+    open_handles(&f);
+    ck_assert_ptr_null(exec(f.s, channels_sql));
+    ck_assert_int_eq(roster_conv_get(f.r, "x@o.test", "al@a.test", &ch), 0);
+    ck_assert_ptr_null(ch);
+    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "al@a.test", "a"), 0);
+    ck_assert_int_eq(sqlite3_get_autocommit(f.h), 0); /* the caller's transaction */
+    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "bo@a.test", "d"), 0);
+    ck_assert_int_eq(roster_conv_put(f.r, "y@o.test", "al@a.test", "c"), 0);
+    ck_assert_int_eq(roster_tx_commit(f.r), 0);
+    ck_assert_int_eq(roster_conv_get(f.r, "x@o.test", "al@a.test", &ch), 0);
+    ck_assert_str_eq(ch, "a");
+    free(ch);
+    ck_assert_int_eq(roster_conv_get(f.r, "y@o.test", "al@a.test", &ch), 0);
+    ck_assert_str_eq(ch, "c");
+    free(ch);
+
+    /* The contact writes to another channel of the same owner. */
+    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "al@a.test", "d"), 0);
+    ck_assert_int_eq(roster_tx_commit(f.r), 0);
+    ck_assert_int_eq(roster_conv_get(f.r, "x@o.test", "al@a.test", &ch), 0);
+    ck_assert_str_eq(ch, "d");
+    free(ch);
+    ck_assert_int_eq(count_db(f.h, "SELECT count(*) FROM conversation"), 3);
+
+    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "al@a.test", "nosuch"), CS_EDB);
+    roster_tx_rollback(f.r);
+
+    /* A renamed channel is followed, a deleted one forgotten. */
+    ck_assert_ptr_null(exec(f.s, "UPDATE channel SET name = 'dd' WHERE name = 'd'"));
+    ck_assert_int_eq(roster_conv_get(f.r, "x@o.test", "bo@a.test", &ch), 0);
+    ck_assert_str_eq(ch, "dd");
+    free(ch);
+    ck_assert_ptr_null(exec(f.s, "DELETE FROM channel WHERE name = 'dd'"));
+    ck_assert_int_eq(roster_conv_get(f.r, "x@o.test", "bo@a.test", &ch), 0);
+    ck_assert_ptr_null(ch);
+    assert_idle(f.h);
+    close_handles(&f);
+}
+END_TEST
+
+START_TEST(test_writes_when_locked)
+{
+    /* Another writer holds the file: the write fails, nothing stays open
+     * or bound, and it succeeds once the lock is gone. */
+    struct handles f;
+    sqlite3 *other;
+    int64_t seen;
+    bool shown;
+    cfg.busy_timeout_ms = 1;
+    open_handles(&f);
+    ck_assert_ptr_null(exec(f.s, channels_sql));
+    ck_assert_int_eq(sqlite3_open(db, &other), SQLITE_OK);
+    ck_assert_ptr_null(exec_db(other, "BEGIN IMMEDIATE"));
+    ck_assert_int_eq(roster_state_put(f.r, "a", 1, true), CS_EDB);
+    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "al@a.test", "a"), CS_EDB);
+    ck_assert_int_ne(sqlite3_get_autocommit(f.h), 0);
+    assert_idle(f.h);
+    ck_assert_ptr_null(exec_db(other, "COMMIT"));
+    ck_assert_int_eq(sqlite3_close(other), SQLITE_OK);
+    ck_assert_int_eq(roster_state_put(f.r, "a", 1, true), 0);
+    ck_assert_int_eq(roster_tx_commit(f.r), 0);
+    ck_assert_int_eq(roster_state_get(f.r, "a", &seen, &shown), 0);
+    ck_assert(seen == 1 && shown);
+    close_handles(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store");
@@ -720,6 +1239,21 @@ int main(void)
     tcase_add_test(tc, test_upgrade_keeps_existing_rows);
     tcase_add_test(tc, test_internal_tables);
     tcase_add_test(tc, test_trigger_statements_use_indexes);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("roster");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_queries_use_indexes);
+    tcase_add_test(tc, test_pending_in_counts_up_to_limit);
+    tcase_add_test(tc, test_failures_are_reported_and_reset);
+    tcase_add_test(tc, test_owned_page);
+    tcase_add_test(tc, test_channels_of_owner);
+    tcase_add_test(tc, test_items_page);
+    tcase_add_test(tc, test_items_page_skips_unreadable_rows);
+    tcase_add_test(tc, test_state);
+    tcase_add_test(tc, test_shown_page);
+    tcase_add_test(tc, test_conversation);
+    tcase_add_test(tc, test_writes_when_locked);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
