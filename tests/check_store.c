@@ -768,6 +768,12 @@ static void on_item(void *ud, const char *jid, const struct sub_row *row)
                   row->approved ? "+approved" : "");
 }
 
+static void on_message(void *ud, int64_t id, const char *sender, const char *stanza, int64_t stored)
+{
+    strbuf_printf(&((struct handles *)ud)->got, "%lld:%s:%zu:%lld;", (long long)id, sender,
+                  strlen(stanza), (long long)stored);
+}
+
 /* A cursor kept the way a paced caller keeps it: cb overwrites the buffer
  * that was passed as after. */
 struct cursor {
@@ -816,6 +822,7 @@ START_TEST(test_queries_use_indexes)
         {"FROM channel_state WHERE channel = ?1", "sqlite_autoindex_channel_state_1"},
         {"FROM conversation WHERE owner = ?1 AND contact = ?2", "PRIMARY KEY"},
         {"jid > ?2 ORDER BY jid", "sqlite_autoindex_roster_1"},
+        {"channel = ?1 AND stored < ?2", "offline_by_channel"},
         {"channel = ?1 AND id > ?2", "offline_by_channel"},
     };
     int found[CS_ARRAY_SIZE(uses)] = {0}, statements = 0;
@@ -899,12 +906,13 @@ START_TEST(test_failures_are_reported_and_reset)
     char *conv = (char *)&conv;
     int n = -1;
     open_handles(&f);
-    ck_assert_ptr_null(exec(f.s,
-                            "INSERT INTO channel (name, owner) VALUES ('desk', 'b@o.test');"
-                            "INSERT INTO roster (channel, jid, pending_in) VALUES"
-                            " ('desk', 'p@c.test', 1);"
-                            "INSERT INTO channel_state VALUES ('desk', 5, 1);"
-                            "INSERT INTO conversation VALUES ('b@o.test', 'p@c.test', 'desk')"));
+    ck_assert_ptr_null(exec(f.s, "INSERT INTO channel (name, owner) VALUES ('desk', 'b@o.test');"
+                                 "INSERT INTO roster (channel, jid, pending_in) VALUES"
+                                 " ('desk', 'p@c.test', 1);"
+                                 "INSERT INTO channel_state VALUES ('desk', 5, 1);"
+                                 "INSERT INTO conversation VALUES ('b@o.test', 'p@c.test', 'desk');"
+                                 "INSERT INTO offline (channel, sender, stanza, bytes, stored)"
+                                 " VALUES ('desk', 'p@c.test', '<message/>', 10, 1)"));
     sqlite3_limit(f.h, SQLITE_LIMIT_LENGTH, 16);
 
     ck_assert_int_eq(roster_pending_in(f.r, longname, 10, &n), CS_EDB);
@@ -925,6 +933,10 @@ START_TEST(test_failures_are_reported_and_reset)
     n = -1;
     ck_assert_int_eq(roster_items_page(f.r, longname, "", 10, on_item, &f, &n), CS_EDB);
     ck_assert_int_eq(n, 0);
+    n = -1;
+    ck_assert_int_eq(offline_each_bytes(f.o, longname, 0, 10, 100, on_message, &f, &n), CS_EDB);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(offline_expire_channel(f.o, longname, 100), CS_EDB);
     ck_assert_str_eq(got(&f), "");
     assert_idle(f.h);
     roster_tx_rollback(f.r);
@@ -941,8 +953,10 @@ START_TEST(test_failures_are_reported_and_reset)
     ck_assert_str_eq(conv, "desk");
     free(conv);
     ck_assert_int_eq(roster_items_page(f.r, "desk", "", 10, on_item, &f, &n), 0);
+    ck_assert_int_eq(offline_each_bytes(f.o, "desk", 0, 10, 100, on_message, &f, &n), 0);
+    ck_assert_int_eq(offline_expire_channel(f.o, "desk", 100), 1);
     ck_assert_str_eq(got(&f), "desk:b@o.test:open;desk:b@o.test:open;desk;"
-                              "p@c.test=None + Pending In;");
+                              "p@c.test=None + Pending In;1:p@c.test:10:1;");
     assert_idle(f.h);
     close_handles(&f);
 }
@@ -1219,6 +1233,105 @@ START_TEST(test_writes_when_locked)
 }
 END_TEST
 
+/* Stores a message of exactly bytes bytes for channel; returns its id. */
+static int64_t put_message(struct handles *f, const char *channel, size_t bytes, int64_t stored)
+{
+    char *stanza = xmalloc(bytes + 1);
+    memset(stanza, 'm', bytes);
+    stanza[bytes] = '\0';
+    ck_assert_int_eq(offline_put(f->o, channel, "s@a.test", stanza, bytes, stored), 0);
+    free(stanza);
+    return sqlite3_last_insert_rowid(f->h);
+}
+
+START_TEST(test_each_bytes)
+{
+    struct handles f;
+    int64_t id[5];
+    int n = -1;
+    open_handles(&f);
+    ck_assert_ptr_null(exec(f.s, "INSERT INTO channel (name) VALUES ('desk'), ('other')"));
+    id[0] = put_message(&f, "desk", 10, 1);
+    put_message(&f, "other", 5, 1);
+    id[1] = put_message(&f, "desk", 20, 2);
+    id[2] = put_message(&f, "desk", 100, 3);
+    id[3] = put_message(&f, "desk", 10, 4);
+    id[4] = put_message(&f, "desk", 10, 5);
+
+    /* 10 + 20 fit in 35; 100 more would not. */
+    ck_assert_int_eq(offline_each_bytes(f.o, "desk", 0, 10, 35, on_message, &f, &n), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(got(&f), "1:s@a.test:10:1;3:s@a.test:20:2;");
+    assert_idle(f.h);
+    /* A message bigger than max_bytes goes alone. */
+    ck_assert_int_eq(offline_each_bytes(f.o, "desk", id[1], 10, 35, on_message, &f, &n), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(got(&f), "4:s@a.test:100:3;");
+    ck_assert_int_eq(offline_each_bytes(f.o, "desk", id[2], 10, 35, on_message, &f, &n), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(got(&f), "5:s@a.test:10:4;6:s@a.test:10:5;");
+    ck_assert_int_eq(offline_each_bytes(f.o, "desk", id[4], 10, 35, on_message, &f, &n), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_str_eq(got(&f), "");
+
+    /* Exactly max_bytes is not more than max_bytes. */
+    ck_assert_int_eq(offline_each_bytes(f.o, "desk", 0, 10, 30, on_message, &f, &n), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(got(&f), "1:s@a.test:10:1;3:s@a.test:20:2;");
+    ck_assert_int_eq(offline_each_bytes(f.o, "desk", 0, 10, 29, on_message, &f, &n), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(got(&f), "1:s@a.test:10:1;");
+    /* max_bytes 0: one message per call. */
+    ck_assert_int_eq(offline_each_bytes(f.o, "desk", 0, 10, 0, on_message, &f, &n), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(got(&f), "1:s@a.test:10:1;");
+    ck_assert_int_eq(offline_each_bytes(f.o, "desk", id[1], 10, 0, on_message, &f, &n), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(got(&f), "4:s@a.test:100:3;");
+    /* The limit still applies; no overflow near SIZE_MAX. */
+    ck_assert_int_eq(offline_each_bytes(f.o, "desk", 0, 3, SIZE_MAX, on_message, &f, &n), 0);
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(offline_each_bytes(f.o, "desk", 0, 10, SIZE_MAX, on_message, &f, &n), 0);
+    ck_assert_int_eq(n, 5);
+    ck_assert_int_eq(offline_each_bytes(f.o, "desk", 0, 10, SIZE_MAX - 15, on_message, &f, &n), 0);
+    ck_assert_int_eq(n, 5);
+    n = -1;
+    ck_assert_int_eq(offline_each_bytes(f.o, "desk", 0, 0, 1000, on_message, &f, &n), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(offline_each_bytes(f.o, "desk", 0, -1, 1000, on_message, &f, &n), 0);
+    ck_assert_int_eq(n, 0);
+    got(&f);
+    assert_idle(f.h);
+    close_handles(&f);
+}
+END_TEST
+
+START_TEST(test_expire_channel)
+{
+    struct handles f;
+    int count;
+    int64_t bytes;
+    open_handles(&f);
+    ck_assert_ptr_null(exec(f.s, "INSERT INTO channel (name) VALUES ('desk'), ('other')"));
+    for (int64_t t = 100; t <= 300; t += 100) {
+        put_message(&f, "desk", 10, t);
+        put_message(&f, "other", 10, t);
+    }
+    ck_assert_int_eq(offline_expire_channel(f.o, "desk", 250), 2);
+    ck_assert_int_eq(offline_usage(f.o, "desk", &count, &bytes), 0);
+    ck_assert_int_eq(count, 1);
+    ck_assert_int_eq(offline_usage(f.o, "other", &count, &bytes), 0);
+    ck_assert_int_eq(count, 3);
+    ck_assert_int_eq(offline_expire_channel(f.o, "desk", 250), 0);
+    ck_assert_int_eq(offline_expire_channel(f.o, "desk", 300), 0); /* before, not at */
+    ck_assert_int_eq(offline_expire_channel(f.o, "nosuch", 1000), 0);
+    ck_assert_int_eq(offline_expire_channel(f.o, "other", 101), 1);
+    ck_assert_int_eq(offline_expire(f.o, 1000), 3);
+    assert_idle(f.h);
+    close_handles(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store");
@@ -1254,6 +1367,12 @@ int main(void)
     tcase_add_test(tc, test_shown_page);
     tcase_add_test(tc, test_conversation);
     tcase_add_test(tc, test_writes_when_locked);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("offline");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_each_bytes);
+    tcase_add_test(tc, test_expire_channel);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
