@@ -273,39 +273,47 @@ int roster_pending_in(struct roster *r, const char *channel, int limit, int *cou
     return 0;
 }
 
-/* Steps a channel query, calling cb per row; returns the rows seen or CS_EDB. */
-static int each_channel_row(struct roster *r, sqlite3_stmt *st, roster_channel_cb *cb, void *ud)
+/* Steps a channel query, calling cb per row, and resets it; *n_r = the
+ * rows passed to cb, also on failure.  0 or CS_EDB. */
+static int each_channel_row(struct roster *r, sqlite3_stmt *st, roster_channel_cb *cb, void *ud,
+                            int *n_r)
 {
     int rc, n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         enum channel_policy p;
+        /* Asked before the text: a NULL owner is "no owner", but NULL text
+         * for a non-NULL value (or for the NOT NULL name and policy) is
+         * SQLite out of memory, not a row to pass on. */
+        bool has_owner = sqlite3_column_type(st, 1) != SQLITE_NULL;
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        const char *owner = (const char *)sqlite3_column_text(st, 1);
         const char *pol = (const char *)sqlite3_column_text(st, 2);
-        if (pol == NULL || channel_policy_parse(pol, &p) != 0)
+        if (name == NULL || pol == NULL || (has_owner && owner == NULL)) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        if (channel_policy_parse(pol, &p) != 0)
             p = POLICY_CLOSED; /* cannot happen with the CHECK; fail closed */
-        cb(ud, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-           p);
+        cb(ud, name, owner, p);
         n++;
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) {
-        log_error("store: reading channels: %s", sqlite3_errmsg(r->db));
-        return CS_EDB;
-    }
-    return n;
+    *n_r = n;
+    return end(r, st, rc, "reading channels");
 }
 
 int roster_each_channel(struct roster *r, roster_channel_cb *cb, void *ud)
 {
-    return each_channel_row(r, r->st[ST_CHANNELS], cb, ud) < 0 ? CS_EDB : 0;
+    int n;
+    return each_channel_row(r, r->st[ST_CHANNELS], cb, ud, &n);
 }
 
 int roster_find_channel(struct roster *r, const char *name, roster_channel_cb *cb, void *ud)
 {
     int n;
     sqlite3_bind_text(r->st[ST_CHANNEL], 1, name, -1, SQLITE_TRANSIENT);
-    n = each_channel_row(r, r->st[ST_CHANNEL], cb, ud);
-    return n < 0 ? CS_EDB : n == 0 ? CS_ENOTFOUND : 0;
+    if (each_channel_row(r, r->st[ST_CHANNEL], cb, ud, &n) != 0)
+        return CS_EDB;
+    return n == 0 ? CS_ENOTFOUND : 0;
 }
 
 int roster_each_item(struct roster *r, const char *channel, roster_item_cb *cb, void *ud)
@@ -335,7 +343,7 @@ static int channel_page(struct roster *r, enum stmt_id id, const char *key, int 
                         roster_channel_cb *cb, void *ud, int *n_r)
 {
     sqlite3_stmt *st = r->st[id];
-    int rc, n;
+    int rc;
 
     *n_r = 0;
     if (limit <= 0)
@@ -345,11 +353,7 @@ static int channel_page(struct roster *r, enum stmt_id id, const char *key, int 
         rc = sqlite3_bind_int(st, 2, limit);
     if (rc != SQLITE_OK)
         return end(r, st, rc, "reading channels after '%s'", key ? key : "");
-    n = each_channel_row(r, st, cb, ud);
-    if (n < 0)
-        return CS_EDB;
-    *n_r = n;
-    return 0;
+    return each_channel_row(r, st, cb, ud, n_r);
 }
 
 int roster_owned_page(struct roster *r, const char *after, int limit, roster_channel_cb *cb,
@@ -415,7 +419,12 @@ int roster_shown_page(struct roster *r, const char *after, int limit, roster_nam
         rc = sqlite3_bind_int(st, 2, limit);
     if (rc == SQLITE_OK) {
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            cb(ud, (const char *)sqlite3_column_text(st, 0));
+            const char *name = (const char *)sqlite3_column_text(st, 0);
+            if (name == NULL) {
+                rc = SQLITE_NOMEM; /* a primary key: NULL means no memory */
+                break;
+            }
+            cb(ud, name);
             n++;
         }
     }
@@ -438,7 +447,7 @@ int roster_conv_get(struct roster *r, const char *owner, const char *contact, ch
         const char *c = (const char *)sqlite3_column_text(st, 0);
         if (c != NULL)
             *channel_r = xstrdup(c);
-        else if (sqlite3_errcode(r->db) == SQLITE_NOMEM)
+        else
             rc = SQLITE_NOMEM; /* NOT NULL column: NULL means no memory */
     }
     return end(r, st, rc, "reading the conversation of %s with %s", owner, contact);
@@ -477,11 +486,15 @@ int roster_items_page(struct roster *r, const char *channel, const char *after, 
         while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
             struct sub_row row;
             const char *jid = (const char *)sqlite3_column_text(st, 0);
-            if (jid == NULL || row_from_stmt(st, 1, &row) != 0) {
+            const char *sub = (const char *)sqlite3_column_text(st, 1);
+            if (jid == NULL || sub == NULL) {
+                rc = SQLITE_NOMEM; /* NOT NULL columns: no memory */
+                break;
+            }
+            if (row_from_stmt(st, 1, &row) != 0) {
                 /* Cannot pass the CHECKs; logged, and the page reads on
                  * so that n < limit still means the end. */
-                log_error("store: roster of %s: skipping unreadable row '%s'", channel,
-                          jid ? jid : "(null)");
+                log_error("store: roster of %s: skipping unreadable row '%s'", channel, jid);
                 continue;
             }
             cb(ud, jid, &row);

@@ -1332,6 +1332,155 @@ START_TEST(test_expire_channel)
 }
 END_TEST
 
+/* SQLite's allocator, failing every allocation once oom_countdown reaches
+ * 0 (and counting down while it is positive; -1: never fails). */
+static sqlite3_mem_methods real_mem;
+static int oom_countdown = -1;
+static bool oom_hit;
+
+static void *oom_malloc(int n)
+{
+    if (oom_countdown == 0) {
+        oom_hit = true;
+        return NULL;
+    }
+    if (oom_countdown > 0)
+        oom_countdown--;
+    return real_mem.xMalloc(n);
+}
+
+static void *oom_realloc(void *p, int n)
+{
+    if (oom_countdown == 0) {
+        oom_hit = true;
+        return NULL;
+    }
+    if (oom_countdown > 0)
+        oom_countdown--;
+    return real_mem.xRealloc(p, n);
+}
+
+static void oom_install(void)
+{
+    sqlite3_mem_methods m;
+    ck_assert_int_eq(sqlite3_shutdown(), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_config(SQLITE_CONFIG_GETMALLOC, &real_mem), SQLITE_OK);
+    m = real_mem;
+    m.xMalloc = oom_malloc;
+    m.xRealloc = oom_realloc;
+    ck_assert_int_eq(sqlite3_config(SQLITE_CONFIG_MALLOC, &m), SQLITE_OK);
+    /* Every allocation through the methods above, none from lookaside. */
+    ck_assert_int_eq(sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 0, 0), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_initialize(), SQLITE_OK);
+}
+
+static void oom_remove(void)
+{
+    ck_assert_int_eq(sqlite3_shutdown(), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_config(SQLITE_CONFIG_MALLOC, &real_mem), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_initialize(), SQLITE_OK);
+}
+
+enum oom_call { OOM_OWNED, OOM_OF_OWNER, OOM_SHOWN, OOM_ITEMS, OOM_CONV, OOM_PENDING, OOM_BYTES };
+
+/* One call; its callback output (or the value read) goes to f->got. */
+static int oom_run(struct handles *f, enum oom_call c, int *n)
+{
+    char *ch = NULL;
+    int rc;
+    *n = -1;
+    switch (c) {
+    case OOM_OWNED: return roster_owned_page(f->r, "", 10, on_channel, f, n);
+    case OOM_OF_OWNER: *n = 0; return roster_channels_of_owner(f->r, "x@o.test", 10, on_channel, f);
+    case OOM_SHOWN: return roster_shown_page(f->r, "", 10, on_name, f, n);
+    case OOM_ITEMS: return roster_items_page(f->r, "a", "", 10, on_item, f, n);
+    case OOM_PENDING:
+        rc = roster_pending_in(f->r, "a", 10, n);
+        if (rc == 0)
+            strbuf_printf(&f->got, "%d", *n);
+        else
+            ck_assert_int_eq(*n, 0);
+        *n = 0;
+        return rc;
+    case OOM_CONV:
+        *n = 0;
+        rc = roster_conv_get(f->r, "x@o.test", "al@a.test", &ch);
+        if (rc == 0)
+            strbuf_printf(&f->got, "%s", ch ? ch : "(none)");
+        else
+            ck_assert_ptr_null(ch);
+        free(ch);
+        return rc;
+    case OOM_BYTES: return offline_each_bytes(f->o, "a", 0, 10, 1000, on_message, f, n);
+    }
+    return CS_EINVAL;
+}
+
+START_TEST(test_out_of_memory)
+{
+    /* Each read, with SQLite's k-th allocation failing for k = 0, 1, ...:
+     * it either succeeds with the whole answer, or reports CS_EDB having
+     * passed only real rows (a prefix of the answer, *n_r of them), and
+     * never a NULL where a value was stored.  Statements stay usable. */
+    static const char *const want[] = {
+        [OOM_OWNED] = "a:x@o.test:open;c:y@o.test:approve;d:x@o.test:closed;f:z@o.test:open;",
+        [OOM_OF_OWNER] = "a:x@o.test:open;d:x@o.test:closed;",
+        [OOM_SHOWN] = "a;c;",
+        [OOM_ITEMS] = "k@c.test=From;l@c.test=None + Pending In;m@c.test=Both;",
+        [OOM_CONV] = "a",
+        [OOM_PENDING] = "1",
+        [OOM_BYTES] = "1:s@a.test:10:1;2:s@a.test:10:2;",
+    };
+    struct handles f;
+    oom_install();
+    open_handles(&f);
+    ck_assert_ptr_null(exec(f.s, channels_sql));
+    ck_assert_ptr_null(exec(f.s,
+                            "INSERT INTO channel_state (channel, shown) VALUES"
+                            " ('a', 1), ('b', 0), ('c', 1);"
+                            "INSERT INTO conversation VALUES ('x@o.test', 'al@a.test', 'a');"
+                            "INSERT INTO roster (channel, jid, subscription, pending_in) VALUES"
+                            " ('a', 'k@c.test', 'from', 0), ('a', 'l@c.test', 'none', 1),"
+                            " ('a', 'm@c.test', 'both', 0);"
+                            "INSERT INTO offline (channel, sender, stanza, bytes, stored)"
+                            " VALUES ('a', 's@a.test', '<message/>', 10, 1),"
+                            " ('a', 's@a.test', '<message/>', 10, 2)"));
+    for (size_t c = 0; c < CS_ARRAY_SIZE(want); c++) {
+        int k, n, rc = CS_EINVAL, failures = 0;
+        for (k = 0; k < 10000; k++) {
+            const char *out;
+            oom_hit = false;
+            oom_countdown = k;
+            rc = oom_run(&f, (enum oom_call)c, &n);
+            oom_countdown = -1;
+            out = got(&f);
+            if (rc == 0) {
+                ck_assert_msg(strcmp(out, want[c]) == 0, "call %zu, failing allocation %d: '%s'", c,
+                              k, out);
+            } else {
+                ck_assert_msg(rc == CS_EDB, "call %zu: %d", c, rc);
+                ck_assert_msg(strncmp(out, want[c], strlen(out)) == 0,
+                              "call %zu, failing allocation %d: '%s' is not a prefix of '%s'", c, k,
+                              out, want[c]);
+                /* *n_r counts exactly the rows passed (one ';' each). */
+                for (const char *p = out; (p = strchr(p, ';')) != NULL; p++)
+                    n--;
+                ck_assert_msg(n == 0, "call %zu, failing allocation %d: *n_r off by %d", c, k, n);
+                failures++;
+            }
+            assert_idle(f.h);
+            if (!oom_hit)
+                break; /* ran to the end without a failing allocation */
+        }
+        ck_assert_msg(!oom_hit, "call %zu never finished", c);
+        ck_assert_int_eq(rc, 0);
+        ck_assert_msg(failures > 0, "call %zu: no allocation failed", c);
+    }
+    close_handles(&f);
+    oom_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store");
@@ -1373,6 +1522,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_each_bytes);
     tcase_add_test(tc, test_expire_channel);
+    tcase_add_test(tc, test_out_of_memory);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
