@@ -141,17 +141,18 @@ static int end(struct roster *r, sqlite3_stmt *st, int rc, const char *fmt, ...)
     return ret;
 }
 
-/* Steps a statement that returns no rows and resets it. */
+/* Steps a statement that returns no rows, unless binding its parameters
+ * failed (bound is the first failing bind's code), and resets it.
+ * 0 or CS_EDB. */
+static int run_bound(struct roster *r, enum stmt_id id, int bound)
+{
+    int rc = bound == SQLITE_OK ? sqlite3_step(r->st[id]) : bound;
+    return end(r, r->st[id], rc == SQLITE_ROW ? SQLITE_DONE : rc, "%s", sql[id]);
+}
+
 static int run(struct roster *r, enum stmt_id id)
 {
-    int rc = sqlite3_step(r->st[id]);
-    sqlite3_reset(r->st[id]);
-    sqlite3_clear_bindings(r->st[id]);
-    if (rc != SQLITE_DONE) {
-        log_error("store: %s: %s", sql[id], sqlite3_errmsg(r->db));
-        return CS_EDB;
-    }
-    return 0;
+    return run_bound(r, id, SQLITE_OK);
 }
 
 int roster_tx_begin(struct roster *r)
@@ -198,56 +199,72 @@ static int row_from_stmt(sqlite3_stmt *st, int col, struct sub_row *row)
 int roster_get(struct roster *r, const char *channel, const char *jid, struct sub_row *row)
 {
     sqlite3_stmt *st = r->st[ST_GET];
-    int rc, ret;
+    int rc, ret = 0;
     row->state = SUB_NONE;
     row->approved = false;
-    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        ret = row_from_stmt(st, 0, row) == 0 ? 0 : CS_EDB;
-    else if (rc == SQLITE_DONE)
-        ret = CS_ENOTFOUND;
-    else
+    rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && row_from_stmt(st, 0, row) != 0) {
+        /* No Appendix A state (the CHECKs forbid it), or no memory. */
+        log_error("store: reading roster %s/%s: unreadable row", channel, jid);
+        row->state = SUB_NONE;
+        row->approved = false;
         ret = CS_EDB;
-    if (ret == CS_EDB)
-        log_error("store: reading roster %s/%s: %s", channel, jid, sqlite3_errmsg(r->db));
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    } else if (rc == SQLITE_DONE) {
+        ret = CS_ENOTFOUND;
+    }
+    if (end(r, st, rc, "reading roster %s/%s", channel, jid) != 0)
+        return CS_EDB;
     return ret;
+}
+
+/* Binds the columns of an upsert of (channel, jid); the first failing
+ * bind's code, or SQLITE_OK. */
+static int bind_put(sqlite3_stmt *st, const char *channel, const char *jid, const char *sub,
+                    bool ask, bool in, bool approved)
+{
+    int rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 3, sub, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 4, ask);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 5, in);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 6, approved);
+    return rc;
 }
 
 int roster_put(struct roster *r, const char *channel, const char *jid, const struct sub_row *row)
 {
     const char *sub;
     bool ask, in;
-    enum stmt_id id = row->state == SUB_NONE && !row->approved ? ST_DELETE : ST_PUT;
-    sqlite3_stmt *st = r->st[id];
+    int rc;
 
     sub_to_columns(row->state, &sub, &ask, &in);
-    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
-    if (id == ST_PUT) {
-        sqlite3_bind_text(st, 3, sub, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 4, ask);
-        sqlite3_bind_int(st, 5, in);
-        sqlite3_bind_int(st, 6, row->approved);
-    }
-    if (run(r, id) != 0)
+    if (row->state != SUB_NONE || row->approved)
+        return run_bound(r, ST_PUT,
+                         bind_put(r->st[ST_PUT], channel, jid, sub, ask, in, row->approved));
+    rc = sqlite3_bind_text(r->st[ST_DELETE], 1, channel, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(r->st[ST_DELETE], 2, jid, -1, SQLITE_STATIC);
+    if (run_bound(r, ST_DELETE, rc) != 0)
         return CS_EDB;
-    if (id == ST_DELETE && sqlite3_changes(r->db) == 0) {
-        /* An admin row with a name or groups stays, at None. */
+    if (sqlite3_changes(r->db) == 0) {
+        /* An admin row with a name or groups stays, at None.  Failing to
+         * read it is a failure: it would keep its old state. */
         struct sub_row cur;
-        if (roster_get(r, channel, jid, &cur) == 0 && (cur.state != SUB_NONE || cur.approved)) {
-            st = r->st[ST_PUT];
-            sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 3, "none", -1, SQLITE_STATIC);
-            sqlite3_bind_int(st, 4, 0);
-            sqlite3_bind_int(st, 5, 0);
-            sqlite3_bind_int(st, 6, 0);
-            return run(r, ST_PUT);
-        }
+        rc = roster_get(r, channel, jid, &cur);
+        if (rc == CS_EDB)
+            return CS_EDB;
+        if (rc == 0 && (cur.state != SUB_NONE || cur.approved))
+            return run_bound(r, ST_PUT,
+                             bind_put(r->st[ST_PUT], channel, jid, "none", false, false, false));
     }
     return 0;
 }
@@ -309,9 +326,11 @@ int roster_each_channel(struct roster *r, roster_channel_cb *cb, void *ud)
 
 int roster_find_channel(struct roster *r, const char *name, roster_channel_cb *cb, void *ud)
 {
-    int n;
-    sqlite3_bind_text(r->st[ST_CHANNEL], 1, name, -1, SQLITE_TRANSIENT);
-    if (each_channel_row(r, r->st[ST_CHANNEL], cb, ud, &n) != 0)
+    sqlite3_stmt *st = r->st[ST_CHANNEL];
+    int n, rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    if (rc != SQLITE_OK)
+        return end(r, st, rc, "reading channel %s", name);
+    if (each_channel_row(r, st, cb, ud, &n) != 0)
         return CS_EDB;
     return n == 0 ? CS_ENOTFOUND : 0;
 }
@@ -319,21 +338,21 @@ int roster_find_channel(struct roster *r, const char *name, roster_channel_cb *c
 int roster_each_item(struct roster *r, const char *channel, roster_item_cb *cb, void *ud)
 {
     sqlite3_stmt *st = r->st[ST_ITEMS];
-    int rc;
-    sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct sub_row row;
-        if (row_from_stmt(st, 1, &row) != 0)
-            continue;
-        cb(ud, (const char *)sqlite3_column_text(st, 0), &row);
+    int rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            struct sub_row row;
+            const char *jid = (const char *)sqlite3_column_text(st, 0);
+            if (jid == NULL) {
+                rc = SQLITE_NOMEM; /* NOT NULL column: no memory */
+                break;
+            }
+            if (row_from_stmt(st, 1, &row) != 0)
+                continue;
+            cb(ud, jid, &row);
+        }
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) {
-        log_error("store: listing roster of %s: %s", channel, sqlite3_errmsg(r->db));
-        return CS_EDB;
-    }
-    return 0;
+    return end(r, st, rc, "listing roster of %s", channel);
 }
 
 /* Binds after (NULL = "") and limit as ?1 and ?2 of a page query, steps

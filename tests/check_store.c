@@ -937,6 +937,23 @@ START_TEST(test_failures_are_reported_and_reset)
     ck_assert_int_eq(offline_each_bytes(f.o, longname, 0, 10, 100, on_message, &f, &n), CS_EDB);
     ck_assert_int_eq(n, 0);
     ck_assert_int_eq(offline_expire_channel(f.o, longname, 100), CS_EDB);
+    /* The older functions too: a failure is not "not found" or "empty". */
+    {
+        struct sub_row row = {SUB_BOTH, true}, none = {SUB_NONE, false};
+        int count = -1;
+        int64_t bytes = -1;
+        ck_assert_int_eq(roster_get(f.r, longname, "p@c.test", &row), CS_EDB);
+        ck_assert(row.state == SUB_NONE && !row.approved);
+        row.state = SUB_FROM;
+        ck_assert_int_eq(roster_put(f.r, longname, "p@c.test", &row), CS_EDB);
+        ck_assert_int_eq(roster_put(f.r, longname, "p@c.test", &none), CS_EDB);
+        ck_assert_int_eq(roster_find_channel(f.r, longname, on_channel, &f), CS_EDB);
+        ck_assert_int_eq(roster_each_item(f.r, longname, on_item, &f), CS_EDB);
+        ck_assert_int_eq(offline_put(f.o, longname, "p@c.test", "<message/>", 10, 1), CS_EDB);
+        ck_assert_int_eq(offline_usage(f.o, longname, &count, &bytes), CS_EDB);
+        ck_assert(count == 0 && bytes == 0);
+        ck_assert_int_eq(offline_each(f.o, longname, 0, 10, on_message, &f), CS_EDB);
+    }
     ck_assert_str_eq(got(&f), "");
     assert_idle(f.h);
     roster_tx_rollback(f.r);
@@ -957,6 +974,10 @@ START_TEST(test_failures_are_reported_and_reset)
     ck_assert_int_eq(offline_expire_channel(f.o, "desk", 100), 1);
     ck_assert_str_eq(got(&f), "desk:b@o.test:open;desk:b@o.test:open;desk;"
                               "p@c.test=None + Pending In;1:p@c.test:10:1;");
+    ck_assert_int_eq(roster_find_channel(f.r, "desk", on_channel, &f), 0);
+    ck_assert_int_eq(roster_each_item(f.r, "desk", on_item, &f), 0);
+    ck_assert_str_eq(got(&f), "desk:b@o.test:open;p@c.test=None + Pending In;");
+    ck_assert_int_eq(count_db(f.h, "SELECT count(*) FROM roster"), 1);
     assert_idle(f.h);
     close_handles(&f);
 }
@@ -1079,6 +1100,14 @@ START_TEST(test_items_page_skips_unreadable_rows)
     ck_assert_int_eq(roster_items_page(f.r, "desk", "", 2, on_item, &f, &n), 0);
     ck_assert_int_eq(n, 2);
     ck_assert_str_eq(got(&f), "c@c.test=From;d@c.test=To;");
+    /* Read one by one, such a row is an error, not a None. */
+    {
+        struct sub_row row = {SUB_BOTH, true};
+        ck_assert_int_eq(roster_get(f.r, "desk", "a@c.test", &row), CS_EDB);
+        ck_assert(row.state == SUB_NONE && !row.approved);
+        ck_assert_int_eq(roster_get(f.r, "desk", "e@c.test", &row), 0);
+        ck_assert(row.state == SUB_BOTH);
+    }
     assert_idle(f.h);
     close_handles(&f);
 }
@@ -1381,7 +1410,16 @@ static void oom_remove(void)
     ck_assert_int_eq(sqlite3_initialize(), SQLITE_OK);
 }
 
-enum oom_call { OOM_OWNED, OOM_OF_OWNER, OOM_SHOWN, OOM_ITEMS, OOM_CONV, OOM_PENDING, OOM_BYTES };
+enum oom_call {
+    OOM_OWNED,
+    OOM_OF_OWNER,
+    OOM_SHOWN,
+    OOM_ITEMS,
+    OOM_CONV,
+    OOM_PENDING,
+    OOM_BYTES,
+    OOM_PUT_NONE
+};
 
 /* One call; its callback output (or the value read) goes to f->got. */
 static int oom_run(struct handles *f, enum oom_call c, int *n)
@@ -1412,6 +1450,12 @@ static int oom_run(struct handles *f, enum oom_call c, int *n)
         free(ch);
         return rc;
     case OOM_BYTES: return offline_each_bytes(f->o, "a", 0, 10, 1000, on_message, f, n);
+    case OOM_PUT_NONE: {
+        /* An admin row (it has a name) falls back to None and stays. */
+        static const struct sub_row none = {SUB_NONE, false};
+        *n = 0;
+        return roster_put(f->r, "b", "n@c.test", &none);
+    }
     }
     return CS_EINVAL;
 }
@@ -1430,6 +1474,7 @@ START_TEST(test_out_of_memory)
         [OOM_CONV] = "a",
         [OOM_PENDING] = "1",
         [OOM_BYTES] = "1:s@a.test:10:1;2:s@a.test:10:2;",
+        [OOM_PUT_NONE] = "",
     };
     struct handles f;
     oom_install();
@@ -1442,6 +1487,7 @@ START_TEST(test_out_of_memory)
                             "INSERT INTO roster (channel, jid, subscription, pending_in) VALUES"
                             " ('a', 'k@c.test', 'from', 0), ('a', 'l@c.test', 'none', 1),"
                             " ('a', 'm@c.test', 'both', 0);"
+                            "INSERT INTO roster (channel, jid, name) VALUES ('b', 'n@c.test', 'N');"
                             "INSERT INTO offline (channel, sender, stanza, bytes, stored)"
                             " VALUES ('a', 's@a.test', '<message/>', 10, 1),"
                             " ('a', 's@a.test', '<message/>', 10, 2)"));
@@ -1449,10 +1495,16 @@ START_TEST(test_out_of_memory)
         int k, n, rc = CS_EINVAL, failures = 0;
         for (k = 0; k < 10000; k++) {
             const char *out;
+            ck_assert_ptr_null(exec(f.s, "UPDATE roster SET subscription = 'from'"
+                                         " WHERE jid = 'n@c.test'"));
             oom_hit = false;
             oom_countdown = k;
             rc = oom_run(&f, (enum oom_call)c, &n);
             oom_countdown = -1;
+            if (c == OOM_PUT_NONE && rc == 0)
+                ck_assert_msg(count_db(f.h, "SELECT count(*) FROM roster WHERE jid = 'n@c.test'"
+                                            " AND subscription = 'none' AND name = 'N'") == 1,
+                              "failing allocation %d: roster_put succeeded, row unchanged", k);
             out = got(&f);
             if (rc == 0) {
                 ck_assert_msg(strcmp(out, want[c]) == 0, "call %zu, failing allocation %d: '%s'", c,
@@ -1522,6 +1574,11 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_each_bytes);
     tcase_add_test(tc, test_expire_channel);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("out of memory");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_out_of_memory);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
