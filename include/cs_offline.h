@@ -31,8 +31,10 @@ int offline_each(struct offline *off, const char *channel, int64_t after, int li
  * to cb would exceed max_bytes, but always passes at least one message, so
  * one bigger than max_bytes still goes (alone).  *n_r is how many were
  * passed to cb (also on failure); since max_bytes may end a page early,
- * the end is a page that passes nothing.  limit <= 0 passes nothing.  The strings
- * passed to cb are borrowed for the duration of the call.  0 or CS_EDB. */
+ * the end is a page that passes nothing.  limit <= 0 passes nothing.
+ * The strings passed to cb are borrowed for the duration of the call; cb
+ * must not call offline_each or offline_each_bytes (same statement).
+ * 0 or CS_EDB. */
 int offline_each_bytes(struct offline *off, const char *channel, int64_t after, int limit,
                        size_t max_bytes, offline_cb *cb, void *ud, int *n_r);
 /* Deletes one message.  0 or CS_EDB. */

@@ -45,14 +45,15 @@ int roster_put(struct roster *roster, const char *channel, const char *jid,
 
 /* Pending inbound requests of channel, counted up to limit (enough to
  * enforce a cap, and bounded work: the partial index roster_pending).
- * 0 with *count_r, or CS_EDB with *count_r 0 -- a failure is never a
- * count, so a cap checked with it fails closed. */
+ * 0 with *count_r, or CS_EDB with *count_r 0: a failure is never a count,
+ * and a caller enforcing a cap refuses on CS_EDB (fails closed). */
 int roster_pending_in(struct roster *roster, const char *channel, int limit, int *count_r);
 
 typedef void roster_channel_cb(void *ud, const char *name, const char *owner,
                                enum channel_policy policy);
 typedef void roster_item_cb(void *ud, const char *jid, const struct sub_row *row);
-/* Calls cb for every channel.  0 or CS_EDB. */
+/* Calls cb for every channel, in name order: all rows at once, for tools
+ * and small sets; paced callers use roster_owned_page.  0 or CS_EDB. */
 int roster_each_channel(struct roster *roster, roster_channel_cb *cb, void *ud);
 /* Calls cb for channel name if it exists.  0 (found), CS_ENOTFOUND or CS_EDB. */
 int roster_find_channel(struct roster *roster, const char *name, roster_channel_cb *cb, void *ud);

@@ -1,6 +1,8 @@
 /* offline.c - SQL of the offline message store (bound parameters only). */
 #include "config.h"
 
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -79,40 +81,83 @@ int offline_put(struct offline *o, const char *channel, const char *sender, cons
                 size_t bytes, int64_t now)
 {
     sqlite3_stmt *st = o->st[ST_PUT];
-    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, sender, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, stanza, (int)bytes, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)bytes);
-    sqlite3_bind_int64(st, 5, now);
-    return done(o, st, sqlite3_step(st), "storing an offline message");
+    int rc = bytes <= INT_MAX ? SQLITE_OK : SQLITE_TOOBIG;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, sender, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 3, stanza, (int)bytes, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)bytes);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 5, now);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    return done(o, st, rc, "storing an offline message");
 }
 
 int offline_usage(struct offline *o, const char *channel, int *count_r, int64_t *bytes_r)
 {
     sqlite3_stmt *st = o->st[ST_USAGE];
-    int rc;
-    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
+    int rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    *count_r = 0;
+    *bytes_r = 0;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *count_r = sqlite3_column_int(st, 0);
         *bytes_r = sqlite3_column_int64(st, 1);
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_INTERNAL; /* an aggregate always has its row */
     }
-    if (done(o, st, rc, "counting offline messages") != 0 || rc != SQLITE_ROW)
-        return CS_EDB;
-    return 0;
+    return done(o, st, rc, "counting offline messages");
 }
 
 int offline_each(struct offline *o, const char *channel, int64_t after, int limit,
                  offline_cb *cb, void *ud)
 {
+    int n;
+    /* The same rows with no byte budget. */
+    return offline_each_bytes(o, channel, after, limit, SIZE_MAX, cb, ud, &n);
+}
+
+int offline_each_bytes(struct offline *o, const char *channel, int64_t after, int limit,
+                       size_t max_bytes, offline_cb *cb, void *ud, int *n_r)
+{
     sqlite3_stmt *st = o->st[ST_EACH];
-    int rc;
-    sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, after);
-    sqlite3_bind_int(st, 3, limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
-           (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3));
+    size_t total = 0;
+    int rc, n = 0;
+
+    *n_r = 0;
+    if (limit <= 0)
+        return 0; /* SQLite reads a negative LIMIT as none */
+    rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, after);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 3, limit);
+    if (rc == SQLITE_OK) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *sender = (const char *)sqlite3_column_text(st, 1);
+            const char *stanza = (const char *)sqlite3_column_text(st, 2);
+            /* The bytes cb gets, not the bytes column a hand edit may
+             * have left wrong; column_bytes after column_text is the
+             * length of that text. */
+            size_t bytes = (size_t)sqlite3_column_bytes(st, 2);
+            if (sender == NULL || stanza == NULL) {
+                rc = SQLITE_NOMEM; /* NOT NULL columns: out of memory */
+                break;
+            }
+            if (n > 0 && bytes > max_bytes - total)
+                break; /* rc stays SQLITE_ROW: stopped on purpose */
+            cb(ud, sqlite3_column_int64(st, 0), sender, stanza, sqlite3_column_int64(st, 3));
+            /* Only the first row may exceed max_bytes alone: saturate. */
+            total = bytes > max_bytes - total ? max_bytes : total + bytes;
+            n++;
+        }
+    }
+    *n_r = n;
     return done(o, st, rc, "reading offline messages");
 }
 
@@ -154,15 +199,32 @@ int offline_each_bytes(struct offline *o, const char *channel, int64_t after, in
 int offline_delete(struct offline *o, int64_t id)
 {
     sqlite3_stmt *st = o->st[ST_DELETE];
-    sqlite3_bind_int64(st, 1, id);
-    return done(o, st, sqlite3_step(st), "deleting an offline message");
+    int rc = sqlite3_bind_int64(st, 1, id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    return done(o, st, rc, "deleting an offline message");
 }
 
 int offline_expire(struct offline *o, int64_t before)
 {
     sqlite3_stmt *st = o->st[ST_EXPIRE];
-    sqlite3_bind_int64(st, 1, before);
-    if (done(o, st, sqlite3_step(st), "expiring offline messages") != 0)
+    int rc = sqlite3_bind_int64(st, 1, before);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (done(o, st, rc, "expiring offline messages") != 0)
+        return CS_EDB;
+    return sqlite3_changes(o->db);
+}
+
+int offline_expire_channel(struct offline *o, const char *channel, int64_t before)
+{
+    sqlite3_stmt *st = o->st[ST_EXPIRE_CHANNEL];
+    int rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, before);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (done(o, st, rc, "expiring offline messages of a channel") != 0)
         return CS_EDB;
     return sqlite3_changes(o->db);
 }

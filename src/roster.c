@@ -141,17 +141,18 @@ static int end(struct roster *r, sqlite3_stmt *st, int rc, const char *fmt, ...)
     return ret;
 }
 
-/* Steps a statement that returns no rows and resets it. */
+/* Steps a statement that returns no rows, unless binding its parameters
+ * failed (bound is the first failing bind's code), and resets it.
+ * 0 or CS_EDB. */
+static int run_bound(struct roster *r, enum stmt_id id, int bound)
+{
+    int rc = bound == SQLITE_OK ? sqlite3_step(r->st[id]) : bound;
+    return end(r, r->st[id], rc == SQLITE_ROW ? SQLITE_DONE : rc, "%s", sql[id]);
+}
+
 static int run(struct roster *r, enum stmt_id id)
 {
-    int rc = sqlite3_step(r->st[id]);
-    sqlite3_reset(r->st[id]);
-    sqlite3_clear_bindings(r->st[id]);
-    if (rc != SQLITE_DONE) {
-        log_error("store: %s: %s", sql[id], sqlite3_errmsg(r->db));
-        return CS_EDB;
-    }
-    return 0;
+    return run_bound(r, id, SQLITE_OK);
 }
 
 int roster_tx_begin(struct roster *r)
@@ -198,56 +199,72 @@ static int row_from_stmt(sqlite3_stmt *st, int col, struct sub_row *row)
 int roster_get(struct roster *r, const char *channel, const char *jid, struct sub_row *row)
 {
     sqlite3_stmt *st = r->st[ST_GET];
-    int rc, ret;
+    int rc, ret = 0;
     row->state = SUB_NONE;
     row->approved = false;
-    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        ret = row_from_stmt(st, 0, row) == 0 ? 0 : CS_EDB;
-    else if (rc == SQLITE_DONE)
-        ret = CS_ENOTFOUND;
-    else
+    rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && row_from_stmt(st, 0, row) != 0) {
+        /* No Appendix A state (the CHECKs forbid it), or no memory. */
+        log_error("store: reading roster %s/%s: unreadable row", channel, jid);
+        row->state = SUB_NONE;
+        row->approved = false;
         ret = CS_EDB;
-    if (ret == CS_EDB)
-        log_error("store: reading roster %s/%s: %s", channel, jid, sqlite3_errmsg(r->db));
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    } else if (rc == SQLITE_DONE) {
+        ret = CS_ENOTFOUND;
+    }
+    if (end(r, st, rc, "reading roster %s/%s", channel, jid) != 0)
+        return CS_EDB;
     return ret;
+}
+
+/* Binds the columns of an upsert of (channel, jid); the first failing
+ * bind's code, or SQLITE_OK. */
+static int bind_put(sqlite3_stmt *st, const char *channel, const char *jid, const char *sub,
+                    bool ask, bool in, bool approved)
+{
+    int rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 3, sub, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 4, ask);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 5, in);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 6, approved);
+    return rc;
 }
 
 int roster_put(struct roster *r, const char *channel, const char *jid, const struct sub_row *row)
 {
     const char *sub;
     bool ask, in;
-    enum stmt_id id = row->state == SUB_NONE && !row->approved ? ST_DELETE : ST_PUT;
-    sqlite3_stmt *st = r->st[id];
+    int rc;
 
     sub_to_columns(row->state, &sub, &ask, &in);
-    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
-    if (id == ST_PUT) {
-        sqlite3_bind_text(st, 3, sub, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 4, ask);
-        sqlite3_bind_int(st, 5, in);
-        sqlite3_bind_int(st, 6, row->approved);
-    }
-    if (run(r, id) != 0)
+    if (row->state != SUB_NONE || row->approved)
+        return run_bound(r, ST_PUT,
+                         bind_put(r->st[ST_PUT], channel, jid, sub, ask, in, row->approved));
+    rc = sqlite3_bind_text(r->st[ST_DELETE], 1, channel, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(r->st[ST_DELETE], 2, jid, -1, SQLITE_STATIC);
+    if (run_bound(r, ST_DELETE, rc) != 0)
         return CS_EDB;
-    if (id == ST_DELETE && sqlite3_changes(r->db) == 0) {
-        /* An admin row with a name or groups stays, at None. */
+    if (sqlite3_changes(r->db) == 0) {
+        /* An admin row with a name or groups stays, at None.  Failing to
+         * read it is a failure: it would keep its old state. */
         struct sub_row cur;
-        if (roster_get(r, channel, jid, &cur) == 0 && (cur.state != SUB_NONE || cur.approved)) {
-            st = r->st[ST_PUT];
-            sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 3, "none", -1, SQLITE_STATIC);
-            sqlite3_bind_int(st, 4, 0);
-            sqlite3_bind_int(st, 5, 0);
-            sqlite3_bind_int(st, 6, 0);
-            return run(r, ST_PUT);
-        }
+        rc = roster_get(r, channel, jid, &cur);
+        if (rc == CS_EDB)
+            return CS_EDB;
+        if (rc == 0 && (cur.state != SUB_NONE || cur.approved))
+            return run_bound(r, ST_PUT,
+                             bind_put(r->st[ST_PUT], channel, jid, "none", false, false, false));
     }
     return 0;
 }
@@ -273,59 +290,69 @@ int roster_pending_in(struct roster *r, const char *channel, int limit, int *cou
     return 0;
 }
 
-/* Steps a channel query, calling cb per row; returns the rows seen or CS_EDB. */
-static int each_channel_row(struct roster *r, sqlite3_stmt *st, roster_channel_cb *cb, void *ud)
+/* Steps a channel query, calling cb per row, and resets it; *n_r = the
+ * rows passed to cb, also on failure.  0 or CS_EDB. */
+static int each_channel_row(struct roster *r, sqlite3_stmt *st, roster_channel_cb *cb, void *ud,
+                            int *n_r)
 {
     int rc, n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         enum channel_policy p;
+        /* Asked before the text: a NULL owner is "no owner", but NULL text
+         * for a non-NULL value (or for the NOT NULL name and policy) is
+         * SQLite out of memory, not a row to pass on. */
+        bool has_owner = sqlite3_column_type(st, 1) != SQLITE_NULL;
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        const char *owner = (const char *)sqlite3_column_text(st, 1);
         const char *pol = (const char *)sqlite3_column_text(st, 2);
-        if (pol == NULL || channel_policy_parse(pol, &p) != 0)
+        if (name == NULL || pol == NULL || (has_owner && owner == NULL)) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        if (channel_policy_parse(pol, &p) != 0)
             p = POLICY_CLOSED; /* cannot happen with the CHECK; fail closed */
-        cb(ud, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-           p);
+        cb(ud, name, owner, p);
         n++;
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) {
-        log_error("store: reading channels: %s", sqlite3_errmsg(r->db));
-        return CS_EDB;
-    }
-    return n;
+    *n_r = n;
+    return end(r, st, rc, "reading channels");
 }
 
 int roster_each_channel(struct roster *r, roster_channel_cb *cb, void *ud)
 {
-    return each_channel_row(r, r->st[ST_CHANNELS], cb, ud) < 0 ? CS_EDB : 0;
+    int n;
+    return each_channel_row(r, r->st[ST_CHANNELS], cb, ud, &n);
 }
 
 int roster_find_channel(struct roster *r, const char *name, roster_channel_cb *cb, void *ud)
 {
-    int n;
-    sqlite3_bind_text(r->st[ST_CHANNEL], 1, name, -1, SQLITE_TRANSIENT);
-    n = each_channel_row(r, r->st[ST_CHANNEL], cb, ud);
-    return n < 0 ? CS_EDB : n == 0 ? CS_ENOTFOUND : 0;
+    sqlite3_stmt *st = r->st[ST_CHANNEL];
+    int n, rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    if (rc != SQLITE_OK)
+        return end(r, st, rc, "reading channel %s", name);
+    if (each_channel_row(r, st, cb, ud, &n) != 0)
+        return CS_EDB;
+    return n == 0 ? CS_ENOTFOUND : 0;
 }
 
 int roster_each_item(struct roster *r, const char *channel, roster_item_cb *cb, void *ud)
 {
     sqlite3_stmt *st = r->st[ST_ITEMS];
-    int rc;
-    sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct sub_row row;
-        if (row_from_stmt(st, 1, &row) != 0)
-            continue;
-        cb(ud, (const char *)sqlite3_column_text(st, 0), &row);
+    int rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            struct sub_row row;
+            const char *jid = (const char *)sqlite3_column_text(st, 0);
+            if (jid == NULL) {
+                rc = SQLITE_NOMEM; /* NOT NULL column: no memory */
+                break;
+            }
+            if (row_from_stmt(st, 1, &row) != 0)
+                continue;
+            cb(ud, jid, &row);
+        }
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) {
-        log_error("store: listing roster of %s: %s", channel, sqlite3_errmsg(r->db));
-        return CS_EDB;
-    }
-    return 0;
+    return end(r, st, rc, "listing roster of %s", channel);
 }
 
 /* Binds after (NULL = "") and limit as ?1 and ?2 of a page query, steps
@@ -335,7 +362,7 @@ static int channel_page(struct roster *r, enum stmt_id id, const char *key, int 
                         roster_channel_cb *cb, void *ud, int *n_r)
 {
     sqlite3_stmt *st = r->st[id];
-    int rc, n;
+    int rc;
 
     *n_r = 0;
     if (limit <= 0)
@@ -345,11 +372,7 @@ static int channel_page(struct roster *r, enum stmt_id id, const char *key, int 
         rc = sqlite3_bind_int(st, 2, limit);
     if (rc != SQLITE_OK)
         return end(r, st, rc, "reading channels after '%s'", key ? key : "");
-    n = each_channel_row(r, st, cb, ud);
-    if (n < 0)
-        return CS_EDB;
-    *n_r = n;
-    return 0;
+    return each_channel_row(r, st, cb, ud, n_r);
 }
 
 int roster_owned_page(struct roster *r, const char *after, int limit, roster_channel_cb *cb,
@@ -415,7 +438,12 @@ int roster_shown_page(struct roster *r, const char *after, int limit, roster_nam
         rc = sqlite3_bind_int(st, 2, limit);
     if (rc == SQLITE_OK) {
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            cb(ud, (const char *)sqlite3_column_text(st, 0));
+            const char *name = (const char *)sqlite3_column_text(st, 0);
+            if (name == NULL) {
+                rc = SQLITE_NOMEM; /* a primary key: NULL means no memory */
+                break;
+            }
+            cb(ud, name);
             n++;
         }
     }
@@ -438,7 +466,7 @@ int roster_conv_get(struct roster *r, const char *owner, const char *contact, ch
         const char *c = (const char *)sqlite3_column_text(st, 0);
         if (c != NULL)
             *channel_r = xstrdup(c);
-        else if (sqlite3_errcode(r->db) == SQLITE_NOMEM)
+        else
             rc = SQLITE_NOMEM; /* NOT NULL column: NULL means no memory */
     }
     return end(r, st, rc, "reading the conversation of %s with %s", owner, contact);
@@ -477,11 +505,15 @@ int roster_items_page(struct roster *r, const char *channel, const char *after, 
         while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
             struct sub_row row;
             const char *jid = (const char *)sqlite3_column_text(st, 0);
-            if (jid == NULL || row_from_stmt(st, 1, &row) != 0) {
+            const char *sub = (const char *)sqlite3_column_text(st, 1);
+            if (jid == NULL || sub == NULL) {
+                rc = SQLITE_NOMEM; /* NOT NULL columns: no memory */
+                break;
+            }
+            if (row_from_stmt(st, 1, &row) != 0) {
                 /* Cannot pass the CHECKs; logged, and the page reads on
                  * so that n < limit still means the end. */
-                log_error("store: roster of %s: skipping unreadable row '%s'", channel,
-                          jid ? jid : "(null)");
+                log_error("store: roster of %s: skipping unreadable row '%s'", channel, jid);
                 continue;
             }
             cb(ud, jid, &row);
