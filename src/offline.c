@@ -161,41 +161,6 @@ int offline_each_bytes(struct offline *o, const char *channel, int64_t after, in
     return done(o, st, rc, "reading offline messages");
 }
 
-int offline_each_bytes(struct offline *o, const char *channel, int64_t after, int limit,
-                       size_t max_bytes, offline_cb *cb, void *ud, int *n_r)
-{
-    sqlite3_stmt *st = o->st[ST_EACH];
-    size_t total = 0;
-    int rc, n = 0;
-
-    *n_r = 0;
-    if (limit <= 0)
-        return 0; /* SQLite reads a negative LIMIT as none */
-    rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 2, after);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(st, 3, limit);
-    if (rc == SQLITE_OK) {
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            const char *stanza = (const char *)sqlite3_column_text(st, 2);
-            /* The bytes cb gets, not the bytes column a hand edit may
-             * have left wrong; column_bytes after column_text is the
-             * length of that text. */
-            size_t bytes = (size_t)sqlite3_column_bytes(st, 2);
-            if (n > 0 && bytes > max_bytes - total)
-                break; /* rc stays SQLITE_ROW: stopped on purpose */
-            cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1), stanza,
-               sqlite3_column_int64(st, 3));
-            /* Only the first row may exceed max_bytes alone: saturate. */
-            total = bytes > max_bytes - total ? max_bytes : total + bytes;
-            n++;
-        }
-    }
-    *n_r = n;
-    return done(o, st, rc, "reading offline messages");
-}
-
 int offline_delete(struct offline *o, int64_t id)
 {
     sqlite3_stmt *st = o->st[ST_DELETE];
@@ -212,19 +177,6 @@ int offline_expire(struct offline *o, int64_t before)
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     if (done(o, st, rc, "expiring offline messages") != 0)
-        return CS_EDB;
-    return sqlite3_changes(o->db);
-}
-
-int offline_expire_channel(struct offline *o, const char *channel, int64_t before)
-{
-    sqlite3_stmt *st = o->st[ST_EXPIRE_CHANNEL];
-    int rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 2, before);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (done(o, st, rc, "expiring offline messages of a channel") != 0)
         return CS_EDB;
     return sqlite3_changes(o->db);
 }

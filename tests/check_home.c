@@ -56,7 +56,7 @@ static void setup(void)
 {
     char err[256], path[128];
     log_init(LOG_LEVEL_ERROR, false, "check_home");
-    strcpy(dir, "/tmp/check_home.XXXXXX");
+    cs_strlcpy(dir, "/tmp/check_home.XXXXXX", sizeof(dir));
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/db", dir);
     config_defaults(&cfg);
@@ -360,8 +360,8 @@ START_TEST(test_bad_database_rows_skipped)
     ck_assert_ptr_null(strstr(o, "Upper"));
     ck_assert_ptr_null(strstr(o, "A.TEST"));
     /* Every line is one well-formed stanza. */
-    char *copy = xstrdup(o);
-    for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n")) {
+    char *copy = xstrdup(o), *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         struct xml_node *st = xml_parse_one(line, strlen(line));
         ck_assert_msg(st != NULL, "ill-formed: %s", line);
         xml_free(st);

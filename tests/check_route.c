@@ -66,7 +66,7 @@ static void setup(void)
 {
     char err[256], path[128];
     log_init(LOG_LEVEL_ERROR, false, "check_route");
-    strcpy(dir, "/tmp/check_route.XXXXXX");
+    cs_strlcpy(dir, "/tmp/check_route.XXXXXX", sizeof(dir));
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/db", dir);
     config_defaults(&cfg);
