@@ -1,5 +1,5 @@
 /* cs_home.h - the home of channels: subscriptions, owner binding, status
- * and its fan-out to watchers (DESIGN sections 1 and 3).
+ * and its fan-out to watchers (doc/internals-subscriptions.md).
  *
  * The home is driven by inbound stanzas, link events and the time the
  * daemon passes in; it reads no clock and touches no socket.  Its output

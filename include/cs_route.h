@@ -1,4 +1,4 @@
-/* cs_route.h - messages through the home location (DESIGN section 4).
+/* cs_route.h - messages through the home location (doc/internals-routing.md).
  *
  * A message to name@DOMAIN goes to the owner's best available resource,
  * from the sender's relay address (the sender's bare JID escaped per

@@ -1,6 +1,6 @@
 /* cs_stanza.h - XMPP stanza helpers shared by the protocol modules:
- * replies, stanza errors (RFC 6120 section 8.3) and a list of outbound
- * stanzas that the pure protocol functions fill and the daemon sends. */
+ * replies and stanza errors (RFC 6120 section 8.3).  Stanzas leave through
+ * the one output path, cs_out.h. */
 #ifndef CS_STANZA_H
 #define CS_STANZA_H
 
@@ -12,16 +12,6 @@
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 #define NS_PING "urn:xmpp:ping"
 #define NS_VERSION "jabber:iq:version"
-
-/* Outbound stanzas; the list owns its elements. */
-struct stanza_list {
-    struct xml_node **v;
-    size_t n, cap;
-};
-/* Takes ownership of stanza. */
-void stanza_list_push(struct stanza_list *list, struct xml_node *stanza);
-/* Frees every stanza and empties the list (it stays usable). */
-void stanza_list_clear(struct stanza_list *list);
 
 /* A stanza error in reply to orig (RFC 6120 8.3): same element name and
  * id, from/to swapped, type='error', an <error type=TYPE> with the

@@ -7,22 +7,6 @@
 #include "cs_stanza.h"
 #include "cs_util.h"
 
-void stanza_list_push(struct stanza_list *list, struct xml_node *stanza)
-{
-    if (list->n == list->cap) {
-        list->cap = list->cap ? list->cap * 2 : 8;
-        list->v = xrealloc(list->v, list->cap * sizeof(*list->v));
-    }
-    list->v[list->n++] = stanza;
-}
-
-void stanza_list_clear(struct stanza_list *list)
-{
-    for (size_t i = 0; i < list->n; i++)
-        xml_free(list->v[i]);
-    list->n = 0;
-}
-
 static struct xml_node *reply_skeleton(const struct xml_node *orig, const char *type)
 {
     struct xml_node *r = xml_elem_new(orig->name, NULL);
