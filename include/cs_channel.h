@@ -29,7 +29,7 @@ struct channel {
     char *owner; /* normalised bare JID, or NULL */
     enum channel_policy policy;
     struct status_set status;
-    bool shown;  /* watchers were last sent an available status (persisted) */
+    bool shown;              /* watchers were last sent an available status (persisted) */
     int64_t saved_last_seen; /* the last-seen time in the database */
 
     /* Watchers: bare JIDs in From/Both (+ Pending Out). */
@@ -52,10 +52,10 @@ struct channel {
 };
 
 struct chancache {
-    const char *domain;     /* borrowed */
-    struct roster *roster;  /* borrowed */
-    struct hash by_name;    /* name -> struct channel * (owned) */
-    struct channel **all;   /* the same, dense, in load order */
+    const char *domain;    /* borrowed */
+    struct roster *roster; /* borrowed */
+    struct hash by_name;   /* name -> struct channel * (owned) */
+    struct channel **all;  /* the same, dense, in load order */
     size_t n, cap;
     unsigned long long bad_rows; /* database rows skipped as invalid */
 };

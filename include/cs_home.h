@@ -37,10 +37,10 @@ struct home_limits {
 };
 
 struct home_stats {
-    unsigned long long deliveries;  /* presence stanzas fanned out to watchers */
-    unsigned long rate_limited;     /* subscription stanzas dropped by the rate limit */
-    unsigned long bad_presence;     /* presence answered with an error or dropped as invalid */
-    unsigned long probes_sent;      /* owner probes and binding requests */
+    unsigned long long deliveries; /* presence stanzas fanned out to watchers */
+    unsigned long rate_limited;    /* subscription stanzas dropped by the rate limit */
+    unsigned long bad_presence;    /* presence answered with an error or dropped as invalid */
+    unsigned long probes_sent;     /* owner probes and binding requests */
 };
 
 /* domain, roster and out must outlive the home.  Caller frees with

@@ -42,12 +42,12 @@ struct link_handlers {
 
 /* Counters for logs, tests and benchmarks. */
 struct link_stats {
-    unsigned long connects;       /* successful handshakes */
+    unsigned long connects; /* successful handshakes */
     unsigned long stanzas_in;
     unsigned long stanzas_out;
     unsigned long long bytes_in;
     unsigned long long bytes_out;
-    unsigned long input_rejects;  /* stream restarts for bad input */
+    unsigned long input_rejects; /* stream restarts for bad input */
 };
 
 /* cfg and loop must outlive the link.  Caller frees with link_free().

@@ -25,8 +25,8 @@ typedef void offline_cb(void *ud, int64_t id, const char *sender, const char *st
                         int64_t stored);
 /* Calls cb for up to limit stored messages of channel with id > after,
  * oldest first.  0 or CS_EDB. */
-int offline_each(struct offline *off, const char *channel, int64_t after, int limit,
-                 offline_cb *cb, void *ud);
+int offline_each(struct offline *off, const char *channel, int64_t after, int limit, offline_cb *cb,
+                 void *ud);
 /* The same, for a paced flush: also stops before the stanza bytes passed
  * to cb would exceed max_bytes, but always passes at least one message, so
  * one bigger than max_bytes still goes (alone).  *n_r is how many were

@@ -27,15 +27,15 @@ struct service_stats {
 };
 
 struct service {
-    const char *domain;   /* borrowed: the component domain */
-    struct home *home;    /* borrowed: channels; NULL serves the domain only */
-    struct route *route;  /* borrowed: messages; NULL answers them with errors */
+    const char *domain;    /* borrowed: the component domain */
+    struct home *home;     /* borrowed: channels; NULL serves the domain only */
+    struct route *route;   /* borrowed: messages; NULL answers them with errors */
     const struct out *out; /* borrowed: where answers go */
     struct service_stats stats;
 };
 
-void service_init(struct service *svc, const char *domain, struct home *home,
-                  struct route *route, const struct out *out);
+void service_init(struct service *svc, const char *domain, struct home *home, struct route *route,
+                  const struct out *out);
 /* Handles one inbound stanza received at now_ms (wall clock). */
 void service_handle(struct service *svc, const struct xml_node *stanza, int64_t now_ms);
 

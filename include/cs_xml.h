@@ -49,10 +49,10 @@ struct xml_attr {
 
 struct xml_node {
     enum xml_node_type type;
-    char *name;  /* element: local name */
-    char *ns;    /* element: namespace URI; "" = no namespace (xmlns='');
-                  * NULL = inherit the parent's (trees built in code) */
-    char *text;  /* text node: content (NUL-terminated, may hold no NUL) */
+    char *name; /* element: local name */
+    char *ns;   /* element: namespace URI; "" = no namespace (xmlns='');
+                 * NULL = inherit the parent's (trees built in code) */
+    char *text; /* text node: content (NUL-terminated, may hold no NUL) */
     size_t text_len;
     size_t text_cap; /* text node: allocated size of text */
     struct xml_attr *attrs;

@@ -91,7 +91,8 @@ bool bind_pump(struct home *h, int64_t now_ms)
                 bind_channel(h, pg.name[i], owner, c);
             else if (owner)
                 log_warning("home: channel %s: owner '%s' is not a normalised bare JID; "
-                            "not bound", pg.name[i], owner);
+                            "not bound",
+                            pg.name[i], owner);
         }
         if (pg.n > 0) {
             free(h->bind_after);

@@ -106,8 +106,7 @@ void home_send_status_to(struct home *h, struct channel *c, const char *to)
     xml_free(p);
 }
 
-void home_reply_error(struct home *h, const struct xml_node *st, const char *type,
-                      const char *cond)
+void home_reply_error(struct home *h, const struct xml_node *st, const char *type, const char *cond)
 {
     struct xml_node *e = stanza_error_reply(st, type, cond, NULL);
     if (out_stanza(h->out, e) != 0)
@@ -186,9 +185,9 @@ static void inbound_subscribe(struct home *h, struct channel *c, const char *con
 
     if (roster_get(h->roster, c->name, contact, &row) == CS_EDB)
         return;
-    if (!sub_is_watcher(row.state) && !row.approved && c->policy == POLICY_APPROVE &&
-        !owner_asks && row.state != SUB_NONE_IN && row.state != SUB_TO_IN &&
-        row.state != SUB_NONE_OUT_IN && c->owner != NULL && !pending_room(h, c)) {
+    if (!sub_is_watcher(row.state) && !row.approved && c->policy == POLICY_APPROVE && !owner_asks &&
+        row.state != SUB_NONE_IN && row.state != SUB_TO_IN && row.state != SUB_NONE_OUT_IN &&
+        c->owner != NULL && !pending_room(h, c)) {
         log_info("home: %s has %d pending requests; refusing %s", c->name, h->limits.max_pending,
                  contact);
         home_send_presence(h, c->jid, contact, "unsubscribed", NULL);

@@ -183,7 +183,7 @@ static const struct {
     const char *seq;
 } escapes[] = {
     {' ', "20"}, {'"', "22"}, {'&', "26"}, {'\'', "27"}, {'/', "2f"},
-    {':', "3a"}, {'<', "3c"}, {'>', "3e"}, {'@', "40"}, {'\\', "5c"},
+    {':', "3a"}, {'<', "3c"}, {'>', "3e"}, {'@', "40"},  {'\\', "5c"},
 };
 
 /* The character an escape sequence at s ("\XX") stands for, or 0. */

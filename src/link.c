@@ -60,7 +60,7 @@ struct link {
     size_t out_off;
     size_t budget; /* send_buffer_bytes: producers pause, input pauses above */
     bool read_paused;
-    int64_t last_progress;         /* ms: last write to the socket, or output queued onto none */
+    int64_t last_progress;          /* ms: last write to the socket, or output queued onto none */
     struct loop_timer *stall_timer; /* runs while output is pending */
 
     struct loop_timer *timer;    /* reconnect, connect timeout or close wait */
@@ -70,7 +70,7 @@ struct link {
     bool shutting_down;
 
     bool in_feed;
-    char *fail_reason; /* set inside a feed; acted upon afterwards */
+    char *fail_reason;  /* set inside a feed; acted upon afterwards */
     bool fail_is_input; /* the failure was bad input from the server */
 
     struct link_stats stats;
@@ -252,8 +252,7 @@ static int queue(struct link *link, const char *data, size_t len)
     if (pending(link) == 0) {
         link->last_progress = cs_now_ms();
         if (link->stall_timer == NULL && link->cfg->stall_timeout > 0)
-            link->stall_timer = loop_timer_add(link->loop,
-                                               (int64_t)link->cfg->stall_timeout * 1000,
+            link->stall_timer = loop_timer_add(link->loop, (int64_t)link->cfg->stall_timeout * 1000,
                                                on_stall_check, link);
     }
     strbuf_append(&link->out, data, len);
@@ -345,8 +344,8 @@ static void drop(struct link *link, const char *reason)
     if (was_online && cs_now_ms() - link->online_since > 10000)
         link->attempt = 0; /* it was stable: start the backoff afresh */
     close_socket(link);
-    delay = link_backoff_ms(link->cfg->reconnect_min_ms, link->cfg->reconnect_max_ms,
-                            link->attempt);
+    delay =
+        link_backoff_ms(link->cfg->reconnect_min_ms, link->cfg->reconnect_max_ms, link->attempt);
     if (link->attempt < 32)
         link->attempt++;
     link->state = LINK_WAIT;
@@ -360,9 +359,9 @@ static void drop(struct link *link, const char *reason)
 static void send_stream_error(struct link *link, const char *condition)
 {
     char buf[256];
-    int n = snprintf(buf, sizeof(buf),
-                     "<stream:error><%s xmlns='" XML_NS_STREAMS "'/></stream:error></stream:stream>",
-                     condition);
+    int n = snprintf(
+        buf, sizeof(buf),
+        "<stream:error><%s xmlns='" XML_NS_STREAMS "'/></stream:error></stream:stream>", condition);
     if (link->fd >= 0 && n > 0)
         (void)!send(link->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
@@ -377,8 +376,8 @@ static void on_keepalive(struct loop *loop, void *ud)
     if (pending(link) == 0)
         queue(link, " ", 1);
     if (link->state == LINK_ONLINE)
-        link->ka_timer = loop_timer_add(loop, (int64_t)link->cfg->keepalive * 1000, on_keepalive,
-                                        link);
+        link->ka_timer =
+            loop_timer_add(loop, (int64_t)link->cfg->keepalive * 1000, on_keepalive, link);
 }
 
 static void go_online(struct link *link)
@@ -389,8 +388,8 @@ static void go_online(struct link *link)
     link->stats.connects++;
     log_info("link: online as %s", link->cfg->domain);
     if (link->cfg->keepalive > 0)
-        link->ka_timer = loop_timer_add(link->loop, (int64_t)link->cfg->keepalive * 1000,
-                                        on_keepalive, link);
+        link->ka_timer =
+            loop_timer_add(link->loop, (int64_t)link->cfg->keepalive * 1000, on_keepalive, link);
     if (link->h->online)
         link->h->online(link, link->ud);
 }
@@ -453,8 +452,8 @@ static void stream_error(struct link *link, const struct xml_node *err)
         else
             cond = c->name;
     }
-    log_error("link: stream error from server: %s%s%s%s", cond, text ? " (" : "",
-              text ? text : "", text ? ")" : "");
+    log_error("link: stream error from server: %s%s%s%s", cond, text ? " (" : "", text ? text : "",
+              text ? ")" : "");
     fail(link, false, "stream error %s", cond);
     free(text);
 }
@@ -538,8 +537,8 @@ static void handle_feed_result(struct link *link, int r)
         char reason[256];
         link->stats.input_rejects++;
         log_error("link: input rejected: %s; restarting stream", xml_parser_error(link->parser));
-        send_stream_error(link, v == XML_VIOLATION_SIZE    ? "policy-violation"
-                                : v == XML_VIOLATION_DEPTH ? "policy-violation"
+        send_stream_error(link, v == XML_VIOLATION_SIZE     ? "policy-violation"
+                                : v == XML_VIOLATION_DEPTH  ? "policy-violation"
                                 : v == XML_VIOLATION_SYNTAX ? "not-well-formed"
                                                             : "restricted-xml");
         snprintf(reason, sizeof(reason), "bad input (%s)", xml_parser_error(link->parser));
@@ -668,8 +667,7 @@ static void start_connect(struct link *link)
         struct addrinfo *ai = link->addr_next;
         int fd;
         link->addr_next = ai->ai_next;
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0)
             continue;
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {

@@ -114,8 +114,8 @@ int offline_usage(struct offline *o, const char *channel, int *count_r, int64_t 
     return done(o, st, rc, "counting offline messages");
 }
 
-int offline_each(struct offline *o, const char *channel, int64_t after, int limit,
-                 offline_cb *cb, void *ud)
+int offline_each(struct offline *o, const char *channel, int64_t after, int limit, offline_cb *cb,
+                 void *ud)
 {
     int n;
     /* The same rows with no byte budget. */

@@ -188,9 +188,8 @@ void roster_tx_rollback(struct roster *r)
 static int row_from_stmt(sqlite3_stmt *st, int col, struct sub_row *row)
 {
     const char *sub = (const char *)sqlite3_column_text(st, col);
-    if (sub == NULL ||
-        sub_from_columns(sub, sqlite3_column_int(st, col + 1), sqlite3_column_int(st, col + 2),
-                         row) != 0)
+    if (sub == NULL || sub_from_columns(sub, sqlite3_column_int(st, col + 1),
+                                        sqlite3_column_int(st, col + 2), row) != 0)
         return CS_EINVAL;
     row->approved = sqlite3_column_int(st, col + 3) != 0;
     return 0;

@@ -30,7 +30,7 @@
 
 /* A channel's offline store: how much, and how far the cursor got. */
 struct stored {
-    int count;          /* rows in the store, sent or not (no scan per message) */
+    int count; /* rows in the store, sent or not (no scan per message) */
     int64_t bytes;
     int64_t sent_upto;  /* highest id accepted by the link and not yet deleted */
     unsigned in_flight; /* of those, how many await route_drained */

@@ -21,8 +21,8 @@ static const char *const domain_features[] = {
     NS_VERSION,
 };
 
-void service_init(struct service *svc, const char *domain, struct home *home,
-                  struct route *route, const struct out *out)
+void service_init(struct service *svc, const char *domain, struct home *home, struct route *route,
+                  const struct out *out)
 {
     memset(svc, 0, sizeof(*svc));
     svc->domain = domain;
@@ -78,7 +78,8 @@ static void version(struct service *svc, const struct xml_node *iq)
 }
 
 /* An iq get/set to the bare component domain. */
-static void domain_iq(struct service *svc, const struct xml_node *iq, const struct xml_node *payload)
+static void domain_iq(struct service *svc, const struct xml_node *iq,
+                      const struct xml_node *payload)
 {
     const char *type = xml_attr(iq, "type");
     const char *ns = xml_ns(payload);

@@ -348,7 +348,7 @@ struct xml_parser {
     unsigned max_depth;
     unsigned max_attrs; /* per element: XML_MAX_ATTRS, see xml_parse_one() */
 
-    unsigned level;         /* 0 = outside the root, 1 = in root, 2 = in a stanza... */
+    unsigned level;          /* 0 = outside the root, 1 = in root, 2 = in a stanza... */
     struct xml_node *stanza; /* top-level element being built */
     struct xml_node *cur;    /* innermost open element of stanza */
     long long mark;          /* byte offset where the current element began */
@@ -598,7 +598,7 @@ void xml_parser_stop(struct xml_parser *p)
 static int violation_code(const struct xml_parser *p)
 {
     return p->violation == XML_VIOLATION_SIZE || p->violation == XML_VIOLATION_DEPTH ? CS_ELIMIT
-                                                                                      : CS_EPROTO;
+                                                                                     : CS_EPROTO;
 }
 
 int xml_parser_feed(struct xml_parser *p, const char *data, size_t len)

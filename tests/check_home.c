@@ -289,9 +289,10 @@ END_TEST
 START_TEST(test_bad_input)
 {
     /* Unknown type: bad-request. */
-    ck_assert_str_eq(in("<presence from='w@b.test/r' to='" CH "' type='bogus'/>"),
-                     "<presence from='" CH "' to='w@b.test/r' type='error'><error type='modify'>"
-                     "<bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>\n");
+    ck_assert_str_eq(
+        in("<presence from='w@b.test/r' to='" CH "' type='bogus'/>"),
+        "<presence from='" CH "' to='w@b.test/r' type='error'><error type='modify'>"
+        "<bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>\n");
     /* Malformed to. */
     ck_assert_ptr_nonnull(strstr(in("<presence from='w@b.test/r' to='a b@status.a.test' "
                                     "type='subscribe'/>"),
@@ -302,8 +303,8 @@ START_TEST(test_bad_input)
         memset(buf, 'a', 1024);
         buf[1024] = '\0';
         char xml[1500];
-        snprintf(xml, sizeof(xml), "<presence from='w@b.test/r' to='%s@status.a.test' type='probe'/>",
-                 buf);
+        snprintf(xml, sizeof(xml),
+                 "<presence from='w@b.test/r' to='%s@status.a.test' type='probe'/>", buf);
         ck_assert_ptr_nonnull(strstr(in(xml), "jid-malformed"));
     }
     /* Malformed or missing from: nobody to answer. */
@@ -318,8 +319,8 @@ START_TEST(test_bad_input)
     /* Invalid owner presence is not used. */
     bind_owner();
     in("<presence from='w@b.test/r' to='" CH "' type='subscribe'/>");
-    ck_assert_str_eq(in("<presence from='owner@a.test/pc' to='" CH "'><show>busy</show></presence>"),
-                     "");
+    ck_assert_str_eq(
+        in("<presence from='owner@a.test/pc' to='" CH "'><show>busy</show></presence>"), "");
 }
 END_TEST
 
@@ -353,7 +354,8 @@ START_TEST(test_bad_database_rows_skipped)
     make_home(10);
     home_online(home, now_s * 1000); /* the owner approved before: a probe */
     pump();
-    const char *o = in("<presence from='owner@a.test/pc' to='" CH "'><status>s</status></presence>");
+    const char *o =
+        in("<presence from='owner@a.test/pc' to='" CH "'><status>s</status></presence>");
     ck_assert_ptr_nonnull(strstr(o, "<presence to='good@a.test' from='" CH "'>"));
     ck_assert_ptr_null(strstr(o, "brien"));
     ck_assert_ptr_null(strstr(o, "victim"));
@@ -383,7 +385,8 @@ START_TEST(test_owner_error_retried)
     home_tick(home, (now_s + 30) * 1000);
     ck_assert_uint_eq(out.len, 0); /* not yet */
     home_tick(home, (now_s + 61) * 1000);
-    ck_assert_ptr_nonnull(strstr(out.data, "<presence from='" CH "' to='owner@a.test' type='probe'/>"));
+    ck_assert_ptr_nonnull(
+        strstr(out.data, "<presence from='" CH "' to='owner@a.test' type='probe'/>"));
     /* Once only. */
     out.len = 0;
     home_tick(home, (now_s + 200) * 1000);

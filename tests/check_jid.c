@@ -43,9 +43,9 @@ static const char *const invalid[] = {
     "a@b..c",
     "a@[zz]",
     "a@b/\x01",
-    "\xc3@b",          /* truncated UTF-8 */
-    "\xc0\xaf@b",      /* overlong */
-    "\xed\xa0\x80@b",  /* surrogate */
+    "\xc3@b",         /* truncated UTF-8 */
+    "\xc0\xaf@b",     /* overlong */
+    "\xed\xa0\x80@b", /* surrogate */
     "\xf5\x80\x80\x80@b",
     "a\x7f@b",
 };

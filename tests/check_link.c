@@ -29,8 +29,8 @@ struct fixture {
     struct config cfg;
     struct loop *loop;
     struct link *link;
-    int lfd;       /* fake server listener */
-    int sfd;       /* fake server's accepted connection */
+    int lfd; /* fake server listener */
+    int sfd; /* fake server's accepted connection */
     int online, offline, closed;
     struct strbuf got; /* serialised stanzas the link delivered */
 };

@@ -100,10 +100,10 @@ START_TEST(test_failed_commit_answers_only_state_changes)
 
     /* A batch whose commit will fail: the database refuses a row only at
      * COMMIT (a deferred foreign key), after the stanzas were handled. */
-    struct xml_node *msg = test_parse_stanza(
-        "<message from='w@b.test/r' to='" CH "' id='m1'><body>hi</body></message>");
-    struct xml_node *sub = test_parse_stanza(
-        "<presence from='v@b.test/r' to='" CH "' type='subscribe' id='s1'/>");
+    struct xml_node *msg = test_parse_stanza("<message from='w@b.test/r' to='" CH
+                                             "' id='m1'><body>hi</body></message>");
+    struct xml_node *sub =
+        test_parse_stanza("<presence from='v@b.test/r' to='" CH "' type='subscribe' id='s1'/>");
     node_stanza(node, msg, now_ms);
     node_stanza(node, sub, now_ms);
     sql("PRAGMA defer_foreign_keys = ON;"
@@ -115,7 +115,8 @@ START_TEST(test_failed_commit_answers_only_state_changes)
 
     char *o = testout_take(&T);
     /* The message depended on no state: delivered. */
-    ck_assert_ptr_nonnull(strstr(o, "<message from='w\\40b.test@" "status.a.test' "
+    ck_assert_ptr_nonnull(strstr(o, "<message from='w\\40b.test@"
+                                    "status.a.test' "
                                     "to='o@a.test/pc' id='m1'><body>hi</body></message>"));
     /* The subscription was not stored: no 'subscribed', an error instead. */
     ck_assert_ptr_null(strstr(o, "type='subscribed'"));

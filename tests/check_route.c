@@ -169,21 +169,23 @@ START_TEST(test_errors)
                                     "<body>x</body></message>"),
                                  "service-unavailable"));
     char big[3000];
-    snprintf(big, sizeof(big), "<message from='w@b.test/r' to='" CH "'><body>%02500d</body></message>",
-             0);
+    snprintf(big, sizeof(big),
+             "<message from='w@b.test/r' to='" CH "'><body>%02500d</body></message>", 0);
     ck_assert_ptr_nonnull(strstr(in(big), "policy-violation"));
     ck_assert_str_eq(in("<message from='w@b.test/r' to='" CH "' type='error'/>"), "");
-    ck_assert_ptr_nonnull(strstr(in("<message from='w@b.test/r' to='a b@status.a.test'/>"),
-                                 "jid-malformed"));
+    ck_assert_ptr_nonnull(
+        strstr(in("<message from='w@b.test/r' to='a b@status.a.test'/>"), "jid-malformed"));
     /* Relay addresses that name no bare JID: an error, and nothing leaks
      * (the sanitizer build checks; this used to leak ~1 KB each). */
     for (int i = 0; i < 200; i++) {
-        ck_assert_ptr_nonnull(strstr(in("<message from='w@b.test/r' "
-                                        "to='AAAA\\2fx\\40c@status.a.test'><body>x</body></message>"),
-                                     "jid-malformed"));
-        ck_assert_ptr_nonnull(strstr(in("<message from='w@b.test/r' "
-                                        "to='a\\40b.org\\2fr@status.a.test'><body>x</body></message>"),
-                                     "jid-malformed"));
+        ck_assert_ptr_nonnull(
+            strstr(in("<message from='w@b.test/r' "
+                      "to='AAAA\\2fx\\40c@status.a.test'><body>x</body></message>"),
+                   "jid-malformed"));
+        ck_assert_ptr_nonnull(
+            strstr(in("<message from='w@b.test/r' "
+                      "to='a\\40b.org\\2fr@status.a.test'><body>x</body></message>"),
+                   "jid-malformed"));
     }
     ck_assert_int_eq(stored(), 0);
 }
@@ -247,8 +249,8 @@ START_TEST(test_flush_paced_by_bytes)
     make(1000);
     for (int i = 0; i < 200; i++) {
         snprintf(msg, sizeof(msg),
-                 "<message from='w@b.test/r' to='" CH "' id='%d'><body>%0300d</body></message>",
-                 i, i);
+                 "<message from='w@b.test/r' to='" CH "' id='%d'><body>%0300d</body></message>", i,
+                 i);
         in(msg);
     }
     ck_assert_int_eq(stored(), 200);
@@ -295,9 +297,10 @@ START_TEST(test_offline_store_and_flush)
     in("<message from='v@b.test/r' to='" CH "' id='b'><body>two</body></message>");
     in("<message from='w@b.test/r' to='" CH "' type='chat' id='c'><body>three</body></message>");
     ck_assert_int_eq(stored(), 3);
-    ck_assert_ptr_nonnull(strstr(in("<message from='w@b.test/r' to='" CH "' type='chat'>"
-                                    "<body>four</body></message>"),
-                                 "<resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"));
+    ck_assert_ptr_nonnull(
+        strstr(in("<message from='w@b.test/r' to='" CH "' type='chat'>"
+                  "<body>four</body></message>"),
+               "<resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"));
     ck_assert_int_eq(stored(), 3);
 
     /* Survives a restart. */

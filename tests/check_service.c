@@ -34,7 +34,7 @@ static char *run(const char *xml)
     return got;
 }
 
-#define ERR(cond, type)                                                                   \
+#define ERR(cond, type)                                                                            \
     "<error type='" type "'><" cond " xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>"
 
 static void expect(const char *in, const char *want)
@@ -104,8 +104,8 @@ START_TEST(test_unknown_iq)
 }
 END_TEST
 
-#define BADREQ(text)                                                                      \
-    "<error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"     \
+#define BADREQ(text)                                                                               \
+    "<error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"              \
     "<text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' xml:lang='en'>" text "</text></error>"
 
 START_TEST(test_malformed_iq)
@@ -118,8 +118,8 @@ START_TEST(test_malformed_iq)
            "<iq from='status.a.test' to='u@a.test/r' id='m2' type='error'><a xmlns='x'/>" BADREQ(
                "iq get/set needs exactly one child element") "</iq>\n");
     expect("<iq type='get' from='u@a.test/r' to='status.a.test'><ping xmlns='urn:xmpp:ping'/></iq>",
-           "<iq from='status.a.test' to='u@a.test/r' type='error'><ping xmlns='urn:xmpp:ping'/>" BADREQ(
-               "iq needs an id") "</iq>\n");
+           "<iq from='status.a.test' to='u@a.test/r' type='error'><ping "
+           "xmlns='urn:xmpp:ping'/>" BADREQ("iq needs an id") "</iq>\n");
     expect("<iq type='fetch' id='m3' from='u@a.test/r' to='status.a.test'><ping "
            "xmlns='urn:xmpp:ping'/></iq>",
            "<iq from='status.a.test' to='u@a.test/r' id='m3' type='error'><ping "
@@ -135,13 +135,15 @@ START_TEST(test_silent_cases)
     expect("<iq type='result' id='r1' from='u@a.test/r' to='status.a.test'/>", "");
     /* No or bad 'from': nobody to answer. */
     expect("<iq type='get' id='f1' to='status.a.test'><ping xmlns='urn:xmpp:ping'/></iq>", "");
-    expect("<iq type='get' id='f2' from='a@@b' to='status.a.test'><ping xmlns='urn:xmpp:ping'/></iq>",
-           "");
+    expect(
+        "<iq type='get' id='f2' from='a@@b' to='status.a.test'><ping xmlns='urn:xmpp:ping'/></iq>",
+        "");
     /* Headline to nobody: dropped (RFC 6121 8.5.2). */
     expect("<message type='headline' from='u@a.test/r' to='status.a.test'><body>x</body></message>",
            "");
     /* Another domain: not ours to answer. */
-    expect("<iq type='get' id='o1' from='u@a.test/r' to='other.test'><ping xmlns='urn:xmpp:ping'/></iq>",
+    expect("<iq type='get' id='o1' from='u@a.test/r' to='other.test'><ping "
+           "xmlns='urn:xmpp:ping'/></iq>",
            "");
 }
 END_TEST
@@ -152,11 +154,13 @@ START_TEST(test_bad_to_and_message)
            "xmlns='urn:xmpp:ping'/></iq>",
            "<iq from='a b@status.a.test' to='u@a.test/r' id='j1' type='error'><ping "
            "xmlns='urn:xmpp:ping'/>" ERR("jid-malformed", "modify") "</iq>\n");
-    expect("<message type='chat' id='c1' from='u@a.test/r' to='status.a.test'><body>hi</body></message>",
+    expect("<message type='chat' id='c1' from='u@a.test/r' "
+           "to='status.a.test'><body>hi</body></message>",
            "<message from='status.a.test' to='u@a.test/r' id='c1' type='error'>" ERR(
                "service-unavailable", "cancel") "</message>\n");
     /* Upper-case domain in 'to' is the same domain. */
-    expect("<iq type='get' id='p2' from='u@a.test/r' to='STATUS.a.test'><ping xmlns='urn:xmpp:ping'/></iq>",
+    expect("<iq type='get' id='p2' from='u@a.test/r' to='STATUS.a.test'><ping "
+           "xmlns='urn:xmpp:ping'/></iq>",
            "<iq from='STATUS.a.test' to='u@a.test/r' id='p2' type='result'/>\n");
 }
 END_TEST

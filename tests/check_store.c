@@ -174,7 +174,8 @@ START_TEST(test_missing_directory)
     struct store *s;
     char err[256];
     ck_assert_int_eq(store_open("/nonexistent-dir/x.db", &cfg, &s, err, sizeof(err)), CS_EDB);
-    ck_assert_str_eq(err, "cannot open database '/nonexistent-dir/x.db': unable to open database file");
+    ck_assert_str_eq(err,
+                     "cannot open database '/nonexistent-dir/x.db': unable to open database file");
 }
 END_TEST
 
@@ -219,11 +220,12 @@ START_TEST(test_failed_migration_rolls_back)
     ck_assert_ptr_nonnull(strstr(err, "migration to schema version 1 failed"));
     ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
     sqlite3_stmt *st;
-    ck_assert_int_eq(sqlite3_prepare_v2(raw,
-                                        "SELECT (SELECT user_version FROM pragma_user_version),"
-                                        " (SELECT count(*) FROM sqlite_master WHERE name = 'channel')",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(raw,
+                           "SELECT (SELECT user_version FROM pragma_user_version),"
+                           " (SELECT count(*) FROM sqlite_master WHERE name = 'channel')",
+                           -1, &st, NULL),
+        SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
     ck_assert_int_eq(sqlite3_column_int(st, 0), 0);
     ck_assert_int_eq(sqlite3_column_int(st, 1), 0); /* nothing half-way */
@@ -241,9 +243,9 @@ START_TEST(test_failed_migration_conflicting_channel)
     struct store *s = (struct store *)&s; /* must be NULLed */
     char err[256];
     ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(raw, "CREATE TABLE channel (x); PRAGMA user_version = 0", NULL,
-                                  NULL, NULL),
-                     SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(raw, "CREATE TABLE channel (x); PRAGMA user_version = 0", NULL, NULL, NULL),
+        SQLITE_OK);
     ck_assert_int_eq(sqlite3_close(raw), SQLITE_OK);
     ck_assert_int_eq(store_open(db, &cfg, &s, err, sizeof(err)), CS_EDB);
     ck_assert_ptr_null(s);
@@ -388,8 +390,8 @@ START_TEST(test_hand_edits)
         if (edits[i].error == NULL)
             ck_assert_msg(e == NULL, "%s rejected: %s", edits[i].sql, e);
         else
-            ck_assert_msg(e && strstr(e, edits[i].error), "%s: got '%s', want '%s'",
-                          edits[i].sql, e ? e : "accepted", edits[i].error);
+            ck_assert_msg(e && strstr(e, edits[i].error), "%s: got '%s', want '%s'", edits[i].sql,
+                          e ? e : "accepted", edits[i].error);
     }
     /* Renaming and deleting a channel carries its roster along. */
     ck_assert_ptr_null(exec(s, "UPDATE channel SET name = 'front' WHERE name = 'desk'"));

@@ -40,7 +40,9 @@ static void c_end(void *ud)
 
 static const struct xml_parser_handlers H = {c_start, c_stanza, c_end};
 
-#define HDR "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' id='abc'>"
+#define HDR                                                                                        \
+    "<stream:stream xmlns='jabber:component:accept' "                                              \
+    "xmlns:stream='http://etherx.jabber.org/streams' id='abc'>"
 
 static void collected_free(struct collected *c)
 {
@@ -60,11 +62,10 @@ START_TEST(test_parse_stanzas_roundtrip)
     ck_assert_int_eq(c.starts, 1);
     ck_assert_str_eq(c.stream_id, "abc");
     ck_assert_uint_eq(c.count, 2);
-    ck_assert_str_eq(c.stanzas.data,
-                     "<message to='a@b' from='c@d/r' type='chat' id='1'>"
-                     "<body xml:lang='en'>hi &amp; &lt;there&gt; 'q'</body>"
-                     "<x xmlns='urn:ext' a='1'><y/></x></message>\n"
-                     "<iq type='get' id='2'><ping xmlns='urn:xmpp:ping'/></iq>\n");
+    ck_assert_str_eq(c.stanzas.data, "<message to='a@b' from='c@d/r' type='chat' id='1'>"
+                                     "<body xml:lang='en'>hi &amp; &lt;there&gt; 'q'</body>"
+                                     "<x xmlns='urn:ext' a='1'><y/></x></message>\n"
+                                     "<iq type='get' id='2'><ping xmlns='urn:xmpp:ping'/></iq>\n");
     ck_assert_int_eq(xml_parser_feed(p, "</stream:stream>", 16), 0);
     ck_assert_int_eq(c.ends, 1);
     xml_parser_free(&p);
@@ -106,8 +107,8 @@ START_TEST(test_every_split_point)
 }
 END_TEST
 
-static void expect_violation(const char *in, size_t max_bytes, unsigned depth,
-                             enum xml_violation v, int code)
+static void expect_violation(const char *in, size_t max_bytes, unsigned depth, enum xml_violation v,
+                             int code)
 {
     struct collected c = {0};
     struct xml_parser *p = xml_parser_new(max_bytes, depth, &H, &c);
@@ -128,8 +129,7 @@ START_TEST(test_doctype_rejected)
 {
     expect_violation("<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]>" HDR, 65536, 32,
                      XML_VIOLATION_DOCTYPE, CS_EPROTO);
-    expect_violation("<!DOCTYPE stream:stream>" HDR, 65536, 32, XML_VIOLATION_DOCTYPE,
-                     CS_EPROTO);
+    expect_violation("<!DOCTYPE stream:stream>" HDR, 65536, 32, XML_VIOLATION_DOCTYPE, CS_EPROTO);
     /* Injected mid-stream, between stanzas. */
     expect_violation(HDR "<a/><!DOCTYPE foo [<!ENTITY x 'y'>]>", 65536, 32, XML_VIOLATION_DOCTYPE,
                      CS_EPROTO);

@@ -10,7 +10,7 @@
 #include "cs_util.h"
 
 struct testout {
-    struct out path; /* give &t->path to the core */
+    struct out path;      /* give &t->path to the core */
     struct strbuf buf;    /* everything written, '\n' after each write */
     size_t room;          /* what room() reports; SIZE_MAX = unlimited */
     bool down;            /* write() fails with CS_ENOTCONN */
