@@ -33,6 +33,8 @@ enum stmt_id {
     ST_CONV_GET,
     ST_CONV_PUT,
     ST_ITEMS_PAGE,
+    ST_QUIET_ON,
+    ST_QUIET_OFF,
     ST_COUNT
 };
 
@@ -81,6 +83,9 @@ static const char *const sql[ST_COUNT] = {
      * are skipped, and the page stops in C once limit rows were passed. */
     [ST_ITEMS_PAGE] = "SELECT jid, subscription, ask, pending_in, approved FROM roster"
                       " WHERE channel = ?1 AND jid > ?2 ORDER BY jid",
+    /* Our own writes are not logged for ourselves (change_log, schema 4). */
+    [ST_QUIET_ON] = "UPDATE log_control SET quiet = 1",
+    [ST_QUIET_OFF] = "UPDATE log_control SET quiet = 0",
 };
 
 struct roster {
@@ -161,6 +166,10 @@ int roster_tx_begin(struct roster *r)
         return 0;
     if (run(r, ST_BEGIN) != 0)
         return CS_EDB;
+    if (run(r, ST_QUIET_ON) != 0) {
+        run(r, ST_ROLLBACK);
+        return CS_EDB;
+    }
     r->in_tx = true;
     return 0;
 }
@@ -170,7 +179,7 @@ int roster_tx_commit(struct roster *r)
     if (!r->in_tx)
         return 0;
     r->in_tx = false;
-    if (run(r, ST_COMMIT) != 0) {
+    if (run(r, ST_QUIET_OFF) != 0 || run(r, ST_COMMIT) != 0) {
         run(r, ST_ROLLBACK);
         return CS_EDB;
     }

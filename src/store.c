@@ -176,6 +176,72 @@ static const char *const migrations[] = {
     "CREATE TRIGGER channel_rename_offline AFTER UPDATE OF name ON channel"
     "  WHEN OLD.name <> NEW.name"
     "  BEGIN UPDATE offline SET channel = NEW.name WHERE channel = OLD.name; END;",
+    /* 3 -> 4: live administration.  Every write to channel and roster by
+     * anybody but chanstatd itself (sqlite3, chanstatctl) leaves a row in
+     * change_log, which chanstatd reads when PRAGMA data_version says
+     * another connection committed, and applies (doc/schema.md).
+     * chanstatd's own transactions set log_control.quiet for their
+     * duration, so its own writes are not logged. */
+    "CREATE TABLE change_log ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  kind TEXT NOT NULL CONSTRAINT change_log_kind CHECK (kind IN ('channel', 'roster')),"
+    "  channel TEXT NOT NULL,"
+    "  jid TEXT,"   /* roster: the contact */
+    "  old TEXT"    /* roster: subscription before; channel: owner before */
+    ") STRICT;"
+    "CREATE TABLE log_control ("
+    "  id INTEGER PRIMARY KEY CONSTRAINT log_control_one_row CHECK (id = 1),"
+    "  quiet INTEGER NOT NULL DEFAULT 0 CONSTRAINT log_control_quiet_bool CHECK (quiet IN (0, 1))"
+    ") STRICT;"
+    "INSERT INTO log_control (id, quiet) VALUES (1, 0);"
+    "CREATE TRIGGER channel_log_insert AFTER INSERT ON channel"
+    "  WHEN (SELECT quiet FROM log_control) = 0"
+    "  BEGIN INSERT INTO change_log (kind, channel) VALUES ('channel', NEW.name); END;"
+    "CREATE TRIGGER channel_log_update AFTER UPDATE ON channel"
+    "  WHEN (SELECT quiet FROM log_control) = 0 BEGIN"
+    "    INSERT INTO change_log (kind, channel, old) VALUES ('channel', OLD.name, OLD.owner);"
+    "    INSERT INTO change_log (kind, channel) SELECT 'channel', NEW.name"
+    "      WHERE NEW.name <> OLD.name;"
+    "  END;"
+    "CREATE TRIGGER channel_log_delete AFTER DELETE ON channel"
+    "  WHEN (SELECT quiet FROM log_control) = 0"
+    "  BEGIN INSERT INTO change_log (kind, channel, old) VALUES ('channel', OLD.name, OLD.owner); END;"
+    "CREATE TRIGGER roster_log_insert AFTER INSERT ON roster"
+    "  WHEN (SELECT quiet FROM log_control) = 0"
+    "  BEGIN INSERT INTO change_log (kind, channel, jid) VALUES ('roster', NEW.channel, NEW.jid); END;"
+    "CREATE TRIGGER roster_log_update AFTER UPDATE ON roster"
+    "  WHEN (SELECT quiet FROM log_control) = 0 BEGIN"
+    "    INSERT INTO change_log (kind, channel, jid, old)"
+    "      VALUES ('roster', OLD.channel, OLD.jid, OLD.subscription);"
+    "    INSERT INTO change_log (kind, channel, jid) SELECT 'roster', NEW.channel, NEW.jid"
+    "      WHERE NEW.channel <> OLD.channel OR NEW.jid <> OLD.jid;"
+    "  END;"
+    "CREATE TRIGGER roster_log_delete AFTER DELETE ON roster"
+    "  WHEN (SELECT quiet FROM log_control) = 0 BEGIN"
+    "    INSERT INTO change_log (kind, channel, jid, old)"
+    "      VALUES ('roster', OLD.channel, OLD.jid, OLD.subscription);"
+    "  END;"
+    /* What chanstatd knows and admins read (chanstatctl status, stats):
+     * written by chanstatd at most once a second. */
+    "CREATE TABLE channel_resource ("
+    "  channel TEXT NOT NULL REFERENCES channel(name) ON DELETE CASCADE ON UPDATE CASCADE,"
+    "  resource TEXT NOT NULL,"
+    "  show TEXT NOT NULL,"
+    "  status TEXT,"
+    "  priority INTEGER NOT NULL,"
+    "  since INTEGER NOT NULL,"
+    "  PRIMARY KEY (channel, resource)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TRIGGER channel_delete_resource AFTER DELETE ON channel"
+    "  BEGIN DELETE FROM channel_resource WHERE channel = OLD.name; END;"
+    "CREATE TRIGGER channel_rename_resource AFTER UPDATE OF name ON channel"
+    "  WHEN OLD.name <> NEW.name"
+    "  BEGIN UPDATE channel_resource SET channel = NEW.name WHERE channel = OLD.name; END;"
+    "CREATE TABLE stats ("
+    "  name TEXT PRIMARY KEY NOT NULL,"
+    "  value INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;",
 };
 /* clang-format on */
 
