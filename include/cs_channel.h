@@ -25,8 +25,10 @@
 
 struct channel {
     char *name;
-    char *jid;   /* name@DOMAIN */
-    char *owner; /* normalised bare JID, or NULL */
+    char *jid;          /* name@DOMAIN */
+    char *owner;        /* normalised bare JID, or NULL */
+    char *display_name; /* channel.display_name, or NULL */
+    size_t index;       /* in chancache.all */
     enum channel_policy policy;
     struct status_set status;
     bool shown;              /* watchers were last sent an available status (persisted) */
@@ -70,6 +72,12 @@ struct channel *chancache_loaded(const struct chancache *cc, const char *name);
  * NULL when there is none (or on a database error, logged).  Borrowed:
  * the cache owns it until chancache_deinit(). */
 struct channel *chancache_find(struct chancache *cc, const char *name);
+
+/* Takes c out of the cache and frees it.  *cursor, an index into
+ * cc->all being walked (or NULL), is kept exact the same way
+ * watchers_set() keeps the fan-out cursor.  The caller unlinks c from
+ * any queue first. */
+void chancache_remove(struct chancache *cc, struct channel *c, size_t *cursor);
 
 /* Adds (on) or removes (off) jid from the watchers.  Removal keeps the
  * fan-out cursor exact: a watcher not yet sent to is never skipped. */

@@ -86,6 +86,39 @@ const struct home_stats *home_stats(const struct home *home);
 int home_message_target(struct home *home, const char *name, const char **owner_r,
                         const char **resource_r, const char **jid_r);
 
+/* ---- Administration (homeadmin.c) ---- */
+
+struct change;
+/* Applies one entry of the change log (an edit made by another
+ * connection): compares the database with what the home holds and sends
+ * what RFC 6121 requires (doc/schema.md, "What an edit triggers"). */
+void home_apply_change(struct home *home, const struct change *change, int64_t now_ms);
+
+/* A channel's roster rows that matter to its owner: watchers and pending
+ * requests, in JID order.  0, CS_ENOTFOUND or CS_EDB. */
+typedef void home_entry_cb(void *ud, const char *jid, const char *what);
+int home_list_entries(struct home *home, const char *name, home_entry_cb *cb, void *ud);
+/* The owner (or an admin) answers contact's pending request: approve or
+ * deny.  0, CS_ENOTFOUND (no such channel or no pending request) or CS_EDB. */
+int home_answer_request(struct home *home, const char *name, const char *contact, bool approve,
+                        int64_t now_ms);
+/* Sets the policy (applies to the next request).  0, CS_ENOTFOUND or CS_EDB. */
+int home_set_policy(struct home *home, const char *name, const char *policy, int64_t now_ms);
+/* Creates channel name owned by owner (open policy) and starts binding
+ * the owner at once.  0, CS_EEXIST (taken), CS_EINVAL (not a valid
+ * channel name) or CS_EDB. */
+int home_create_channel(struct home *home, const char *name, const char *owner, int64_t now_ms);
+/* Removes a channel: its watchers get unsubscribed and unavailable, the
+ * owner unsubscribe and unsubscribed.  0, CS_ENOTFOUND or CS_EDB. */
+int home_remove_channel(struct home *home, const char *name, int64_t now_ms);
+/* Channel facts for queries: 0 and borrowed pointers (valid until the
+ * next call into the home), or CS_ENOTFOUND. */
+int home_channel_info(struct home *home, const char *name, const char **owner_r,
+                      const char **policy_r, const char **display_name_r);
+/* Names of the channels owned by owner, in name order.  0 or CS_EDB. */
+typedef void home_name_cb(void *ud, const char *name);
+int home_channels_of(struct home *home, const char *owner, home_name_cb *cb, void *ud);
+
 /* Called when a channel's owner gains a resource that can receive
  * messages (to flush stored messages). */
 typedef void home_deliverable_cb(void *ud, const char *name);

@@ -31,6 +31,7 @@ struct node;
 struct node_stats {
     unsigned long commit_failures;
     unsigned long answers_taken_back; /* stanzas answered with an error after a failed commit */
+    unsigned long edits_applied;      /* change-log entries (sqlite3, chanstatctl) applied */
 };
 
 /* cfg, store and out must outlive the node.  NULL with err filled when

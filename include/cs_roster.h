@@ -114,6 +114,18 @@ int roster_conv_get(struct roster *roster, const char *owner, const char *contac
 int roster_conv_put(struct roster *roster, const char *owner, const char *contact,
                     const char *channel);
 
+/* Channel rows written by chanstatd itself (in-band registration, owner
+ * commands), inside the open transaction (started if none is).  0,
+ * CS_EEXIST (add: the name is taken, or a CHECK/trigger refused it) or
+ * CS_EDB.  Delete of a missing channel is 0. */
+int roster_channel_add(struct roster *roster, const char *name, const char *owner,
+                       enum channel_policy policy);
+int roster_channel_delete(struct roster *roster, const char *name);
+int roster_channel_set_policy(struct roster *roster, const char *name, enum channel_policy policy);
+/* channel.display_name: *display_r a new string (caller frees) or NULL
+ * when unset.  0 or CS_EDB. */
+int roster_display_name(struct roster *roster, const char *name, char **display_r);
+
 const char *channel_policy_name(enum channel_policy policy);
 int channel_policy_parse(const char *s, enum channel_policy *policy_r);
 

@@ -161,3 +161,17 @@ void bind_forget_all(struct home *h)
     }
     bind_stop(h);
 }
+
+void bind_unqueue(struct home *h, struct channel *c)
+{
+    if (!c->retry_queued)
+        return;
+    for (struct channel **pp = &h->retry_head; *pp; pp = &(*pp)->retry_next) {
+        if (*pp == c) {
+            *pp = c->retry_next;
+            break;
+        }
+    }
+    c->retry_next = NULL;
+    c->retry_queued = false;
+}

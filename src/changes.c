@@ -83,7 +83,8 @@ int changes_page(struct changes *ch, int64_t after, int limit, changes_cb *cb, v
     sqlite3_stmt *st = ch->st[ST_PAGE];
     int rc, n = 0;
     *n_r = 0;
-    if (sqlite3_bind_int64(st, 1, after) != SQLITE_OK || sqlite3_bind_int(st, 2, limit) != SQLITE_OK)
+    if (sqlite3_bind_int64(st, 1, after) != SQLITE_OK ||
+        sqlite3_bind_int(st, 2, limit) != SQLITE_OK)
         return fail(ch, st, "reading the change log");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct change c = {

@@ -31,6 +31,7 @@ static void channel_free(struct channel *c)
     hash_clear(&c->watcher_idx);
     status_set_deinit(&c->status);
     free(c->fan_body);
+    free(c->display_name);
     free(c->name);
     free(c->jid);
     free(c->owner);
@@ -174,13 +175,37 @@ struct channel *chancache_find(struct chancache *cc, const char *name)
         channel_free(c);
         return NULL;
     }
+    if (roster_display_name(cc->roster, c->name, &c->display_name) != 0)
+        log_error("channel: reading the display name of %s failed", c->name);
     c->status.last_seen = c->saved_last_seen = last_seen;
     c->shown = shown;
     if (cc->n == cc->cap) {
         cc->cap = cc->cap ? cc->cap * 2 : 64;
         cc->all = xrealloc(cc->all, cc->cap * sizeof(*cc->all));
     }
+    c->index = cc->n;
     cc->all[cc->n++] = c;
     hash_put(&cc->by_name, c->name, c);
     return c;
+}
+
+static void all_move(struct chancache *cc, size_t from, size_t to)
+{
+    cc->all[to] = cc->all[from];
+    cc->all[to]->index = to;
+}
+
+void chancache_remove(struct chancache *cc, struct channel *c, size_t *cursor)
+{
+    size_t i = c->index;
+    hash_del(&cc->by_name, c->name);
+    if (cursor && i < *cursor) {
+        if (i != *cursor - 1)
+            all_move(cc, *cursor - 1, i);
+        i = --*cursor;
+    }
+    if (i != cc->n - 1)
+        all_move(cc, cc->n - 1, i);
+    cc->n--;
+    channel_free(c);
 }

@@ -187,3 +187,23 @@ void fanout_forget_all(struct home *h)
 {
     fanout_stop(h);
 }
+
+void fanout_unqueue(struct home *h, struct channel *c)
+{
+    struct channel *prev = NULL;
+    if (!c->fan_queued)
+        return;
+    for (struct channel *x = h->fan_head; x; prev = x, x = x->fan_next) {
+        if (x != c)
+            continue;
+        if (prev)
+            prev->fan_next = c->fan_next;
+        else
+            h->fan_head = c->fan_next;
+        if (h->fan_tail == c)
+            h->fan_tail = prev;
+        break;
+    }
+    c->fan_next = NULL;
+    c->fan_queued = false;
+}

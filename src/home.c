@@ -151,8 +151,8 @@ static void relay_request(struct home *h, struct channel *c, const char *contact
 }
 
 /* The channel approves (subscribed) or refuses (unsubscribed) contact. */
-static void decide(struct home *h, struct channel *c, const char *contact, struct sub_row *row,
-                   bool approve)
+void home_decide(struct home *h, struct channel *c, const char *contact, struct sub_row *row,
+                 bool approve)
 {
     int act = home_change(h, c->name, c, contact, row,
                           approve ? SUB_OUT_SUBSCRIBED : SUB_OUT_UNSUBSCRIBED);
@@ -205,14 +205,14 @@ static void inbound_subscribe(struct home *h, struct channel *c, const char *con
     /* A new request: the channel's policy decides.  The owner is always
      * let in to watch the own channel. */
     if (c->policy == POLICY_OPEN || owner_asks)
-        decide(h, c, contact, &row, true);
+        home_decide(h, c, contact, &row, true);
     else if (c->policy == POLICY_CLOSED || c->owner == NULL)
-        decide(h, c, contact, &row, false);
+        home_decide(h, c, contact, &row, false);
     else
         relay_request(h, c, contact); /* stays pending; survives restarts */
 }
 
-static void owner_lost(struct home *h, struct channel *c, int64_t now_ms)
+void home_owner_lost(struct home *h, struct channel *c, int64_t now_ms)
 {
     if (status_set_clear(&c->status, now_ms / 1000))
         fanout_queue(h, c);
@@ -240,7 +240,7 @@ static void inbound_answer(struct home *h, struct channel *c, const char *contac
     if (ev == SUB_IN_SUBSCRIBED && (act & SUB_ACT_DELIVER))
         home_send_presence(h, c->jid, c->owner, "probe", NULL);
     if (ev == SUB_IN_UNSUBSCRIBED && (act & SUB_ACT_DELIVER))
-        owner_lost(h, c, now_ms);
+        home_owner_lost(h, c, now_ms);
 }
 
 static void inbound_probe(struct home *h, struct channel *c, const char *contact,
@@ -260,7 +260,7 @@ static void owner_presence(struct home *h, struct channel *c, const struct xml_n
         /* From the bare JID: a server's answer meaning "no resource
          * available" (e.g. to a subscribe before approval). */
         if (xml_attr(p, "type"))
-            owner_lost(h, c, now_ms);
+            home_owner_lost(h, c, now_ms);
         return;
     }
     if (status_update_parse(p, from->resource, &u) != 0) {
@@ -330,7 +330,7 @@ static void relay_answer(struct home *h, const struct jid *contact_jid, const ch
          * contact). */
         if (row.state == SUB_NONE_IN || row.state == SUB_NONE_OUT_IN || row.state == SUB_TO_IN ||
             (unsub && sub_is_watcher(row.state)))
-            decide(h, c, contact, &row, sub);
+            home_decide(h, c, contact, &row, sub);
     }
     free(owned.names);
     free(contact);

@@ -49,12 +49,21 @@ void home_reply_error(struct home *h, const struct xml_node *st, const char *typ
 int home_change(struct home *h, const char *channel, struct channel *c, const char *contact,
                 struct sub_row *row, enum sub_event ev);
 
+/* The channel approves (subscribed) or refuses (unsubscribed) contact. */
+void home_decide(struct home *h, struct channel *c, const char *contact, struct sub_row *row,
+                 bool approve);
+/* The owner's resources are gone (revoked, link lost, unbound). */
+void home_owner_lost(struct home *h, struct channel *c, int64_t now_ms);
+/* Takes c off the fan-out and retry queues and out of the cache. */
+void home_forget_channel(struct home *h, struct channel *c);
+
 /* fanout.c: c's status changed (or its watchers must be told again). */
 void fanout_queue(struct home *h, struct channel *c);
 bool fanout_pump(struct home *h);
 void fanout_stop(struct home *h);
 /* c is being freed or the cache forgotten: take it off the queue. */
 void fanout_forget_all(struct home *h);
+void fanout_unqueue(struct home *h, struct channel *c);
 
 /* bind.c */
 void bind_start(struct home *h);
@@ -65,5 +74,6 @@ void bind_channel(struct home *h, const char *name, const char *owner, struct ch
 void bind_retry_later(struct home *h, struct channel *c, int64_t now_ms);
 void bind_tick(struct home *h, int64_t now_ms);
 void bind_forget_all(struct home *h);
+void bind_unqueue(struct home *h, struct channel *c);
 
 #endif

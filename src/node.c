@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 
+#include "cs_changes.h"
 #include "cs_config.h"
 #include "cs_error.h"
 #include "cs_home.h"
@@ -18,6 +19,9 @@
 #include "cs_stanza.h"
 #include "cs_store.h"
 #include "cs_util.h"
+
+/* Change-log entries applied per step. */
+#define EDIT_PAGE 1000
 
 /* The output of one inbound stanza that changed state, and the error its
  * sender gets instead should the batch's commit fail. */
@@ -32,6 +36,8 @@ struct node {
     const struct out *out;
     struct roster *roster;
     struct offline *offline;
+    struct changes *changes;
+    bool edits_pending; /* another connection committed: read the change log */
     struct home *home;
     struct route *route;
     struct service svc;
@@ -69,7 +75,9 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     n->roster = roster_new(store, err, errlen);
     if (n->roster)
         n->offline = offline_new(store, err, errlen);
-    if (n->offline == NULL) {
+    if (n->offline)
+        n->changes = changes_new(store, err, errlen);
+    if (n->changes == NULL) {
         node_free(&n);
         return NULL;
     }
@@ -97,6 +105,7 @@ void node_free(struct node **np)
     route_free(&n->route);
     home_free(&n->home);
     offline_free(&n->offline);
+    changes_free(&n->changes);
     roster_free(&n->roster);
     clear_taken(n);
     free(n->taken);
@@ -238,6 +247,50 @@ void node_offline(struct node *n, int64_t now_ms)
     clear_taken(n);
 }
 
+struct apply_ctx {
+    struct node *n;
+    int64_t now_ms;
+    int64_t last;
+};
+
+static void on_change(void *ud, const struct change *c)
+{
+    struct apply_ctx *ac = ud;
+    home_apply_change(ac->n->home, c, ac->now_ms);
+    ac->last = c->seq;
+}
+
+/* Edits made with sqlite3 or chanstatctl: a page of the change log at a
+ * time, each page committed with what it sent, while the output has room.
+ * Idle, this costs one PRAGMA data_version per tick. */
+static void apply_edits(struct node *n, int64_t now_ms)
+{
+    int polled = changes_poll(n->changes);
+    if (polled < 0)
+        return;
+    if (polled == 1)
+        n->edits_pending = true;
+    while (n->edits_pending && n->out->room(n->out->ud) > 0) {
+        struct apply_ctx ac = {n, now_ms, 0};
+        size_t from = mark(n);
+        int got = 0;
+        if (changes_page(n->changes, 0, EDIT_PAGE, on_change, &ac, &got) != 0)
+            return;
+        if (got > 0 &&
+            (changes_trim(n->changes, ac.last) != 0 || roster_tx_commit(n->roster) != 0)) {
+            n->stats.commit_failures++;
+            roster_tx_rollback(n->roster);
+            splice(n, from, mark(n), "");
+            log_error("node: applying edits failed; retried");
+            reload(n, now_ms);
+            return;
+        }
+        n->stats.edits_applied += (unsigned long)got;
+        if (got < EDIT_PAGE)
+            n->edits_pending = false;
+    }
+}
+
 void node_tick(struct node *n, int64_t now_ms)
 {
     if (n->resync_at && now_ms >= n->resync_at) {
@@ -254,5 +307,6 @@ void node_tick(struct node *n, int64_t now_ms)
         reload(n, now_ms);
     }
     route_tick(n->route, now_ms);
+    apply_edits(n, now_ms);
     node_pump(n, now_ms);
 }

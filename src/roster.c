@@ -35,6 +35,10 @@ enum stmt_id {
     ST_ITEMS_PAGE,
     ST_QUIET_ON,
     ST_QUIET_OFF,
+    ST_CHANNEL_ADD,
+    ST_CHANNEL_DELETE,
+    ST_CHANNEL_POLICY,
+    ST_DISPLAY_NAME,
     ST_COUNT
 };
 
@@ -86,6 +90,11 @@ static const char *const sql[ST_COUNT] = {
     /* Our own writes are not logged for ourselves (change_log, schema 4). */
     [ST_QUIET_ON] = "UPDATE log_control SET quiet = 1",
     [ST_QUIET_OFF] = "UPDATE log_control SET quiet = 0",
+    /* Channel rows chanstatd writes itself (registration, ad-hoc commands). */
+    [ST_CHANNEL_ADD] = "INSERT INTO channel (name, owner, policy) VALUES (?1, ?2, ?3)",
+    [ST_CHANNEL_DELETE] = "DELETE FROM channel WHERE name = ?1",
+    [ST_CHANNEL_POLICY] = "UPDATE channel SET policy = ?2 WHERE name = ?1",
+    [ST_DISPLAY_NAME] = "SELECT display_name FROM channel WHERE name = ?1",
 };
 
 struct roster {
@@ -547,4 +556,63 @@ int channel_policy_parse(const char *s, enum channel_policy *p)
         }
     }
     return CS_EINVAL;
+}
+
+/* Binds text parameters 1..n (NULL binds NULL) and steps a write. */
+static int write_texts(struct roster *r, enum stmt_id id, int n, const char *const *v)
+{
+    sqlite3_stmt *st = r->st[id];
+    int rc = SQLITE_OK;
+    for (int i = 0; i < n && rc == SQLITE_OK; i++)
+        rc = v[i] ? sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_TRANSIENT)
+                  : sqlite3_bind_null(st, i + 1);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        (void)sqlite3_reset(st);
+        return CS_EEXIST;
+    }
+    return end(r, st, rc, "%s", sql[id]);
+}
+
+int roster_channel_add(struct roster *r, const char *name, const char *owner,
+                       enum channel_policy policy)
+{
+    const char *v[] = {name, owner, channel_policy_name(policy)};
+    if (roster_tx_begin(r) != 0)
+        return CS_EDB;
+    return write_texts(r, ST_CHANNEL_ADD, 3, v);
+}
+
+int roster_channel_delete(struct roster *r, const char *name)
+{
+    const char *v[] = {name};
+    if (roster_tx_begin(r) != 0)
+        return CS_EDB;
+    return write_texts(r, ST_CHANNEL_DELETE, 1, v);
+}
+
+int roster_channel_set_policy(struct roster *r, const char *name, enum channel_policy policy)
+{
+    const char *v[] = {name, channel_policy_name(policy)};
+    if (roster_tx_begin(r) != 0)
+        return CS_EDB;
+    return write_texts(r, ST_CHANNEL_POLICY, 2, v);
+}
+
+int roster_display_name(struct roster *r, const char *name, char **display_r)
+{
+    sqlite3_stmt *st = r->st[ST_DISPLAY_NAME];
+    int rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    *display_r = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (t == NULL)
+            rc = SQLITE_NOMEM;
+        else
+            *display_r = xstrdup(t);
+    }
+    return end(r, st, rc, "reading the display name of %s", name);
 }

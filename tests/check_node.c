@@ -225,6 +225,118 @@ START_TEST(test_probes_paced)
 }
 END_TEST
 
+/* Another connection (sqlite3, chanstatctl) edits the tables: what RFC
+ * 6121 asks for goes out at the next tick, once. */
+static sqlite3 *admin_db(void)
+{
+    sqlite3 *db;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/db", dir);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 2000);
+    return db;
+}
+
+static void admin(sqlite3 *db, const char *q)
+{
+    char *msg = NULL;
+    ck_assert_msg(sqlite3_exec(db, q, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", q, msg);
+}
+
+START_TEST(test_live_edits)
+{
+    sqlite3 *db = admin_db();
+    char *o;
+    node_online(node, now_ms);
+    one("<presence from='o@a.test/pc' to='" CH "'><status>here</status></presence>");
+    node_tick(node, now_ms);
+    free(testout_take(&T));
+    /* chanstatd's own writes are not logged for itself. */
+    one("<presence from='v@b.test/r' to='" CH "' type='subscribe'/>");
+    ck_assert_int_eq(count("SELECT count(*) FROM change_log"), 0);
+    free(testout_take(&T));
+
+    /* A new watcher row: the contact gets the current status. */
+    admin(db, "INSERT INTO roster (channel, jid, subscription) VALUES ('pub', 'n@b.test', 'from')");
+    node_tick(node, now_ms);
+    o = testout_take(&T);
+    ck_assert_str_eq(o, "<presence from='" CH "' to='n@b.test'><status>here</status></presence>\n");
+    free(o);
+    /* Idle: nothing more. */
+    node_tick(node, now_ms);
+    ck_assert_uint_eq(T.buf.len, 0);
+    /* The row goes: unsubscribed and unavailable. */
+    admin(db, "DELETE FROM roster WHERE jid = 'n@b.test'");
+    node_tick(node, now_ms);
+    o = testout_take(&T);
+    ck_assert_str_eq(o, "<presence from='" CH "' to='n@b.test' type='unsubscribed'/>\n"
+                        "<presence from='" CH "' to='n@b.test' type='unavailable'/>\n");
+    free(o);
+    /* from -> none as well. */
+    admin(db, "UPDATE roster SET subscription = 'none' WHERE jid = 'v@b.test'");
+    node_tick(node, now_ms);
+    o = testout_take(&T);
+    ck_assert_ptr_nonnull(strstr(o, "to='v@b.test' type='unsubscribed'"));
+    free(o);
+    /* A new owner: the old one is unsubscribed, the new one asked. */
+    admin(db, "UPDATE channel SET owner = 'p@a.test' WHERE name = 'pub'");
+    node_tick(node, now_ms);
+    o = testout_take(&T);
+    ck_assert_ptr_nonnull(strstr(o, "<presence from='" CH "' to='o@a.test' type='unsubscribe'/>"));
+    ck_assert_ptr_nonnull(strstr(o, "<presence from='" CH "' to='p@a.test' type='subscribe'/>"));
+    free(o);
+    /* The old owner's presence no longer counts. */
+    one("<presence from='o@a.test/pc' to='" CH "'><status>still</status></presence>");
+    ck_assert_ptr_null(strstr(T.buf.data, "still"));
+    free(testout_take(&T));
+    /* A policy change applies to the next request. */
+    admin(db, "UPDATE channel SET policy = 'approve' WHERE name = 'pub'");
+    node_tick(node, now_ms);
+    one("<presence from='q@b.test/r' to='" CH "' type='subscribe'/>");
+    o = testout_take(&T);
+    ck_assert_ptr_nonnull(strstr(o, "<presence from='q\\40b.test@status.a.test' to='p@a.test' "
+                                    "type='subscribe'>"));
+    free(o);
+    /* A removed channel: watchers and owner are told. */
+    admin(db, "INSERT INTO roster (channel, jid, subscription) VALUES ('pub', 'm@b.test', 'both')");
+    node_tick(node, now_ms);
+    free(testout_take(&T));
+    admin(db, "DELETE FROM channel WHERE name = 'pub'");
+    node_tick(node, now_ms);
+    o = testout_take(&T);
+    ck_assert_ptr_nonnull(strstr(o, "to='m@b.test' type='unsubscribed'"));
+    ck_assert_ptr_nonnull(strstr(o, "to='m@b.test' type='unavailable'"));
+    ck_assert_ptr_nonnull(strstr(o, "to='p@a.test' type='unsubscribed'"));
+    free(o);
+    one("<presence from='z@b.test/r' to='" CH "' type='subscribe'/>");
+    o = testout_take(&T);
+    ck_assert_str_eq(o, "<presence from='" CH "' to='z@b.test' type='unsubscribed'/>\n");
+    free(o);
+    ck_assert_int_eq(count("SELECT count(*) FROM change_log"), 0);
+    sqlite3_close(db);
+}
+END_TEST
+
+/* A bulk edit of 10,000 rows in one transaction is applied in one pass. */
+START_TEST(test_bulk_edit)
+{
+    sqlite3 *db = admin_db();
+    node_online(node, now_ms);
+    one("<presence from='o@a.test/pc' to='" CH "'/>");
+    node_tick(node, now_ms);
+    free(testout_take(&T));
+    unsigned long before = node_stats(node)->edits_applied;
+    admin(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)"
+              " INSERT INTO roster (channel, jid, subscription)"
+              " SELECT 'pub', 'w' || i || '@b.test', 'from' FROM n");
+    node_tick(node, now_ms);
+    ck_assert_uint_eq(testout_count(&T, "<presence from='" CH "' to='w"), 10000);
+    ck_assert_uint_eq(node_stats(node)->edits_applied - before, 10000);
+    ck_assert_int_eq(count("SELECT count(*) FROM change_log"), 0);
+    sqlite3_close(db);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("node");
@@ -235,6 +347,8 @@ int main(void)
     tcase_add_test(tc, test_fanout_under_back_pressure);
     tcase_add_test(tc, test_resync_after_restart);
     tcase_add_test(tc, test_probes_paced);
+    tcase_add_test(tc, test_live_edits);
+    tcase_add_test(tc, test_bulk_edit);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -1,0 +1,322 @@
+/* homeadmin.c - the home's administration: edits made by other
+ * connections applied live, and the operations behind owner and admin
+ * commands and in-band registration.
+ *
+ * An edit is applied by comparing the database with what the home holds,
+ * so applying one twice, or one of chanstatd's own changes, sends nothing
+ * more.  What each edit triggers (doc/schema.md):
+ *   roster row becomes from/both      the contact gets the current status
+ *   roster row stops being from/both  unsubscribed + unavailable
+ *   channel owner changes             old owner: unsubscribe; new: bound
+ *   channel policy changes            the next request follows it
+ *   channel removed                   watchers as a removed row; owner:
+ *                                     unsubscribe + unsubscribed */
+#include "config.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs_changes.h"
+#include "cs_error.h"
+#include "cs_jid.h"
+#include "cs_log.h"
+#include "home_priv.h"
+
+static char *channel_jid(const struct home *h, const char *name)
+{
+    struct strbuf sb = {0};
+    strbuf_printf(&sb, "%s@%s", name, h->domain);
+    return sb.data;
+}
+
+void home_forget_channel(struct home *h, struct channel *c)
+{
+    fanout_unqueue(h, c);
+    bind_unqueue(h, c);
+    chancache_remove(&h->cache, c, h->resync_active && !h->resync_after ? &h->resync_index : NULL);
+}
+
+static bool was_watcher(const char *old)
+{
+    return old && (strcmp(old, "from") == 0 || strcmp(old, "both") == 0);
+}
+
+static void apply_roster(struct home *h, const struct change *ch)
+{
+    struct channel *c = chancache_loaded(&h->cache, ch->channel);
+    struct sub_row row;
+    bool before, now;
+    int r;
+
+    if (ch->jid == NULL || !channel_jid_ok(ch->jid)) {
+        log_warning("home: edit of %s: '%s' is not a normalised bare JID; ignored", ch->channel,
+                    ch->jid ? ch->jid : "");
+        return;
+    }
+    r = roster_get(h->roster, ch->channel, ch->jid, &row);
+    if (r == CS_EDB)
+        return;
+    now = r == 0 && sub_is_watcher(row.state);
+    before = c ? watchers_has(c, ch->jid) : was_watcher(ch->old);
+    if (c)
+        watchers_set(c, ch->jid, now);
+    if (now && !before) {
+        /* A channel not in memory has nobody's status to share yet: its
+         * watchers get it when the owner's presence loads it. */
+        if (c)
+            home_send_status_to(h, c, ch->jid);
+        log_info("home: %s: %s added as a watcher by an edit", ch->channel, ch->jid);
+    } else if (before && !now) {
+        char *from = channel_jid(h, ch->channel);
+        home_send_presence(h, from, ch->jid, "unsubscribed", NULL);
+        home_send_presence(h, from, ch->jid, "unavailable", NULL);
+        free(from);
+        log_info("home: %s: %s removed as a watcher by an edit", ch->channel, ch->jid);
+    }
+}
+
+struct channel_row {
+    bool found;
+    char *owner;
+    enum channel_policy policy;
+};
+
+static void on_row(void *ud, const char *name, const char *owner, enum channel_policy policy)
+{
+    struct channel_row *cr = ud;
+    cr->found = true;
+    cr->owner = owner ? xstrdup(owner) : NULL;
+    cr->policy = policy;
+}
+
+static bool same(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The channel stops following old_owner's presence. */
+static void unbind(struct home *h, const char *name, struct channel *c, const char *old_owner,
+                   bool removed)
+{
+    char *from = channel_jid(h, name);
+    struct sub_row row;
+    if (!removed && roster_get(h->roster, name, old_owner, &row) == 0) {
+        int act = home_change(h, name, c, old_owner, &row, SUB_OUT_UNSUBSCRIBE);
+        (void)act;
+    }
+    home_send_presence(h, from, old_owner, "unsubscribe", NULL);
+    if (removed)
+        home_send_presence(h, from, old_owner, "unsubscribed", NULL);
+    free(from);
+}
+
+static void apply_channel(struct home *h, const struct change *ch, int64_t now_ms)
+{
+    struct channel *c = chancache_loaded(&h->cache, ch->channel);
+    struct channel_row cr = {0};
+    int r = roster_find_channel(h->roster, ch->channel, on_row, &cr);
+    const char *old_owner = c ? c->owner : ch->old;
+
+    if (r == CS_EDB)
+        return;
+    if (!cr.found) {
+        log_info("home: channel %s removed by an edit", ch->channel);
+        if (old_owner && channel_jid_ok(old_owner))
+            unbind(h, ch->channel, NULL, old_owner, true);
+        if (c)
+            home_forget_channel(h, c);
+        return;
+    }
+    if (cr.owner && !channel_jid_ok(cr.owner)) {
+        free(cr.owner);
+        cr.owner = NULL;
+    }
+    if (c && c->policy != cr.policy) {
+        log_info("home: channel %s: policy now %s", c->name, channel_policy_name(cr.policy));
+        c->policy = cr.policy;
+    }
+    if (!same(old_owner, cr.owner) || (ch->old == NULL && c == NULL && cr.owner)) {
+        if (old_owner && !same(old_owner, cr.owner) && channel_jid_ok(old_owner)) {
+            log_info("home: channel %s: owner %s unbound by an edit", ch->channel, old_owner);
+            unbind(h, ch->channel, c, old_owner, false);
+        }
+        if (c) {
+            free(c->owner);
+            c->owner = cr.owner ? xstrdup(cr.owner) : NULL;
+            home_owner_lost(h, c, now_ms);
+        }
+        if (cr.owner) {
+            log_info("home: channel %s: binding owner %s", ch->channel, cr.owner);
+            bind_channel(h, ch->channel, cr.owner, c);
+        }
+    }
+    if (c) {
+        char *dn = NULL;
+        if (roster_display_name(h->roster, c->name, &dn) == 0) {
+            free(c->display_name);
+            c->display_name = dn;
+        }
+    }
+    free(cr.owner);
+}
+
+void home_apply_change(struct home *h, const struct change *ch, int64_t now_ms)
+{
+    h->now_ms = now_ms;
+    if (jid_check_local(ch->channel, strlen(ch->channel)) != 0)
+        return;
+    if (ch->roster)
+        apply_roster(h, ch);
+    else
+        apply_channel(h, ch, now_ms);
+}
+
+/* ---- Owner and admin operations ---- */
+
+struct list_ctx {
+    home_entry_cb *cb;
+    void *ud;
+};
+
+static void on_entry(void *ud, const char *jid, const struct sub_row *row)
+{
+    struct list_ctx *lc = ud;
+    if (sub_is_watcher(row->state))
+        lc->cb(lc->ud, jid, "watcher");
+    if (row->state == SUB_NONE_IN || row->state == SUB_NONE_OUT_IN || row->state == SUB_TO_IN)
+        lc->cb(lc->ud, jid, "pending");
+}
+
+int home_list_entries(struct home *h, const char *name, home_entry_cb *cb, void *ud)
+{
+    struct list_ctx lc = {cb, ud};
+    if (chancache_find(&h->cache, name) == NULL)
+        return CS_ENOTFOUND;
+    return roster_each_item(h->roster, name, on_entry, &lc) == 0 ? 0 : CS_EDB;
+}
+
+int home_answer_request(struct home *h, const char *name, const char *contact, bool approve,
+                        int64_t now_ms)
+{
+    struct channel *c = chancache_find(&h->cache, name);
+    struct sub_row row;
+    int r;
+    h->now_ms = now_ms;
+    if (c == NULL)
+        return CS_ENOTFOUND;
+    r = roster_get(h->roster, name, contact, &row);
+    if (r == CS_EDB)
+        return CS_EDB;
+    if (r != 0 ||
+        !(row.state == SUB_NONE_IN || row.state == SUB_NONE_OUT_IN || row.state == SUB_TO_IN))
+        return CS_ENOTFOUND;
+    home_decide(h, c, contact, &row, approve);
+    return 0;
+}
+
+int home_set_policy(struct home *h, const char *name, const char *policy, int64_t now_ms)
+{
+    struct channel *c = chancache_find(&h->cache, name);
+    enum channel_policy p;
+    h->now_ms = now_ms;
+    if (c == NULL)
+        return CS_ENOTFOUND;
+    if (channel_policy_parse(policy, &p) != 0)
+        return CS_EINVAL;
+    if (roster_channel_set_policy(h->roster, name, p) != 0)
+        return CS_EDB;
+    c->policy = p;
+    return 0;
+}
+
+int home_create_channel(struct home *h, const char *name, const char *owner, int64_t now_ms)
+{
+    struct jid probe;
+    struct channel *c;
+    int r;
+    h->now_ms = now_ms;
+    if (jid_check_local(name, strlen(name)) != 0 || jid_relay_parse(name, &probe) != CS_ENOTFOUND)
+        return CS_EINVAL;
+    if (chancache_find(&h->cache, name))
+        return CS_EEXIST;
+    r = roster_channel_add(h->roster, name, owner, POLICY_OPEN);
+    if (r != 0)
+        return r;
+    c = chancache_find(&h->cache, name);
+    if (c == NULL)
+        return CS_EDB;
+    bind_channel(h, name, owner, c);
+    return 0;
+}
+
+struct watchers_copy {
+    char **v;
+    size_t n;
+};
+
+int home_remove_channel(struct home *h, const char *name, int64_t now_ms)
+{
+    struct channel *c = chancache_find(&h->cache, name);
+    char *jid, *owner;
+    char **watchers;
+    unsigned n;
+    h->now_ms = now_ms;
+    if (c == NULL)
+        return CS_ENOTFOUND;
+    if (roster_channel_delete(h->roster, name) != 0)
+        return CS_EDB;
+    jid = xstrdup(c->jid);
+    owner = c->owner ? xstrdup(c->owner) : NULL;
+    n = c->nwatchers;
+    watchers = xcalloc(n + 1, sizeof(*watchers));
+    for (unsigned i = 0; i < n; i++)
+        watchers[i] = xstrdup(c->watchers[i]);
+    home_forget_channel(h, c);
+    for (unsigned i = 0; i < n; i++) {
+        if (owner == NULL || strcmp(watchers[i], owner) != 0) {
+            home_send_presence(h, jid, watchers[i], "unsubscribed", NULL);
+            home_send_presence(h, jid, watchers[i], "unavailable", NULL);
+        }
+        free(watchers[i]);
+    }
+    if (owner) {
+        home_send_presence(h, jid, owner, "unsubscribe", NULL);
+        home_send_presence(h, jid, owner, "unsubscribed", NULL);
+    }
+    free(watchers);
+    free(owner);
+    free(jid);
+    return 0;
+}
+
+int home_channel_info(struct home *h, const char *name, const char **owner_r, const char **policy_r,
+                      const char **display_name_r)
+{
+    struct channel *c = chancache_find(&h->cache, name);
+    if (c == NULL)
+        return CS_ENOTFOUND;
+    *owner_r = c->owner;
+    *policy_r = channel_policy_name(c->policy);
+    *display_name_r = c->display_name;
+    return 0;
+}
+
+struct names_ctx {
+    home_name_cb *cb;
+    void *ud;
+};
+
+static void on_owned_name(void *ud, const char *name, const char *owner, enum channel_policy p)
+{
+    struct names_ctx *nc = ud;
+    nc->cb(nc->ud, name);
+}
+
+int home_channels_of(struct home *h, const char *owner, home_name_cb *cb, void *ud)
+{
+    struct names_ctx nc = {cb, ud};
+    return roster_channels_of_owner(h->roster, owner, INT_MAX, on_owned_name, &nc) == 0 ? 0
+                                                                                        : CS_EDB;
+}
