@@ -47,6 +47,10 @@ struct channel {
     char *fan_body; /* serialised presence after "<presence", or NULL */
     size_t fan_body_len;
 
+    /* Owner resources to write to channel_resource (homeadmin.c). */
+    bool res_dirty;
+    struct channel *res_next;
+
     /* Owner binding retry (bind.c). */
     int64_t bind_retry_at; /* ms, 0 = none */
     struct channel *retry_next;

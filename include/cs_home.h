@@ -41,6 +41,7 @@ struct home_stats {
     unsigned long rate_limited;    /* subscription stanzas dropped by the rate limit */
     unsigned long bad_presence;    /* presence answered with an error or dropped as invalid */
     unsigned long probes_sent;     /* owner probes and binding requests */
+    unsigned long subscriptions;   /* subscription requests handled */
 };
 
 /* domain, roster and out must outlive the home.  Caller frees with
@@ -93,6 +94,11 @@ struct change;
  * connection): compares the database with what the home holds and sends
  * what RFC 6121 requires (doc/schema.md, "What an edit triggers"). */
 void home_apply_change(struct home *home, const struct change *change, int64_t now_ms);
+
+/* Writes the owner resources of channels whose status changed to
+ * channel_resource (chanstatctl status), in the open transaction.  Call
+ * about once a second.  0 or CS_EDB. */
+int home_write_resources(struct home *home);
 
 /* A channel's roster rows that matter to its owner: watchers and pending
  * requests, in JID order.  0, CS_ENOTFOUND or CS_EDB. */

@@ -57,6 +57,13 @@ void node_pump(struct node *node, int64_t now_ms);
 #define NODE_RESYNC_DELAY_MS 2000
 
 const struct node_stats *node_stats(const struct node *node);
+/* Every counter, up to date (cs_stats.h).  Borrowed. */
+struct stats;
+const struct stats *node_counters(struct node *node);
+/* The link's handshake count, for the reconnect counter. */
+void node_note_link(struct node *node, unsigned long connects);
+/* A microsecond clock to time commits with (none: not timed). */
+void node_set_clock(struct node *node, int64_t (*clock_us)(void));
 struct home *node_home(struct node *node);
 struct route *node_route(struct node *node);
 struct roster *node_roster(struct node *node);

@@ -126,6 +126,13 @@ int roster_channel_set_policy(struct roster *roster, const char *name, enum chan
  * when unset.  0 or CS_EDB. */
 int roster_display_name(struct roster *roster, const char *name, char **display_r);
 
+/* What admins read, written by chanstatd at most once a second, inside
+ * the open transaction (started if none is).  0 or CS_EDB. */
+int roster_stats_put(struct roster *roster, const char *name, int64_t value, int64_t updated);
+int roster_resources_clear(struct roster *roster, const char *channel);
+int roster_resource_put(struct roster *roster, const char *channel, const char *resource,
+                        const char *show, const char *status, int priority, int64_t since);
+
 const char *channel_policy_name(enum channel_policy policy);
 int channel_policy_parse(const char *s, enum channel_policy *policy_r);
 

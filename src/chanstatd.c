@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cs_config.h"
@@ -19,6 +20,7 @@
 #include "cs_loop.h"
 #include "cs_node.h"
 #include "cs_out.h"
+#include "cs_stats.h"
 #include "cs_store.h"
 #include "cs_util.h"
 
@@ -122,8 +124,21 @@ static void on_tick(struct loop *loop, void *ud)
 {
     struct daemon *d = ud;
     d->tick = loop_timer_add(loop, NODE_TICK_MS, on_tick, d);
+    node_note_link(d->node, link_stats(d->link)->connects);
     if (link_online(d->link))
         node_tick(d->node, cs_wall_ms());
+}
+
+static int64_t clock_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void log_stat(void *ud, const char *name, uint64_t value)
+{
+    log_info("stats: %s %llu", name, (unsigned long long)value);
 }
 
 static const struct link_handlers handlers = {
@@ -141,6 +156,10 @@ static void on_signal(struct loop *loop, int fd, uint32_t events, void *ud)
     struct signalfd_siginfo si;
 
     while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGUSR1) {
+            stats_each(node_counters(d->node), log_stat, NULL);
+            continue;
+        }
         if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
             log_info("chanstatd: %s received; closing the stream",
                      si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -157,6 +176,7 @@ static int setup_signals(struct daemon *d)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
     if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
         return CS_EIO;
     signal(SIGPIPE, SIG_IGN);
@@ -237,6 +257,7 @@ int main(int argc, char **argv)
     }
     /* Nothing is loaded here: channels are read on first use, so start-up
      * costs the same with ten channels or ten million. */
+    node_set_clock(d.node, clock_us);
     d.link = link_new(d.loop, &d.cfg, &handlers, &d);
     d.tick = loop_timer_add(d.loop, NODE_TICK_MS, on_tick, &d);
     log_info("chanstatd %s starting for %s (database %s)", PACKAGE_VERSION, d.cfg.domain,

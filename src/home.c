@@ -43,6 +43,7 @@ void home_free(struct home **hp)
         return;
     fanout_forget_all(h);
     bind_forget_all(h);
+    h->res_head = NULL;
     chancache_deinit(&h->cache);
     rate_deinit(&h->rate);
     strbuf_free(&h->scratch);
@@ -55,6 +56,7 @@ void home_reload(struct home *h, int64_t now_ms)
     h->now_ms = now_ms;
     fanout_forget_all(h);
     bind_forget_all(h);
+    h->res_head = NULL;
     chancache_deinit(&h->cache);
     chancache_init(&h->cache, h->domain, h->roster);
     bind_start(h);
@@ -196,6 +198,7 @@ static void inbound_subscribe(struct home *h, struct channel *c, const char *con
     act = home_change(h, c->name, c, contact, &row, SUB_IN_SUBSCRIBE);
     if (act < 0)
         return;
+    h->stats.subscriptions++;
     if (act & (SUB_ACT_AUTO_SUBSCRIBED | SUB_ACT_PREAPPROVED))
         home_send_presence(h, c->jid, contact, "subscribed", NULL);
     if (act & SUB_ACT_SEND_STATUS)
@@ -466,8 +469,10 @@ void home_offline(struct home *h, int64_t now_ms)
     h->now_ms = now_ms;
     fanout_stop(h);
     bind_stop(h);
-    for (size_t i = 0; i < h->cache.n; i++)
-        status_set_clear(&h->cache.all[i]->status, now_ms / 1000);
+    for (size_t i = 0; i < h->cache.n; i++) {
+        if (status_set_clear(&h->cache.all[i]->status, now_ms / 1000))
+            home_resources_dirty(h, h->cache.all[i]);
+    }
 }
 
 bool home_pump(struct home *h, int64_t now_ms)

@@ -35,6 +35,8 @@ struct home {
     char *bind_after;
     /* bind.c: channels whose binding is retried after an error. */
     struct channel *retry_head;
+    /* homeadmin.c: channels whose owner resources changed since written. */
+    struct channel *res_head;
 };
 
 /* home.c */
@@ -54,6 +56,8 @@ void home_decide(struct home *h, struct channel *c, const char *contact, struct 
                  bool approve);
 /* The owner's resources are gone (revoked, link lost, unbound). */
 void home_owner_lost(struct home *h, struct channel *c, int64_t now_ms);
+/* c's owner resources changed: written to channel_resource soon. */
+void home_resources_dirty(struct home *h, struct channel *c);
 /* Takes c off the fan-out and retry queues and out of the cache. */
 void home_forget_channel(struct home *h, struct channel *c);
 

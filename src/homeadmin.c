@@ -31,8 +31,45 @@ static char *channel_jid(const struct home *h, const char *name)
     return sb.data;
 }
 
+void home_resources_dirty(struct home *h, struct channel *c)
+{
+    if (c->res_dirty)
+        return;
+    c->res_dirty = true;
+    c->res_next = h->res_head;
+    h->res_head = c;
+}
+
+/* Once a second: O(channels whose status changed since). */
+int home_write_resources(struct home *h)
+{
+    while (h->res_head) {
+        struct channel *c = h->res_head;
+        if (roster_resources_clear(h->roster, c->name) != 0)
+            return CS_EDB;
+        for (unsigned i = 0; i < c->status.n; i++) {
+            const struct status_resource *r = &c->status.res[i];
+            if (roster_resource_put(h->roster, c->name, r->resource, status_show_name(r->show),
+                                    r->text, r->priority, r->since) != 0)
+                return CS_EDB;
+        }
+        h->res_head = c->res_next;
+        c->res_next = NULL;
+        c->res_dirty = false;
+    }
+    return 0;
+}
+
 void home_forget_channel(struct home *h, struct channel *c)
 {
+    if (c->res_dirty) {
+        for (struct channel **pp = &h->res_head; *pp; pp = &(*pp)->res_next) {
+            if (*pp == c) {
+                *pp = c->res_next;
+                break;
+            }
+        }
+    }
     fanout_unqueue(h, c);
     bind_unqueue(h, c);
     chancache_remove(&h->cache, c, h->resync_active && !h->resync_after ? &h->resync_index : NULL);

@@ -16,6 +16,7 @@
 #include "cs_roster.h"
 #include "cs_route.h"
 #include "cs_service.h"
+#include "cs_stats.h"
 #include "cs_stanza.h"
 #include "cs_store.h"
 #include "cs_util.h"
@@ -33,7 +34,12 @@ struct taken {
 struct node {
     const struct config *cfg;
     struct store *store;
-    const struct out *out;
+    const struct out *out;  /* what the modules write to: counts, then sink */
+    const struct out *sink; /* the daemon's (the link) */
+    struct out counting;
+    struct stats counters;
+    int64_t (*clock_us)(void);
+    int64_t stats_written; /* ms */
     struct roster *roster;
     struct offline *offline;
     struct changes *changes;
@@ -53,10 +59,41 @@ static void on_deliverable(void *ud, const char *channel)
     route_flush(n->route, channel);
 }
 
-struct node *node_new(const struct config *cfg, struct store *store, const struct out *out,
+/* ---- The output path, counted ---- */
+
+static int c_write(void *ud, const char *xml, size_t len)
+{
+    struct node *n = ud;
+    int r = n->sink->write(n->sink->ud, xml, len);
+    if (r == 0)
+        stats_count_out(&n->counters, xml, len);
+    return r;
+}
+
+static size_t c_room(void *ud)
+{
+    struct node *n = ud;
+    return n->sink->room(n->sink->ud);
+}
+
+static size_t c_mark(void *ud)
+{
+    struct node *n = ud;
+    return n->sink->mark ? n->sink->mark(n->sink->ud) : 0;
+}
+
+static void c_splice(void *ud, size_t from, size_t to, const char *repl, size_t len)
+{
+    struct node *n = ud;
+    if (n->sink->splice)
+        n->sink->splice(n->sink->ud, from, to, repl, len);
+}
+
+struct node *node_new(const struct config *cfg, struct store *store, const struct out *sink,
                       char *err, size_t errlen)
 {
     struct node *n = xcalloc(1, sizeof(*n));
+    const struct out *out = &n->counting;
     struct home_limits hl = {
         .sub_burst = cfg->subscription_burst,
         .sub_per_minute = cfg->subscriptions_per_minute,
@@ -71,6 +108,8 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     };
     n->cfg = cfg;
     n->store = store;
+    n->sink = sink;
+    n->counting = (struct out){c_write, c_room, c_mark, c_splice, n};
     n->out = out;
     n->roster = roster_new(store, err, errlen);
     if (n->roster)
@@ -152,6 +191,12 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
     const char *type = xml_attr(stanza, "type");
     struct taken *t;
 
+    if (strcmp(stanza->name, "message") == 0)
+        n->counters.v[STAT_IN_MESSAGE]++;
+    else if (strcmp(stanza->name, "presence") == 0)
+        n->counters.v[STAT_IN_PRESENCE]++;
+    else if (strcmp(stanza->name, "iq") == 0)
+        n->counters.v[STAT_IN_IQ]++;
     service_handle(&n->svc, stanza, now_ms);
     if (sqlite3_total_changes64(db) == changes)
         return;
@@ -174,6 +219,21 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
     }
 }
 
+/* Commits the open transaction, timing it when a clock was given. */
+static int commit(struct node *n)
+{
+    int64_t t0 = n->clock_us ? n->clock_us() : 0, dt;
+    int r = roster_tx_commit(n->roster);
+    if (n->clock_us) {
+        dt = n->clock_us() - t0;
+        n->counters.v[STAT_COMMIT_US_TOTAL] += (uint64_t)dt;
+        if ((uint64_t)dt > n->counters.v[STAT_COMMIT_US_MAX])
+            n->counters.v[STAT_COMMIT_US_MAX] = (uint64_t)dt;
+    }
+    n->counters.v[r == 0 ? STAT_COMMITS : STAT_COMMIT_FAILURES]++;
+    return r;
+}
+
 /* State in memory may be ahead of the database: start again from it. */
 static void reload(struct node *n, int64_t now_ms)
 {
@@ -184,7 +244,7 @@ static void reload(struct node *n, int64_t now_ms)
 
 void node_batch_end(struct node *n, int64_t now_ms)
 {
-    if (roster_tx_commit(n->roster) != 0) {
+    if (commit(n) != 0) {
         n->stats.commit_failures++;
         log_error("node: database commit failed; %zu stanza(s) of this batch are answered with "
                   "an error instead, state is reloaded",
@@ -207,7 +267,7 @@ void node_pump(struct node *n, int64_t now_ms)
     route_pump(n->route, now_ms);
     /* Producers write state too (binding requests, shown flags): durable
      * before their output leaves, or their output is taken back. */
-    if (roster_tx_commit(n->roster) != 0) {
+    if (commit(n) != 0) {
         n->stats.commit_failures++;
         log_error("node: database commit failed after producing output; taking it back and "
                   "reloading state");
@@ -291,6 +351,60 @@ static void apply_edits(struct node *n, int64_t now_ms)
     }
 }
 
+/* The module counters, gathered. */
+static void refresh(struct node *n)
+{
+    const struct home_stats *hs = home_stats(n->home);
+    const struct route_stats *rs = route_stats(n->route);
+    n->counters.v[STAT_SUBSCRIPTIONS] = hs->subscriptions;
+    n->counters.v[STAT_DELIVERIES] = hs->deliveries;
+    n->counters.v[STAT_ROUTED] = rs->routed;
+    n->counters.v[STAT_STORED] = rs->stored;
+    n->counters.v[STAT_FLUSHED] = rs->flushed;
+    n->counters.v[STAT_EDITS_APPLIED] = n->stats.edits_applied;
+}
+
+const struct stats *node_counters(struct node *n)
+{
+    refresh(n);
+    return &n->counters;
+}
+
+void node_note_link(struct node *n, unsigned long connects)
+{
+    n->counters.v[STAT_LINK_RECONNECTS] = connects > 0 ? connects - 1 : 0;
+}
+
+void node_set_clock(struct node *n, int64_t (*clock_us)(void))
+{
+    n->clock_us = clock_us;
+}
+
+struct put_ctx {
+    struct node *n;
+    int64_t now_s;
+    int failed;
+};
+
+static void put_stat(void *ud, const char *name, uint64_t value)
+{
+    struct put_ctx *pc = ud;
+    if (!pc->failed && roster_stats_put(pc->n->roster, name, (int64_t)value, pc->now_s) != 0)
+        pc->failed = 1;
+}
+
+/* Counters and owner resources for chanstatctl, once a second. */
+static void write_admin_state(struct node *n, int64_t now_ms)
+{
+    struct put_ctx pc = {n, now_ms / 1000, 0};
+    n->stats_written = now_ms;
+    stats_each(node_counters(n), put_stat, &pc);
+    if (pc.failed || home_write_resources(n->home) != 0 || roster_tx_commit(n->roster) != 0) {
+        roster_tx_rollback(n->roster);
+        log_warning("node: writing stats for admins failed; retried in a second");
+    }
+}
+
 void node_tick(struct node *n, int64_t now_ms)
 {
     if (n->resync_at && now_ms >= n->resync_at) {
@@ -308,5 +422,7 @@ void node_tick(struct node *n, int64_t now_ms)
     }
     route_tick(n->route, now_ms);
     apply_edits(n, now_ms);
+    if (now_ms - n->stats_written >= 1000)
+        write_admin_state(n, now_ms);
     node_pump(n, now_ms);
 }

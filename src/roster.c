@@ -39,6 +39,9 @@ enum stmt_id {
     ST_CHANNEL_DELETE,
     ST_CHANNEL_POLICY,
     ST_DISPLAY_NAME,
+    ST_STATS_PUT,
+    ST_RESOURCE_CLEAR,
+    ST_RESOURCE_PUT,
     ST_COUNT
 };
 
@@ -95,6 +98,13 @@ static const char *const sql[ST_COUNT] = {
     [ST_CHANNEL_DELETE] = "DELETE FROM channel WHERE name = ?1",
     [ST_CHANNEL_POLICY] = "UPDATE channel SET policy = ?2 WHERE name = ?1",
     [ST_DISPLAY_NAME] = "SELECT display_name FROM channel WHERE name = ?1",
+    /* What admins read (chanstatctl stats/status), written once a second. */
+    [ST_STATS_PUT] = "INSERT INTO stats (name, value, updated) VALUES (?1, ?2, ?3)"
+                     " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
+                     " updated = excluded.updated",
+    [ST_RESOURCE_CLEAR] = "DELETE FROM channel_resource WHERE channel = ?1",
+    [ST_RESOURCE_PUT] = "INSERT INTO channel_resource (channel, resource, show, status,"
+                        " priority, since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 struct roster {
@@ -615,4 +625,52 @@ int roster_display_name(struct roster *r, const char *name, char **display_r)
             *display_r = xstrdup(t);
     }
     return end(r, st, rc, "reading the display name of %s", name);
+}
+
+int roster_stats_put(struct roster *r, const char *name, int64_t value, int64_t updated)
+{
+    sqlite3_stmt *st = r->st[ST_STATS_PUT];
+    int rc;
+    if (roster_tx_begin(r) != 0)
+        return CS_EDB;
+    rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, value);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 3, updated);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    return end(r, st, rc, "storing stat %s", name);
+}
+
+int roster_resources_clear(struct roster *r, const char *channel)
+{
+    const char *v[] = {channel};
+    if (roster_tx_begin(r) != 0)
+        return CS_EDB;
+    return write_texts(r, ST_RESOURCE_CLEAR, 1, v);
+}
+
+int roster_resource_put(struct roster *r, const char *channel, const char *resource,
+                        const char *show, const char *status, int priority, int64_t since)
+{
+    sqlite3_stmt *st = r->st[ST_RESOURCE_PUT];
+    int rc;
+    if (roster_tx_begin(r) != 0)
+        return CS_EDB;
+    rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, resource, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 3, show, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = status ? sqlite3_bind_text(st, 4, status, -1, SQLITE_TRANSIENT)
+                    : sqlite3_bind_null(st, 4);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 5, priority);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 6, since);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    return end(r, st, rc, "storing a resource of %s", channel);
 }

@@ -16,6 +16,7 @@
 #include "cs_log.h"
 #include "cs_node.h"
 #include "cs_roster.h"
+#include "cs_stats.h"
 #include "cs_store.h"
 #include "testout.h"
 #include "testutil.h"
@@ -337,6 +338,38 @@ START_TEST(test_bulk_edit)
 }
 END_TEST
 
+/* Counters by kind and error condition, written for admins once a
+ * second with the owner resources. */
+START_TEST(test_stats_and_resources)
+{
+    node_online(node, now_ms);
+    one("<presence from='o@a.test/pc' to='" CH "'><show>away</show><status>out</status>"
+        "<priority>5</priority></presence>");
+    one("<message from='w@b.test/r' to='nope@status.a.test'><body>x</body></message>");
+    one("<iq type='get' id='p' from='w@b.test/r' to='status.a.test'><ping "
+        "xmlns='urn:xmpp:ping'/></iq>");
+    now_ms += 1000;
+    node_tick(node, now_ms);
+    const struct stats *st = node_counters(node);
+    ck_assert_uint_eq(st->v[STAT_IN_PRESENCE], 1);
+    ck_assert_uint_eq(st->v[STAT_IN_MESSAGE], 1);
+    ck_assert_uint_eq(st->v[STAT_IN_IQ], 1);
+    ck_assert_uint_ge(st->v[STAT_OUT_PRESENCE], 1); /* the probe */
+    ck_assert_uint_eq(st->v[STAT_ERRORS_SENT], 1);
+    ck_assert_int_eq(count("SELECT value FROM stats WHERE name = 'errors.service-unavailable'"), 1);
+    ck_assert_int_eq(count("SELECT value FROM stats WHERE name = 'stanzas_in.iq'"), 1);
+    ck_assert_int_eq(count("SELECT value FROM stats WHERE name = 'stanzas_out.iq'"), 1);
+    ck_assert_int_eq(count("SELECT priority FROM channel_resource WHERE channel = 'pub'"
+                           " AND resource = 'pc' AND show = 'away' AND status = 'out'"),
+                     5);
+    /* The owner leaves: the row goes at the next write. */
+    one("<presence from='o@a.test/pc' to='" CH "' type='unavailable'/>");
+    now_ms += 1000;
+    node_tick(node, now_ms);
+    ck_assert_int_eq(count("SELECT count(*) FROM channel_resource"), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("node");
@@ -349,6 +382,7 @@ int main(void)
     tcase_add_test(tc, test_probes_paced);
     tcase_add_test(tc, test_live_edits);
     tcase_add_test(tc, test_bulk_edit);
+    tcase_add_test(tc, test_stats_and_resources);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
