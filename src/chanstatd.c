@@ -51,7 +51,8 @@ static void usage(FILE *f)
             "  -h, --help          this text\n"
             "\n"
             "chanstatd runs in the foreground and logs to stderr (and syslog if\n"
-            "[log] syslog = true).  SIGTERM or SIGINT closes the stream and exits.\n");
+            "[log] syslog = true).  SIGTERM or SIGINT closes the stream and exits;\n"
+            "SIGUSR1 logs the counters.\n");
 }
 
 /* ---- The output path: the core writes, the link queues ---- */
