@@ -26,7 +26,6 @@ struct config {
     int max_depth;                /* deeper nesting restarts the stream */
     int send_buffer_bytes;        /* output budget: producers and input pause above it */
     int stall_timeout;            /* s: pending output without progress this long = not reading */
-    int owner_retry_time;         /* s: owner binding retried after a presence error */
     int subscription_burst;       /* subscription stanzas one sender may send at once */
     int subscriptions_per_minute; /* ... and per minute after that */
     int max_pending_per_channel;  /* pending requests a channel keeps */
@@ -42,6 +41,14 @@ struct config {
     /* [log] */
     int log_level;   /* enum log_level */
     bool log_syslog; /* also log to syslog */
+    /* [federation] (doc/federation.md), seconds */
+    int fed_lease;
+    int fed_resubscribe_delta;
+    int fed_min_resubscribe;
+    int fed_retry; /* also the owner binding retry */
+    int fed_linger;
+    int fed_discovery_ttl;
+    int fed_request_timeout;
 };
 
 /* Fills defaults: strings are allocated, domain and secret NULL.  Release

@@ -98,7 +98,7 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
         .sub_burst = cfg->subscription_burst,
         .sub_per_minute = cfg->subscriptions_per_minute,
         .max_pending = cfg->max_pending_per_channel,
-        .retry_ms = (int64_t)cfg->owner_retry_time * 1000,
+        .retry_ms = (int64_t)cfg->fed_retry * 1000,
     };
     struct route_limits rl = {
         .max_message_bytes = cfg->max_message_bytes,
