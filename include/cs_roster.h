@@ -133,6 +133,24 @@ int roster_resources_clear(struct roster *roster, const char *channel);
 int roster_resource_put(struct roster *roster, const char *channel, const char *resource,
                         const char *show, const char *status, int priority, int64_t since);
 
+/* Federation (schema 5), inside the open transaction (started if none
+ * is).  0 or CS_EDB. */
+typedef void roster_pair_cb(void *ud, const char *a, const char *b, const char *c);
+/* At a home: the lease of node on channel (unix seconds). */
+int roster_lease_put(struct roster *roster, const char *channel, const char *node, int64_t expires);
+int roster_lease_delete(struct roster *roster, const char *channel, const char *node);
+/* Up to limit leases that ended before `before`, oldest first:
+ * cb(ud, channel, node, NULL).  *n_r how many. */
+int roster_leases_expired(struct roster *roster, int64_t before, int limit, roster_pair_cb *cb,
+                          void *ud, int *n_r);
+/* At a status service: local watcher jid of remote channel remote, in
+ * state "pending" or "watching". */
+int roster_remote_watcher_put(struct roster *roster, const char *remote, const char *jid,
+                              const char *state);
+int roster_remote_watcher_delete(struct roster *roster, const char *remote, const char *jid);
+/* Every row: cb(ud, remote, jid, state), grouped by remote. */
+int roster_remote_watchers(struct roster *roster, roster_pair_cb *cb, void *ud);
+
 const char *channel_policy_name(enum channel_policy policy);
 int channel_policy_parse(const char *s, enum channel_policy *policy_r);
 

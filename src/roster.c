@@ -42,6 +42,12 @@ enum stmt_id {
     ST_STATS_PUT,
     ST_RESOURCE_CLEAR,
     ST_RESOURCE_PUT,
+    ST_LEASE_PUT,
+    ST_LEASE_DELETE,
+    ST_LEASE_EXPIRED,
+    ST_RW_PUT,
+    ST_RW_DELETE,
+    ST_RW_ALL,
     ST_COUNT
 };
 
@@ -105,6 +111,16 @@ static const char *const sql[ST_COUNT] = {
     [ST_RESOURCE_CLEAR] = "DELETE FROM channel_resource WHERE channel = ?1",
     [ST_RESOURCE_PUT] = "INSERT INTO channel_resource (channel, resource, show, status,"
                         " priority, since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* Federation: leases at a home, remote watchers at a status service. */
+    [ST_LEASE_PUT] = "INSERT INTO node_lease (channel, node, expires) VALUES (?1, ?2, ?3)"
+                     " ON CONFLICT (channel, node) DO UPDATE SET expires = excluded.expires",
+    [ST_LEASE_DELETE] = "DELETE FROM node_lease WHERE channel = ?1 AND node = ?2",
+    [ST_LEASE_EXPIRED] = "SELECT channel, node FROM node_lease WHERE expires < ?1"
+                         " ORDER BY expires LIMIT ?2",
+    [ST_RW_PUT] = "INSERT INTO remote_watcher (remote, jid, state) VALUES (?1, ?2, ?3)"
+                  " ON CONFLICT (remote, jid) DO UPDATE SET state = excluded.state",
+    [ST_RW_DELETE] = "DELETE FROM remote_watcher WHERE remote = ?1 AND jid = ?2",
+    [ST_RW_ALL] = "SELECT remote, jid, state FROM remote_watcher ORDER BY remote",
 };
 
 struct roster {
@@ -673,4 +689,88 @@ int roster_resource_put(struct roster *r, const char *channel, const char *resou
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     return end(r, st, rc, "storing a resource of %s", channel);
+}
+
+int roster_lease_put(struct roster *r, const char *channel, const char *node, int64_t expires)
+{
+    sqlite3_stmt *st = r->st[ST_LEASE_PUT];
+    int rc;
+    if (roster_tx_begin(r) != 0)
+        return CS_EDB;
+    rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, node, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 3, expires);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    return end(r, st, rc, "storing the lease of %s on %s", node, channel);
+}
+
+int roster_lease_delete(struct roster *r, const char *channel, const char *node)
+{
+    const char *v[] = {channel, node};
+    if (roster_tx_begin(r) != 0)
+        return CS_EDB;
+    return write_texts(r, ST_LEASE_DELETE, 2, v);
+}
+
+int roster_leases_expired(struct roster *r, int64_t before, int limit, roster_pair_cb *cb, void *ud,
+                          int *n_r)
+{
+    sqlite3_stmt *st = r->st[ST_LEASE_EXPIRED];
+    int rc = sqlite3_bind_int64(st, 1, before), n = 0;
+    *n_r = 0;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 2, limit);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        const char *a, *b;
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+            break;
+        a = (const char *)sqlite3_column_text(st, 0);
+        b = (const char *)sqlite3_column_text(st, 1);
+        if (a == NULL || b == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        cb(ud, a, b, NULL);
+        n++;
+    }
+    *n_r = n;
+    return end(r, st, rc, "reading expired leases");
+}
+
+int roster_remote_watcher_put(struct roster *r, const char *remote, const char *jid,
+                              const char *state)
+{
+    const char *v[] = {remote, jid, state};
+    if (roster_tx_begin(r) != 0)
+        return CS_EDB;
+    return write_texts(r, ST_RW_PUT, 3, v) == CS_EEXIST ? CS_EDB : 0;
+}
+
+int roster_remote_watcher_delete(struct roster *r, const char *remote, const char *jid)
+{
+    const char *v[] = {remote, jid};
+    if (roster_tx_begin(r) != 0)
+        return CS_EDB;
+    return write_texts(r, ST_RW_DELETE, 2, v);
+}
+
+int roster_remote_watchers(struct roster *r, roster_pair_cb *cb, void *ud)
+{
+    sqlite3_stmt *st = r->st[ST_RW_ALL];
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *a = (const char *)sqlite3_column_text(st, 0);
+        const char *b = (const char *)sqlite3_column_text(st, 1);
+        const char *c = (const char *)sqlite3_column_text(st, 2);
+        if (a == NULL || b == NULL || c == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        cb(ud, a, b, c);
+    }
+    return end(r, st, rc, "reading remote watchers");
 }

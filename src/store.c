@@ -242,6 +242,28 @@ static const char *const migrations[] = {
     "  value INTEGER NOT NULL,"
     "  updated INTEGER NOT NULL"
     ") STRICT, WITHOUT ROWID;",
+    /* 4 -> 5: federation (doc/federation.md).  At a home: the lease of
+     * each node subscribed to a channel (the node's roster row is an
+     * ordinary 'from' row).  At a status service: the local watchers of
+     * remote channels. */
+    "CREATE TABLE node_lease ("
+    "  channel TEXT NOT NULL REFERENCES channel(name) ON DELETE CASCADE ON UPDATE CASCADE,"
+    "  node TEXT NOT NULL,"
+    "  expires INTEGER NOT NULL,"
+    "  PRIMARY KEY (channel, node)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX node_lease_by_expiry ON node_lease(expires);"
+    "CREATE TRIGGER channel_delete_lease AFTER DELETE ON channel"
+    "  BEGIN DELETE FROM node_lease WHERE channel = OLD.name; END;"
+    "CREATE TRIGGER channel_rename_lease AFTER UPDATE OF name ON channel"
+    "  WHEN OLD.name <> NEW.name"
+    "  BEGIN UPDATE node_lease SET channel = NEW.name WHERE channel = OLD.name; END;"
+    "CREATE TABLE remote_watcher ("
+    "  remote TEXT NOT NULL,"
+    "  jid TEXT NOT NULL,"
+    "  state TEXT NOT NULL CONSTRAINT remote_watcher_state CHECK (state IN ('pending', 'watching')),"
+    "  PRIMARY KEY (remote, jid)"
+    ") STRICT, WITHOUT ROWID;",
 };
 /* clang-format on */
 

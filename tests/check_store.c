@@ -575,8 +575,12 @@ static const char *const v3_objects[] = {
     "TABLE channel_state",
 };
 
-/* What version 4 added (live administration). */
+/* What version 4 (live administration) and 5 (federation) added. */
 static const char *const v4_objects[] = {
+    "TRIGGER channel_delete_lease",
+    "TRIGGER channel_rename_lease",
+    "TABLE node_lease",
+    "TABLE remote_watcher",
     "TRIGGER channel_log_insert",
     "TRIGGER channel_log_update",
     "TRIGGER channel_log_delete",
@@ -832,6 +836,9 @@ START_TEST(test_queries_use_indexes)
     static const char *const whole_table[] = {
         "SELECT name, owner, policy FROM channel ORDER BY name", /* roster_each_channel */
         "DELETE FROM offline WHERE stored < ?1",                 /* offline_expire */
+        /* Every local watcher of a remote channel, once at start: what is
+         * active, by definition. */
+        "SELECT remote, jid, state FROM remote_watcher ORDER BY remote",
         "UPDATE log_control SET quiet = 1", /* one row: around chanstatd's transactions */
         "UPDATE log_control SET quiet = 0",
     };
