@@ -51,6 +51,11 @@ struct channel {
     bool res_dirty;
     struct channel *res_next;
 
+    /* Status service (fed.c): set for a remote channel seen through this
+     * node (name: the escaped JID, jid: name@DOMAIN).  Never in the
+     * database's channel table; its watchers are in remote_watcher. */
+    struct remote *remote;
+
     /* Owner binding retry (bind.c). */
     int64_t bind_retry_at; /* ms, 0 = none */
     struct channel *retry_next;
@@ -76,6 +81,15 @@ struct channel *chancache_loaded(const struct chancache *cc, const char *name);
  * NULL when there is none (or on a database error, logged).  Borrowed:
  * the cache owns it until chancache_deinit(). */
 struct channel *chancache_find(struct chancache *cc, const char *name);
+
+struct remote;
+/* Frees a remote channel's status-service state (fed.c). */
+void remote_free(struct remote *r);
+
+/* Adds a channel that is not in the channel table (a remote channel of
+ * the status service): name is the escaped JID used as localpart.  The
+ * cache owns it. */
+struct channel *chancache_add(struct chancache *cc, const char *name);
 
 /* Takes c out of the cache and frees it.  *cursor, an index into
  * cc->all being walked (or NULL), is kept exact the same way

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cs_fed.h"
 #include "cs_out.h"
 #include "cs_xml.h"
 
@@ -34,6 +35,7 @@ struct home_limits {
     int sub_per_minute; /* ... and per minute after that */
     int max_pending;    /* pending inbound requests per channel */
     int64_t retry_ms;   /* owner binding retried this long after an error */
+    struct fed_limits fed; /* federation timers (cs_fed.h) */
 };
 
 struct home_stats {
@@ -55,6 +57,10 @@ void home_presence(struct home *home, const struct xml_node *presence, int64_t n
 /* An inbound iq get/set to a channel JID.  Returns false when the home
  * serves no such query (the caller answers service-unavailable). */
 bool home_iq(struct home *home, const struct xml_node *iq, int64_t now_ms);
+
+/* An iq result or error addressed to us: the answer to one of our own
+ * requests (federation discovery).  Returns false when it is not ours. */
+bool home_iq_answer(struct home *home, const struct xml_node *iq, int64_t now_ms);
 
 /* The link came up: start binding owners (a paced cursor over the
  * channels with an owner: subscribe, or probe those who approved). */

@@ -25,6 +25,8 @@ void chancache_init(struct chancache *cc, const char *domain, struct roster *ros
 
 static void channel_free(struct channel *c)
 {
+    if (c->remote)
+        remote_free(c->remote);
     for (unsigned i = 0; i < c->nwatchers; i++)
         free(c->watchers[i]);
     free(c->watchers);
@@ -208,4 +210,22 @@ void chancache_remove(struct chancache *cc, struct channel *c, size_t *cursor)
         all_move(cc, cc->n - 1, i);
     cc->n--;
     channel_free(c);
+}
+
+struct channel *chancache_add(struct chancache *cc, const char *name)
+{
+    struct channel *c = xcalloc(1, sizeof(*c));
+    size_t len = strlen(name) + strlen(cc->domain) + 2;
+    c->name = xstrdup(name);
+    c->jid = xmalloc(len);
+    snprintf(c->jid, len, "%s@%s", name, cc->domain);
+    c->policy = POLICY_OPEN;
+    if (cc->n == cc->cap) {
+        cc->cap = cc->cap ? cc->cap * 2 : 64;
+        cc->all = xrealloc(cc->all, cc->cap * sizeof(*cc->all));
+    }
+    c->index = cc->n;
+    cc->all[cc->n++] = c;
+    hash_put(&cc->by_name, c->name, c);
+    return c;
 }

@@ -49,8 +49,11 @@ static void persist_shown(struct home *h, struct channel *c)
 
 void fanout_queue(struct home *h, struct channel *c)
 {
-    persist_shown(h, c);
-    home_resources_dirty(h, c);
+    if (c->remote == NULL) {
+        /* A remote channel's state lives at its home. */
+        persist_shown(h, c);
+        home_resources_dirty(h, c);
+    }
     free(c->fan_body);
     c->fan_body = NULL;
     c->fan_pos = 0;

@@ -33,6 +33,9 @@ struct home *home_new(const char *domain, struct roster *roster, const struct ho
     h->out = out;
     chancache_init(&h->cache, domain, roster);
     rate_init(&h->rate, limits->sub_burst, limits->sub_per_minute);
+    h->fed = limits->fed;
+    if (fed_load(h) != 0)
+        log_error("home: loading the watchers of remote channels failed");
     return h;
 }
 
@@ -43,6 +46,8 @@ void home_free(struct home **hp)
         return;
     fanout_forget_all(h);
     bind_forget_all(h);
+    fed_forget_all(h);
+    fed_free_disco(h);
     h->res_head = NULL;
     chancache_deinit(&h->cache);
     rate_deinit(&h->rate);
@@ -56,9 +61,13 @@ void home_reload(struct home *h, int64_t now_ms)
     h->now_ms = now_ms;
     fanout_forget_all(h);
     bind_forget_all(h);
+    fed_forget_all(h);
     h->res_head = NULL;
     chancache_deinit(&h->cache);
     chancache_init(&h->cache, h->domain, h->roster);
+    if (fed_load(h) != 0)
+        log_error("home: reloading the watchers of remote channels failed");
+    fed_online(h, now_ms);
     bind_start(h);
     home_resync(h);
 }
@@ -339,6 +348,33 @@ static void relay_answer(struct home *h, const struct jid *contact_jid, const ch
     free(contact);
 }
 
+struct relay_ctx {
+    struct home *h;
+    const char *contact;
+    bool found;
+};
+
+static void on_owned_row(void *ud, const char *name, const char *owner, enum channel_policy p)
+{
+    struct relay_ctx *rc = ud;
+    struct sub_row row;
+    if (!rc->found && roster_get(rc->h->roster, name, rc->contact, &row) == 0)
+        rc->found = true;
+}
+
+/* Is this presence an owner talking to one of its channels' contacts at
+ * the contact's relay address (rather than a local user addressing a
+ * remote channel)?  Indexed queries on the owner's channels. */
+static bool owner_relay(struct home *h, const char *owner, const struct jid *relay)
+{
+    char *contact = jid_bare(relay);
+    struct relay_ctx rc = {h, contact, false};
+    if (roster_channels_of_owner(h->roster, owner, INT_MAX, on_owned_row, &rc) != 0)
+        rc.found = false;
+    free(contact);
+    return rc.found;
+}
+
 static bool is_subscription_type(const char *t)
 {
     return strcmp(t, "subscribe") == 0 || strcmp(t, "subscribed") == 0 ||
@@ -390,11 +426,17 @@ void home_presence(struct home *h, const struct xml_node *p, int64_t now_ms)
         return;
     }
     contact = jid_bare(&from);
+    if (to.local == NULL && from.local && fed_from_home(h, p, &from))
+        goto out; /* a remote channel we watch, talking to this node */
     if (type && strcmp(type, "error") == 0) {
         presence_error(h, p, contact, &to, now_ms);
         goto out;
     }
-    if (type && is_subscription_type(type) && !rate_allow(&h->rate, contact, now_ms)) {
+    /* A node's lease requests are not a subscription flood: one per
+     * remote channel it watches (doc/federation.md). */
+    if (type && is_subscription_type(type) &&
+        !(from.local == NULL && xml_child(p, "lease", NS_FEDERATION)) &&
+        !rate_allow(&h->rate, contact, now_ms)) {
         h->stats.rate_limited++;
         log_info("home: subscription flood from %s; dropping %s", contact, type);
         goto out;
@@ -406,6 +448,10 @@ void home_presence(struct home *h, const struct xml_node *p, int64_t now_ms)
         goto out;
     }
     r = jid_relay_parse(to.local, &relay);
+    if (r == 0 && !owner_relay(h, contact, &relay) && fed_presence(h, p, &from, &to, &relay)) {
+        jid_deinit(&relay);
+        goto out;
+    }
     if (r == 0) {
         char *relay_addr = jid_bare(&to);
         if (type)
@@ -431,6 +477,8 @@ void home_presence(struct home *h, const struct xml_node *p, int64_t now_ms)
         }
         goto out;
     }
+    if (from.local == NULL && homefed_presence(h, c, p, &from, contact))
+        goto out; /* a chanstat node subscribing with a lease */
     is_owner = c->owner && strcmp(contact, c->owner) == 0;
     if (type == NULL || strcmp(type, "unavailable") == 0) {
         if (is_owner)
@@ -456,17 +504,31 @@ out:
     jid_deinit(&to);
 }
 
+bool home_iq_answer(struct home *h, const struct xml_node *iq, int64_t now_ms)
+{
+    struct jid from;
+    bool ours;
+    h->now_ms = now_ms;
+    if (jid_parse(xml_attr(iq, "from"), &from) != 0)
+        return false;
+    ours = fed_iq_answer(h, iq, &from);
+    jid_deinit(&from);
+    return ours;
+}
+
 /* ---- Link events and producers ---- */
 
 void home_online(struct home *h, int64_t now_ms)
 {
     h->now_ms = now_ms;
     bind_start(h);
+    fed_online(h, now_ms);
 }
 
 void home_offline(struct home *h, int64_t now_ms)
 {
     h->now_ms = now_ms;
+    fed_offline(h, now_ms);
     fanout_stop(h);
     bind_stop(h);
     for (size_t i = 0; i < h->cache.n; i++) {
@@ -490,6 +552,12 @@ void home_tick(struct home *h, int64_t now_ms)
 {
     h->now_ms = now_ms;
     bind_tick(h, now_ms);
+    if (now_ms >= h->fed_next_check) {
+        /* Once a second: remote channels' timers, leases that ran out. */
+        h->fed_next_check = now_ms + 1000;
+        fed_tick(h, now_ms);
+        homefed_tick(h, now_ms);
+    }
 }
 
 /* ---- Message routing support ---- */

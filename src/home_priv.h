@@ -4,6 +4,8 @@
 #define CS_HOME_PRIV_H
 
 #include "cs_channel.h"
+#include "cs_fed.h"
+#include "cs_jid.h"
 #include "cs_home.h"
 #include "cs_out.h"
 #include "cs_rate.h"
@@ -37,6 +39,13 @@ struct home {
     struct channel *retry_head;
     /* homeadmin.c: channels whose owner resources changed since written. */
     struct channel *res_head;
+    /* fed.c: the status service's remote channels, and what domains said
+     * to "are you a chanstat node?". */
+    struct fed_limits fed;
+    struct channel *fed_head;
+    struct hash fed_disco; /* domain -> struct disco * */
+    unsigned fed_seq;
+    int64_t fed_next_check; /* ms */
 };
 
 /* home.c */
@@ -68,6 +77,28 @@ void fanout_stop(struct home *h);
 /* c is being freed or the cache forgotten: take it off the queue. */
 void fanout_forget_all(struct home *h);
 void fanout_unqueue(struct home *h, struct channel *c);
+
+/* fed.c: the status service */
+/* Presence from a local user to escape(remote)@DOMAIN.  false: not ours
+ * (not a local user, or no remote channel for an answer). */
+bool fed_presence(struct home *h, const struct xml_node *p, const struct jid *from,
+                  const struct jid *to, const struct jid *remote);
+/* Presence from a remote channel to our bare domain.  false: not one we
+ * watch. */
+bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *from);
+/* An iq result or error for a request of ours (discovery).  false: not
+ * ours. */
+bool fed_iq_answer(struct home *h, const struct xml_node *iq, const struct jid *from);
+void fed_tick(struct home *h, int64_t now_ms);
+void fed_online(struct home *h, int64_t now_ms);
+void fed_offline(struct home *h, int64_t now_ms);
+int fed_load(struct home *h);
+void fed_forget_all(struct home *h);
+void fed_free_disco(struct home *h);
+/* homefed.c: the home's side */
+bool homefed_presence(struct home *h, struct channel *c, const struct xml_node *p,
+                      const struct jid *from, const char *contact);
+void homefed_tick(struct home *h, int64_t now_ms);
 
 /* bind.c */
 void bind_start(struct home *h);

@@ -99,6 +99,16 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
         .sub_per_minute = cfg->subscriptions_per_minute,
         .max_pending = cfg->max_pending_per_channel,
         .retry_ms = (int64_t)cfg->fed_retry * 1000,
+        .fed =
+            {
+                .lease_ms = (int64_t)cfg->fed_lease * 1000,
+                .resubscribe_delta_ms = (int64_t)cfg->fed_resubscribe_delta * 1000,
+                .min_resubscribe_ms = (int64_t)cfg->fed_min_resubscribe * 1000,
+                .retry_ms = (int64_t)cfg->fed_retry * 1000,
+                .linger_ms = (int64_t)cfg->fed_linger * 1000,
+                .discovery_ttl_ms = (int64_t)cfg->fed_discovery_ttl * 1000,
+                .request_timeout_ms = (int64_t)cfg->fed_request_timeout * 1000,
+            },
     };
     struct route_limits rl = {
         .max_message_bytes = cfg->max_message_bytes,

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cs_fed.h"
 #include "cs_home.h"
 #include "cs_jid.h"
 #include "cs_route.h"
@@ -15,10 +16,7 @@
 /* Features the component domain implements (XEP-0030).  Keep in step
  * with what service_handle() answers. */
 static const char *const domain_features[] = {
-    NS_DISCO_INFO,
-    NS_DISCO_ITEMS,
-    NS_PING,
-    NS_VERSION,
+    NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VERSION, NS_FEDERATION, NS_GATEWAY,
 };
 
 void service_init(struct service *svc, const char *domain, struct home *home, struct route *route,
@@ -77,6 +75,46 @@ static void version(struct service *svc, const struct xml_node *iq)
     send(svc, r);
 }
 
+/* XEP-0100 section 6.3: the prompt that turns a channel's plain address
+ * into the address to watch it through this node. */
+static void gateway(struct service *svc, const struct xml_node *iq, const struct xml_node *payload,
+                    bool get)
+{
+    struct xml_node *q, *r;
+    if (get) {
+        r = result_query(iq, NS_GATEWAY, &q);
+        xml_add_text(xml_add_child(q, "desc", NULL),
+                     "Enter the address of a channel on another chanstat node");
+        xml_add_text(xml_add_child(q, "prompt", NULL), "Channel address");
+        send(svc, r);
+    } else {
+        const struct xml_node *pr = xml_child(payload, "prompt", NULL);
+        char *text = pr ? xml_text_dup(pr) : NULL;
+        struct jid j;
+        if (text == NULL || jid_parse(text, &j) != 0) {
+            reply_error(svc, iq, "modify", "jid-malformed", "not an XMPP address");
+        } else if (j.local == NULL || j.resource) {
+            reply_error(svc, iq, "modify", "jid-malformed", "a channel address is name@domain");
+            jid_deinit(&j);
+        } else {
+            char *bare = jid_bare(&j);
+            char *esc = jid_escape_local(bare);
+            struct strbuf addr = {0};
+            strbuf_printf(&addr, "%s@%s", esc, svc->domain);
+            r = result_query(iq, NS_GATEWAY, &q);
+            /* XEP-0100 names both: <jid/> now, <prompt/> for old clients. */
+            xml_add_text(xml_add_child(q, "jid", NULL), addr.data);
+            xml_add_text(xml_add_child(q, "prompt", NULL), addr.data);
+            send(svc, r);
+            strbuf_free(&addr);
+            free(esc);
+            free(bare);
+            jid_deinit(&j);
+        }
+        free(text);
+    }
+}
+
 /* An iq get/set to the bare component domain. */
 static void domain_iq(struct service *svc, const struct xml_node *iq,
                       const struct xml_node *payload)
@@ -114,6 +152,10 @@ static void domain_iq(struct service *svc, const struct xml_node *iq,
         version(svc, iq);
         return;
     }
+    if (strcmp(payload->name, "query") == 0 && strcmp(ns, NS_GATEWAY) == 0) {
+        gateway(svc, iq, payload, get);
+        return;
+    }
     reply_error(svc, iq, "cancel", "service-unavailable", NULL);
 }
 
@@ -123,8 +165,13 @@ static void handle_iq(struct service *svc, const struct xml_node *iq, const stru
     const char *type = xml_attr(iq, "type");
     const struct xml_node *payload;
 
-    if (type && (strcmp(type, "result") == 0 || strcmp(type, "error") == 0))
-        return; /* we send no requests yet; answers to nothing are dropped */
+    if (type && (strcmp(type, "result") == 0 || strcmp(type, "error") == 0)) {
+        /* Answers to our own requests (federation discovery); answers to
+         * nothing are dropped (RFC 6120 8.3.1 for errors). */
+        if (svc->home)
+            home_iq_answer(svc->home, iq, now_ms);
+        return;
+    }
     /* RFC 6120 8.2.3: an iq needs an id and a type of get/set, and a
      * get/set has exactly one child element. */
     if (type == NULL || (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)) {
@@ -170,8 +217,17 @@ void service_handle(struct service *svc, const struct xml_node *stanza, int64_t 
 
     svc->stats.handled++;
     if (type && strcmp(type, "error") == 0) {
-        svc->stats.dropped++;
-        return; /* RFC 6120 8.3.1: never answer an error with an error */
+        /* RFC 6120 8.3.1: never answered with an error.  Still news: an
+         * owner's server refused binding (retried on a timer), a remote
+         * node refused or failed (federation).  Each handler only
+         * records it. */
+        if (svc->home && strcmp(stanza->name, "presence") == 0)
+            home_presence(svc->home, stanza, now_ms);
+        else if (svc->home && strcmp(stanza->name, "iq") == 0)
+            home_iq_answer(svc->home, stanza, now_ms);
+        else
+            svc->stats.dropped++;
+        return;
     }
     if (from == NULL || jid_parse(from, &from_jid) != 0) {
         /* The server stamps 'from'; without a valid one there is nobody

@@ -1,0 +1,26 @@
+/* cs_fed.h - federation between chanstat nodes (doc/federation.md).
+ *
+ * fed.c is the status service (remote channels seen through this node,
+ * one upstream subscription each); homefed.c is the home's side (node
+ * subscriptions with leases).  Both are parts of the home (cs_home.h)
+ * and share its output path and clock. */
+#ifndef CS_FED_H
+#define CS_FED_H
+
+#include <stdint.h>
+
+#define NS_FEDERATION "urn:chanstat:federation:0"
+#define NS_GATEWAY "jabber:iq:gateway"
+
+/* The [federation] timers, in milliseconds. */
+struct fed_limits {
+    int64_t lease_ms;
+    int64_t resubscribe_delta_ms;
+    int64_t min_resubscribe_ms;
+    int64_t retry_ms;
+    int64_t linger_ms;
+    int64_t discovery_ttl_ms;
+    int64_t request_timeout_ms;
+};
+
+#endif

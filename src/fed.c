@@ -1,0 +1,525 @@
+/* fed.c - the status service: remote channels seen through this node.
+ *
+ * A local user subscribes to carol\40status.b.test@DOMAIN; this node
+ * subscribes once to carol@status.b.test (after checking with disco#info
+ * that status.b.test is a chanstat node), keeps the lease alive, caches
+ * the status the home sends and fans it out to every local watcher with
+ * the same cursor as a local channel (fanout.c).  The protocol is in
+ * doc/federation.md.
+ *
+ * Each remote channel is a struct channel in the home's cache (its name
+ * is the escaped JID) with a struct remote beside it; its local watchers
+ * are rows of remote_watcher.  The timers (answer deadlines, renewals,
+ * retries after errors, the linger before cancelling) are checked once a
+ * second: O(remote channels) per second. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs_error.h"
+#include "cs_fed.h"
+#include "cs_jid.h"
+#include "cs_log.h"
+#include "cs_stanza.h"
+#include "home_priv.h"
+
+#define UPSTREAM "upstream" /* the one pseudo-resource of a remote status */
+
+enum remote_state {
+    R_IDLE,      /* nothing asked yet (loaded at start, or after the link came back) */
+    R_DISCOVER,  /* disco#info sent to the home's domain */
+    R_SUBSCRIBE, /* subscribe sent, answer awaited */
+    R_ACTIVE,    /* subscribed, lease running */
+    R_ERROR,     /* refused, failed or expired: watchers see unavailable; retried */
+};
+
+struct remote {
+    char *home;   /* the channel's JID at its home: carol@status.b.test */
+    char *domain; /* its domain: status.b.test */
+    enum remote_state state;
+    bool subscribed_once; /* the home accepted us at least once */
+    int64_t deadline;     /* ms: answer expected by */
+    int64_t lease_end;    /* ms */
+    int64_t last_sent;    /* ms: last subscribe */
+    int64_t retry_at;     /* ms */
+    int64_t linger_at;    /* ms: no local watchers since; 0 = has some */
+    char **pending;       /* local users waiting for the first answer */
+    unsigned npending, cappending;
+    char policy[16];
+    struct channel *next; /* all remote channels: h->fed_head */
+};
+
+struct disco {
+    bool known, is_node;
+    int64_t expires; /* ms */
+    bool asking;
+    char id[32];
+    char domain[];
+};
+
+static bool local_user(const struct home *h, const struct jid *j)
+{
+    /* A node serves the users of its parent domain (doc/federation.md). */
+    const char *dot = strchr(h->domain, '.');
+    return dot && strcmp(j->domain, dot + 1) == 0;
+}
+
+void remote_free(struct remote *r)
+{
+    for (unsigned i = 0; i < r->npending; i++)
+        free(r->pending[i]);
+    free(r->pending);
+    free(r->home);
+    free(r->domain);
+    free(r);
+}
+
+void fed_free_disco(struct home *h)
+{
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    while (hash_next(&h->fed_disco, &pos, &k, &v))
+        free(v);
+    hash_clear(&h->fed_disco);
+}
+
+/* ---- Stanzas upstream ---- */
+
+static void send_upstream(struct home *h, struct channel *c, const char *type, bool lease)
+{
+    struct xml_node *p = xml_elem_new("presence", NULL);
+    char secs[32];
+    xml_set_attr(p, "from", h->domain);
+    xml_set_attr(p, "to", c->remote->home);
+    xml_set_attr(p, "type", type);
+    if (lease) {
+        struct xml_node *l = xml_add_child(p, "lease", NS_FEDERATION);
+        snprintf(secs, sizeof(secs), "%lld", (long long)(h->fed.lease_ms / 1000));
+        xml_set_attr(l, "seconds", secs);
+    }
+    if (out_stanza(h->out, p) != 0)
+        log_debug("fed: %s to %s not sent: link down", type, c->remote->home);
+    xml_free(p);
+}
+
+static void subscribe_upstream(struct home *h, struct channel *c)
+{
+    struct remote *r = c->remote;
+    r->state = R_SUBSCRIBE;
+    r->last_sent = h->now_ms;
+    r->deadline = h->now_ms + h->fed.request_timeout_ms;
+    send_upstream(h, c, "subscribe", true);
+}
+
+static void discover(struct home *h, struct channel *c)
+{
+    struct remote *r = c->remote;
+    struct disco *d = hash_get(&h->fed_disco, r->domain);
+    if (d && d->known && d->expires > h->now_ms) {
+        if (d->is_node) {
+            subscribe_upstream(h, c);
+        } else {
+            r->state = R_DISCOVER; /* failed at once below */
+            r->deadline = h->now_ms;
+        }
+        return;
+    }
+    r->state = R_DISCOVER;
+    r->deadline = h->now_ms + h->fed.request_timeout_ms;
+    if (d == NULL) {
+        size_t len = strlen(r->domain);
+        d = xcalloc(1, sizeof(*d) + len + 1);
+        memcpy(d->domain, r->domain, len + 1);
+        hash_put(&h->fed_disco, d->domain, d);
+    }
+    if (!d->asking) {
+        struct xml_node *iq = xml_elem_new("iq", NULL);
+        d->asking = true;
+        snprintf(d->id, sizeof(d->id), "fed-disco-%u", ++h->fed_seq);
+        xml_set_attr(iq, "from", h->domain);
+        xml_set_attr(iq, "to", r->domain);
+        xml_set_attr(iq, "type", "get");
+        xml_set_attr(iq, "id", d->id);
+        xml_add_child(iq, "query", NS_DISCO_INFO);
+        if (out_stanza(h->out, iq) != 0)
+            log_debug("fed: disco#info to %s not sent: link down", r->domain);
+        xml_free(iq);
+    }
+}
+
+/* ---- Local watchers ---- */
+
+static void store_watcher(struct home *h, struct channel *c, const char *jid, const char *state)
+{
+    int r = state ? roster_remote_watcher_put(h->roster, c->remote->home, jid, state)
+                  : roster_remote_watcher_delete(h->roster, c->remote->home, jid);
+    if (r != 0)
+        log_error("fed: cannot store watcher %s of %s", jid, c->remote->home);
+}
+
+static int pending_index(const struct remote *r, const char *jid)
+{
+    for (unsigned i = 0; i < r->npending; i++) {
+        if (strcmp(r->pending[i], jid) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+static void pending_add(struct remote *r, const char *jid)
+{
+    if (pending_index(r, jid) >= 0)
+        return;
+    if (r->npending == r->cappending) {
+        r->cappending = r->cappending ? r->cappending * 2 : 4;
+        r->pending = xrealloc(r->pending, r->cappending * sizeof(*r->pending));
+    }
+    r->pending[r->npending++] = xstrdup(jid);
+}
+
+static void pending_del(struct remote *r, const char *jid)
+{
+    int i = pending_index(r, jid);
+    if (i < 0)
+        return;
+    free(r->pending[i]);
+    r->pending[i] = r->pending[--r->npending];
+}
+
+/* A watcher is admitted: told, and shown the cached status. */
+static void admit(struct home *h, struct channel *c, const char *jid)
+{
+    watchers_set(c, jid, true);
+    store_watcher(h, c, jid, "watching");
+    home_send_presence(h, c->jid, jid, "subscribed", NULL);
+    home_send_status_to(h, c, jid);
+}
+
+static void refuse_all(struct home *h, struct channel *c, const char *why)
+{
+    struct remote *r = c->remote;
+    log_info("fed: %s: %s; telling %u watcher(s)", r->home, why, r->npending + c->nwatchers);
+    while (r->npending > 0) {
+        char *w = r->pending[--r->npending];
+        store_watcher(h, c, w, NULL);
+        home_send_presence(h, c->jid, w, "unsubscribed", NULL);
+        free(w);
+    }
+    while (c->nwatchers > 0) {
+        char *w = xstrdup(c->watchers[c->nwatchers - 1]);
+        watchers_set(c, w, false);
+        store_watcher(h, c, w, NULL);
+        home_send_presence(h, c->jid, w, "unsubscribed", NULL);
+        home_send_presence(h, c->jid, w, "unavailable", NULL);
+        free(w);
+    }
+    r->linger_at = h->now_ms; /* forgotten at the next check */
+    r->state = R_ERROR;
+    r->retry_at = INT64_MAX;
+}
+
+/* The upstream is gone or failing: nobody keeps a stale "available". */
+static void upstream_error(struct home *h, struct channel *c, const char *why)
+{
+    struct remote *r = c->remote;
+    log_info("fed: %s: %s; retrying in %lld s", r->home, why,
+             (long long)(h->fed.retry_ms / 1000));
+    r->state = R_ERROR;
+    r->retry_at = h->now_ms + h->fed.retry_ms;
+    if (status_set_clear(&c->status, h->now_ms / 1000))
+        fanout_queue(h, c);
+}
+
+static struct channel *remote_of(struct home *h, const char *home_jid, bool create)
+{
+    char *local = jid_escape_local(home_jid);
+    struct channel *c = chancache_loaded(&h->cache, local);
+    struct jid j;
+    if (c == NULL && create && jid_parse(home_jid, &j) == 0) {
+        c = chancache_add(&h->cache, local);
+        c->remote = xcalloc(1, sizeof(*c->remote));
+        c->remote->home = xstrdup(home_jid);
+        c->remote->domain = xstrdup(j.domain);
+        c->remote->state = R_IDLE;
+        c->remote->next = h->fed_head;
+        h->fed_head = c;
+        jid_deinit(&j);
+    }
+    free(local);
+    return c && c->remote ? c : NULL;
+}
+
+bool fed_presence(struct home *h, const struct xml_node *p, const struct jid *from,
+                  const struct jid *to, const struct jid *remote)
+{
+    const char *type = xml_attr(p, "type");
+    char *home_jid, *contact;
+    struct channel *c;
+
+    if (!local_user(h, from) || remote->local == NULL || strcmp(remote->domain, h->domain) == 0)
+        return false;
+    home_jid = jid_bare(remote);
+    contact = jid_bare(from);
+    c = remote_of(h, home_jid, type && strcmp(type, "subscribe") == 0);
+    if (c == NULL) {
+        /* Not watched through us: a probe learns that. */
+        if (type && strcmp(type, "probe") == 0) {
+            char *addr = jid_bare(to);
+            home_send_presence(h, addr, contact, "unsubscribed", NULL);
+            free(addr);
+        }
+    } else if (type == NULL || strcmp(type, "unavailable") == 0) {
+        /* presence from a watcher to a remote channel means nothing */
+    } else if (strcmp(type, "subscribe") == 0) {
+        if (watchers_has(c, contact)) {
+            home_send_presence(h, c->jid, contact, "subscribed", NULL);
+            home_send_status_to(h, c, contact);
+        } else if (c->remote->state == R_ACTIVE) {
+            admit(h, c, contact); /* no s2s stanza at all */
+        } else {
+            pending_add(c->remote, contact);
+            store_watcher(h, c, contact, "pending");
+            if (c->remote->state == R_IDLE)
+                discover(h, c);
+        }
+        c->remote->linger_at = 0;
+    } else if (strcmp(type, "unsubscribe") == 0 || strcmp(type, "unsubscribed") == 0) {
+        bool was = watchers_has(c, contact) || pending_index(c->remote, contact) >= 0;
+        watchers_set(c, contact, false);
+        pending_del(c->remote, contact);
+        store_watcher(h, c, contact, NULL);
+        if (was)
+            home_send_presence(h, c->jid, contact, "unavailable", NULL);
+        if (c->nwatchers == 0 && c->remote->npending == 0)
+            c->remote->linger_at = h->now_ms + h->fed.linger_ms;
+    } else if (strcmp(type, "probe") == 0) {
+        char *full = jid_full(from);
+        if (watchers_has(c, contact))
+            home_send_status_to(h, c, full);
+        else
+            home_send_presence(h, c->jid, contact, "unsubscribed", NULL);
+        free(full);
+    }
+    free(home_jid);
+    free(contact);
+    return true;
+}
+
+/* ---- Answers from homes ---- */
+
+static int64_t lease_of(const struct home *h, const struct xml_node *p, char *policy, size_t len)
+{
+    const struct xml_node *l = xml_child(p, "lease", NS_FEDERATION);
+    const char *s = l ? xml_attr(l, "seconds") : NULL;
+    const char *pol = l ? xml_attr(l, "policy") : NULL;
+    long long v = s ? atoll(s) : 0;
+    cs_strlcpy(policy, pol ? pol : "open", len);
+    if (v <= 0 || v * 1000 > h->fed.lease_ms)
+        return h->fed.lease_ms;
+    return (int64_t)v * 1000;
+}
+
+bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *from)
+{
+    const char *type = xml_attr(p, "type");
+    char *home_jid;
+    struct channel *c;
+    struct remote *r;
+
+    if (from->local == NULL)
+        return false;
+    home_jid = jid_bare(from);
+    c = remote_of(h, home_jid, false);
+    free(home_jid);
+    if (c == NULL)
+        return false;
+    r = c->remote;
+    if (type == NULL || strcmp(type, "unavailable") == 0) {
+        struct status_update u;
+        if (type == NULL && status_update_parse(p, UPSTREAM, &u) == 0) {
+            if (status_set_apply(&c->status, &u, h->now_ms / 1000))
+                fanout_queue(h, c);
+        } else if (type && status_set_clear(&c->status, h->now_ms / 1000)) {
+            fanout_queue(h, c);
+        }
+        if (type == NULL)
+            status_update_deinit(&u);
+    } else if (strcmp(type, "subscribed") == 0) {
+        r->lease_end = h->now_ms + lease_of(h, p, r->policy, sizeof(r->policy));
+        r->state = R_ACTIVE;
+        r->subscribed_once = true;
+        while (r->npending > 0) {
+            char *w = r->pending[--r->npending];
+            admit(h, c, w);
+            free(w);
+        }
+    } else if (strcmp(type, "unsubscribed") == 0) {
+        if (!r->subscribed_once)
+            refuse_all(h, c, "no such channel at its home, or refused");
+        else
+            upstream_error(h, c, "the home ended our subscription");
+    } else if (strcmp(type, "error") == 0) {
+        if (r->state == R_SUBSCRIBE && !r->subscribed_once && r->npending > 0 &&
+            c->nwatchers == 0)
+            refuse_all(h, c, "the home answered with an error");
+        else
+            upstream_error(h, c, "error from the home");
+    }
+    return true;
+}
+
+/* ---- Discovery answers ---- */
+
+static bool has_feature(const struct xml_node *iq)
+{
+    const struct xml_node *q = xml_child(iq, "query", NS_DISCO_INFO);
+    for (const struct xml_node *f = q ? xml_first_elem(q) : NULL; f; f = xml_next_elem(f)) {
+        const char *var = xml_attr(f, "var");
+        if (strcmp(f->name, "feature") == 0 && var && strcmp(var, NS_FEDERATION) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool fed_iq_answer(struct home *h, const struct xml_node *iq, const struct jid *from)
+{
+    const char *id = xml_attr(iq, "id");
+    const char *type = xml_attr(iq, "type");
+    struct disco *d;
+    if (id == NULL || strncmp(id, "fed-disco-", 10) != 0 || from->local || from->resource)
+        return false;
+    d = hash_get(&h->fed_disco, from->domain);
+    if (d == NULL || !d->asking || strcmp(d->id, id) != 0)
+        return true; /* late or unknown: ignored */
+    d->asking = false;
+    d->known = true;
+    d->is_node = type && strcmp(type, "result") == 0 && has_feature(iq);
+    d->expires = h->now_ms + h->fed.discovery_ttl_ms;
+    log_info("fed: %s %s a chanstat node", from->domain, d->is_node ? "is" : "is not");
+    for (struct channel *c = h->fed_head; c; c = c->remote->next) {
+        if (c->remote->state != R_DISCOVER || strcmp(c->remote->domain, from->domain) != 0)
+            continue;
+        if (d->is_node)
+            subscribe_upstream(h, c);
+        else
+            refuse_all(h, c, "its domain is not a chanstat node");
+    }
+    return true;
+}
+
+/* ---- Timers, link events ---- */
+
+static void forget(struct home *h, struct channel **pp)
+{
+    struct channel *c = *pp;
+    *pp = c->remote->next;
+    log_debug("fed: forgetting %s", c->remote->home);
+    home_forget_channel(h, c);
+}
+
+void fed_tick(struct home *h, int64_t now_ms)
+{
+    h->now_ms = now_ms;
+    for (struct channel **pp = &h->fed_head; *pp;) {
+        struct channel *c = *pp;
+        struct remote *r = c->remote;
+        if (c->nwatchers == 0 && r->npending == 0 && r->linger_at && r->linger_at <= now_ms) {
+            if (r->state == R_ACTIVE || r->state == R_SUBSCRIBE)
+                send_upstream(h, c, "unsubscribe", false);
+            forget(h, pp);
+            continue;
+        }
+        switch (r->state) {
+        case R_IDLE:
+            if (c->nwatchers > 0 || r->npending > 0)
+                discover(h, c);
+            break;
+        case R_DISCOVER:
+            if (now_ms >= r->deadline) {
+                struct disco *d = hash_get(&h->fed_disco, r->domain);
+                if (d && d->asking) {
+                    d->asking = false;
+                    d->known = true;
+                    d->is_node = false;
+                    d->expires = now_ms + h->fed.retry_ms;
+                }
+                if (r->subscribed_once)
+                    upstream_error(h, c, "its domain does not answer");
+                else
+                    refuse_all(h, c, "its domain does not answer as a chanstat node");
+            }
+            break;
+        case R_SUBSCRIBE:
+            if (now_ms >= r->deadline) {
+                if (r->subscribed_once || c->nwatchers > 0)
+                    upstream_error(h, c, "no answer from the home");
+                else
+                    refuse_all(h, c, "no answer from the home");
+            }
+            break;
+        case R_ACTIVE:
+            if (now_ms >= r->lease_end) {
+                upstream_error(h, c, "lease ran out before it was renewed");
+            } else if (now_ms >= r->lease_end - h->fed.resubscribe_delta_ms &&
+                       now_ms - r->last_sent >= h->fed.min_resubscribe_ms) {
+                r->last_sent = now_ms;
+                send_upstream(h, c, "subscribe", true); /* renewal; stays active */
+            }
+            break;
+        case R_ERROR:
+            if (now_ms >= r->retry_at)
+                discover(h, c);
+            break;
+        }
+        pp = &c->remote->next;
+    }
+}
+
+void fed_online(struct home *h, int64_t now_ms)
+{
+    h->now_ms = now_ms;
+    for (struct channel *c = h->fed_head; c; c = c->remote->next) {
+        if (c->nwatchers > 0 || c->remote->npending > 0)
+            discover(h, c); /* renewed at once after the link came up */
+    }
+}
+
+void fed_offline(struct home *h, int64_t now_ms)
+{
+    for (struct channel *c = h->fed_head; c; c = c->remote->next) {
+        c->remote->state = R_IDLE;
+        status_set_clear(&c->status, now_ms / 1000);
+    }
+    for (size_t pos = 0;;) {
+        const char *k;
+        void *v;
+        if (!hash_next(&h->fed_disco, &pos, &k, &v))
+            break;
+        ((struct disco *)v)->asking = false;
+    }
+}
+
+static void on_remote_watcher(void *ud, const char *remote, const char *jid, const char *state)
+{
+    struct home *h = ud;
+    struct channel *c = remote_of(h, remote, true);
+    if (c == NULL || !channel_jid_ok(jid))
+        return;
+    if (strcmp(state, "watching") == 0)
+        watchers_set(c, jid, true);
+    else
+        pending_add(c->remote, jid);
+}
+
+int fed_load(struct home *h)
+{
+    return roster_remote_watchers(h->roster, on_remote_watcher, h);
+}
+
+void fed_forget_all(struct home *h)
+{
+    h->fed_head = NULL; /* the channels themselves belong to the cache */
+}
