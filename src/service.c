@@ -170,8 +170,14 @@ void service_handle(struct service *svc, const struct xml_node *stanza, int64_t 
 
     svc->stats.handled++;
     if (type && strcmp(type, "error") == 0) {
-        svc->stats.dropped++;
-        return; /* RFC 6120 8.3.1: never answer an error with an error */
+        /* RFC 6120 8.3.1: never answered with an error.  Still news when
+         * an owner's server refused binding (retried on a timer): the
+         * home only records it. */
+        if (svc->home && strcmp(stanza->name, "presence") == 0)
+            home_presence(svc->home, stanza, now_ms);
+        else
+            svc->stats.dropped++;
+        return;
     }
     if (from == NULL || jid_parse(from, &from_jid) != 0) {
         /* The server stamps 'from'; without a valid one there is nobody
