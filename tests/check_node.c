@@ -370,6 +370,22 @@ START_TEST(test_stats_and_resources)
 }
 END_TEST
 
+/* A presence error from the owner's server reaches the home through the
+ * dispatch (it is never answered) and binding is retried on the timer. */
+START_TEST(test_owner_error_through_dispatch)
+{
+    node_online(node, now_ms);
+    free(testout_take(&T));
+    one("<presence from='o@a.test' to='" CH "' type='error'><error type='cancel'>"
+        "<remote-server-not-found "
+        "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>");
+    ck_assert_uint_eq(T.buf.len, 0); /* errors are not answered */
+    now_ms += (int64_t)cfg.fed_retry * 1000 + 1000;
+    node_tick(node, now_ms);
+    ck_assert_uint_eq(testout_count(&T, "<presence from='" CH "' to='o@a.test' type='probe'/>"), 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("node");
@@ -383,6 +399,7 @@ int main(void)
     tcase_add_test(tc, test_live_edits);
     tcase_add_test(tc, test_bulk_edit);
     tcase_add_test(tc, test_stats_and_resources);
+    tcase_add_test(tc, test_owner_error_through_dispatch);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
