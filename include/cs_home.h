@@ -31,10 +31,10 @@ struct roster;
 struct home;
 
 struct home_limits {
-    int sub_burst;      /* subscription stanzas one sender may send at once */
-    int sub_per_minute; /* ... and per minute after that */
-    int max_pending;    /* pending inbound requests per channel */
-    int64_t retry_ms;   /* owner binding retried this long after an error */
+    int sub_burst;         /* subscription stanzas one sender may send at once */
+    int sub_per_minute;    /* ... and per minute after that */
+    int max_pending;       /* pending inbound requests per channel */
+    int64_t retry_ms;      /* owner binding retried this long after an error */
     struct fed_limits fed; /* federation timers (cs_fed.h) */
 };
 

@@ -225,8 +225,7 @@ static void refuse_all(struct home *h, struct channel *c, const char *why)
 static void upstream_error(struct home *h, struct channel *c, const char *why)
 {
     struct remote *r = c->remote;
-    log_info("fed: %s: %s; retrying in %lld s", r->home, why,
-             (long long)(h->fed.retry_ms / 1000));
+    log_info("fed: %s: %s; retrying in %lld s", r->home, why, (long long)(h->fed.retry_ms / 1000));
     r->state = R_ERROR;
     r->retry_at = h->now_ms + h->fed.retry_ms;
     if (status_set_clear(&c->status, h->now_ms / 1000))
@@ -362,8 +361,7 @@ bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *f
         else
             upstream_error(h, c, "the home ended our subscription");
     } else if (strcmp(type, "error") == 0) {
-        if (r->state == R_SUBSCRIBE && !r->subscribed_once && r->npending > 0 &&
-            c->nwatchers == 0)
+        if (r->state == R_SUBSCRIBE && !r->subscribed_once && r->npending > 0 && c->nwatchers == 0)
             refuse_all(h, c, "the home answered with an error");
         else
             upstream_error(h, c, "error from the home");

@@ -1,0 +1,390 @@
+/* check_fed.c - federation between two nodes in one process: a status
+ * service (status.a.test) and a home (status.b.test), with the stanzas
+ * between them routed by this test as the servers would (s2s). */
+#include "config.h"
+
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "cs_config.h"
+#include "cs_log.h"
+#include "cs_node.h"
+#include "cs_store.h"
+#include "testout.h"
+#include "testutil.h"
+
+#define CH "carol@status.b.test"
+#define ESC "carol\\40status.b.test@status.a.test"
+
+struct side {
+    char dir[64];
+    struct config cfg;
+    struct store *store;
+    struct node *node;
+    struct testout out;
+};
+
+static struct side A, B;
+static struct strbuf users; /* what reached users, one stanza per line */
+static unsigned long s2s;   /* stanzas that crossed between the nodes */
+static int64_t now_ms = 1000000;
+static bool drop_to_b; /* the s2s link to b.test is down */
+
+static void side_up(struct side *s, const char *domain, const char *sql)
+{
+    char err[256], path[128];
+    snprintf(s->dir, sizeof(s->dir), "/tmp/check_fed.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(s->dir));
+    snprintf(path, sizeof(path), "%s/db", s->dir);
+    config_defaults(&s->cfg);
+    s->cfg.domain = xstrdup(domain);
+    s->cfg.fed_lease = 600;
+    s->cfg.fed_resubscribe_delta = 60;
+    s->cfg.fed_min_resubscribe = 30;
+    s->cfg.fed_retry = 20;
+    s->cfg.fed_linger = 10;
+    ck_assert_int_eq(store_open(path, &s->cfg, &s->store, err, sizeof(err)), 0);
+    if (sql)
+        ck_assert_int_eq(sqlite3_exec(store_handle(s->store), sql, NULL, NULL, NULL), SQLITE_OK);
+    testout_init(&s->out);
+    s->node = node_new(&s->cfg, s->store, &s->out.path, err, sizeof(err));
+    ck_assert_ptr_nonnull(s->node);
+}
+
+static void side_down(struct side *s)
+{
+    char cmd[128];
+    node_free(&s->node);
+    store_close(&s->store);
+    config_deinit(&s->cfg);
+    testout_deinit(&s->out);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", s->dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void setup(void)
+{
+    log_init(LOG_LEVEL_ERROR, false, "check_fed");
+    side_up(&A, "status.a.test", NULL);
+    side_up(
+        &B, "status.b.test",
+        "INSERT INTO channel (name, owner, policy) VALUES ('carol', 'carol@b.test', 'open');"
+        "INSERT INTO roster (channel, jid, subscription) VALUES ('carol', 'carol@b.test', 'to')");
+    users.len = 0;
+    strbuf_append(&users, "", 0);
+    s2s = 0;
+    drop_to_b = false;
+    node_online(A.node, now_ms);
+    node_online(B.node, now_ms);
+}
+
+static void teardown(void)
+{
+    side_down(&A);
+    side_down(&B);
+    strbuf_free(&users);
+}
+
+static bool at(const char *to, const char *domain)
+{
+    const char *at_sign = strchr(to, '@');
+    const char *d = at_sign ? at_sign + 1 : to;
+    size_t n = strlen(domain);
+    return strncmp(d, domain, n) == 0 && (d[n] == '\0' || d[n] == '/');
+}
+
+/* Moves stanzas between the two nodes until both are quiet; what is
+ * addressed to users is kept in `users`. */
+static void route(void)
+{
+    for (int round = 0; round < 100; round++) {
+        char *outs[2] = {testout_take(&A.out), testout_take(&B.out)};
+        bool moved = false;
+        for (int i = 0; i < 2; i++) {
+            char *save = NULL;
+            for (char *line = strtok_r(outs[i], "\n", &save); line;
+                 line = strtok_r(NULL, "\n", &save)) {
+                struct xml_node *st = xml_parse_one(line, strlen(line));
+                const char *to;
+                ck_assert_msg(st != NULL, "ill-formed: %s", line);
+                to = xml_attr(st, "to");
+                if (to && at(to, "status.a.test")) {
+                    s2s += i == 1;
+                    node_stanza(A.node, st, now_ms);
+                    node_batch_end(A.node, now_ms);
+                    moved = true;
+                } else if (to && at(to, "status.b.test")) {
+                    s2s += i == 0;
+                    if (!drop_to_b) {
+                        node_stanza(B.node, st, now_ms);
+                        node_batch_end(B.node, now_ms);
+                        moved = true;
+                    }
+                } else {
+                    strbuf_append_str(&users, line);
+                    strbuf_append(&users, "\n", 1);
+                }
+                xml_free(st);
+            }
+            free(outs[i]);
+        }
+        if (!moved)
+            return;
+    }
+    ck_abort_msg("the nodes never went quiet");
+}
+
+static void to_a(const char *xml)
+{
+    struct xml_node *st = test_parse_stanza(xml);
+    node_stanza(A.node, st, now_ms);
+    node_batch_end(A.node, now_ms);
+    xml_free(st);
+    route();
+}
+
+static void to_b(const char *xml)
+{
+    struct xml_node *st = test_parse_stanza(xml);
+    node_stanza(B.node, st, now_ms);
+    node_batch_end(B.node, now_ms);
+    xml_free(st);
+    route();
+}
+
+static void tick(int64_t ms)
+{
+    now_ms += ms;
+    node_tick(A.node, now_ms);
+    node_tick(B.node, now_ms);
+    route();
+}
+
+static unsigned seen(const char *needle)
+{
+    unsigned n = 0;
+    for (const char *p = users.data; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* Lines that reached users holding both a and b. */
+static unsigned seen2(const char *a, const char *b)
+{
+    unsigned n = 0;
+    const char *p = users.data;
+    while (p && *p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = xstrndup(p, len);
+        n += strstr(line, a) && strstr(line, b);
+        free(line);
+        p = nl ? nl + 1 : NULL;
+    }
+    return n;
+}
+
+static int count(struct side *s, const char *q)
+{
+    sqlite3_stmt *st;
+    int n = -1;
+    ck_assert_int_eq(sqlite3_prepare_v2(store_handle(s->store), q, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static void subscribe(const char *user)
+{
+    char xml[256];
+    snprintf(xml, sizeof(xml), "<presence from='%s/r' to='" ESC "' type='subscribe'/>", user);
+    to_a(xml);
+}
+
+/* Owner carol is online at her home with a status. */
+static void carol_online(const char *status)
+{
+    char xml[256];
+    snprintf(xml, sizeof(xml),
+             "<presence from='carol@b.test/pc' to='carol@status.b.test'><status>%s</status>"
+             "</presence>",
+             status);
+    to_b(xml);
+}
+
+START_TEST(test_one_upstream_subscription)
+{
+    carol_online("lunch");
+    users.len = 0;
+    subscribe("w1@a.test");
+    /* discovery (disco#info both ways), subscribe, subscribed, status */
+    unsigned first = (unsigned)s2s;
+    ck_assert_uint_le(first, 5);
+    ck_assert_uint_eq(seen("<presence from='" ESC "' to='w1@a.test' type='subscribed'/>"), 1);
+    ck_assert_uint_eq(seen2("to='w1@a.test'", "<status>lunch</status>"), 1);
+    /* The home holds one row for the node, with its lease. */
+    ck_assert_int_eq(count(&B, "SELECT count(*) FROM roster WHERE channel = 'carol'"
+                               " AND jid = 'status.a.test' AND subscription = 'from'"),
+                     1);
+    ck_assert_int_eq(count(&B, "SELECT count(*) FROM node_lease WHERE node = 'status.a.test'"), 1);
+    /* 99 more watchers: no s2s stanza at all. */
+    for (int i = 2; i <= 100; i++) {
+        char u[32];
+        snprintf(u, sizeof(u), "w%d@a.test", i);
+        subscribe(u);
+    }
+    ck_assert_uint_eq(s2s, first);
+    ck_assert_uint_eq(seen("type='subscribed'"), 100);
+    ck_assert_uint_eq(seen("<status>lunch</status>"), 100);
+    ck_assert_int_eq(count(&A, "SELECT count(*) FROM remote_watcher WHERE state = 'watching'"),
+                     100);
+    /* A change crosses once and reaches all 100. */
+    users.len = 0;
+    s2s = 0;
+    carol_online("back");
+    ck_assert_uint_eq(s2s, 1);
+    ck_assert_uint_eq(seen("<status>back</status>"), 100);
+    /* Probes and last activity from the cache: nothing crosses. */
+    users.len = 0;
+    s2s = 0;
+    to_a("<presence from='w7@a.test/x' to='" ESC "' type='probe'/>");
+    ck_assert_uint_eq(seen2("to='w7@a.test/x'", "<status>back</status>"), 1);
+    to_a("<iq type='get' id='l' from='w7@a.test/x' to='" ESC
+         "'><query xmlns='jabber:iq:last'/></iq>");
+    ck_assert_uint_eq(seen("type='result'><query xmlns='jabber:iq:last' seconds='0'/>"), 1);
+    ck_assert_uint_eq(s2s, 0);
+    /* The owner's connection is lost: everyone sees unavailable. */
+    users.len = 0;
+    to_b("<presence from='carol@b.test/pc' to='carol@status.b.test' type='unavailable'/>");
+    ck_assert_uint_eq(seen2("from='" ESC "'", "type='unavailable'"), 100);
+}
+END_TEST
+
+START_TEST(test_last_watcher_cancels_after_linger)
+{
+    subscribe("w1@a.test");
+    subscribe("w2@a.test");
+    to_a("<presence from='w1@a.test/r' to='" ESC "' type='unsubscribe'/>");
+    to_a("<presence from='w2@a.test/r' to='" ESC "' type='unsubscribe'/>");
+    ck_assert_int_eq(count(&B, "SELECT count(*) FROM roster WHERE jid = 'status.a.test'"), 1);
+    tick(5000); /* within the linger: a watcher may come back for free */
+    ck_assert_int_eq(count(&B, "SELECT count(*) FROM roster WHERE jid = 'status.a.test'"), 1);
+    tick(6000);
+    ck_assert_int_eq(count(&B, "SELECT count(*) FROM roster WHERE jid = 'status.a.test'"), 0);
+    ck_assert_int_eq(count(&B, "SELECT count(*) FROM node_lease"), 0);
+    ck_assert_int_eq(count(&A, "SELECT count(*) FROM remote_watcher"), 0);
+}
+END_TEST
+
+START_TEST(test_lease_renewed_and_expired)
+{
+    carol_online("on");
+    subscribe("w1@a.test");
+    int64_t exp0 = count(&B, "SELECT expires FROM node_lease");
+    /* Renewed resubscribe_delta before the end (600 - 60 s). */
+    s2s = 0;
+    for (int i = 0; i < 56; i++)
+        tick(10000);
+    ck_assert_uint_ge(s2s, 2); /* subscribe + subscribed */
+    ck_assert_int_gt(count(&B, "SELECT expires FROM node_lease"), exp0);
+    /* The node stops renewing (its link to b.test is down): the home
+     * drops the subscription when the lease ran out, and says so. */
+    drop_to_b = true;
+    for (int i = 0; i < 70; i++)
+        tick(10000);
+    ck_assert_int_eq(count(&B, "SELECT count(*) FROM node_lease"), 0);
+    ck_assert_int_eq(count(&B, "SELECT count(*) FROM roster WHERE jid = 'status.a.test'"), 0);
+    /* Meanwhile the watcher was shown unavailable, never a stale status. */
+    ck_assert_uint_ge(seen2("to='w1@a.test'", "type='unavailable'"), 1);
+    /* The link comes back: the retry subscribes again and status flows. */
+    drop_to_b = false;
+    users.len = 0;
+    for (int i = 0; i < 4; i++)
+        tick(10000);
+    ck_assert_int_eq(count(&B, "SELECT count(*) FROM node_lease"), 1);
+    ck_assert_uint_ge(seen2("to='w1@a.test'", "<status>on</status>"), 1);
+}
+END_TEST
+
+START_TEST(test_unknown_channel_and_non_nodes)
+{
+    /* No such channel at the home: unsubscribed, never a silent pending. */
+    to_a("<presence from='w1@a.test/r' to='nobody\\40status.b.test@status.a.test'"
+         " type='subscribe'/>");
+    ck_assert_uint_eq(seen("from='nobody\\40status.b.test@status.a.test' to='w1@a.test'"
+                           " type='unsubscribed'/>"),
+                      1);
+    ck_assert_int_eq(count(&A, "SELECT count(*) FROM remote_watcher"), 0);
+    /* A domain that does not answer disco#info: unsubscribed after the
+     * request timeout; the service stays up. */
+    users.len = 0;
+    to_a("<presence from='w1@a.test/r' to='x\\40silent.test@status.a.test' type='subscribe'/>");
+    ck_assert_uint_eq(seen("type='unsubscribed'"), 0);
+    for (int i = 0; i < 4; i++)
+        tick(10000);
+    ck_assert_uint_eq(seen("from='x\\40silent.test@status.a.test' to='w1@a.test'"
+                           " type='unsubscribed'/>"),
+                      1);
+    /* Users of other domains may not use this node: refused, and
+     * nothing crosses. */
+    users.len = 0;
+    s2s = 0;
+    to_a("<presence from='m@c.test/r' to='" ESC "' type='subscribe'/>");
+    ck_assert_uint_eq(seen2("to='m@c.test'", "type='unsubscribed'"), 1);
+    ck_assert_uint_eq(seen("type='subscribed'"), 0);
+    ck_assert_uint_eq(s2s, 0);
+}
+END_TEST
+
+START_TEST(test_gateway_prompt)
+{
+    to_a("<iq type='set' id='g' from='w1@a.test/r' to='status.a.test'>"
+         "<query xmlns='jabber:iq:gateway'><prompt>carol@status.b.test</prompt></query></iq>");
+    ck_assert_uint_eq(seen("<jid>carol\\40status.b.test@status.a.test</jid>"), 1);
+    to_a("<iq type='set' id='h' from='w1@a.test/r' to='status.a.test'>"
+         "<query xmlns='jabber:iq:gateway'><prompt>not a jid@@</prompt></query></iq>");
+    ck_assert_uint_eq(seen("jid-malformed"), 1);
+}
+END_TEST
+
+START_TEST(test_restart_renews_at_once)
+{
+    char err[256];
+    carol_online("here");
+    subscribe("w1@a.test");
+    /* kill -9 of the status service, and a restart. */
+    node_free(&A.node);
+    A.node = node_new(&A.cfg, A.store, &A.out.path, err, sizeof(err));
+    users.len = 0;
+    s2s = 0;
+    node_online(A.node, now_ms);
+    route();
+    ck_assert_uint_le(s2s, 5);
+    ck_assert_int_eq(count(&B, "SELECT count(*) FROM roster WHERE jid = 'status.a.test'"), 1);
+    carol_online("again");
+    ck_assert_uint_eq(seen2("to='w1@a.test'", "<status>again</status>"), 1);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("fed");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_one_upstream_subscription);
+    tcase_add_test(tc, test_last_watcher_cancels_after_linger);
+    tcase_add_test(tc, test_lease_renewed_and_expired);
+    tcase_add_test(tc, test_unknown_channel_and_non_nodes);
+    tcase_add_test(tc, test_gateway_prompt);
+    tcase_add_test(tc, test_restart_renews_at_once);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
