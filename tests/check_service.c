@@ -62,7 +62,8 @@ START_TEST(test_disco_info)
            "<feature var='http://jabber.org/protocol/disco#info'/>"
            "<feature var='http://jabber.org/protocol/disco#items'/>"
            "<feature var='urn:xmpp:ping'/>"
-           "<feature var='jabber:iq:version'/></query></iq>\n");
+           "<feature var='jabber:iq:version'/><feature var='urn:chanstat:federation:0'/>"
+           "<feature var='jabber:iq:gateway'/></query></iq>\n");
     expect("<iq type='get' id='d2' from='u@a.test/r' to='status.a.test'>"
            "<query xmlns='http://jabber.org/protocol/disco#info' node='x'/></iq>",
            "<iq from='status.a.test' to='u@a.test/r' id='d2' type='error'>"
