@@ -151,6 +151,12 @@ int roster_remote_watcher_delete(struct roster *roster, const char *remote, cons
 /* Every row: cb(ud, remote, jid, state), grouped by remote. */
 int roster_remote_watchers(struct roster *roster, roster_pair_cb *cb, void *ud);
 
+/* At a home: contact jid of channel was vouched for by node (its status
+ * goes to the node).  roster_via_each: cb(ud, jid, node, NULL). */
+int roster_via_put(struct roster *roster, const char *channel, const char *jid, const char *node);
+int roster_via_delete(struct roster *roster, const char *channel, const char *jid);
+int roster_via_each(struct roster *roster, const char *channel, roster_pair_cb *cb, void *ud);
+
 const char *channel_policy_name(enum channel_policy policy);
 int channel_policy_parse(const char *s, enum channel_policy *policy_r);
 

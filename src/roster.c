@@ -48,6 +48,9 @@ enum stmt_id {
     ST_RW_PUT,
     ST_RW_DELETE,
     ST_RW_ALL,
+    ST_VIA_PUT,
+    ST_VIA_DELETE,
+    ST_VIA_EACH,
     ST_COUNT
 };
 
@@ -121,6 +124,10 @@ static const char *const sql[ST_COUNT] = {
                   " ON CONFLICT (remote, jid) DO UPDATE SET state = excluded.state",
     [ST_RW_DELETE] = "DELETE FROM remote_watcher WHERE remote = ?1 AND jid = ?2",
     [ST_RW_ALL] = "SELECT remote, jid, state FROM remote_watcher ORDER BY remote",
+    [ST_VIA_PUT] = "INSERT INTO watcher_via (channel, jid, node) VALUES (?1, ?2, ?3)"
+                   " ON CONFLICT (channel, jid) DO UPDATE SET node = excluded.node",
+    [ST_VIA_DELETE] = "DELETE FROM watcher_via WHERE channel = ?1 AND jid = ?2",
+    [ST_VIA_EACH] = "SELECT jid, node, NULL FROM watcher_via WHERE channel = ?1",
 };
 
 struct roster {
@@ -773,4 +780,40 @@ int roster_remote_watchers(struct roster *r, roster_pair_cb *cb, void *ud)
         cb(ud, a, b, c);
     }
     return end(r, st, rc, "reading remote watchers");
+}
+
+int roster_via_put(struct roster *r, const char *channel, const char *jid, const char *node)
+{
+    const char *v[] = {channel, jid, node};
+    if (roster_tx_begin(r) != 0)
+        return CS_EDB;
+    return write_texts(r, ST_VIA_PUT, 3, v) == 0 ? 0 : CS_EDB;
+}
+
+int roster_via_delete(struct roster *r, const char *channel, const char *jid)
+{
+    const char *v[] = {channel, jid};
+    if (roster_tx_begin(r) != 0)
+        return CS_EDB;
+    return write_texts(r, ST_VIA_DELETE, 2, v);
+}
+
+int roster_via_each(struct roster *r, const char *channel, roster_pair_cb *cb, void *ud)
+{
+    sqlite3_stmt *st = r->st[ST_VIA_EACH];
+    int rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        const char *a, *b;
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+            break;
+        a = (const char *)sqlite3_column_text(st, 0);
+        b = (const char *)sqlite3_column_text(st, 1);
+        if (a == NULL || b == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        cb(ud, a, b, NULL);
+    }
+    return end(r, st, rc, "reading the vouched watchers of %s", channel);
 }

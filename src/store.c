@@ -263,7 +263,20 @@ static const char *const migrations[] = {
     "  jid TEXT NOT NULL,"
     "  state TEXT NOT NULL CONSTRAINT remote_watcher_state CHECK (state IN ('pending', 'watching')),"
     "  PRIMARY KEY (remote, jid)"
-    ") STRICT, WITHOUT ROWID;",
+    ") STRICT, WITHOUT ROWID;"
+    /* At a home: watchers a node vouched for (their status goes to the
+     * node, never to them directly). */
+    "CREATE TABLE watcher_via ("
+    "  channel TEXT NOT NULL REFERENCES channel(name) ON DELETE CASCADE ON UPDATE CASCADE,"
+    "  jid TEXT NOT NULL,"
+    "  node TEXT NOT NULL,"
+    "  PRIMARY KEY (channel, jid)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TRIGGER channel_delete_via AFTER DELETE ON channel"
+    "  BEGIN DELETE FROM watcher_via WHERE channel = OLD.name; END;"
+    "CREATE TRIGGER channel_rename_via AFTER UPDATE OF name ON channel"
+    "  WHEN OLD.name <> NEW.name"
+    "  BEGIN UPDATE watcher_via SET channel = NEW.name WHERE channel = OLD.name; END;",
 };
 /* clang-format on */
 
