@@ -38,6 +38,9 @@ struct channel {
     char **watchers;
     unsigned nwatchers, capwatchers;
     struct hash watcher_idx; /* jid -> index + 1 */
+    /* Contacts a chanstat node vouched for (federation): jid -> node
+     * (struct via); their status goes to the node, never to them. */
+    struct hash via;
 
     /* Fan-out cursor (fanout.c): watchers [0, fan_pos) have the status
      * in fan_body; the rest are still to be sent it. */
@@ -101,6 +104,11 @@ void chancache_remove(struct chancache *cc, struct channel *c, size_t *cursor);
  * fan-out cursor exact: a watcher not yet sent to is never skipped. */
 void watchers_set(struct channel *c, const char *jid, bool on);
 bool watchers_has(const struct channel *c, const char *jid);
+
+/* The node that vouched for contact, or NULL. */
+const char *channel_via(const struct channel *c, const char *contact);
+/* Records (node != NULL) or forgets that a node vouched for contact. */
+void channel_set_via(struct channel *c, const char *contact, const char *node);
 
 /* Parses s as a bare JID already in normalised form; false for anything
  * else (a database row that was edited by hand into nonsense). */

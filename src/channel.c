@@ -23,8 +23,51 @@ void chancache_init(struct chancache *cc, const char *domain, struct roster *ros
     cc->roster = roster;
 }
 
+struct via {
+    char *node;
+    char jid[];
+};
+
+const char *channel_via(const struct channel *c, const char *contact)
+{
+    struct via *v = hash_get(&c->via, contact);
+    return v ? v->node : NULL;
+}
+
+void channel_set_via(struct channel *c, const char *contact, const char *node)
+{
+    struct via *v = hash_get(&c->via, contact);
+    if (v && node == NULL) {
+        hash_del(&c->via, contact);
+        free(v->node);
+        free(v);
+    } else if (v) {
+        free(v->node);
+        v->node = xstrdup(node);
+    } else if (node) {
+        size_t len = strlen(contact);
+        v = xmalloc(sizeof(*v) + len + 1);
+        memcpy(v->jid, contact, len + 1);
+        v->node = xstrdup(node);
+        hash_put(&c->via, v->jid, v);
+    }
+}
+
+static void free_via(struct channel *c)
+{
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    while (hash_next(&c->via, &pos, &k, &v)) {
+        free(((struct via *)v)->node);
+        free(v);
+    }
+    hash_clear(&c->via);
+}
+
 static void channel_free(struct channel *c)
 {
+    free_via(c);
     if (c->remote)
         remote_free(c->remote);
     for (unsigned i = 0; i < c->nwatchers; i++)
@@ -125,13 +168,18 @@ static void bad_row(struct load_ctx *lc, const char *what, const char *value)
 static void on_item(void *ud, const char *jid, const struct sub_row *row)
 {
     struct load_ctx *lc = ud;
-    if (!sub_is_watcher(row->state))
-        return;
+    if (!sub_is_watcher(row->state) || channel_via(lc->c, jid))
+        return; /* a vouched watcher's status goes to its node */
     if (!channel_jid_ok(jid)) {
         bad_row(lc, "roster jid", jid);
         return;
     }
     watchers_set(lc->c, jid, true);
+}
+
+static void on_via(void *ud, const char *jid, const char *node, const char *unused)
+{
+    channel_set_via(ud, jid, node);
 }
 
 static void on_channel(void *ud, const char *name, const char *owner, enum channel_policy policy)
@@ -171,7 +219,8 @@ struct channel *chancache_find(struct chancache *cc, const char *name)
         return NULL;
     }
     c = lc.c;
-    if (roster_each_item(cc->roster, c->name, on_item, &lc) != 0 ||
+    if (roster_via_each(cc->roster, c->name, on_via, c) != 0 ||
+        roster_each_item(cc->roster, c->name, on_item, &lc) != 0 ||
         roster_state_get(cc->roster, c->name, &last_seen, &shown) != 0) {
         log_error("channel: loading %s failed", c->name);
         channel_free(c);

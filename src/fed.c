@@ -189,6 +189,30 @@ static void pending_del(struct remote *r, const char *jid)
     r->pending[i] = r->pending[--r->npending];
 }
 
+static bool open_policy(const struct remote *r)
+{
+    return strcmp(r->policy, "open") == 0;
+}
+
+/* Approve and closed channels decide per watcher at the home: we ask for
+ * user, vouching for it (doc/federation.md). */
+static void vouch_upstream(struct home *h, struct channel *c, const char *user, const char *type)
+{
+    char *esc = jid_escape_local(user);
+    struct strbuf from = {0};
+    struct xml_node *p = xml_elem_new("presence", NULL);
+    strbuf_printf(&from, "%s@%s", esc, h->domain);
+    xml_set_attr(p, "from", from.data);
+    xml_set_attr(p, "to", c->remote->home);
+    xml_set_attr(p, "type", type);
+    xml_add_child(p, "vouch", NS_FEDERATION);
+    if (out_stanza(h->out, p) != 0)
+        log_debug("fed: %s for %s not sent: link down", type, user);
+    xml_free(p);
+    strbuf_free(&from);
+    free(esc);
+}
+
 /* A watcher is admitted: told, and shown the cached status. */
 static void admit(struct home *h, struct channel *c, const char *jid)
 {
@@ -251,6 +275,18 @@ static struct channel *remote_of(struct home *h, const char *home_jid, bool crea
     return c && c->remote ? c : NULL;
 }
 
+bool fed_watching(struct home *h, const struct jid *from)
+{
+    char *home_jid;
+    bool yes;
+    if (from->local == NULL)
+        return false;
+    home_jid = jid_bare(from);
+    yes = remote_of(h, home_jid, false) != NULL;
+    free(home_jid);
+    return yes;
+}
+
 bool fed_presence(struct home *h, const struct xml_node *p, const struct jid *from,
                   const struct jid *to, const struct jid *remote)
 {
@@ -276,8 +312,12 @@ bool fed_presence(struct home *h, const struct xml_node *p, const struct jid *fr
         if (watchers_has(c, contact)) {
             home_send_presence(h, c->jid, contact, "subscribed", NULL);
             home_send_status_to(h, c, contact);
-        } else if (c->remote->state == R_ACTIVE) {
+        } else if (c->remote->state == R_ACTIVE && open_policy(c->remote)) {
             admit(h, c, contact); /* no s2s stanza at all */
+        } else if (c->remote->state == R_ACTIVE) {
+            pending_add(c->remote, contact);
+            store_watcher(h, c, contact, "pending");
+            vouch_upstream(h, c, contact, "subscribe"); /* the home decides */
         } else {
             pending_add(c->remote, contact);
             store_watcher(h, c, contact, "pending");
@@ -287,6 +327,8 @@ bool fed_presence(struct home *h, const struct xml_node *p, const struct jid *fr
         c->remote->linger_at = 0;
     } else if (strcmp(type, "unsubscribe") == 0 || strcmp(type, "unsubscribed") == 0) {
         bool was = watchers_has(c, contact) || pending_index(c->remote, contact) >= 0;
+        if (was && !open_policy(c->remote) && c->remote->state == R_ACTIVE)
+            vouch_upstream(h, c, contact, "unsubscribe");
         watchers_set(c, contact, false);
         pending_del(c->remote, contact);
         store_watcher(h, c, contact, NULL);
@@ -350,10 +392,15 @@ bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *f
         r->lease_end = h->now_ms + lease_of(h, p, r->policy, sizeof(r->policy));
         r->state = R_ACTIVE;
         r->subscribed_once = true;
-        while (r->npending > 0) {
-            char *w = r->pending[--r->npending];
-            admit(h, c, w);
-            free(w);
+        if (open_policy(r)) {
+            while (r->npending > 0) {
+                char *w = r->pending[--r->npending];
+                admit(h, c, w);
+                free(w);
+            }
+        } else {
+            for (unsigned i = 0; i < r->npending; i++)
+                vouch_upstream(h, c, r->pending[i], "subscribe");
         }
     } else if (strcmp(type, "unsubscribed") == 0) {
         if (!r->subscribed_once)
@@ -366,6 +413,37 @@ bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *f
         else
             upstream_error(h, c, "error from the home");
     }
+    return true;
+}
+
+/* The home's answer for one user we vouched for. */
+bool fed_vouched_answer(struct home *h, const struct xml_node *p, const struct jid *from,
+                        const struct jid *user)
+{
+    const char *type = xml_attr(p, "type");
+    char *home_jid = jid_bare(from), *bare;
+    struct channel *c = remote_of(h, home_jid, false);
+    free(home_jid);
+    if (c == NULL || type == NULL)
+        return c != NULL;
+    bare = jid_bare(user);
+    if (strcmp(type, "subscribed") == 0 && !watchers_has(c, bare)) {
+        pending_del(c->remote, bare);
+        admit(h, c, bare);
+    } else if (strcmp(type, "unsubscribed") == 0) {
+        bool watching = watchers_has(c, bare);
+        if (watching || pending_index(c->remote, bare) >= 0) {
+            watchers_set(c, bare, false);
+            pending_del(c->remote, bare);
+            store_watcher(h, c, bare, NULL);
+            home_send_presence(h, c->jid, bare, "unsubscribed", NULL);
+            if (watching)
+                home_send_presence(h, c->jid, bare, "unavailable", NULL);
+            if (c->nwatchers == 0 && c->remote->npending == 0)
+                c->remote->linger_at = h->now_ms + h->fed.linger_ms;
+        }
+    }
+    free(bare);
     return true;
 }
 

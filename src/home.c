@@ -117,6 +117,41 @@ void home_send_status_to(struct home *h, struct channel *c, const char *to)
     xml_free(p);
 }
 
+/* Presence from channel c to one of its contacts: straight to the
+ * contact, or, for one a node vouched for, to its address at that node
+ * (doc/federation.md); status never goes to those (the node has it). */
+void home_tell(struct home *h, struct channel *c, const char *contact, const char *type)
+{
+    const char *node = channel_via(c, contact);
+    struct xml_node *p;
+    char *esc;
+    struct strbuf to = {0};
+    if (node == NULL) {
+        home_send_presence(h, c->jid, contact, type, NULL);
+        return;
+    }
+    if (type == NULL || strcmp(type, "unavailable") == 0)
+        return;
+    esc = jid_escape_local(contact);
+    strbuf_printf(&to, "%s@%s", esc, node);
+    p = xml_elem_new("presence", NULL);
+    xml_set_attr(p, "from", c->jid);
+    xml_set_attr(p, "to", to.data);
+    xml_set_attr(p, "type", type);
+    xml_add_child(p, "vouch", NS_FEDERATION);
+    if (out_stanza(h->out, p) != 0)
+        log_debug("home: %s to %s not sent: link down", type, to.data);
+    xml_free(p);
+    strbuf_free(&to);
+    free(esc);
+}
+
+void home_tell_status(struct home *h, struct channel *c, const char *contact)
+{
+    if (channel_via(c, contact) == NULL)
+        home_send_status_to(h, c, contact);
+}
+
 void home_reply_error(struct home *h, const struct xml_node *st, const char *type, const char *cond)
 {
     struct xml_node *e = stanza_error_reply(st, type, cond, NULL);
@@ -136,7 +171,7 @@ int home_change(struct home *h, const char *channel, struct channel *c, const ch
         return -1;
     }
     if (c)
-        watchers_set(c, contact, sub_is_watcher(row->state));
+        watchers_set(c, contact, sub_is_watcher(row->state) && channel_via(c, contact) == NULL);
     log_debug("home: %s/%s: %s -> %s", channel, contact, sub_event_name(ev),
               sub_state_name(row->state));
     return (int)act;
@@ -161,6 +196,19 @@ static void relay_request(struct home *h, struct channel *c, const char *contact
     free(from);
 }
 
+/* A vouched contact no longer watching nor asking: the node's word is
+ * spent. */
+static void via_done(struct home *h, struct channel *c, const char *contact,
+                     const struct sub_row *row)
+{
+    if (channel_via(c, contact) == NULL || sub_is_watcher(row->state) ||
+        row->state == SUB_NONE_IN || row->state == SUB_TO_IN || row->state == SUB_NONE_OUT_IN)
+        return;
+    channel_set_via(c, contact, NULL);
+    if (roster_via_delete(h->roster, c->name, contact) != 0)
+        log_error("home: cannot forget the node of %s on %s", contact, c->name);
+}
+
 /* The channel approves (subscribed) or refuses (unsubscribed) contact. */
 void home_decide(struct home *h, struct channel *c, const char *contact, struct sub_row *row,
                  bool approve)
@@ -170,11 +218,12 @@ void home_decide(struct home *h, struct channel *c, const char *contact, struct 
     if (act < 0)
         return;
     if (act & SUB_ACT_SEND)
-        home_send_presence(h, c->jid, contact, approve ? "subscribed" : "unsubscribed", NULL);
+        home_tell(h, c, contact, approve ? "subscribed" : "unsubscribed");
     if (act & SUB_ACT_SEND_STATUS)
-        home_send_status_to(h, c, contact);
+        home_tell_status(h, c, contact);
     if (act & SUB_ACT_SEND_UNAVAILABLE)
-        home_send_presence(h, c->jid, contact, "unavailable", NULL);
+        home_tell(h, c, contact, "unavailable");
+    via_done(h, c, contact, row);
 }
 
 /* May another pending request be kept?  Fails closed on a database error. */
@@ -201,7 +250,7 @@ static void inbound_subscribe(struct home *h, struct channel *c, const char *con
         c->owner != NULL && !pending_room(h, c)) {
         log_info("home: %s has %d pending requests; refusing %s", c->name, h->limits.max_pending,
                  contact);
-        home_send_presence(h, c->jid, contact, "unsubscribed", NULL);
+        home_tell(h, c, contact, "unsubscribed");
         return;
     }
     act = home_change(h, c->name, c, contact, &row, SUB_IN_SUBSCRIBE);
@@ -209,9 +258,9 @@ static void inbound_subscribe(struct home *h, struct channel *c, const char *con
         return;
     h->stats.subscriptions++;
     if (act & (SUB_ACT_AUTO_SUBSCRIBED | SUB_ACT_PREAPPROVED))
-        home_send_presence(h, c->jid, contact, "subscribed", NULL);
+        home_tell(h, c, contact, "subscribed");
     if (act & SUB_ACT_SEND_STATUS)
-        home_send_status_to(h, c, contact);
+        home_tell_status(h, c, contact);
     if (!(act & SUB_ACT_DELIVER))
         return;
     /* A new request: the channel's policy decides.  The owner is always
@@ -243,7 +292,8 @@ static void inbound_answer(struct home *h, struct channel *c, const char *contac
     if (act < 0)
         return;
     if (act & SUB_ACT_SEND_UNAVAILABLE)
-        home_send_presence(h, c->jid, contact, "unavailable", NULL);
+        home_tell(h, c, contact, "unavailable");
+    via_done(h, c, contact, &row);
     if (!is_owner)
         return;
     /* The owner approved: only now may we probe (a probe before approval
@@ -436,6 +486,7 @@ void home_presence(struct home *h, const struct xml_node *p, int64_t now_ms)
      * remote channel it watches (doc/federation.md). */
     if (type && is_subscription_type(type) &&
         !(from.local == NULL && xml_child(p, "lease", NS_FEDERATION)) &&
+        !(xml_child(p, "vouch", NS_FEDERATION) && fed_watching(h, &from)) &&
         !rate_allow(&h->rate, contact, now_ms)) {
         h->stats.rate_limited++;
         log_info("home: subscription flood from %s; dropping %s", contact, type);
@@ -448,6 +499,11 @@ void home_presence(struct home *h, const struct xml_node *p, int64_t now_ms)
         goto out;
     }
     r = jid_relay_parse(to.local, &relay);
+    if (r == 0 && xml_child(p, "vouch", NS_FEDERATION) &&
+        fed_vouched_answer(h, p, &from, &relay)) {
+        jid_deinit(&relay);
+        goto out;
+    }
     if (r == 0 && !owner_relay(h, contact, &relay) && fed_presence(h, p, &from, &to, &relay)) {
         jid_deinit(&relay);
         goto out;
@@ -479,6 +535,16 @@ void home_presence(struct home *h, const struct xml_node *p, int64_t now_ms)
     }
     if (from.local == NULL && homefed_presence(h, c, p, &from, contact))
         goto out; /* a chanstat node subscribing with a lease */
+    if (from.local && xml_child(p, "vouch", NS_FEDERATION)) {
+        /* A node speaking for one of its users (doc/federation.md). */
+        char *vouched = homefed_vouched(h, c, p, &from);
+        if (vouched == NULL)
+            goto out;
+        free(contact);
+        contact = vouched;
+        if (type == NULL || strcmp(type, "unavailable") == 0 || strcmp(type, "probe") == 0)
+            goto out; /* the node has the status; nothing else to say */
+    }
     is_owner = c->owner && strcmp(contact, c->owner) == 0;
     if (type == NULL || strcmp(type, "unavailable") == 0) {
         if (is_owner)

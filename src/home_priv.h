@@ -54,6 +54,9 @@ void home_send_presence(struct home *h, const char *from, const char *to, const 
 void home_send_status_to(struct home *h, struct channel *c, const char *to);
 void home_reply_error(struct home *h, const struct xml_node *st, const char *type,
                       const char *cond);
+/* Presence from c to contact, redirected for vouched contacts. */
+void home_tell(struct home *h, struct channel *c, const char *contact, const char *type);
+void home_tell_status(struct home *h, struct channel *c, const char *contact);
 /* Applies ev to (channel, contact): stores the row, keeps the watchers in
  * step.  c may be NULL for a channel not loaded.  Returns the actions, or
  * -1 when storing failed. */
@@ -86,6 +89,12 @@ bool fed_presence(struct home *h, const struct xml_node *p, const struct jid *fr
 /* Presence from a remote channel to our bare domain.  false: not one we
  * watch. */
 bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *from);
+/* Is from a remote channel this node watches? */
+bool fed_watching(struct home *h, const struct jid *from);
+/* Presence from a remote channel to escape(user)@DOMAIN with <vouch/>:
+ * the home's decision on a user we vouched for.  false: not ours. */
+bool fed_vouched_answer(struct home *h, const struct xml_node *p, const struct jid *from,
+                        const struct jid *user);
 /* An iq result or error for a request of ours (discovery).  false: not
  * ours. */
 bool fed_iq_answer(struct home *h, const struct xml_node *iq, const struct jid *from);
@@ -99,6 +108,11 @@ void fed_free_disco(struct home *h);
 bool homefed_presence(struct home *h, struct channel *c, const struct xml_node *p,
                       const struct jid *from, const char *contact);
 void homefed_tick(struct home *h, int64_t now_ms);
+/* Presence to c from escape(user)@node with <vouch/>: the user's bare JID
+ * (caller frees) when node may speak for the user's domain, recorded as
+ * the user's node; NULL when refused (answered and logged) or malformed. */
+char *homefed_vouched(struct home *h, struct channel *c, const struct xml_node *p,
+                      const struct jid *from);
 
 /* bind.c */
 void bind_start(struct home *h);

@@ -78,6 +78,49 @@ bool homefed_presence(struct home *h, struct channel *c, const struct xml_node *
     return true;
 }
 
+/* A node may vouch for users of its parent domain (status.a.test for
+ * a.test): one node can never speak for another domain's users. */
+static bool may_vouch(const char *node, const char *domain)
+{
+    const char *dot = strchr(node, '.');
+    return dot && strcmp(dot + 1, domain) == 0;
+}
+
+char *homefed_vouched(struct home *h, struct channel *c, const struct xml_node *p,
+                      const struct jid *from)
+{
+    const char *type = xml_attr(p, "type");
+    struct jid user;
+    char *bare;
+    if (jid_relay_parse(from->local, &user) != 0 || user.local == NULL) {
+        log_warning("home: %s: a vouched address that names no user: %s@%s", c->name,
+                    from->local, from->domain);
+        if (type == NULL || strcmp(type, "error") != 0)
+            home_reply_error(h, p, "modify", "jid-malformed");
+        if (jid_relay_parse(from->local, &user) == 0)
+            jid_deinit(&user);
+        return NULL;
+    }
+    bare = jid_bare(&user);
+    if (!may_vouch(from->domain, user.domain)) {
+        log_warning("home: %s may not vouch for %s; refused", from->domain, bare);
+        h->stats.bad_presence++;
+        if (type == NULL || strcmp(type, "error") != 0)
+            home_reply_error(h, p, "auth", "forbidden");
+        free(bare);
+        jid_deinit(&user);
+        return NULL;
+    }
+    jid_deinit(&user);
+    if (!channel_via(c, bare) || strcmp(channel_via(c, bare), from->domain) != 0) {
+        channel_set_via(c, bare, from->domain);
+        watchers_set(c, bare, false); /* its status goes to the node */
+        if (roster_via_put(h->roster, c->name, bare, from->domain) != 0)
+            log_error("home: cannot store the node of %s on %s", bare, c->name);
+    }
+    return bare;
+}
+
 struct expired {
     char *channel[SWEEP_PAGE];
     char *node[SWEEP_PAGE];

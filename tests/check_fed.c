@@ -373,6 +373,75 @@ START_TEST(test_restart_renews_at_once)
 }
 END_TEST
 
+/* Approve policy across domains: the home decides per watcher, the
+ * owner answers at the usual relay address, status still crosses once. */
+START_TEST(test_approve_across_domains)
+{
+    sqlite3_exec(store_handle(B.store), "UPDATE channel SET policy = 'approve'", NULL, NULL, NULL);
+    node_tick(B.node, now_ms); /* the edit applies */
+    route();
+    carol_online("busy");
+    users.len = 0;
+    subscribe("w1@a.test");
+    /* The owner is asked from w1's relay address at the home. */
+    ck_assert_uint_eq(seen2("from='w1\\40a.test@status.b.test' to='carol@b.test'",
+                            "type='subscribe'"),
+                      1);
+    ck_assert_uint_eq(seen("to='w1@a.test' type='subscribed'"), 0);
+    ck_assert_int_eq(count(&B, "SELECT count(*) FROM watcher_via WHERE jid = 'w1@a.test'"
+                               " AND node = 'status.a.test'"),
+                     1);
+    /* The owner approves: w1 is subscribed and sees the status. */
+    to_b("<presence from='carol@b.test' to='w1\\40a.test@status.b.test' type='subscribed'/>");
+    ck_assert_uint_eq(seen("<presence from='" ESC "' to='w1@a.test' type='subscribed'/>"), 1);
+    ck_assert_uint_eq(seen2("to='w1@a.test'", "<status>busy</status>"), 1);
+    ck_assert_int_eq(count(&B, "SELECT count(*) FROM roster WHERE jid = 'w1@a.test'"
+                               " AND subscription = 'from'"),
+                     1);
+    /* w2 is denied. */
+    subscribe("w2@a.test");
+    to_b("<presence from='carol@b.test' to='w2\\40a.test@status.b.test' type='unsubscribed'/>");
+    ck_assert_uint_eq(seen("<presence from='" ESC "' to='w2@a.test' type='unsubscribed'/>"), 1);
+    /* A change crosses once (to the node), reaching w1 only. */
+    users.len = 0;
+    s2s = 0;
+    carol_online("free");
+    ck_assert_uint_eq(s2s, 1);
+    ck_assert_uint_eq(seen2("to='w1@a.test'", "<status>free</status>"), 1);
+    ck_assert_uint_eq(seen("w2@a.test"), 0);
+    /* The owner revokes w1 later: w1 is told through its node. */
+    users.len = 0;
+    to_b("<presence from='carol@b.test' to='w1\\40a.test@status.b.test' type='unsubscribed'/>");
+    ck_assert_uint_eq(seen("<presence from='" ESC "' to='w1@a.test' type='unsubscribed'/>"), 1);
+    ck_assert_int_eq(count(&A, "SELECT count(*) FROM remote_watcher WHERE jid = 'w1@a.test'"), 0);
+}
+END_TEST
+
+/* A node may vouch only for its own domain's users: a forged claim is
+ * refused with forbidden, and nothing is stored or asked. */
+START_TEST(test_forged_claim_refused)
+{
+    sqlite3_exec(store_handle(B.store), "UPDATE channel SET policy = 'approve'", NULL, NULL, NULL);
+    node_tick(B.node, now_ms);
+    route();
+    users.len = 0;
+    /* status.a.test claiming a user of c.test. */
+    struct xml_node *st = test_parse_stanza(
+        "<presence from='m\\40c.test@status.a.test' to='carol@status.b.test' type='subscribe'>"
+        "<vouch xmlns='urn:chanstat:federation:0'/></presence>");
+    testout_take(&B.out);
+    node_stanza(B.node, st, now_ms);
+    node_batch_end(B.node, now_ms);
+    xml_free(st);
+    char *o = testout_take(&B.out);
+    ck_assert_ptr_nonnull(strstr(o, "<forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"));
+    ck_assert_ptr_null(strstr(o, "carol@b.test"));
+    free(o);
+    ck_assert_int_eq(count(&B, "SELECT count(*) FROM roster WHERE jid = 'm@c.test'"), 0);
+    ck_assert_int_eq(count(&B, "SELECT count(*) FROM watcher_via"), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fed");
@@ -385,6 +454,8 @@ int main(void)
     tcase_add_test(tc, test_unknown_channel_and_non_nodes);
     tcase_add_test(tc, test_gateway_prompt);
     tcase_add_test(tc, test_restart_renews_at_once);
+    tcase_add_test(tc, test_approve_across_domains);
+    tcase_add_test(tc, test_forged_claim_refused);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
