@@ -131,6 +131,10 @@ int home_channel_info(struct home *home, const char *name, const char **owner_r,
 typedef void home_name_cb(void *ud, const char *name);
 int home_channels_of(struct home *home, const char *owner, home_name_cb *cb, void *ud);
 
+/* Is jid a channel on another chanstat node (one we watch, or on a
+ * domain that answered as a chanstat node)? */
+bool home_knows_remote(struct home *home, const char *jid);
+
 /* Called when a channel's owner gains a resource that can receive
  * messages (to flush stored messages). */
 typedef void home_deliverable_cb(void *ud, const char *name);

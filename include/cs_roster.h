@@ -105,14 +105,16 @@ int roster_shown_page(struct roster *roster, const char *after, int limit, roste
  * from the owner to the contact goes out from that channel. */
 
 /* 0 with *channel_r a new string the caller frees with free(), or NULL
- * when there is none; CS_EDB with *channel_r NULL. */
-int roster_conv_get(struct roster *roster, const char *owner, const char *contact,
-                    char **channel_r);
-/* Inserts or replaces (owner, contact) -> channel inside the caller's
- * transaction, starting one if none is open (as roster_state_put).
- * 0, or CS_EDB (also for a channel that does not exist). */
+ * when there is none; *via_r likewise: the chanstat node the contact
+ * wrote through (federation), or NULL.  CS_EDB with both NULL. */
+int roster_conv_get(struct roster *roster, const char *owner, const char *contact, char **channel_r,
+                    char **via_r);
+/* Inserts or replaces (owner, contact) -> (channel, via) inside the
+ * caller's transaction, starting one if none is open (as
+ * roster_state_put).  0, or CS_EDB (also for a channel that does not
+ * exist). */
 int roster_conv_put(struct roster *roster, const char *owner, const char *contact,
-                    const char *channel);
+                    const char *channel, const char *via);
 
 /* Channel rows written by chanstatd itself (in-band registration, owner
  * commands), inside the open transaction (started if none is).  0,

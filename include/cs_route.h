@@ -36,11 +36,12 @@ struct route_limits {
 };
 
 struct route_stats {
-    unsigned long routed;  /* delivered to an owner at once */
-    unsigned long replies; /* owner -> contact */
-    unsigned long stored;  /* kept offline */
-    unsigned long flushed; /* stored ones delivered */
-    unsigned long expired; /* stored ones dropped after offline_expiry_s */
+    unsigned long routed;   /* delivered to an owner at once */
+    unsigned long replies;  /* owner -> contact */
+    unsigned long stored;   /* kept offline */
+    unsigned long flushed;  /* stored ones delivered */
+    unsigned long expired;  /* stored ones dropped after offline_expiry_s */
+    unsigned long mirrored; /* passed on along the federation mirror path */
     unsigned long errors_sent;
 };
 

@@ -275,6 +275,21 @@ static struct channel *remote_of(struct home *h, const char *home_jid, bool crea
     return c && c->remote ? c : NULL;
 }
 
+bool home_knows_remote(struct home *h, const char *jid)
+{
+    struct jid j;
+    struct disco *d;
+    bool yes;
+    if (remote_of(h, jid, false))
+        return true;
+    if (jid_parse(jid, &j) != 0)
+        return false;
+    d = hash_get(&h->fed_disco, j.domain);
+    yes = d && d->known && d->is_node;
+    jid_deinit(&j);
+    return yes;
+}
+
 bool fed_watching(struct home *h, const struct jid *from)
 {
     char *home_jid;

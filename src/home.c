@@ -499,8 +499,7 @@ void home_presence(struct home *h, const struct xml_node *p, int64_t now_ms)
         goto out;
     }
     r = jid_relay_parse(to.local, &relay);
-    if (r == 0 && xml_child(p, "vouch", NS_FEDERATION) &&
-        fed_vouched_answer(h, p, &from, &relay)) {
+    if (r == 0 && xml_child(p, "vouch", NS_FEDERATION) && fed_vouched_answer(h, p, &from, &relay)) {
         jid_deinit(&relay);
         goto out;
     }

@@ -93,8 +93,8 @@ char *homefed_vouched(struct home *h, struct channel *c, const struct xml_node *
     struct jid user;
     char *bare;
     if (jid_relay_parse(from->local, &user) != 0 || user.local == NULL) {
-        log_warning("home: %s: a vouched address that names no user: %s@%s", c->name,
-                    from->local, from->domain);
+        log_warning("home: %s: a vouched address that names no user: %s@%s", c->name, from->local,
+                    from->domain);
         if (type == NULL || strcmp(type, "error") != 0)
             home_reply_error(h, p, "modify", "jid-malformed");
         if (jid_relay_parse(from->local, &user) == 0)

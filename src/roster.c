@@ -92,9 +92,11 @@ static const char *const sql[ST_COUNT] = {
     [ST_SHOWN_PAGE] = "SELECT channel FROM channel_state WHERE shown = 1 AND channel > ?1"
                       " ORDER BY channel LIMIT ?2",
     /* The primary key (owner, contact) of conversation. */
-    [ST_CONV_GET] = "SELECT channel FROM conversation WHERE owner = ?1 AND contact = ?2",
-    [ST_CONV_PUT] = "INSERT INTO conversation (owner, contact, channel) VALUES (?1, ?2, ?3)"
-                    " ON CONFLICT (owner, contact) DO UPDATE SET channel = excluded.channel",
+    [ST_CONV_GET] = "SELECT channel, via FROM conversation WHERE owner = ?1 AND contact = ?2",
+    [ST_CONV_PUT] =
+        "INSERT INTO conversation (owner, contact, channel, via) VALUES (?1, ?2, ?3, ?4)"
+        " ON CONFLICT (owner, contact) DO UPDATE SET channel = excluded.channel,"
+        " via = excluded.via",
     /* The primary key (channel, jid).  No LIMIT: rows that do not parse
      * are skipped, and the page stops in C once limit rows were passed. */
     [ST_ITEMS_PAGE] = "SELECT jid, subscription, ask, pending_in, approved FROM roster"
@@ -501,12 +503,14 @@ int roster_shown_page(struct roster *r, const char *after, int limit, roster_nam
     return end(r, st, rc, "reading shown channels after '%s'", after ? after : "");
 }
 
-int roster_conv_get(struct roster *r, const char *owner, const char *contact, char **channel_r)
+int roster_conv_get(struct roster *r, const char *owner, const char *contact, char **channel_r,
+                    char **via_r)
 {
     sqlite3_stmt *st = r->st[ST_CONV_GET];
     int rc;
 
     *channel_r = NULL;
+    *via_r = NULL;
     rc = sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(st, 2, contact, -1, SQLITE_STATIC);
@@ -514,15 +518,19 @@ int roster_conv_get(struct roster *r, const char *owner, const char *contact, ch
         rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         const char *c = (const char *)sqlite3_column_text(st, 0);
+        const char *v = (const char *)sqlite3_column_text(st, 1);
         if (c != NULL)
             *channel_r = xstrdup(c);
         else
             rc = SQLITE_NOMEM; /* NOT NULL column: NULL means no memory */
+        if (v != NULL)
+            *via_r = xstrdup(v);
     }
     return end(r, st, rc, "reading the conversation of %s with %s", owner, contact);
 }
 
-int roster_conv_put(struct roster *r, const char *owner, const char *contact, const char *channel)
+int roster_conv_put(struct roster *r, const char *owner, const char *contact, const char *channel,
+                    const char *via)
 {
     sqlite3_stmt *st = r->st[ST_CONV_PUT];
     int rc;
@@ -534,6 +542,8 @@ int roster_conv_put(struct roster *r, const char *owner, const char *contact, co
         rc = sqlite3_bind_text(st, 2, contact, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(st, 3, channel, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = via ? sqlite3_bind_text(st, 4, via, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 4);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     return end(r, st, rc, "writing the conversation of %s with %s", owner, contact);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cs_error.h"
+#include "cs_fed.h"
 #include "cs_hash.h"
 #include "cs_jid.h"
 #include "cs_log.h"
@@ -48,6 +49,7 @@ struct sent {
 struct conv {
     bool dirty; /* not yet in the database */
     char *channel;
+    char *via;  /* the node the contact wrote through, or NULL */
     char key[]; /* owner '\n' contact */
 };
 
@@ -104,6 +106,7 @@ static void free_convs(struct route *r)
     while (hash_next(&r->convs, &pos, &k, &v)) {
         struct conv *c = v;
         free(c->channel);
+        free(c->via);
         free(c);
     }
     hash_clear(&r->convs);
@@ -256,12 +259,17 @@ static char *conv_key(const char *owner, const char *contact)
     return sb.data;
 }
 
+static bool same_str(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
 static void note_conversation(struct route *r, const char *owner, const char *contact,
-                              const char *channel)
+                              const char *channel, const char *via)
 {
     char *key = conv_key(owner, contact);
     struct conv *c = hash_get(&r->convs, key);
-    if (c && strcmp(c->channel, channel) == 0) {
+    if (c && strcmp(c->channel, channel) == 0 && same_str(c->via, via)) {
         free(key);
         return;
     }
@@ -272,7 +280,7 @@ static void note_conversation(struct route *r, const char *owner, const char *co
         if (r->convs.n >= CONV_CACHE_MAX) {
             /* Dirty ones not yet written: write this one directly. */
             if (roster_tx_begin(r->roster) != 0 ||
-                roster_conv_put(r->roster, owner, contact, channel) != 0)
+                roster_conv_put(r->roster, owner, contact, channel, via) != 0)
                 log_error("route: cannot store the conversation of %s", contact);
             free(key);
             return;
@@ -282,8 +290,10 @@ static void note_conversation(struct route *r, const char *owner, const char *co
         hash_put(&r->convs, c->key, c);
     } else {
         free(c->channel);
+        free(c->via);
     }
     c->channel = xstrdup(channel);
+    c->via = via ? xstrdup(via) : NULL;
     if (!c->dirty) {
         c->dirty = true;
         r->ndirty++;
@@ -303,8 +313,11 @@ static void on_first(void *ud, const char *name, const char *owner, enum channel
 }
 
 /* The address a reply from owner to contact comes from; NULL when owner
- * owns no channel.  Caller frees. */
-static char *reply_channel(struct route *r, const char *owner, const char *contact)
+ * owns no channel.  *via_r: the node the contact wrote through (a reply
+ * goes back there), or NULL.  *known_r: there was a conversation.  Caller
+ * frees both strings. */
+static char *reply_channel(struct route *r, const char *owner, const char *contact, char **via_r,
+                           bool *known_r)
 {
     char *key = conv_key(owner, contact);
     struct conv *c = hash_get(&r->convs, key);
@@ -313,17 +326,24 @@ static char *reply_channel(struct route *r, const char *owner, const char *conta
     struct first_ctx f = {0};
 
     free(key);
-    if (c)
+    *via_r = NULL;
+    *known_r = false;
+    if (c) {
         name = xstrdup(c->channel);
-    else if (roster_conv_get(r->roster, owner, contact, &name) != 0)
+        *via_r = c->via ? xstrdup(c->via) : NULL;
+    } else if (roster_conv_get(r->roster, owner, contact, &name, via_r) != 0) {
         name = NULL;
+    }
     if (name && home_message_target(r->home, name, &o, &res, &jid) == 0 && o &&
         strcmp(o, owner) == 0) {
         char *out = xstrdup(jid);
         free(name);
+        *known_r = true;
         return out;
     }
     free(name);
+    free(*via_r);
+    *via_r = NULL;
     if (roster_channels_of_owner(r->roster, owner, 1, on_first, &f) != 0 || f.name == NULL)
         return NULL;
     if (home_message_target(r->home, f.name, &o, &res, &jid) != 0) {
@@ -334,22 +354,160 @@ static char *reply_channel(struct route *r, const char *owner, const char *conta
     return xstrdup(jid);
 }
 
-/* The owner writes to a relay address: the reply goes to the contact
- * from the channel's address. */
-static void reply(struct route *r, const struct xml_node *msg, const char *owner,
-                  const struct jid *contact_jid)
+/* A copy of msg from `from` to escape(user)@node carrying <vouch/>: the
+ * node-to-node hop of the mirror path (doc/federation.md). */
+static int forward_vouched(struct route *r, const struct xml_node *msg, const char *from,
+                           const char *user, const char *node)
 {
-    char *contact = jid_bare(contact_jid);
-    char *channel_jid = reply_channel(r, owner, contact);
+    struct xml_node *m = xml_copy(msg);
+    char *esc = jid_escape_local(user);
+    struct strbuf to = {0};
+    int rc;
+    strbuf_printf(&to, "%s@%s", esc, node);
+    xml_set_attr(m, "from", from);
+    xml_set_attr(m, "to", to.data);
+    if (xml_child(m, "vouch", NS_FEDERATION) == NULL)
+        xml_add_child(m, "vouch", NS_FEDERATION);
+    rc = out_stanza(r->out, m);
+    xml_free(m);
+    strbuf_free(&to);
+    free(esc);
+    return rc;
+}
 
+/* msg without our namespace's <vouch/> (before it reaches a user). */
+static struct xml_node *without_vouch(const struct xml_node *msg)
+{
+    struct xml_node *m = xml_copy(msg);
+    struct xml_node *v;
+    while ((v = xml_child(m, "vouch", NS_FEDERATION)) != NULL) {
+        struct xml_node **pp = &m->first_child, *prev = NULL;
+        for (; *pp && *pp != v; prev = *pp, pp = &(*pp)->next)
+            ;
+        *pp = v->next;
+        if (m->last_child == v)
+            m->last_child = prev;
+        v->next = NULL;
+        v->parent = NULL;
+        xml_free(v);
+    }
+    return m;
+}
+
+static void on_any(void *ud, const char *name, const char *owner, enum channel_policy p)
+{
+    *(bool *)ud = true;
+}
+
+static bool owns_channels(struct route *r, const char *who)
+{
+    bool yes = false;
+    if (roster_channels_of_owner(r->roster, who, 1, on_any, &yes) != 0)
+        return false;
+    return yes;
+}
+
+static bool remote_target(struct route *r, const struct jid *target)
+{
+    char *bare = jid_bare(target);
+    bool yes = home_knows_remote(r->home, bare);
+    free(bare);
+    return yes;
+}
+
+/* A node may speak for users of its parent domain only. */
+static bool may_vouch(const char *node, const char *domain)
+{
+    const char *dot = strchr(node, '.');
+    return dot && strcmp(dot + 1, domain) == 0;
+}
+
+/* A local user of this node (its parent domain). */
+static bool local_user(const struct route *r, const char *domain)
+{
+    const char *dot = strchr(r->domain, '.');
+    return dot && strcmp(domain, dot + 1) == 0;
+}
+
+/* The owner writes to a relay address: the reply goes to the contact
+ * from the channel's address, through the contact's node if it wrote
+ * through one.  Returns false when owner has no conversation with the
+ * contact and `strict` asks for one (then the address may name a remote
+ * channel instead). */
+static bool reply(struct route *r, const struct xml_node *msg, const char *owner,
+                  const struct jid *contact_jid, bool strict)
+{
+    char *contact = jid_bare(contact_jid), *via = NULL;
+    bool known;
+    char *channel_jid = reply_channel(r, owner, contact, &via, &known);
+
+    if (strict && !known) {
+        free(channel_jid);
+        free(contact);
+        return false;
+    }
     if (channel_jid == NULL) {
         /* Not an owner: chanstat is no open relay. */
         reply_error(r, msg, "auth", "forbidden", NULL);
-    } else if (forward(r, msg, channel_jid, contact, 0) == 0) {
+    } else if (via ? forward_vouched(r, msg, channel_jid, contact, via) == 0
+                   : forward(r, msg, channel_jid, contact, 0) == 0) {
         r->stats.replies++;
     }
+    free(via);
     free(channel_jid);
     free(contact);
+    return true;
+}
+
+/* The status service's side of the mirror path: a local user writes to
+ * escape(remote)@DOMAIN (goes to the remote channel from the user's
+ * address here, vouched), or a remote channel's reply or error comes back
+ * to escape(user)@DOMAIN (goes to the user from the escaped channel
+ * address). */
+static bool mirror(struct route *r, const struct xml_node *msg, const struct jid *from,
+                   const struct jid *target)
+{
+    const char *type = xml_attr(msg, "type");
+    char *esc_to = NULL, *sender = jid_bare(from), *target_bare = jid_bare(target);
+    bool done = false;
+
+    if (local_user(r, from->domain) && target->local && strcmp(target->domain, r->domain) != 0 &&
+        (type == NULL || strcmp(type, "error") != 0)) {
+        /* user -> remote channel */
+        char *esc = jid_escape_local(sender);
+        struct strbuf me = {0};
+        struct xml_node *m = without_vouch(msg);
+        strbuf_printf(&me, "%s@%s", esc, r->domain);
+        xml_set_attr(m, "from", me.data);
+        xml_set_attr(m, "to", target_bare);
+        xml_add_child(m, "vouch", NS_FEDERATION);
+        if (out_stanza(r->out, m) == 0)
+            r->stats.mirrored++;
+        xml_free(m);
+        strbuf_free(&me);
+        free(esc);
+        done = true;
+    } else if (local_user(r, target->domain) && strcmp(from->domain, r->domain) != 0 &&
+               from->local &&
+               (xml_child(msg, "vouch", NS_FEDERATION) || (type && strcmp(type, "error") == 0))) {
+        /* remote channel -> user: from the address the user wrote to */
+        char *esc = jid_escape_local(sender);
+        struct strbuf addr = {0};
+        struct xml_node *m = without_vouch(msg);
+        strbuf_printf(&addr, "%s@%s", esc, r->domain);
+        xml_set_attr(m, "from", addr.data);
+        xml_set_attr(m, "to", target_bare);
+        if (out_stanza(r->out, m) == 0)
+            r->stats.mirrored++;
+        xml_free(m);
+        strbuf_free(&addr);
+        free(esc);
+        done = true;
+    }
+    free(esc_to);
+    free(sender);
+    free(target_bare);
+    return done;
 }
 
 void route_message(struct route *r, const struct xml_node *msg, int64_t now_ms)
@@ -358,14 +516,27 @@ void route_message(struct route *r, const struct xml_node *msg, int64_t now_ms)
     struct jid from, to, relay;
     struct strbuf sb = {0};
     char *contact = NULL;
+    struct xml_node *clean = NULL; /* msg without <vouch/> */
     int rc;
 
     if (type == NULL)
         type = "normal";
-    if (strcmp(type, "error") == 0)
-        return; /* RFC 6120 8.3.1: never answered; bounces of relayed mail end here */
     if (jid_parse(xml_attr(msg, "from"), &from) != 0)
         return;
+    if (strcmp(type, "error") == 0) {
+        /* RFC 6120 8.3.1: never answered.  An error on the mirror path goes
+         * back to the user it concerns; others (bounces of relayed mail)
+         * end here. */
+        if (jid_parse(xml_attr(msg, "to"), &to) == 0) {
+            if (to.local && jid_relay_parse(to.local, &relay) == 0) {
+                mirror(r, msg, &from, &relay);
+                jid_deinit(&relay);
+            }
+            jid_deinit(&to);
+        }
+        jid_deinit(&from);
+        return;
+    }
     if (jid_parse(xml_attr(msg, "to"), &to) != 0) {
         reply_error(r, msg, "modify", "jid-malformed", NULL);
         jid_deinit(&from);
@@ -384,7 +555,13 @@ void route_message(struct route *r, const struct xml_node *msg, int64_t now_ms)
     }
     rc = jid_relay_parse(to.local, &relay);
     if (rc == 0) {
-        reply(r, msg, contact, &relay);
+        /* An owner answering a contact it talks to; else the mirror path
+         * (federation); else an owner's first reply, or forbidden. */
+        if (!reply(r, msg, contact, &relay, true) &&
+            !(owns_channels(r, contact) && !remote_target(r, &relay)
+                  ? false
+                  : mirror(r, msg, &from, &relay)))
+            reply(r, msg, contact, &relay, false);
         jid_deinit(&relay);
         goto out;
     }
@@ -393,7 +570,8 @@ void route_message(struct route *r, const struct xml_node *msg, int64_t now_ms)
         goto out;
     }
     {
-        const char *owner, *resource, *channel_jid;
+        const char *owner, *resource, *channel_jid, *via = NULL;
+        const struct xml_node *m = msg;
         struct stored *s;
         if (home_message_target(r->home, to.local, &owner, &resource, &channel_jid) != 0 ||
             owner == NULL) {
@@ -402,29 +580,55 @@ void route_message(struct route *r, const struct xml_node *msg, int64_t now_ms)
                 reply_error(r, msg, "cancel", "service-unavailable", NULL);
             goto out;
         }
-        note_conversation(r, owner, contact, to.local);
+        if (from.local && xml_child(msg, "vouch", NS_FEDERATION)) {
+            /* A node passing on its user's message (the mirror path): the
+             * owner sees the user's relay address here, as if the user
+             * had written directly. */
+            struct jid user;
+            if (jid_relay_parse(from.local, &user) != 0) {
+                reply_error(r, msg, "modify", "jid-malformed", NULL);
+                goto out;
+            }
+            if (user.local == NULL || !may_vouch(from.domain, user.domain)) {
+                log_warning("route: %s may not speak for %s@%s; refused", from.domain,
+                            user.local ? user.local : "", user.domain);
+                reply_error(r, msg, "auth", "forbidden", "that node may not speak for that user");
+                jid_deinit(&user);
+                goto out;
+            }
+            free(contact);
+            contact = jid_bare(&user);
+            jid_deinit(&user);
+            via = from.domain;
+            clean = without_vouch(msg);
+            m = clean;
+            sb.len = 0;
+            xml_serialize(clean, XML_NS_COMPONENT, &sb);
+        }
+        note_conversation(r, owner, contact, to.local, via);
         s = usage(r, to.local);
         if (resource && s && s->count == 0) {
             char *from_addr = jid_relay_address(contact, r->domain);
             char *owner_full = full_of(owner, resource);
-            if (forward(r, msg, from_addr, owner_full, 0) == 0)
+            if (forward(r, m, from_addr, owner_full, 0) == 0)
                 r->stats.routed++;
             free(from_addr);
             free(owner_full);
             goto out;
         }
         /* Owner offline (or older messages still waiting: keep order). */
-        if (strcmp(type, "headline") == 0 || !has_content(msg))
+        if (strcmp(type, "headline") == 0 || !has_content(m))
             goto out; /* not stored: headlines, chat states and receipts alone */
         if (strcmp(type, "groupchat") == 0) {
             reply_error(r, msg, "cancel", "service-unavailable", NULL);
             goto out;
         }
-        store(r, msg, to.local, contact, &sb, now_ms);
+        store(r, m, to.local, contact, &sb, now_ms);
         if (resource)
             route_flush(r, to.local); /* order kept: older ones first */
     }
 out:
+    xml_free(clean);
     strbuf_free(&sb);
     free(contact);
     jid_deinit(&from);
@@ -611,7 +815,7 @@ static void persist_convs(struct route *r)
         if (!c->dirty)
             continue;
         owner = xstrndup(c->key, (size_t)(nl - c->key));
-        if (roster_conv_put(r->roster, owner, nl + 1, c->channel) != 0) {
+        if (roster_conv_put(r->roster, owner, nl + 1, c->channel, c->via) != 0) {
             log_error("route: cannot store the conversation of %s", nl + 1);
             free(owner);
             roster_tx_rollback(r->roster);

@@ -225,6 +225,8 @@ void service_handle(struct service *svc, const struct xml_node *stanza, int64_t 
             home_presence(svc->home, stanza, now_ms);
         else if (svc->home && strcmp(stanza->name, "iq") == 0)
             home_iq_answer(svc->home, stanza, now_ms);
+        else if (svc->route && strcmp(stanza->name, "message") == 0)
+            route_message(svc->route, stanza, now_ms); /* the mirror path's errors */
         else
             svc->stats.dropped++;
         return;

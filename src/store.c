@@ -272,6 +272,8 @@ static const char *const migrations[] = {
     "  node TEXT NOT NULL,"
     "  PRIMARY KEY (channel, jid)"
     ") STRICT, WITHOUT ROWID;"
+    /* The node a contact wrote through: the owner's reply goes back there. */
+    "ALTER TABLE conversation ADD COLUMN via TEXT;"
     "CREATE TRIGGER channel_delete_via AFTER DELETE ON channel"
     "  BEGIN DELETE FROM watcher_via WHERE channel = OLD.name; END;"
     "CREATE TRIGGER channel_rename_via AFTER UPDATE OF name ON channel"

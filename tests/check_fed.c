@@ -384,9 +384,8 @@ START_TEST(test_approve_across_domains)
     users.len = 0;
     subscribe("w1@a.test");
     /* The owner is asked from w1's relay address at the home. */
-    ck_assert_uint_eq(seen2("from='w1\\40a.test@status.b.test' to='carol@b.test'",
-                            "type='subscribe'"),
-                      1);
+    ck_assert_uint_eq(
+        seen2("from='w1\\40a.test@status.b.test' to='carol@b.test'", "type='subscribe'"), 1);
     ck_assert_uint_eq(seen("to='w1@a.test' type='subscribed'"), 0);
     ck_assert_int_eq(count(&B, "SELECT count(*) FROM watcher_via WHERE jid = 'w1@a.test'"
                                " AND node = 'status.a.test'"),
@@ -442,6 +441,59 @@ START_TEST(test_forged_claim_refused)
 }
 END_TEST
 
+/* Messages on the mirror path: each end sees one stable address. */
+START_TEST(test_messages_mirror_path)
+{
+    carol_online("here");
+    users.len = 0;
+    to_a("<message from='w1@a.test/r' to='" ESC "' id='m1' type='chat'><body>hi</body>"
+         "<thread>t1</thread></message>");
+    /* The owner sees w1's relay address at the home, as if w1 had written
+     * directly; id, type, thread and body unchanged; no <vouch/>. */
+    ck_assert_uint_eq(seen("<message from='w1\\40a.test@status.b.test' to='carol@b.test/pc' "
+                           "id='m1' type='chat'><body>hi</body><thread>t1</thread></message>"),
+                      1);
+    /* The reply reaches w1 from the address w1 wrote to. */
+    users.len = 0;
+    to_b("<message from='carol@b.test/pc' to='w1\\40a.test@status.b.test' id='r1' type='chat'>"
+         "<body>hello</body></message>");
+    ck_assert_uint_eq(seen("<message from='" ESC "' to='w1@a.test' id='r1' type='chat'>"
+                           "<body>hello</body></message>"),
+                      1);
+    ck_assert_uint_eq(seen("vouch"), 0);
+    /* Errors happen at the home and travel back to the sender, from the
+     * address it wrote to. */
+    users.len = 0;
+    to_a("<message from='w1@a.test/r' to='nobody\\40status.b.test@status.a.test' id='m2'>"
+         "<body>x</body></message>");
+    ck_assert_uint_eq(seen2("from='nobody\\40status.b.test@status.a.test' to='w1@a.test'",
+                            "<service-unavailable"),
+                      1);
+    /* Stored at the home while the owner is away, delivered later with
+     * the same relay address. */
+    to_b("<presence from='carol@b.test/pc' to='carol@status.b.test' type='unavailable'/>");
+    to_a("<message from='w1@a.test/r' to='" ESC
+         "' id='m3' type='chat'><body>later</body></message>");
+    users.len = 0;
+    carol_online("back");
+    ck_assert_uint_eq(
+        seen2("from='w1\\40a.test@status.b.test' to='carol@b.test/pc'", "<body>later</body>"), 1);
+    /* A node may not pass on messages of another domain's users. */
+    users.len = 0;
+    struct xml_node *st = test_parse_stanza(
+        "<message from='m\\40c.test@status.a.test' to='carol@status.b.test'><body>x</body>"
+        "<vouch xmlns='urn:chanstat:federation:0'/></message>");
+    testout_take(&B.out);
+    node_stanza(B.node, st, now_ms);
+    node_batch_end(B.node, now_ms);
+    xml_free(st);
+    char *o = testout_take(&B.out);
+    ck_assert_ptr_nonnull(strstr(o, "<forbidden"));
+    ck_assert_ptr_null(strstr(o, "carol@b.test/pc"));
+    free(o);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fed");
@@ -456,6 +508,7 @@ int main(void)
     tcase_add_test(tc, test_restart_renews_at_once);
     tcase_add_test(tc, test_approve_across_domains);
     tcase_add_test(tc, test_forged_claim_refused);
+    tcase_add_test(tc, test_messages_mirror_path);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

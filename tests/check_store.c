@@ -23,6 +23,8 @@
 #include "cs_util.h"
 #include "testutil.h"
 
+static char *conv_via; /* the conversation via column, unused here */
+
 static char dir[64], db[128];
 static struct config cfg;
 
@@ -580,7 +582,9 @@ static const char *const v4_objects[] = {
     "TRIGGER channel_delete_lease",
     "TRIGGER channel_rename_lease",
     "TABLE node_lease",
-    "TABLE remote_watcher", "TRIGGER channel_delete_via", "TRIGGER channel_rename_via",
+    "TABLE remote_watcher",
+    "TRIGGER channel_delete_via",
+    "TRIGGER channel_rename_via",
     "TABLE watcher_via",
     "TRIGGER channel_log_insert",
     "TRIGGER channel_log_update",
@@ -663,16 +667,19 @@ START_TEST(test_internal_tables)
                      "cannot store TEXT value in INTEGER column channel_state.last_seen");
     ck_assert_str_eq(exec(s, "UPDATE channel_state SET shown = NULL"),
                      "NOT NULL constraint failed: channel_state.shown");
-    ck_assert_ptr_null(
-        exec(s, "INSERT INTO conversation VALUES ('bob@b.test', 'al@a.test', 'desk')"));
-    ck_assert_str_eq(exec(s, "INSERT INTO conversation VALUES ('bob@b.test', 'al@a.test', 'desk')"),
+    ck_assert_ptr_null(exec(s, "INSERT INTO conversation (owner, contact, channel) VALUES "
+                               "('bob@b.test', 'al@a.test', 'desk')"));
+    ck_assert_str_eq(exec(s, "INSERT INTO conversation (owner, contact, channel) VALUES "
+                             "('bob@b.test', 'al@a.test', 'desk')"),
                      "UNIQUE constraint failed: conversation.owner, conversation.contact");
-    ck_assert_str_eq(
-        exec(s, "INSERT INTO conversation VALUES ('bob@b.test', 'x@a.test', 'nosuch')"),
-        "FOREIGN KEY constraint failed");
-    ck_assert_str_eq(exec(s, "INSERT INTO conversation VALUES ('bob@b.test', x'01', 'desk')"),
+    ck_assert_str_eq(exec(s, "INSERT INTO conversation (owner, contact, channel) VALUES "
+                             "('bob@b.test', 'x@a.test', 'nosuch')"),
+                     "FOREIGN KEY constraint failed");
+    ck_assert_str_eq(exec(s, "INSERT INTO conversation (owner, contact, channel) VALUES "
+                             "('bob@b.test', x'01', 'desk')"),
                      "cannot store BLOB value in TEXT column conversation.contact");
-    ck_assert_str_eq(exec(s, "INSERT INTO conversation VALUES ('bob@b.test', NULL, 'desk')"),
+    ck_assert_str_eq(exec(s, "INSERT INTO conversation (owner, contact, channel) VALUES "
+                             "('bob@b.test', NULL, 'desk')"),
                      "NOT NULL constraint failed: conversation.contact");
     ck_assert_ptr_null(exec(s, "INSERT INTO offline (channel, sender, stanza, bytes, stored)"
                                " VALUES ('desk', 'al@a.test', '<message/>', 10, 1)"));
@@ -686,12 +693,12 @@ START_TEST(test_internal_tables)
     ck_assert_str_eq(one(s, "SELECT (SELECT count(*) FROM channel_state) + (SELECT count(*) FROM"
                             " conversation) + (SELECT count(*) FROM offline)"),
                      "0");
-    ck_assert_ptr_null(exec(s,
-                            "INSERT INTO channel (name) VALUES ('desk');"
-                            "INSERT INTO channel_state (channel, shown) VALUES ('desk', 1);"
-                            "INSERT INTO conversation VALUES ('bob@b.test', 'al@a.test', 'desk');"
-                            "INSERT INTO offline (channel, sender, stanza, bytes, stored)"
-                            " VALUES ('desk', 'al@a.test', '<message/>', 10, 1)"));
+    ck_assert_ptr_null(exec(s, "INSERT INTO channel (name) VALUES ('desk');"
+                               "INSERT INTO channel_state (channel, shown) VALUES ('desk', 1);"
+                               "INSERT INTO conversation (owner, contact, channel) VALUES "
+                               "('bob@b.test', 'al@a.test', 'desk');"
+                               "INSERT INTO offline (channel, sender, stanza, bytes, stored)"
+                               " VALUES ('desk', 'al@a.test', '<message/>', 10, 1)"));
     store_close(&s);
 
     /* Foreign keys off, as in the sqlite3 shell: the triggers do the same
@@ -942,7 +949,8 @@ START_TEST(test_failures_are_reported_and_reset)
                                  "INSERT INTO roster (channel, jid, pending_in) VALUES"
                                  " ('desk', 'p@c.test', 1);"
                                  "INSERT INTO channel_state VALUES ('desk', 5, 1);"
-                                 "INSERT INTO conversation VALUES ('b@o.test', 'p@c.test', 'desk');"
+                                 "INSERT INTO conversation (owner, contact, channel) VALUES "
+                                 "('b@o.test', 'p@c.test', 'desk');"
                                  "INSERT INTO offline (channel, sender, stanza, bytes, stored)"
                                  " VALUES ('desk', 'p@c.test', '<message/>', 10, 1)"));
     sqlite3_limit(f.h, SQLITE_LIMIT_LENGTH, 16);
@@ -959,9 +967,9 @@ START_TEST(test_failures_are_reported_and_reset)
     n = -1;
     ck_assert_int_eq(roster_shown_page(f.r, longname, 10, on_name, &f, &n), CS_EDB);
     ck_assert_int_eq(n, 0);
-    ck_assert_int_eq(roster_conv_get(f.r, longname, "p@c.test", &conv), CS_EDB);
+    ck_assert_int_eq(roster_conv_get(f.r, longname, "p@c.test", &conv, &conv_via), CS_EDB);
     ck_assert_ptr_null(conv);
-    ck_assert_int_eq(roster_conv_put(f.r, longname, "p@c.test", "desk"), CS_EDB);
+    ck_assert_int_eq(roster_conv_put(f.r, longname, "p@c.test", "desk", NULL), CS_EDB);
     n = -1;
     ck_assert_int_eq(roster_items_page(f.r, longname, "", 10, on_item, &f, &n), CS_EDB);
     ck_assert_int_eq(n, 0);
@@ -998,7 +1006,7 @@ START_TEST(test_failures_are_reported_and_reset)
     ck_assert_int_eq(roster_state_get(f.r, "desk", &seen, &shown), 0);
     ck_assert(seen == 5 && shown);
     ck_assert_int_eq(roster_shown_page(f.r, "", 10, on_name, &f, &n), 0);
-    ck_assert_int_eq(roster_conv_get(f.r, "b@o.test", "p@c.test", &conv), 0);
+    ck_assert_int_eq(roster_conv_get(f.r, "b@o.test", "p@c.test", &conv, &conv_via), 0);
     ck_assert_str_eq(conv, "desk");
     free(conv);
     ck_assert_int_eq(roster_items_page(f.r, "desk", "", 10, on_item, &f, &n), 0);
@@ -1229,38 +1237,38 @@ START_TEST(test_conversation)
     char *ch = (char *)&ch;
     open_handles(&f);
     ck_assert_ptr_null(exec(f.s, channels_sql));
-    ck_assert_int_eq(roster_conv_get(f.r, "x@o.test", "al@a.test", &ch), 0);
+    ck_assert_int_eq(roster_conv_get(f.r, "x@o.test", "al@a.test", &ch, &conv_via), 0);
     ck_assert_ptr_null(ch);
-    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "al@a.test", "a"), 0);
+    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "al@a.test", "a", NULL), 0);
     ck_assert_int_eq(sqlite3_get_autocommit(f.h), 0); /* the caller's transaction */
-    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "bo@a.test", "d"), 0);
-    ck_assert_int_eq(roster_conv_put(f.r, "y@o.test", "al@a.test", "c"), 0);
+    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "bo@a.test", "d", NULL), 0);
+    ck_assert_int_eq(roster_conv_put(f.r, "y@o.test", "al@a.test", "c", NULL), 0);
     ck_assert_int_eq(roster_tx_commit(f.r), 0);
-    ck_assert_int_eq(roster_conv_get(f.r, "x@o.test", "al@a.test", &ch), 0);
+    ck_assert_int_eq(roster_conv_get(f.r, "x@o.test", "al@a.test", &ch, &conv_via), 0);
     ck_assert_str_eq(ch, "a");
     free(ch);
-    ck_assert_int_eq(roster_conv_get(f.r, "y@o.test", "al@a.test", &ch), 0);
+    ck_assert_int_eq(roster_conv_get(f.r, "y@o.test", "al@a.test", &ch, &conv_via), 0);
     ck_assert_str_eq(ch, "c");
     free(ch);
 
     /* The contact writes to another channel of the same owner. */
-    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "al@a.test", "d"), 0);
+    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "al@a.test", "d", NULL), 0);
     ck_assert_int_eq(roster_tx_commit(f.r), 0);
-    ck_assert_int_eq(roster_conv_get(f.r, "x@o.test", "al@a.test", &ch), 0);
+    ck_assert_int_eq(roster_conv_get(f.r, "x@o.test", "al@a.test", &ch, &conv_via), 0);
     ck_assert_str_eq(ch, "d");
     free(ch);
     ck_assert_int_eq(count_db(f.h, "SELECT count(*) FROM conversation"), 3);
 
-    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "al@a.test", "nosuch"), CS_EDB);
+    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "al@a.test", "nosuch", NULL), CS_EDB);
     roster_tx_rollback(f.r);
 
     /* A renamed channel is followed, a deleted one forgotten. */
     ck_assert_ptr_null(exec(f.s, "UPDATE channel SET name = 'dd' WHERE name = 'd'"));
-    ck_assert_int_eq(roster_conv_get(f.r, "x@o.test", "bo@a.test", &ch), 0);
+    ck_assert_int_eq(roster_conv_get(f.r, "x@o.test", "bo@a.test", &ch, &conv_via), 0);
     ck_assert_str_eq(ch, "dd");
     free(ch);
     ck_assert_ptr_null(exec(f.s, "DELETE FROM channel WHERE name = 'dd'"));
-    ck_assert_int_eq(roster_conv_get(f.r, "x@o.test", "bo@a.test", &ch), 0);
+    ck_assert_int_eq(roster_conv_get(f.r, "x@o.test", "bo@a.test", &ch, &conv_via), 0);
     ck_assert_ptr_null(ch);
     assert_idle(f.h);
     close_handles(&f);
@@ -1281,7 +1289,7 @@ START_TEST(test_writes_when_locked)
     ck_assert_int_eq(sqlite3_open(db, &other), SQLITE_OK);
     ck_assert_ptr_null(exec_db(other, "BEGIN IMMEDIATE"));
     ck_assert_int_eq(roster_state_put(f.r, "a", 1, true), CS_EDB);
-    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "al@a.test", "a"), CS_EDB);
+    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "al@a.test", "a", NULL), CS_EDB);
     ck_assert_int_ne(sqlite3_get_autocommit(f.h), 0);
     assert_idle(f.h);
     ck_assert_ptr_null(exec_db(other, "COMMIT"));
@@ -1474,7 +1482,7 @@ static int oom_run(struct handles *f, enum oom_call c, int *n)
         return rc;
     case OOM_CONV:
         *n = 0;
-        rc = roster_conv_get(f->r, "x@o.test", "al@a.test", &ch);
+        rc = roster_conv_get(f->r, "x@o.test", "al@a.test", &ch, &conv_via);
         if (rc == 0)
             strbuf_printf(&f->got, "%s", ch ? ch : "(none)");
         else
@@ -1512,17 +1520,18 @@ START_TEST(test_out_of_memory)
     oom_install();
     open_handles(&f);
     ck_assert_ptr_null(exec(f.s, channels_sql));
-    ck_assert_ptr_null(exec(f.s,
-                            "INSERT INTO channel_state (channel, shown) VALUES"
-                            " ('a', 1), ('b', 0), ('c', 1);"
-                            "INSERT INTO conversation VALUES ('x@o.test', 'al@a.test', 'a');"
-                            "INSERT INTO roster (channel, jid, subscription, pending_in) VALUES"
-                            " ('a', 'k@c.test', 'from', 0), ('a', 'l@c.test', 'none', 1),"
-                            " ('a', 'm@c.test', 'both', 0);"
-                            "INSERT INTO roster (channel, jid, name) VALUES ('b', 'n@c.test', 'N');"
-                            "INSERT INTO offline (channel, sender, stanza, bytes, stored)"
-                            " VALUES ('a', 's@a.test', '<message/>', 10, 1),"
-                            " ('a', 's@a.test', '<message/>', 10, 2)"));
+    ck_assert_ptr_null(exec(
+        f.s,
+        "INSERT INTO channel_state (channel, shown) VALUES"
+        " ('a', 1), ('b', 0), ('c', 1);"
+        "INSERT INTO conversation (owner, contact, channel) VALUES ('x@o.test', 'al@a.test', 'a');"
+        "INSERT INTO roster (channel, jid, subscription, pending_in) VALUES"
+        " ('a', 'k@c.test', 'from', 0), ('a', 'l@c.test', 'none', 1),"
+        " ('a', 'm@c.test', 'both', 0);"
+        "INSERT INTO roster (channel, jid, name) VALUES ('b', 'n@c.test', 'N');"
+        "INSERT INTO offline (channel, sender, stanza, bytes, stored)"
+        " VALUES ('a', 's@a.test', '<message/>', 10, 1),"
+        " ('a', 's@a.test', '<message/>', 10, 2)"));
     for (size_t c = 0; c < CS_ARRAY_SIZE(want); c++) {
         int k, n, rc = CS_EINVAL, failures = 0;
         for (k = 0; k < 10000; k++) {
