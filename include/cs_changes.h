@@ -38,6 +38,12 @@ typedef void changes_cb(void *ud, const struct change *c);
 /* Up to limit entries with seq > after, in seq order.  0 or CS_EDB; *n_r
  * how many were passed to cb. */
 int changes_page(struct changes *ch, int64_t after, int limit, changes_cb *cb, void *ud, int *n_r);
+/* At start: keeps only what the tables cannot tell any more (watchers
+ * removed while chanstatd was stopped, who are owed unsubscribed and
+ * unavailable); everything else is derived from the tables.  A bulk
+ * import made while chanstatd was stopped costs nothing at start.
+ * 0 or CS_EDB. */
+int changes_at_start(struct changes *ch);
 /* Deletes the entries with seq <= upto (in the open transaction, or its
  * own).  0 or CS_EDB. */
 int changes_trim(struct changes *ch, int64_t upto);

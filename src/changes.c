@@ -13,13 +13,18 @@
 #include "cs_store.h"
 #include "cs_util.h"
 
-enum { ST_VERSION, ST_PAGE, ST_TRIM, ST_COUNT };
+enum { ST_VERSION, ST_PAGE, ST_TRIM, ST_START, ST_COUNT };
 
 static const char *const sql[ST_COUNT] = {
     [ST_VERSION] = "PRAGMA data_version",
     [ST_PAGE] = "SELECT seq, kind, channel, jid, old FROM change_log WHERE seq > ?1"
                 " ORDER BY seq LIMIT ?2",
     [ST_TRIM] = "DELETE FROM change_log WHERE seq <= ?1",
+    /* At start everything is derived from the tables anyway (owners are
+     * bound, watchers get status from loaded channels); what the tables
+     * no longer say is who stopped being a watcher. */
+    [ST_START] = "DELETE FROM change_log"
+                 " WHERE NOT (kind = 'roster' AND old IN ('from', 'both'))",
 };
 
 struct changes {
@@ -111,6 +116,15 @@ int changes_trim(struct changes *ch, int64_t upto)
     sqlite3_stmt *st = ch->st[ST_TRIM];
     if (sqlite3_bind_int64(st, 1, upto) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
         return fail(ch, st, "trimming the change log");
+    sqlite3_reset(st);
+    return 0;
+}
+
+int changes_at_start(struct changes *ch)
+{
+    sqlite3_stmt *st = ch->st[ST_START];
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return fail(ch, st, "trimming the change log at start");
     sqlite3_reset(st);
     return 0;
 }

@@ -439,7 +439,7 @@ static void presence_error(struct home *h, const struct xml_node *p, const char 
     struct channel *c;
     if (to->local == NULL)
         return;
-    c = chancache_loaded(&h->cache, to->local);
+    c = chancache_find(&h->cache, to->local);
     if (c && c->owner && strcmp(contact, c->owner) == 0) {
         log_info("home: presence error from owner %s of %s; binding retried in %lld s", contact,
                  c->name, (long long)(h->limits.retry_ms / 1000));

@@ -104,13 +104,13 @@ static void apply_roster(struct home *h, const struct change *ch)
          * watchers get it when the owner's presence loads it. */
         if (c)
             home_send_status_to(h, c, ch->jid);
-        log_info("home: %s: %s added as a watcher by an edit", ch->channel, ch->jid);
+        log_debug("home: %s: %s added as a watcher by an edit", ch->channel, ch->jid);
     } else if (before && !now) {
         char *from = channel_jid(h, ch->channel);
         home_send_presence(h, from, ch->jid, "unsubscribed", NULL);
         home_send_presence(h, from, ch->jid, "unavailable", NULL);
         free(from);
-        log_info("home: %s: %s removed as a watcher by an edit", ch->channel, ch->jid);
+        log_debug("home: %s: %s removed as a watcher by an edit", ch->channel, ch->jid);
     }
 }
 
@@ -185,7 +185,7 @@ static void apply_channel(struct home *h, const struct change *ch, int64_t now_m
             home_owner_lost(h, c, now_ms);
         }
         if (cr.owner) {
-            log_info("home: channel %s: binding owner %s", ch->channel, cr.owner);
+            log_debug("home: channel %s: binding owner %s", ch->channel, cr.owner);
             bind_channel(h, ch->channel, cr.owner, c);
         }
     }

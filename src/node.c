@@ -1,6 +1,7 @@
 /* node.c - a chanstat node without sockets: batches, commits, producers. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,6 +127,10 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
         n->offline = offline_new(store, err, errlen);
     if (n->offline)
         n->changes = changes_new(store, err, errlen);
+    if (n->changes && changes_at_start(n->changes) != 0) {
+        snprintf(err, errlen, "cannot trim the change log");
+        changes_free(&n->changes);
+    }
     if (n->changes == NULL) {
         node_free(&n);
         return NULL;
@@ -356,6 +361,8 @@ static void apply_edits(struct node *n, int64_t now_ms)
             return;
         }
         n->stats.edits_applied += (unsigned long)got;
+        if (got > 0)
+            log_info("node: applied %d edit(s) made by other connections", got);
         if (got < EDIT_PAGE)
             n->edits_pending = false;
     }

@@ -30,3 +30,5 @@ endif
 tests_e2e_xmpp_query_SOURCES = tests/e2e/xmpp_query.c
 tests_e2e_xmpp_query_CFLAGS = $(AM_CFLAGS) $(STROPHE_CFLAGS)
 tests_e2e_xmpp_query_LDADD = $(STROPHE_LIBS)
+
+E2E_TESTS += tests/e2e/ctl.test
