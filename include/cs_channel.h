@@ -46,6 +46,7 @@ struct channel {
      * in fan_body; the rest are still to be sent it. */
     bool fan_queued;
     unsigned fan_pos;
+    unsigned synced_epoch; /* home's online_epoch when a fan-out last completed */
     struct channel *fan_next;
     char *fan_body; /* serialised presence after "<presence", or NULL */
     size_t fan_body_len;

@@ -135,6 +135,13 @@ int home_channels_of(struct home *home, const char *owner, home_name_cb *cb, voi
  * domain that answered as a chanstat node)? */
 bool home_knows_remote(struct home *home, const char *jid);
 
+/* Is jid a channel homed on another chanstat node?  1 yes, 0 no, or
+ * CS_EAGAIN while its domain is being asked (the answer comes through
+ * the callback below, within [federation] request_timeout). */
+int home_remote_channel(struct home *home, const char *jid);
+typedef void home_remote_known_cb(void *ud, const char *domain, bool is_node);
+void home_on_remote_known(struct home *home, home_remote_known_cb *cb, void *ud);
+
 /* Called when a channel's owner gains a resource that can receive
  * messages (to flush stored messages). */
 typedef void home_deliverable_cb(void *ud, const char *name);

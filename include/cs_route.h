@@ -71,6 +71,10 @@ void route_tick(struct route *route, int64_t now_ms);
 /* In-memory counts may differ from the database (a commit failed). */
 void route_reload(struct route *route);
 
+/* A domain answered (or failed to answer) whether it is a chanstat node:
+ * messages held for it go on (home_on_remote_known's callback). */
+void route_remote_known(void *ud, const char *domain, bool is_node);
+
 const struct route_stats *route_stats(const struct route *route);
 
 #endif

@@ -71,6 +71,7 @@ void fanout_queue(struct home *h, struct channel *c)
 static void pop(struct home *h)
 {
     struct channel *c = h->fan_head;
+    c->synced_epoch = h->online_epoch; /* every watcher has the current status */
     h->fan_head = c->fan_next;
     if (h->fan_head == NULL)
         h->fan_tail = NULL;
@@ -137,9 +138,14 @@ static bool resync_step(struct home *h)
 {
     int n = 0;
     if (h->resync_after == NULL) {
-        if (h->resync_index < h->cache.n) {
-            fanout_queue(h, h->cache.all[h->resync_index++]);
-            return true;
+        while (h->resync_index < h->cache.n) {
+            struct channel *c = h->cache.all[h->resync_index++];
+            /* Already told everyone since the link came up (an owner's
+             * answer to the probe): not again. */
+            if (c->synced_epoch != h->online_epoch || c->fan_queued) {
+                fanout_queue(h, c);
+                return true;
+            }
         }
         h->resync_after = xstrdup("");
     }

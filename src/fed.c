@@ -55,6 +55,7 @@ struct disco {
     bool known, is_node;
     int64_t expires; /* ms */
     bool asking;
+    int64_t deadline; /* ms: answer expected by */
     char id[32];
     char domain[];
 };
@@ -114,6 +115,64 @@ static void subscribe_upstream(struct home *h, struct channel *c)
     send_upstream(h, c, "subscribe", true);
 }
 
+static struct channel *remote_of(struct home *h, const char *home_jid, bool create);
+
+/* Asks domain "are you a chanstat node?" (once at a time). */
+static struct disco *ask(struct home *h, const char *domain)
+{
+    struct disco *d = hash_get(&h->fed_disco, domain);
+    if (d == NULL) {
+        size_t len = strlen(domain);
+        d = xcalloc(1, sizeof(*d) + len + 1);
+        memcpy(d->domain, domain, len + 1);
+        hash_put(&h->fed_disco, d->domain, d);
+    }
+    if (!d->asking) {
+        struct xml_node *iq = xml_elem_new("iq", NULL);
+        d->asking = true;
+        d->deadline = h->now_ms + h->fed.request_timeout_ms;
+        snprintf(d->id, sizeof(d->id), "fed-disco-%u", ++h->fed_seq);
+        xml_set_attr(iq, "from", h->domain);
+        xml_set_attr(iq, "to", domain);
+        xml_set_attr(iq, "type", "get");
+        xml_set_attr(iq, "id", d->id);
+        xml_add_child(iq, "query", NS_DISCO_INFO);
+        if (out_stanza(h->out, iq) != 0)
+            log_debug("fed: disco#info to %s not sent: link down", domain);
+        xml_free(iq);
+    }
+    return d;
+}
+
+int home_remote_channel(struct home *h, const char *jid)
+{
+    struct jid j;
+    struct disco *d;
+    int r;
+    if (remote_of(h, jid, false))
+        return 1;
+    if (jid_parse(jid, &j) != 0 || j.local == NULL || strcmp(j.domain, h->domain) == 0) {
+        if (j.domain)
+            jid_deinit(&j);
+        return 0;
+    }
+    d = hash_get(&h->fed_disco, j.domain);
+    if (d && d->known && d->expires > h->now_ms)
+        r = d->is_node ? 1 : 0;
+    else {
+        ask(h, j.domain);
+        r = CS_EAGAIN;
+    }
+    jid_deinit(&j);
+    return r;
+}
+
+void home_on_remote_known(struct home *h, home_remote_known_cb *cb, void *ud)
+{
+    h->remote_known = cb;
+    h->remote_known_ud = ud;
+}
+
 static void discover(struct home *h, struct channel *c)
 {
     struct remote *r = c->remote;
@@ -129,25 +188,7 @@ static void discover(struct home *h, struct channel *c)
     }
     r->state = R_DISCOVER;
     r->deadline = h->now_ms + h->fed.request_timeout_ms;
-    if (d == NULL) {
-        size_t len = strlen(r->domain);
-        d = xcalloc(1, sizeof(*d) + len + 1);
-        memcpy(d->domain, r->domain, len + 1);
-        hash_put(&h->fed_disco, d->domain, d);
-    }
-    if (!d->asking) {
-        struct xml_node *iq = xml_elem_new("iq", NULL);
-        d->asking = true;
-        snprintf(d->id, sizeof(d->id), "fed-disco-%u", ++h->fed_seq);
-        xml_set_attr(iq, "from", h->domain);
-        xml_set_attr(iq, "to", r->domain);
-        xml_set_attr(iq, "type", "get");
-        xml_set_attr(iq, "id", d->id);
-        xml_add_child(iq, "query", NS_DISCO_INFO);
-        if (out_stanza(h->out, iq) != 0)
-            log_debug("fed: disco#info to %s not sent: link down", r->domain);
-        xml_free(iq);
-    }
+    ask(h, r->domain);
 }
 
 /* ---- Local watchers ---- */
@@ -490,6 +531,8 @@ bool fed_iq_answer(struct home *h, const struct xml_node *iq, const struct jid *
     d->is_node = type && strcmp(type, "result") == 0 && has_feature(iq);
     d->expires = h->now_ms + h->fed.discovery_ttl_ms;
     log_info("fed: %s %s a chanstat node", from->domain, d->is_node ? "is" : "is not");
+    if (h->remote_known)
+        h->remote_known(h->remote_known_ud, from->domain, d->is_node);
     for (struct channel *c = h->fed_head; c; c = c->remote->next) {
         if (c->remote->state != R_DISCOVER || strcmp(c->remote->domain, from->domain) != 0)
             continue;
@@ -514,6 +557,25 @@ static void forget(struct home *h, struct channel **pp)
 void fed_tick(struct home *h, int64_t now_ms)
 {
     h->now_ms = now_ms;
+    /* Discoveries nobody answered: not a node (retried after the error
+     * timer).  O(domains asked). */
+    for (size_t pos = 0;;) {
+        const char *k;
+        void *v;
+        struct disco *d;
+        if (!hash_next(&h->fed_disco, &pos, &k, &v))
+            break;
+        d = v;
+        if (d->asking && now_ms >= d->deadline) {
+            d->asking = false;
+            d->known = true;
+            d->is_node = false;
+            d->expires = now_ms + h->fed.retry_ms;
+            log_info("fed: %s does not answer disco#info", d->domain);
+            if (h->remote_known)
+                h->remote_known(h->remote_known_ud, d->domain, false);
+        }
+    }
     for (struct channel **pp = &h->fed_head; *pp;) {
         struct channel *c = *pp;
         struct remote *r = c->remote;

@@ -586,6 +586,7 @@ bool home_iq_answer(struct home *h, const struct xml_node *iq, int64_t now_ms)
 void home_online(struct home *h, int64_t now_ms)
 {
     h->now_ms = now_ms;
+    h->online_epoch++;
     bind_start(h);
     fed_online(h, now_ms);
 }

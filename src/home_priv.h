@@ -21,6 +21,7 @@ struct home {
     struct rate_limiter rate;
     struct home_stats stats;
     int64_t now_ms;        /* the time of the current entry point (passed in) */
+    unsigned online_epoch; /* counts link (re)connects */
     struct strbuf scratch; /* one fan-out stanza */
     home_deliverable_cb *deliverable;
     void *deliverable_ud;
@@ -46,6 +47,8 @@ struct home {
     struct hash fed_disco; /* domain -> struct disco * */
     unsigned fed_seq;
     int64_t fed_next_check; /* ms */
+    home_remote_known_cb *remote_known;
+    void *remote_known_ud;
 };
 
 /* home.c */

@@ -138,6 +138,7 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     n->home = home_new(cfg->domain, n->roster, &hl, out);
     n->route = route_new(cfg->domain, n->home, n->roster, n->offline, &rl, out);
     home_on_deliverable(n->home, on_deliverable, n);
+    home_on_remote_known(n->home, route_remote_known, n->route);
     service_init(&n->svc, cfg->domain, n->home, n->route, out);
     return n;
 }

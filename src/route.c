@@ -53,6 +53,14 @@ struct conv {
     char key[]; /* owner '\n' contact */
 };
 
+/* A message waiting for "is that domain a chanstat node?". */
+struct held {
+    struct xml_node *msg;
+    char *domain;
+    struct held *next;
+};
+#define HELD_MAX 1000
+
 struct route {
     const char *domain;
     struct home *home;
@@ -68,6 +76,8 @@ struct route {
     struct hash convs; /* key -> struct conv * */
     unsigned ndirty;
     int64_t next_expire;
+    struct held *held_head, *held_tail;
+    unsigned nheld;
     struct route_stats stats;
 };
 
@@ -120,6 +130,13 @@ void route_free(struct route **rp)
         return;
     free_usage(r);
     free_convs(r);
+    while (r->held_head) {
+        struct held *hd = r->held_head;
+        r->held_head = hd->next;
+        xml_free(hd->msg);
+        free(hd->domain);
+        free(hd);
+    }
     free(r->sent);
     free(r);
     *rp = NULL;
@@ -510,6 +527,97 @@ static bool mirror(struct route *r, const struct xml_node *msg, const struct jid
     return done;
 }
 
+/* Keeps msg until the target's domain said whether it is a chanstat
+ * node (route_remote_known).  Bounded: HELD_MAX messages in all. */
+static void hold(struct route *r, const struct xml_node *msg, const char *domain)
+{
+    struct held *hd;
+    if (r->nheld >= HELD_MAX) {
+        reply_error(r, msg, "wait", "resource-constraint", "too many messages waiting");
+        return;
+    }
+    hd = xcalloc(1, sizeof(*hd));
+    hd->msg = xml_copy(msg);
+    hd->domain = xstrdup(domain);
+    if (r->held_tail)
+        r->held_tail->next = hd;
+    else
+        r->held_head = hd;
+    r->held_tail = hd;
+    r->nheld++;
+}
+
+/* A message to a relay address that is no conversation of the sender:
+ * the mirror path when it names a remote channel and the sender is a
+ * local user; else an owner's reply from its first channel, or
+ * forbidden. */
+static void relay_or_mirror(struct route *r, const struct xml_node *msg, const char *contact,
+                            const struct jid *from, const struct jid *target)
+{
+    char *bare;
+    int k;
+    if (!local_user(r, from->domain)) {
+        /* A remote channel answering one of our users (vouched), else an
+         * owner elsewhere, or forbidden. */
+        if (!mirror(r, msg, from, target))
+            reply(r, msg, contact, target, false);
+        return;
+    }
+    if (target->local == NULL || strcmp(target->domain, r->domain) == 0 ||
+        (owns_channels(r, contact) && !remote_target(r, target))) {
+        reply(r, msg, contact, target, false);
+        return;
+    }
+    bare = jid_bare(target);
+    k = home_remote_channel(r->home, bare);
+    free(bare);
+    if (k == 1)
+        mirror(r, msg, from, target);
+    else if (k == CS_EAGAIN)
+        hold(r, msg, target->domain);
+    else
+        reply(r, msg, contact, target, false); /* no chanstat node: forbidden */
+}
+
+void route_remote_known(void *ud, const char *domain, bool is_node)
+{
+    struct route *r = ud;
+    struct held **pp = &r->held_head, *last = NULL;
+    while (*pp) {
+        struct held *hd = *pp;
+        struct jid from, to, target;
+        if (strcmp(hd->domain, domain) != 0) {
+            last = hd;
+            pp = &hd->next;
+            continue;
+        }
+        *pp = hd->next;
+        r->nheld--;
+        if (jid_parse(xml_attr(hd->msg, "from"), &from) == 0) {
+            if (jid_parse(xml_attr(hd->msg, "to"), &to) == 0) {
+                if (to.local && jid_relay_parse(to.local, &target) == 0) {
+                    if (is_node) {
+                        mirror(r, hd->msg, &from, &target);
+                    } else {
+                        char *contact = jid_bare(&from);
+                        reply(r, hd->msg, contact, &target, false);
+                        free(contact);
+                    }
+                    jid_deinit(&target);
+                }
+                jid_deinit(&to);
+            }
+            jid_deinit(&from);
+        }
+        xml_free(hd->msg);
+        free(hd->domain);
+        free(hd);
+    }
+    r->held_tail = last;
+    if (r->held_head == NULL)
+        r->held_tail = NULL;
+}
+
 void route_message(struct route *r, const struct xml_node *msg, int64_t now_ms)
 {
     const char *type = xml_attr(msg, "type");
@@ -557,11 +665,8 @@ void route_message(struct route *r, const struct xml_node *msg, int64_t now_ms)
     if (rc == 0) {
         /* An owner answering a contact it talks to; else the mirror path
          * (federation); else an owner's first reply, or forbidden. */
-        if (!reply(r, msg, contact, &relay, true) &&
-            !(owns_channels(r, contact) && !remote_target(r, &relay)
-                  ? false
-                  : mirror(r, msg, &from, &relay)))
-            reply(r, msg, contact, &relay, false);
+        if (!reply(r, msg, contact, &relay, true))
+            relay_or_mirror(r, msg, contact, &from, &relay);
         jid_deinit(&relay);
         goto out;
     }

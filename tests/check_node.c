@@ -386,6 +386,21 @@ START_TEST(test_owner_error_through_dispatch)
 }
 END_TEST
 
+/* The resync after a (re)connect skips channels whose watchers were
+ * already told since (an owner's answer to the probe): no duplicates. */
+START_TEST(test_resync_skips_fresh_channels)
+{
+    sql("INSERT INTO roster (channel, jid, subscription) VALUES ('pub', 'w@b.test', 'from')");
+    node_online(node, now_ms);
+    one("<presence from='o@a.test/pc' to='" CH "'><status>fresh</status></presence>");
+    ck_assert_uint_eq(testout_count(&T, "<status>fresh</status>"), 1);
+    now_ms += NODE_RESYNC_DELAY_MS + 1000;
+    node_tick(node, now_ms);
+    node_tick(node, now_ms + 1000);
+    ck_assert_uint_eq(testout_count(&T, "<status>fresh</status>"), 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("node");
@@ -400,6 +415,7 @@ int main(void)
     tcase_add_test(tc, test_bulk_edit);
     tcase_add_test(tc, test_stats_and_resources);
     tcase_add_test(tc, test_owner_error_through_dispatch);
+    tcase_add_test(tc, test_resync_skips_fresh_channels);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
