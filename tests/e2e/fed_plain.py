@@ -4,7 +4,6 @@ b.test is its home), sees the owner's status changes, and messages the
 owner through the channel (carol hears it from the relay address
 w1\\40a.test@status.b.test and replies).  Baseline: a user on a.test
 subscribes to a plain user on b.test and sees her presence."""
-import asyncio
 import os
 
 from xmpptest import Client, run

@@ -310,12 +310,12 @@ wait_port_on() {
 # parallel); then a pair from 127.0.X.Y.  The private hosts file maps the
 # domains to whatever is chosen, so nothing else depends on the values.
 fed_pick_addrs() {
-    local cand=(127.0.0.2 127.0.0.3) i x
-    for i in $(seq 40); do
+    local cand=(127.0.0.2 127.0.0.3) x
+    for _ in $(seq 40); do
         x=127.0.$((RANDOM % 250 + 2)).$((RANDOM % 250 + 2))
         cand+=("$x")
     done
-    A_ADDR= B_ADDR=
+    A_ADDR='' B_ADDR=''
     for x in "${cand[@]}"; do
         port_free_on "$x" 5269 || continue
         if [ -z "$A_ADDR" ]; then A_ADDR=$x
@@ -329,10 +329,13 @@ fed_pick_addrs() {
 }
 
 # fed_conf NAME DOMAIN ADDR C2S_PORT COMP_PORT SECRET: writes
-# $FED_DIR/NAME/prosody.cfg.lua.
+# $FED_DIR/NAME/prosody.cfg.lua.  FED_PLUGIN_PATH (a directory) and
+# FED_MODULES (module names, space-separated) add Prosody modules.
 fed_conf() {
-    local dir=$FED_DIR/$1 offline='"offline"'
+    local dir=$FED_DIR/$1 offline='"offline"' extra='' m paths=''
     [ -n "${FED_OFFLINE:-}" ] && offline=
+    for m in ${FED_MODULES:-}; do extra="$extra \"$m\";"; done
+    [ -n "${FED_PLUGIN_PATH:-}" ] && paths="plugin_paths = { \"$FED_PLUGIN_PATH\" }"
     mkdir -p "$dir/data" "$dir/certs"
     cat > "$dir/prosody.cfg.lua" <<CFG
 -- Federated test instance $1 for $2 (Prosody 0.12)
@@ -346,8 +349,9 @@ log = { debug = base .. "/prosody.log" }
 -- there, they fail fast), addresses come from the private hosts file.
 unbound = { resolvconf = "$FED_DIR/resolv.conf"; hoststxt = "$FED_DIR/hosts" }
 modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "presence"; "message"; "iq";
-    "dialback"; "posix" }
+    "dialback"; "posix";$extra }
 modules_disabled = { $offline }
+$paths
 authentication = "internal_plain"
 storage = "internal"
 c2s_require_encryption = false
@@ -370,15 +374,24 @@ CFG
 }
 
 # fed_prosody_up NAME C2S_ADDR C2S_PORT COMP_PORT: starts one instance and
-# records its pid for cleanup.
+# records its pid for cleanup (NAME_PID).  Returns 2, with the instance
+# stopped again, when one of its ports was taken meanwhile (another bed
+# started in parallel won the race); any other trouble fails the test.
 fed_prosody_up() {
-    local dir=$FED_DIR/$1 pid i
+    local dir=$FED_DIR/$1 pid
     rm -f "$dir/prosody.pid"
     prosody --config "$dir/prosody.cfg.lua" -D >> "$dir/stdout.log" 2>&1 \
         || fail "prosody $1 did not start: $(tail -n 5 "$dir/stdout.log")"
-    for i in $(seq 100); do [ -s "$dir/prosody.pid" ] && break; sleep 0.05; done
+    for _ in $(seq 100); do [ -s "$dir/prosody.pid" ] && break; sleep 0.05; done
     pid=$(cat "$dir/prosody.pid" 2>/dev/null) || fail "prosody $1 wrote no pidfile"
     PIDS+=("$pid")
+    printf -v "${1}_PID" %s "$pid"
+    # Prosody keeps running when a port cannot be bound: the ports being
+    # open proves nothing (they may be somebody else's), its log does.
+    if grep -q "Failed to open server port" "$dir/prosody.log" 2>/dev/null; then
+        fed_prosody_down "$1"
+        return 2
+    fi
     wait_port_on "$2" "$3" 10 || fail "prosody $1 c2s $2:$3 never opened"
     wait_port_on "$2" 5269 10 || fail "prosody $1 s2s $2:5269 never opened"
     wait_port "$4" 10 || fail "prosody $1 component port $4 never opened"
@@ -387,11 +400,25 @@ fed_prosody_up() {
     fi
 }
 
+# fed_prosody_down NAME: stops one instance (by its pid) and forgets it.
+fed_prosody_down() {
+    local var=${1}_PID pid p keep=()
+    pid=${!var:-}
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$pid" 2>/dev/null
+    for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+    printf -v "$var" %s ""
+    rm -f "$FED_DIR/$1/prosody.pid"
+}
+
 # fed_setup [USER@DOMAIN...]: both instances up, the named users
 # registered (password USERpw).  Exports for the Python scenarios:
 # A_ADDR B_ADDR A_C2S_PORT B_C2S_PORT A_COMP_PORT B_COMP_PORT A_SECRET
-# B_SECRET A_LOG B_LOG A_CFG B_CFG FED_DIR.  FED_OFFLINE=1 keeps Prosody's
-# offline module.  Torn down by cleanup (pids in PIDS).
+# B_SECRET A_LOG B_LOG A_CFG B_CFG A_PID B_PID FED_DIR.  FED_OFFLINE=1
+# keeps Prosody's offline module.  Torn down by cleanup (pids in PIDS).
 fed_setup() {
     need prosody
     need prosodyctl
@@ -401,27 +428,42 @@ fed_setup() {
         || fail "lua-unbound is not installed (run scripts/deps.sh): Prosody would fall back to its old resolver"
     FED_DIR=$T/fed
     mkdir -p "$FED_DIR"
-    fed_pick_addrs
     printf 'nameserver 127.0.0.1\n' > "$FED_DIR/resolv.conf"
-    printf '%s a.test status.a.test\n%s b.test status.b.test\n' "$A_ADDR" "$B_ADDR" > "$FED_DIR/hosts"
-    A_C2S_PORT=$(free_port_on "$A_ADDR")
-    B_C2S_PORT=$(free_port_on "$B_ADDR")
-    A_COMP_PORT=$(free_port)
-    B_COMP_PORT=$(free_port)
-    A_SECRET=secretA$RANDOM
-    B_SECRET=secretB$RANDOM
-    fed_conf A a.test "$A_ADDR" "$A_C2S_PORT" "$A_COMP_PORT" "$A_SECRET"
-    fed_conf B b.test "$B_ADDR" "$B_C2S_PORT" "$B_COMP_PORT" "$B_SECRET"
     A_CFG=$FED_DIR/A/prosody.cfg.lua
     B_CFG=$FED_DIR/B/prosody.cfg.lua
     A_LOG=$FED_DIR/A/prosody.log
     B_LOG=$FED_DIR/B/prosody.log
-    local u
-    for u in "$@"; do fed_register "${u%@*}" "${u#*@}" "${u%@*}pw"; done
-    fed_prosody_up A "$A_ADDR" "$A_C2S_PORT" "$A_COMP_PORT"
-    fed_prosody_up B "$B_ADDR" "$B_C2S_PORT" "$B_COMP_PORT"
+    A_SECRET=secretA$RANDOM
+    B_SECRET=secretB$RANDOM
+    local u try rc
+    for try in 1 2 3 4 5; do
+        fed_pick_addrs
+        printf '%s a.test status.a.test\n%s b.test status.b.test\n' "$A_ADDR" "$B_ADDR" \
+            > "$FED_DIR/hosts"
+        A_C2S_PORT=$(free_port_on "$A_ADDR")
+        B_C2S_PORT=$(free_port_on "$B_ADDR")
+        A_COMP_PORT=$(free_port)
+        B_COMP_PORT=$(free_port)
+        fed_conf A a.test "$A_ADDR" "$A_C2S_PORT" "$A_COMP_PORT" "$A_SECRET"
+        fed_conf B b.test "$B_ADDR" "$B_C2S_PORT" "$B_COMP_PORT" "$B_SECRET"
+        if [ "$try" = 1 ]; then
+            for u in "$@"; do fed_register "${u%@*}" "${u#*@}" "${u%@*}pw"; done
+        fi
+        fed_prosody_up A "$A_ADDR" "$A_C2S_PORT" "$A_COMP_PORT"
+        rc=$?
+        if [ "$rc" = 0 ]; then
+            fed_prosody_up B "$B_ADDR" "$B_C2S_PORT" "$B_COMP_PORT"
+            rc=$?
+            [ "$rc" = 0 ] || fed_prosody_down A
+        fi
+        [ "$rc" = 0 ] && break
+        echo "fed: a port was taken while starting (try $try), picking others" >&2
+        mv "$A_LOG" "$A_LOG.try$try" 2>/dev/null
+        mv "$B_LOG" "$B_LOG.try$try" 2>/dev/null
+    done
+    [ "$rc" = 0 ] || fail "could not start both Prosody instances (ports kept being taken)"
     export A_ADDR B_ADDR A_C2S_PORT B_C2S_PORT A_COMP_PORT B_COMP_PORT A_SECRET B_SECRET \
-        A_LOG B_LOG A_CFG B_CFG FED_DIR E2E_PIDFILE=$T/pids
+        A_LOG B_LOG A_CFG B_CFG A_PID B_PID FED_DIR E2E_PIDFILE=$T/pids
 }
 
 # fed_cfg DOMAIN: the Prosody config serving DOMAIN (a.test or b.test).
@@ -446,7 +488,7 @@ fed_register() {
 # waits until it is online.  Sets and exports CS_CONF_A/CS_DB_A/CS_LOG_A/
 # CS_PID_A (or _B).
 fed_chanstatd() {
-    local dom=$1 x port secret conf db log sql= c rest o p
+    local dom=$1 x port secret conf db log sql='' c rest o p
     shift
     case $dom in
     a.test) x=A port=$A_COMP_PORT secret=$A_SECRET ;;
@@ -476,7 +518,7 @@ fed_fail_logs() {
     local f
     for f in "$FED_DIR"/A/prosody.log "$FED_DIR"/B/prosody.log "$T"/cs-*.log; do
         [ -s "$f" ] || continue
-        echo "--- ${f#$T/} (tail) ---" >&2
+        echo "--- ${f#"$T"/} (tail) ---" >&2
         tail -n 30 "$f" >&2
     done
 }
