@@ -259,6 +259,7 @@ async def log_quiet(paths, quiet=1.0, limit=60):
 #   bench/mod_bench_s2s_bytes: "s2s-bytes out N: <presence", the exact
 #     serialised size written for that stanza (same call, next filter).
 SENT = re.compile(r"\tSending\[s2s(?:out|in)\]: <(\w+)[ />]")
+TO = re.compile(r" to=(['\"])(.*?)\1")
 RECV = re.compile(r"\tReceived\[s2sin\]: <(\w+)[ />]")
 BYTES = re.compile(r"\ts2s-bytes out (\d+): <(\w+)")
 
@@ -267,12 +268,14 @@ def count_log(path, offset):
     with open(path, "rb") as f:
         f.seek(offset)
         text = f.read().decode("utf-8", "replace")
-    sent, recv, nbytes, nwrites, other = 0, 0, 0, 0, {}
+    sent, recv, nbytes, nwrites, other, to = 0, 0, 0, 0, {}, set()
     for line in text.splitlines():
         m = SENT.search(line)
         if m:
             if m.group(1) == "presence":
                 sent += 1
+                t = TO.search(line)
+                to.add(t.group(2) if t else "")
             else:
                 other[m.group(1)] = other.get(m.group(1), 0) + 1
             continue
@@ -284,7 +287,8 @@ def count_log(path, offset):
         if m and m.group(2) == "presence":
             nbytes += int(m.group(1))
             nwrites += 1
-    return {"sent": sent, "recv": recv, "bytes": nbytes, "writes": nwrites, "other": other}
+    return {"sent": sent, "recv": recv, "bytes": nbytes, "writes": nwrites, "other": other,
+            "to": len(to)}
 
 
 def tcp_b_to_a():
@@ -426,10 +430,13 @@ async def measure(case, n):
           "p90 %.1f ms, last %.1f ms" % (
               len(times), n, 1000 * times[0] if times else float("nan"),
               1000 * pct(times, 50), 1000 * pct(times, 90), 1000 * window))
-    print("s2s b.test -> a.test: %d presence stanzas sent (b.test log), %d received "
-          "(a.test log), %d bytes (%.0f per stanza, %d writes)" % (
-              b["sent"], a["recv"], b["bytes"], b["bytes"] / b["writes"] if b["writes"] else 0,
-              b["writes"]))
+    print("s2s b.test -> a.test: %d presence stanzas sent (b.test log) to %d distinct "
+          "addresses, %d received (a.test log), %d bytes (%.0f per stanza, %d writes)" % (
+              b["sent"], b["to"], a["recv"], b["bytes"],
+              b["bytes"] / b["writes"] if b["writes"] else 0, b["writes"]))
+    if b["sent"] > b["to"]:
+        print("WARNING: %d extra copies (%d stanzas for %d addresses): duplicates in "
+              "the fan-out" % (b["sent"] - b["to"], b["sent"], b["to"]))
     print("s2s a.test -> b.test: %d presence stanzas sent, %d received, %d bytes" % (
         a["sent"], b["recv"], a["bytes"]))
     if tcp0 is not None and tcp1 is not None:

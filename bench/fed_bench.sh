@@ -84,6 +84,10 @@ run_case() {
     "case_${c}_setup"
     "$PYTHON3" "$here/fed_bench.py" "$c" "$n"
     local rc=$?
+    # FED_BENCH_KEEP=DIR: keep the logs and databases of each case there.
+    if [ -n "${FED_BENCH_KEEP:-}" ]; then
+        mkdir -p "$FED_BENCH_KEEP" && cp -r "$T" "$FED_BENCH_KEEP/N$n-case-$c"
+    fi
     [ "$rc" = 1 ] && fed_fail_logs
     return "$rc"
 }
