@@ -262,3 +262,270 @@ run_py() {
     local s=$1; shift
     "$PYTHON3" "$E2E_DIR/$s" "$@" || fail "$s failed"
 }
+
+# ---- two federated domains (s2s) ----
+#
+# a.test and b.test, each its own Prosody with c2s and s2s on its own
+# loopback address (s2s on port 5269: a peer that finds no SRV record
+# connects to port 5269 of the domain's address), components status.a.test
+# and status.b.test on 127.0.0.1.  Names resolve through a private hosts
+# file read by Prosody's unbound resolver; nothing asks the machine's DNS.
+# s2s is unencrypted with dialback.  Each instance logs at debug level to
+# its own file (benchmarks count s2s stanzas there).
+
+FED_DIR=
+A_ADDR=
+B_ADDR=
+
+# free_port_on ADDR: a TCP port on ADDR nobody listens on right now.
+free_port_on() {
+    "$PYTHON3" -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$1"
+}
+
+# port_free_on ADDR PORT: true when a listener could bind ADDR:PORT (with
+# SO_REUSEADDR, as Prosody does, so old TIME_WAIT connections do not count).
+port_free_on() {
+    "$PYTHON3" -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind((sys.argv[1], int(sys.argv[2])))
+except OSError:
+    sys.exit(1)' "$1" "$2"
+}
+
+# wait_port_on ADDR PORT [TIMEOUT]: until something accepts on ADDR:PORT.
+wait_port_on() {
+    local i
+    for i in $(seq $((${3:-10} * 20))); do
+        (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# fed_pick_addrs: A_ADDR and B_ADDR, two loopback addresses whose port 5269
+# is free.  127.0.0.2 and 127.0.0.3 unless taken (another bed running in
+# parallel); then a pair from 127.0.X.Y.  The private hosts file maps the
+# domains to whatever is chosen, so nothing else depends on the values.
+fed_pick_addrs() {
+    local cand=(127.0.0.2 127.0.0.3) x
+    for _ in $(seq 40); do
+        x=127.0.$((RANDOM % 250 + 2)).$((RANDOM % 250 + 2))
+        cand+=("$x")
+    done
+    A_ADDR='' B_ADDR=''
+    for x in "${cand[@]}"; do
+        port_free_on "$x" 5269 || continue
+        if [ -z "$A_ADDR" ]; then A_ADDR=$x
+        elif [ "$x" != "$A_ADDR" ]; then B_ADDR=$x; break
+        fi
+    done
+    [ -n "$A_ADDR" ] && [ -n "$B_ADDR" ] || fail "no pair of loopback addresses with port 5269 free"
+    if [ "$A_ADDR" != 127.0.0.2 ] || [ "$B_ADDR" != 127.0.0.3 ]; then
+        echo "fed: port 5269 taken on 127.0.0.2/3, using $A_ADDR and $B_ADDR" >&2
+    fi
+}
+
+# fed_conf NAME DOMAIN ADDR C2S_PORT COMP_PORT SECRET: writes
+# $FED_DIR/NAME/prosody.cfg.lua.  FED_PLUGIN_PATH (a directory) and
+# FED_MODULES (module names, space-separated) add Prosody modules.
+fed_conf() {
+    local dir=$FED_DIR/$1 offline='"offline"' extra='' m paths=''
+    [ -n "${FED_OFFLINE:-}" ] && offline=
+    for m in ${FED_MODULES:-}; do extra="$extra \"$m\";"; done
+    [ -n "${FED_PLUGIN_PATH:-}" ] && paths="plugin_paths = { \"$FED_PLUGIN_PATH\" }"
+    mkdir -p "$dir/data" "$dir/certs"
+    cat > "$dir/prosody.cfg.lua" <<CFG
+-- Federated test instance $1 for $2 (Prosody 0.12)
+local base = "$dir"
+run_as_root = true
+pidfile = base .. "/prosody.pid"
+data_path = base .. "/data"
+certificates = base .. "/certs"
+log = { debug = base .. "/prosody.log" }
+-- Never the machine's resolver: SRV lookups go to 127.0.0.1:53 (nothing
+-- there, they fail fast), addresses come from the private hosts file.
+unbound = { resolvconf = "$FED_DIR/resolv.conf"; hoststxt = "$FED_DIR/hosts" }
+modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "presence"; "message"; "iq";
+    "dialback"; "posix";$extra }
+modules_disabled = { $offline }
+$paths
+authentication = "internal_plain"
+storage = "internal"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+s2s_require_encryption = false
+s2s_secure_auth = false
+interfaces = { "$3" }
+c2s_ports = { $4 }
+c2s_interfaces = { "$3" }
+s2s_ports = { 5269 }
+s2s_interfaces = { "$3" }
+component_ports = { $5 }
+component_interfaces = { "127.0.0.1" }
+http_ports = { }
+https_ports = { }
+VirtualHost "$2"
+Component "status.$2"
+    component_secret = "$6"
+CFG
+}
+
+# fed_prosody_up NAME C2S_ADDR C2S_PORT COMP_PORT: starts one instance and
+# records its pid for cleanup (NAME_PID).  Returns 2, with the instance
+# stopped again, when one of its ports was taken meanwhile (another bed
+# started in parallel won the race); any other trouble fails the test.
+fed_prosody_up() {
+    local dir=$FED_DIR/$1 pid
+    rm -f "$dir/prosody.pid"
+    prosody --config "$dir/prosody.cfg.lua" -D >> "$dir/stdout.log" 2>&1 \
+        || fail "prosody $1 did not start: $(tail -n 5 "$dir/stdout.log")"
+    for _ in $(seq 100); do [ -s "$dir/prosody.pid" ] && break; sleep 0.05; done
+    pid=$(cat "$dir/prosody.pid" 2>/dev/null) || fail "prosody $1 wrote no pidfile"
+    PIDS+=("$pid")
+    printf -v "${1}_PID" %s "$pid"
+    # Prosody keeps running when a port cannot be bound: the ports being
+    # open proves nothing (they may be somebody else's), its log does.
+    if grep -q "Failed to open server port" "$dir/prosody.log" 2>/dev/null; then
+        fed_prosody_down "$1"
+        return 2
+    fi
+    wait_port_on "$2" "$3" 10 || fail "prosody $1 c2s $2:$3 never opened"
+    wait_port_on "$2" 5269 10 || fail "prosody $1 s2s $2:5269 never opened"
+    wait_port "$4" 10 || fail "prosody $1 component port $4 never opened"
+    if grep -q "Old DNS resolver" "$dir/stdout.log" "$dir/prosody.log" 2>/dev/null; then
+        fail "prosody $1 uses its old resolver (lua-unbound missing): federation would fail"
+    fi
+}
+
+# fed_prosody_down NAME: stops one instance (by its pid) and forgets it.
+fed_prosody_down() {
+    local var=${1}_PID pid p keep=()
+    pid=${!var:-}
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$pid" 2>/dev/null
+    for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+    printf -v "$var" %s ""
+    rm -f "$FED_DIR/$1/prosody.pid"
+}
+
+# fed_setup [USER@DOMAIN...]: both instances up, the named users
+# registered (password USERpw).  Exports for the Python scenarios:
+# A_ADDR B_ADDR A_C2S_PORT B_C2S_PORT A_COMP_PORT B_COMP_PORT A_SECRET
+# B_SECRET A_LOG B_LOG A_CFG B_CFG A_PID B_PID FED_DIR.  FED_OFFLINE=1
+# keeps Prosody's offline module.  Torn down by cleanup (pids in PIDS).
+fed_setup() {
+    need prosody
+    need prosodyctl
+    # Without lua-unbound Prosody silently uses its old resolver, which
+    # ignores the private hosts file: s2s would just time out.
+    lua5.4 -e 'require "lunbound"' >/dev/null 2>&1 \
+        || fail "lua-unbound is not installed (run scripts/deps.sh): Prosody would fall back to its old resolver"
+    FED_DIR=$T/fed
+    mkdir -p "$FED_DIR"
+    printf 'nameserver 127.0.0.1\n' > "$FED_DIR/resolv.conf"
+    A_CFG=$FED_DIR/A/prosody.cfg.lua
+    B_CFG=$FED_DIR/B/prosody.cfg.lua
+    A_LOG=$FED_DIR/A/prosody.log
+    B_LOG=$FED_DIR/B/prosody.log
+    A_SECRET=secretA$RANDOM
+    B_SECRET=secretB$RANDOM
+    local u try rc
+    for try in 1 2 3 4 5; do
+        fed_pick_addrs
+        printf '%s a.test status.a.test\n%s b.test status.b.test\n' "$A_ADDR" "$B_ADDR" \
+            > "$FED_DIR/hosts"
+        A_C2S_PORT=$(free_port_on "$A_ADDR")
+        B_C2S_PORT=$(free_port_on "$B_ADDR")
+        A_COMP_PORT=$(free_port)
+        B_COMP_PORT=$(free_port)
+        fed_conf A a.test "$A_ADDR" "$A_C2S_PORT" "$A_COMP_PORT" "$A_SECRET"
+        fed_conf B b.test "$B_ADDR" "$B_C2S_PORT" "$B_COMP_PORT" "$B_SECRET"
+        if [ "$try" = 1 ]; then
+            for u in "$@"; do fed_register "${u%@*}" "${u#*@}" "${u%@*}pw"; done
+        fi
+        fed_prosody_up A "$A_ADDR" "$A_C2S_PORT" "$A_COMP_PORT"
+        rc=$?
+        if [ "$rc" = 0 ]; then
+            fed_prosody_up B "$B_ADDR" "$B_C2S_PORT" "$B_COMP_PORT"
+            rc=$?
+            [ "$rc" = 0 ] || fed_prosody_down A
+        fi
+        [ "$rc" = 0 ] && break
+        echo "fed: a port was taken while starting (try $try), picking others" >&2
+        mv "$A_LOG" "$A_LOG.try$try" 2>/dev/null
+        mv "$B_LOG" "$B_LOG.try$try" 2>/dev/null
+    done
+    [ "$rc" = 0 ] || fail "could not start both Prosody instances (ports kept being taken)"
+    export A_ADDR B_ADDR A_C2S_PORT B_C2S_PORT A_COMP_PORT B_COMP_PORT A_SECRET B_SECRET \
+        A_LOG B_LOG A_CFG B_CFG A_PID B_PID FED_DIR E2E_PIDFILE=$T/pids
+}
+
+# fed_cfg DOMAIN: the Prosody config serving DOMAIN (a.test or b.test).
+fed_cfg() {
+    case $1 in
+    a.test) echo "$FED_DIR/A/prosody.cfg.lua" ;;
+    b.test) echo "$FED_DIR/B/prosody.cfg.lua" ;;
+    *) fail "no federated instance serves $1" ;;
+    esac
+}
+
+# fed_register USER DOMAIN PASSWORD: works before and after fed_setup
+# started the servers (the configs must exist).
+fed_register() {
+    prosodyctl --config "$(fed_cfg "$2")" register "$1" "$2" "$3" >/dev/null 2>&1 \
+        || fail "cannot register $1@$2"
+}
+
+# fed_chanstatd DOMAIN [CHANNEL:OWNER:POLICY...]: a chanstatd for
+# status.DOMAIN attached to that domain's Prosody, with its own config,
+# database and log ($T/cs-DOMAIN.{conf,db,log}) and the channels given;
+# waits until it is online.  Sets and exports CS_CONF_A/CS_DB_A/CS_LOG_A/
+# CS_PID_A (or _B).
+fed_chanstatd() {
+    local dom=$1 x port secret conf db log sql='' c rest o p
+    shift
+    case $dom in
+    a.test) x=A port=$A_COMP_PORT secret=$A_SECRET ;;
+    b.test) x=B port=$B_COMP_PORT secret=$B_SECRET ;;
+    *) fail "no federated instance serves $dom" ;;
+    esac
+    conf=$T/cs-$dom.conf db=$T/cs-$dom.db log=$T/cs-$dom.log
+    CS_DB=$db chanstatd_config "$conf" "status.$dom" "$secret" "$port"
+    "$CHANSTATD" -c "$conf" --init-db >/dev/null 2>>"$log" || fail "init-db for status.$dom"
+    for c in "$@"; do
+        rest=${c#*:} o=${rest%:*} p=${rest##*:}
+        sql="$sql INSERT INTO channel (name, owner, policy) VALUES ('${c%%:*}', '$o', '$p');"
+    done
+    [ -z "$sql" ] || sqlite3 "$db" "$sql" || fail "cannot create channels for status.$dom"
+    chanstatd_start "$conf" "$log"
+    wait_log "link: online as status.$dom" 1 10 "$log"
+    printf -v "CS_CONF_$x" %s "$conf"
+    printf -v "CS_DB_$x" %s "$db"
+    printf -v "CS_LOG_$x" %s "$log"
+    printf -v "CS_PID_$x" %s "$CS_PID"
+    export "CS_CONF_$x" "CS_DB_$x" "CS_LOG_$x" "CS_PID_$x"
+}
+
+# fed_fail_logs: the tails of both Prosody logs and chanstatd logs on
+# stderr (fail() shows only the single-domain ones).
+fed_fail_logs() {
+    local f
+    for f in "$FED_DIR"/A/prosody.log "$FED_DIR"/B/prosody.log "$T"/cs-*.log; do
+        [ -s "$f" ] || continue
+        echo "--- ${f#"$T"/} (tail) ---" >&2
+        tail -n 30 "$f" >&2
+    done
+}
+
+# run_fed_py SCRIPT ARGS...: a Python scenario against the federated bed;
+# on failure both domains' logs are shown.
+run_fed_py() {
+    local s=$1; shift
+    "$PYTHON3" "$E2E_DIR/$s" "$@" || { fed_fail_logs; fail "$s failed"; }
+}

@@ -21,13 +21,17 @@ HOST = "127.0.0.1"
 
 class Client(slixmpp.ClientXMPP):
     """A real c2s client.  auto_accept: approve every subscription request
-    (what an owner's client does when it trusts the channel)."""
+    (what an owner's client does when it trusts the channel).  host: the
+    server's c2s address (the federated bed serves each domain on its own
+    loopback address)."""
 
-    def __init__(self, jid, password, port, auto_accept=False, resource=None, priority=0):
+    def __init__(self, jid, password, port, auto_accept=False, resource=None, priority=0,
+                 host=HOST):
         if resource:
             jid = jid + "/" + resource
         super().__init__(jid, password)
         self.port = port
+        self.host = host
         self.priority = priority
         self.stanzas = []
         self.new_stanza = asyncio.Event()
@@ -55,7 +59,7 @@ class Client(slixmpp.ClientXMPP):
         self.new_stanza.set()
 
     async def login(self, send_presence=True):
-        self.connect((HOST, self.port), force_starttls=False, disable_starttls=True)
+        self.connect((self.host, self.port), force_starttls=False, disable_starttls=True)
         await asyncio.wait_for(self.ready.wait(), TIMEOUT)
         if send_presence:
             self.send_presence(ppriority=self.priority)
