@@ -428,7 +428,7 @@ START_TEST(test_forged_claim_refused)
     struct xml_node *st = test_parse_stanza(
         "<presence from='m\\40c.test@status.a.test' to='carol@status.b.test' type='subscribe'>"
         "<vouch xmlns='urn:chanstat:federation:0'/></presence>");
-    testout_take(&B.out);
+    free(testout_take(&B.out));
     node_stanza(B.node, st, now_ms);
     node_batch_end(B.node, now_ms);
     xml_free(st);
@@ -483,7 +483,7 @@ START_TEST(test_messages_mirror_path)
     struct xml_node *st = test_parse_stanza(
         "<message from='m\\40c.test@status.a.test' to='carol@status.b.test'><body>x</body>"
         "<vouch xmlns='urn:chanstat:federation:0'/></message>");
-    testout_take(&B.out);
+    free(testout_take(&B.out));
     node_stanza(B.node, st, now_ms);
     node_batch_end(B.node, now_ms);
     xml_free(st);
