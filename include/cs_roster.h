@@ -158,6 +158,8 @@ int roster_remote_watchers(struct roster *roster, roster_pair_cb *cb, void *ud);
 int roster_via_put(struct roster *roster, const char *channel, const char *jid, const char *node);
 int roster_via_delete(struct roster *roster, const char *channel, const char *jid);
 int roster_via_each(struct roster *roster, const char *channel, roster_pair_cb *cb, void *ud);
+/* The nodes holding a lease on channel: cb(ud, node, expires as text, NULL). */
+int roster_leases_of(struct roster *roster, const char *channel, roster_pair_cb *cb, void *ud);
 
 const char *channel_policy_name(enum channel_policy policy);
 int channel_policy_parse(const char *s, enum channel_policy *policy_r);

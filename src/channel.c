@@ -155,6 +155,7 @@ struct load_ctx {
     struct chancache *cc;
     struct channel *c;
     unsigned logged;
+    struct hash nodes_with_watchers; /* node -> (void *)1 */
 };
 
 static void bad_row(struct load_ctx *lc, const char *what, const char *value)
@@ -168,8 +169,15 @@ static void bad_row(struct load_ctx *lc, const char *what, const char *value)
 static void on_item(void *ud, const char *jid, const struct sub_row *row)
 {
     struct load_ctx *lc = ud;
-    if (!sub_is_watcher(row->state) || channel_via(lc->c, jid))
-        return; /* a vouched watcher's status goes to its node */
+    if (sub_is_watcher(row->state) && channel_via(lc->c, jid)) {
+        /* A vouched watcher's status goes to its node, which therefore
+         * may have it (approve and closed channels). */
+        struct via *v = hash_get(&lc->c->via, jid);
+        hash_put(&lc->nodes_with_watchers, v->node, (void *)1);
+        return;
+    }
+    if (!sub_is_watcher(row->state))
+        return;
     if (!channel_jid_ok(jid)) {
         bad_row(lc, "roster jid", jid);
         return;
@@ -180,6 +188,15 @@ static void on_item(void *ud, const char *jid, const struct sub_row *row)
 static void on_via(void *ud, const char *jid, const char *node, const char *unused)
 {
     channel_set_via(ud, jid, node);
+}
+
+/* A node holding a lease gets status: always for an open channel, else
+ * only while it has a watcher the owner approved (doc/federation.md). */
+static void on_lease(void *ud, const char *node, const char *expires, const char *unused)
+{
+    struct load_ctx *lc = ud;
+    watchers_set(lc->c, node,
+                 lc->c->policy == POLICY_OPEN || hash_get(&lc->nodes_with_watchers, node) != NULL);
 }
 
 static void on_channel(void *ud, const char *name, const char *owner, enum channel_policy policy)
@@ -221,11 +238,14 @@ struct channel *chancache_find(struct chancache *cc, const char *name)
     c = lc.c;
     if (roster_via_each(cc->roster, c->name, on_via, c) != 0 ||
         roster_each_item(cc->roster, c->name, on_item, &lc) != 0 ||
+        roster_leases_of(cc->roster, c->name, on_lease, &lc) != 0 ||
         roster_state_get(cc->roster, c->name, &last_seen, &shown) != 0) {
         log_error("channel: loading %s failed", c->name);
+        hash_clear(&lc.nodes_with_watchers);
         channel_free(c);
         return NULL;
     }
+    hash_clear(&lc.nodes_with_watchers);
     if (roster_display_name(cc->roster, c->name, &c->display_name) != 0)
         log_error("channel: reading the display name of %s failed", c->name);
     c->status.last_seen = c->saved_last_seen = last_seen;

@@ -201,12 +201,18 @@ static void relay_request(struct home *h, struct channel *c, const char *contact
 static void via_done(struct home *h, struct channel *c, const char *contact,
                      const struct sub_row *row)
 {
-    if (channel_via(c, contact) == NULL || sub_is_watcher(row->state) ||
-        row->state == SUB_NONE_IN || row->state == SUB_TO_IN || row->state == SUB_NONE_OUT_IN)
+    char *node;
+    if (channel_via(c, contact) == NULL)
         return;
-    channel_set_via(c, contact, NULL);
-    if (roster_via_delete(h->roster, c->name, contact) != 0)
-        log_error("home: cannot forget the node of %s on %s", contact, c->name);
+    node = xstrdup(channel_via(c, contact));
+    if (!(sub_is_watcher(row->state) || row->state == SUB_NONE_IN || row->state == SUB_TO_IN ||
+          row->state == SUB_NONE_OUT_IN)) {
+        channel_set_via(c, contact, NULL);
+        if (roster_via_delete(h->roster, c->name, contact) != 0)
+            log_error("home: cannot forget the node of %s on %s", contact, c->name);
+    }
+    homefed_refresh_node(h, c, node); /* an approval or a revocation may change it */
+    free(node);
 }
 
 /* The channel approves (subscribed) or refuses (unsubscribed) contact. */

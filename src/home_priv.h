@@ -111,6 +111,9 @@ void fed_free_disco(struct home *h);
 bool homefed_presence(struct home *h, struct channel *c, const struct xml_node *p,
                       const struct jid *from, const char *contact);
 void homefed_tick(struct home *h, int64_t now_ms);
+/* Gives node c's status, or stops doing so, as it may have it now (its
+ * lease row, and for approve/closed channels an approved user). */
+void homefed_refresh_node(struct home *h, struct channel *c, const char *node);
 /* Presence to c from escape(user)@node with <vouch/>: the user's bare JID
  * (caller frees) when node may speak for the user's domain, recorded as
  * the user's node; NULL when refused (answered and logged) or malformed. */

@@ -149,6 +149,13 @@ static void unbind(struct home *h, const char *name, struct channel *c, const ch
     free(from);
 }
 
+static struct home *refresh_home; /* for on_lease_refresh: one thread, one call at a time */
+
+static void on_lease_refresh(void *ud, const char *node, const char *expires, const char *unused)
+{
+    homefed_refresh_node(refresh_home, ud, node);
+}
+
 static void apply_channel(struct home *h, const struct change *ch, int64_t now_ms)
 {
     struct channel *c = chancache_loaded(&h->cache, ch->channel);
@@ -158,6 +165,7 @@ static void apply_channel(struct home *h, const struct change *ch, int64_t now_m
 
     if (r == CS_EDB)
         return;
+    refresh_home = h;
     if (!cr.found) {
         log_info("home: channel %s removed by an edit", ch->channel);
         if (old_owner && channel_jid_ok(old_owner))
@@ -173,6 +181,7 @@ static void apply_channel(struct home *h, const struct change *ch, int64_t now_m
     if (c && c->policy != cr.policy) {
         log_info("home: channel %s: policy now %s", c->name, channel_policy_name(cr.policy));
         c->policy = cr.policy;
+        roster_leases_of(h->roster, c->name, on_lease_refresh, c);
     }
     if (!same(old_owner, cr.owner) || (ch->old == NULL && c == NULL && cr.owner)) {
         if (old_owner && !same(old_owner, cr.owner) && channel_jid_ok(old_owner)) {

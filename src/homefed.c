@@ -73,9 +73,50 @@ bool homefed_presence(struct home *h, struct channel *c, const struct xml_node *
         return true;
     }
     send_subscribed(h, c, node, secs);
-    if (!renewal)
-        home_send_status_to(h, c, node);
+    if (!renewal) {
+        watchers_set(c, node, false);
+        homefed_refresh_node(h, c, node); /* status now, if it may have it */
+    }
     return true;
+}
+
+struct allowed_ctx {
+    struct home *h;
+    struct channel *c;
+    const char *node;
+    bool yes;
+};
+
+/* May node receive c's status?  An open channel: yes.  Otherwise only
+ * while one of the node's users is a watcher the owner approved:
+ * O(vouched watchers of c). */
+static bool node_allowed(struct home *h, struct channel *c, const char *node)
+{
+    size_t pos = 0;
+    const char *jid;
+    void *v;
+    if (c->policy == POLICY_OPEN)
+        return true;
+    while (hash_next(&c->via, &pos, &jid, &v)) {
+        struct sub_row row;
+        if (strcmp(channel_via(c, jid), node) == 0 &&
+            roster_get(h->roster, c->name, jid, &row) == 0 && sub_is_watcher(row.state))
+            return true;
+    }
+    return false;
+}
+
+void homefed_refresh_node(struct home *h, struct channel *c, const char *node)
+{
+    struct sub_row row;
+    bool allowed, was = watchers_has(c, node);
+    if (roster_get(h->roster, c->name, node, &row) != 0 || !sub_is_watcher(row.state))
+        allowed = false;
+    else
+        allowed = node_allowed(h, c, node);
+    watchers_set(c, node, allowed);
+    if (allowed && !was)
+        home_send_status_to(h, c, node);
 }
 
 /* A node may vouch for users of its parent domain (status.a.test for

@@ -51,6 +51,7 @@ enum stmt_id {
     ST_VIA_PUT,
     ST_VIA_DELETE,
     ST_VIA_EACH,
+    ST_LEASES_OF,
     ST_COUNT
 };
 
@@ -130,6 +131,7 @@ static const char *const sql[ST_COUNT] = {
                    " ON CONFLICT (channel, jid) DO UPDATE SET node = excluded.node",
     [ST_VIA_DELETE] = "DELETE FROM watcher_via WHERE channel = ?1 AND jid = ?2",
     [ST_VIA_EACH] = "SELECT jid, node, NULL FROM watcher_via WHERE channel = ?1",
+    [ST_LEASES_OF] = "SELECT node, expires, NULL FROM node_lease WHERE channel = ?1",
 };
 
 struct roster {
@@ -808,9 +810,24 @@ int roster_via_delete(struct roster *r, const char *channel, const char *jid)
     return write_texts(r, ST_VIA_DELETE, 2, v);
 }
 
+static int pairs_of(struct roster *r, enum stmt_id id, const char *channel, roster_pair_cb *cb,
+                    void *ud);
+
+int roster_leases_of(struct roster *r, const char *channel, roster_pair_cb *cb, void *ud)
+{
+    return pairs_of(r, ST_LEASES_OF, channel, cb, ud);
+}
+
 int roster_via_each(struct roster *r, const char *channel, roster_pair_cb *cb, void *ud)
 {
-    sqlite3_stmt *st = r->st[ST_VIA_EACH];
+    return pairs_of(r, ST_VIA_EACH, channel, cb, ud);
+}
+
+/* Rows of (text, text) for one channel: cb(ud, a, b, NULL). */
+static int pairs_of(struct roster *r, enum stmt_id id, const char *channel, roster_pair_cb *cb,
+                    void *ud)
+{
+    sqlite3_stmt *st = r->st[id];
     int rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
     while (rc == SQLITE_OK || rc == SQLITE_ROW) {
         const char *a, *b;
@@ -825,5 +842,5 @@ int roster_via_each(struct roster *r, const char *channel, roster_pair_cb *cb, v
         }
         cb(ud, a, b, NULL);
     }
-    return end(r, st, rc, "reading the vouched watchers of %s", channel);
+    return end(r, st, rc, "%s (%s)", sql[id], channel);
 }
