@@ -2,16 +2,23 @@
  *
  * Pure core: service_handle() maps one inbound stanza to the stanzas to
  * send through the output path (cs_out.h); it never touches a socket or
- * reads the clock.  It validates addressing, answers the
- * domain's own queries (XEP-0030 disco#info/#items, XEP-0199 ping,
- * XEP-0092 version) and gives every other stanza its defined answer:
- * Presence and queries to channel addresses go to the home.
- * service-unavailable for unknown iq get/set, bad-request for malformed
- * iq, jid-malformed for an unparseable 'to', silence for errors and
- * results (RFC 6120 8.3.1: errors are never answered with errors). */
+ * reads the clock.  It validates addressing and gives every stanza its
+ * defined answer (doc/xmpp.md):
+ *   - iq get/set to the domain or a channel: one table of handlers,
+ *     which also drives disco#info, so what is advertised is what is
+ *     answered.  The domain answers XEP-0030 disco, XEP-0199 ping,
+ *     XEP-0092 version; a channel answers disco, XEP-0012 last activity
+ *     (the home) and XEP-0054 vCard.  Anything else: service-unavailable.
+ *   - presence and messages to channel addresses go to the home and the
+ *     router.
+ *   - bad-request for malformed iq, jid-malformed for an unparseable 'to',
+ *     silence for errors and results (RFC 6120 8.3.1: errors are never
+ *     answered with errors).
+ * Files: service.c (dispatch, disco), vcard.c. */
 #ifndef CS_SERVICE_H
 #define CS_SERVICE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cs_out.h"
@@ -34,8 +41,11 @@ struct service {
     struct service_stats stats;
 };
 
+/* Release with service_deinit(). */
 void service_init(struct service *svc, const char *domain, struct home *home, struct route *route,
                   const struct out *out);
+/* Frees what the service owns; safe to call twice. */
+void service_deinit(struct service *svc);
 /* Handles one inbound stanza received at now_ms (wall clock). */
 void service_handle(struct service *svc, const struct xml_node *stanza, int64_t now_ms);
 

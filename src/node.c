@@ -141,6 +141,7 @@ void node_free(struct node **np)
         return;
     if (n->roster && roster_tx_commit(n->roster) != 0)
         log_error("node: final commit failed");
+    service_deinit(&n->svc);
     route_free(&n->route);
     home_free(&n->home);
     offline_free(&n->offline);

@@ -1,0 +1,44 @@
+/* service_priv.h - what the files of the service share (not a public API).
+ *
+ * service.c dispatches through one table of iq handlers, which also
+ * drives disco#info; handlers beyond disco and the small queries live in
+ * their own files: vcard.c (XEP-0054 vCards of channels).  Every answer
+ * goes through service_send(). */
+#ifndef CS_SERVICE_PRIV_H
+#define CS_SERVICE_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cs_jid.h"
+#include "cs_service.h"
+#include "cs_xml.h"
+
+#define NS_VCARD "vcard-temp"
+
+/* One iq get/set being answered.  Everything borrowed for the call. */
+struct iq_ctx {
+    const struct xml_node *iq;
+    const struct xml_node *payload; /* the one child element */
+    const struct jid *from;         /* the sender, parsed */
+    const char *requester;          /* its bare JID */
+    const char *channel;            /* the addressed channel's name; NULL at the domain */
+    int64_t now_ms;
+};
+
+/* Sends and frees st (the one output path). */
+void service_send(struct service *svc, struct xml_node *st);
+/* A stanza error in reply to st (RFC 6120 8.3), with optional text. */
+void service_error(struct service *svc, const struct xml_node *st, const char *type,
+                   const char *cond, const char *text);
+/* ... with an application-specific condition app (in namespace app_ns)
+ * next to the defined one (RFC 6120 8.3.2). */
+void service_error_app(struct service *svc, const struct xml_node *st, const char *type,
+                       const char *cond, const char *app, const char *app_ns, const char *text);
+/* The address name@domain (caller frees). */
+char *service_channel_jid(const struct service *svc, const char *name);
+
+/* vcard.c: the vCard of channel q->channel. */
+void vcard_get(struct service *svc, const struct iq_ctx *q);
+
+#endif
