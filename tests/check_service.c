@@ -249,7 +249,7 @@ START_TEST(test_channel_disco)
 }
 END_TEST
 
-START_TEST(test_vcard)
+START_TEST(test_vcard_and_nick)
 {
     /* XEP-0054: the display name as FN and NICKNAME, to anybody. */
     in_eq("<iq type='get' id='v1' from='x@b.test/r' to='" PUB "'><vCard xmlns='vcard-temp'/></iq>",
@@ -264,6 +264,16 @@ START_TEST(test_vcard)
         strstr(svcfix_in("<iq type='get' id='v3' from='x@b.test/r' to='odd@" FIX_DOMAIN "'>"
                          "<vCard xmlns='vcard-temp'/></iq>"),
                "<FN>odd</FN>"));
+    /* XEP-0172: the subscription request a channel sends its owner
+     * carries the display name as nick (none without a usable one). */
+    const char *o = svcfix_online();
+    ck_assert_ptr_nonnull(strstr(o, "<presence from='" PUB "' to='owner@a.test' type='subscribe'>"
+                                    "<nick xmlns='http://jabber.org/protocol/nick'>Pub Desk &amp; "
+                                    "Co</nick></presence>\n"));
+    ck_assert_ptr_nonnull(
+        strstr(o, "<presence from='plain@" FIX_DOMAIN "' to='owner@a.test' type='subscribe'/>\n"));
+    ck_assert_ptr_nonnull(
+        strstr(o, "<presence from='odd@" FIX_DOMAIN "' to='owner@a.test' type='subscribe'/>\n"));
 }
 END_TEST
 
@@ -300,7 +310,7 @@ int main(void)
     suite_add_tcase(s, tc);
     tcase_add_checked_fixture(tch, channels_setup, svcfix_teardown);
     tcase_add_test(tch, test_channel_disco);
-    tcase_add_test(tch, test_vcard);
+    tcase_add_test(tch, test_vcard_and_nick);
     suite_add_tcase(s, tch);
     return test_run_suite(s);
 }
