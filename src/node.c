@@ -124,6 +124,11 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     n->route = route_new(cfg->domain, n->home, n->roster, n->offline, &rl, out);
     home_on_deliverable(n->home, on_deliverable, n);
     service_init(&n->svc, cfg->domain, n->home, n->route, out);
+    service_configure(&n->svc, &(struct service_opts){
+                                   .registration = cfg->registration_enabled,
+                                   .max_channels_per_owner = cfg->registration_max_per_owner,
+                                   .registration_domains = &cfg->registration_domains,
+                               });
     return n;
 }
 

@@ -38,6 +38,11 @@ struct iq_handler {
 
 static iq_handler_fn disco_info, disco_items, ping, version, last_activity;
 
+static bool registration_on(const struct service *svc)
+{
+    return svc->opts.registration && svc->home != NULL;
+}
+
 /* clang-format off */
 static const struct iq_handler handlers[] = {
     {AT_DOMAIN | AT_CHANNEL, false, "query", NS_DISCO_INFO, NS_DISCO_INFO, NULL, disco_info},
@@ -46,6 +51,8 @@ static const struct iq_handler handlers[] = {
     {AT_DOMAIN, false, "query", NS_VERSION, NS_VERSION, NULL, version},
     {AT_CHANNEL, false, "query", NS_LAST, NS_LAST, NULL, last_activity},
     {AT_CHANNEL, false, "vCard", NS_VCARD, NS_VCARD, NULL, vcard_get},
+    {AT_DOMAIN, false, "query", NS_REGISTER, NS_REGISTER, registration_on, register_get},
+    {AT_DOMAIN, true, "query", NS_REGISTER, NULL, registration_on, register_set},
 };
 /* clang-format on */
 
@@ -57,6 +64,11 @@ void service_init(struct service *svc, const char *domain, struct home *home, st
     svc->home = home;
     svc->route = route;
     svc->out = out;
+}
+
+void service_configure(struct service *svc, const struct service_opts *opts)
+{
+    svc->opts = *opts;
 }
 
 void service_deinit(struct service *svc)

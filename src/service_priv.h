@@ -2,8 +2,9 @@
  *
  * service.c dispatches through one table of iq handlers, which also
  * drives disco#info; handlers beyond disco and the small queries live in
- * their own files: vcard.c (XEP-0054 vCards of channels).  Every answer
- * goes through service_send(). */
+ * their own files: register.c (XEP-0077 on the domain) and vcard.c
+ * (XEP-0054 vCards of channels).  Every answer goes through
+ * service_send(). */
 #ifndef CS_SERVICE_PRIV_H
 #define CS_SERVICE_PRIV_H
 
@@ -14,6 +15,7 @@
 #include "cs_service.h"
 #include "cs_xml.h"
 
+#define NS_REGISTER "jabber:iq:register"
 #define NS_VCARD "vcard-temp"
 
 /* One iq get/set being answered.  Everything borrowed for the call. */
@@ -37,6 +39,10 @@ void service_error_app(struct service *svc, const struct xml_node *st, const cha
                        const char *cond, const char *app, const char *app_ns, const char *text);
 /* The address name@domain (caller frees). */
 char *service_channel_jid(const struct service *svc, const char *name);
+
+/* register.c: jabber:iq:register get and set to the domain. */
+void register_get(struct service *svc, const struct iq_ctx *q);
+void register_set(struct service *svc, const struct iq_ctx *q);
 
 /* vcard.c: the vCard of channel q->channel. */
 void vcard_get(struct service *svc, const struct iq_ctx *q);

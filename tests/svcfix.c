@@ -32,7 +32,43 @@ void svcfix_setup(void)
     testout_init(&F.out);
     F.home = home_new(FIX_DOMAIN, F.roster, &lim, &F.out.path);
     service_init(&F.svc, FIX_DOMAIN, F.home, NULL, &F.out.path);
+    F.opts = (struct service_opts){
+        .registration = false,
+        .max_channels_per_owner = 5,
+    };
+    svcfix_configure(NULL, NULL);
     F.now_ms = 1000000;
+}
+
+static void list_free(struct config_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static void list_set(struct config_list *l, const char *items)
+{
+    char *copy, *save = NULL;
+    list_free(l);
+    if (items == NULL)
+        return;
+    copy = xstrdup(items);
+    for (char *it = strtok_r(copy, " ", &save); it; it = strtok_r(NULL, " ", &save)) {
+        l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+        l->v[l->n++] = xstrdup(it);
+    }
+    free(copy);
+}
+
+void svcfix_configure(const char *admins, const char *domains)
+{
+    list_set(&F.admins, admins);
+    list_set(&F.domains, domains);
+    F.opts.registration_domains = &F.domains;
+    service_configure(&F.svc, &F.opts);
 }
 
 void svcfix_teardown(void)
@@ -44,6 +80,8 @@ void svcfix_teardown(void)
     store_close(&F.store);
     config_deinit(&F.cfg);
     testout_deinit(&F.out);
+    list_free(&F.admins);
+    list_free(&F.domains);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", F.dir);
     ck_assert_int_eq(system(cmd), 0);
 }

@@ -23,14 +23,20 @@ struct svcfix {
     struct home *home;
     struct testout out;
     struct service svc;
+    struct service_opts opts; /* applied by svcfix_configure() */
+    struct config_list admins, domains;
     int64_t now_ms;
 };
 
 extern struct svcfix F;
 
-/* Creates the database (schema only) and a service on it. */
+/* Creates the database (schema only) and a service on it: registration
+ * off (see svcfix_configure). */
 void svcfix_setup(void);
 void svcfix_teardown(void);
+/* Sets F.domains from space-separated domains (NULL: empty) and applies
+ * F.opts with them.  admins: for the commands that follow. */
+void svcfix_configure(const char *admins, const char *domains);
 void svcfix_sql(const char *q);
 /* The first column of the first row of q as an integer (-1: no row). */
 int svcfix_int(const char *q);
