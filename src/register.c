@@ -21,6 +21,8 @@
 #include "cs_log.h"
 #include "service_priv.h"
 
+#define INVALID_NAME "not a valid channel name: a JID localpart without an escaped '@'"
+
 /* Channel names shown in the registered state; the rest are counted. */
 #define REGISTER_LIST_MAX 20
 
@@ -177,6 +179,21 @@ static char *channel_name(const struct xml_node *username)
     return s;
 }
 
+/* A channel name: a valid localpart that does not read as a relay
+ * address (an escaped '@': cs_jid.h).  home_create_channel() checks the
+ * same; checking first answers not-acceptable before the limits. */
+static bool valid_name(const char *name)
+{
+    struct jid relay;
+    int r;
+    if (jid_check_local(name, strlen(name)) != 0)
+        return false;
+    r = jid_relay_parse(name, &relay);
+    if (r == 0)
+        jid_deinit(&relay);
+    return r == CS_ENOTFOUND;
+}
+
 void register_set(struct service *svc, const struct iq_ctx *q)
 {
     const struct xml_node *username = NULL;
@@ -228,6 +245,11 @@ void register_set(struct service *svc, const struct iq_ctx *q)
         service_error(svc, q->iq, "modify", "not-acceptable", "a channel name is required");
         return;
     }
+    if (!valid_name(name)) {
+        service_error(svc, q->iq, "modify", "not-acceptable", INVALID_NAME);
+        free(name);
+        return;
+    }
     if (owned_by(svc, q->requester, 0, name, &o) != 0) {
         service_error(svc, q->iq, "wait", "internal-server-error", NULL);
         free(name);
@@ -255,8 +277,7 @@ void register_set(struct service *svc, const struct iq_ctx *q)
     } else if (r == CS_EEXIST) {
         service_error(svc, q->iq, "cancel", "conflict", "that channel name is taken");
     } else if (r == CS_EINVAL) {
-        service_error(svc, q->iq, "modify", "not-acceptable",
-                      "not a valid channel name: a JID localpart without an escaped '@'");
+        service_error(svc, q->iq, "modify", "not-acceptable", INVALID_NAME);
     } else {
         service_error(svc, q->iq, "wait", "internal-server-error", NULL);
     }
