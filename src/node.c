@@ -53,6 +53,11 @@ struct node {
     struct node_stats stats;
 };
 
+static const struct stats *counters_of(void *ud)
+{
+    return node_counters(ud);
+}
+
 static void on_deliverable(void *ud, const char *channel)
 {
     struct node *n = ud;
@@ -128,6 +133,9 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
                                    .registration = cfg->registration_enabled,
                                    .max_channels_per_owner = cfg->registration_max_per_owner,
                                    .registration_domains = &cfg->registration_domains,
+                                   .admins = &cfg->admin_jids,
+                                   .counters = counters_of,
+                                   .counters_ud = n,
                                });
     return n;
 }

@@ -43,6 +43,11 @@ static bool registration_on(const struct service *svc)
     return svc->opts.registration && svc->home != NULL;
 }
 
+static bool have_home(const struct service *svc)
+{
+    return svc->home != NULL;
+}
+
 /* clang-format off */
 static const struct iq_handler handlers[] = {
     {AT_DOMAIN | AT_CHANNEL, false, "query", NS_DISCO_INFO, NS_DISCO_INFO, NULL, disco_info},
@@ -53,6 +58,7 @@ static const struct iq_handler handlers[] = {
     {AT_CHANNEL, false, "vCard", NS_VCARD, NS_VCARD, NULL, vcard_get},
     {AT_DOMAIN, false, "query", NS_REGISTER, NS_REGISTER, registration_on, register_get},
     {AT_DOMAIN, true, "query", NS_REGISTER, NULL, registration_on, register_set},
+    {AT_DOMAIN | AT_CHANNEL, true, "command", NS_COMMANDS, NS_COMMANDS, have_home, adhoc_command},
 };
 /* clang-format on */
 
@@ -64,6 +70,7 @@ void service_init(struct service *svc, const char *domain, struct home *home, st
     svc->home = home;
     svc->route = route;
     svc->out = out;
+    svc->adhoc = adhoc_new();
 }
 
 void service_configure(struct service *svc, const struct service_opts *opts)
@@ -73,7 +80,7 @@ void service_configure(struct service *svc, const struct service_opts *opts)
 
 void service_deinit(struct service *svc)
 {
-    (void)svc; /* nothing owned yet */
+    adhoc_free(&svc->adhoc);
 }
 
 void service_send(struct service *svc, struct xml_node *st)
@@ -101,6 +108,11 @@ void service_error(struct service *svc, const struct xml_node *st, const char *t
                    const char *cond, const char *text)
 {
     service_error_app(svc, st, type, cond, NULL, NULL, text);
+}
+
+bool service_is_admin(const struct service *svc, const char *bare)
+{
+    return svc->opts.admins && config_list_has(svc->opts.admins, bare);
 }
 
 char *service_channel_jid(const struct service *svc, const char *name)
@@ -137,7 +149,8 @@ static void disco_info(struct service *svc, const struct iq_ctx *q)
     struct xml_node *r;
 
     if (node) {
-        service_error(svc, q->iq, "cancel", "item-not-found", NULL);
+        if (!adhoc_node_info(svc, q, node))
+            service_error(svc, q->iq, "cancel", "item-not-found", NULL);
         return;
     }
     r = result_query(q->iq, NS_DISCO_INFO, &rq);
@@ -161,6 +174,10 @@ static void disco_items(struct service *svc, const struct iq_ctx *q)
 {
     const char *node = xml_attr(q->payload, "node");
     struct xml_node *rq;
+    if (node && strcmp(node, NS_COMMANDS) == 0 && svc->home) {
+        adhoc_items(svc, q);
+        return;
+    }
     if (node) {
         service_error(svc, q->iq, "cancel", "item-not-found", NULL);
         return;

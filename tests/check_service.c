@@ -198,12 +198,13 @@ START_TEST(test_channel_disco)
           "<feature var='http://jabber.org/protocol/disco#info'/>"
           "<feature var='http://jabber.org/protocol/disco#items'/>"
           "<feature var='jabber:iq:last'/>"
-          "<feature var='vcard-temp'/></query></iq>\n");
+          "<feature var='vcard-temp'/>"
+          "<feature var='http://jabber.org/protocol/commands'/></query></iq>\n");
     ck_assert_ptr_nonnull(
         strstr(svcfix_in("<iq type='get' id='d2' from='x@b.test/r' to='odd@" FIX_DOMAIN "'>"
                          "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>"),
                "name='odd'"));
-    /* The domain with a home (registration is off). */
+    /* The domain with a home serves commands (registration is off). */
     in_eq("<iq type='get' id='d3' from='x@b.test/r' to='" FIX_DOMAIN "'>"
           "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
           "<iq from='" FIX_DOMAIN "' to='x@b.test/r' id='d3' type='result'>"
@@ -212,7 +213,8 @@ START_TEST(test_channel_disco)
           "<feature var='http://jabber.org/protocol/disco#info'/>"
           "<feature var='http://jabber.org/protocol/disco#items'/>"
           "<feature var='urn:xmpp:ping'/>"
-          "<feature var='jabber:iq:version'/></query></iq>\n");
+          "<feature var='jabber:iq:version'/>"
+          "<feature var='http://jabber.org/protocol/commands'/></query></iq>\n");
     /* A channel has no items; unknown nodes are not found. */
     in_eq("<iq type='get' id='i1' from='x@b.test/r' to='" PUB "'>"
           "<query xmlns='http://jabber.org/protocol/disco#items'/></iq>",

@@ -15,6 +15,11 @@
 
 struct svcfix F;
 
+static const struct stats *counters(void *ud)
+{
+    return &((struct svcfix *)ud)->counters;
+}
+
 void svcfix_setup(void)
 {
     char err[256], path[128];
@@ -35,7 +40,11 @@ void svcfix_setup(void)
     F.opts = (struct service_opts){
         .registration = false,
         .max_channels_per_owner = 5,
+        .counters = counters,
+        .counters_ud = &F,
     };
+    F.counters.v[STAT_IN_IQ] = 7;
+    F.counters.v[STAT_DELIVERIES] = 12345;
     svcfix_configure(NULL, NULL);
     F.now_ms = 1000000;
 }
@@ -67,6 +76,7 @@ void svcfix_configure(const char *admins, const char *domains)
 {
     list_set(&F.admins, admins);
     list_set(&F.domains, domains);
+    F.opts.admins = &F.admins;
     F.opts.registration_domains = &F.domains;
     service_configure(&F.svc, &F.opts);
 }

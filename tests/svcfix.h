@@ -1,6 +1,7 @@
 /* svcfix.h - a service with a real home on a temporary SQLite file, for
- * the suites that drive the service stanza by stanza.  One fixture per
- * process (the suites run each test in a fork). */
+ * the suites that drive the service stanza by stanza (check_service,
+ * check_adhoc, check_register).  One fixture per process (the suites run
+ * each test in a fork). */
 #ifndef SVCFIX_H
 #define SVCFIX_H
 
@@ -10,6 +11,7 @@
 #include "cs_home.h"
 #include "cs_roster.h"
 #include "cs_service.h"
+#include "cs_stats.h"
 #include "cs_store.h"
 #include "testout.h"
 
@@ -25,17 +27,18 @@ struct svcfix {
     struct service svc;
     struct service_opts opts; /* applied by svcfix_configure() */
     struct config_list admins, domains;
+    struct stats counters; /* what the stats command shows */
     int64_t now_ms;
 };
 
 extern struct svcfix F;
 
-/* Creates the database (schema only) and a service on it: registration
- * off (see svcfix_configure). */
+/* Creates the database (schema only) and a service on it: no admins,
+ * registration off (see svcfix_configure). */
 void svcfix_setup(void);
 void svcfix_teardown(void);
-/* Sets F.domains from space-separated domains (NULL: empty) and applies
- * F.opts with them.  admins: for the commands that follow. */
+/* Sets F.admins / F.domains from space-separated JIDs (NULL: empty) and
+ * applies F.opts with them. */
 void svcfix_configure(const char *admins, const char *domains);
 void svcfix_sql(const char *q);
 /* The first column of the first row of q as an integer (-1: no row). */
