@@ -42,7 +42,7 @@
 #define ADHOC_LIST_MAX 500
 #define ADHOC_LIST_BYTES 65536
 
-#define NS_COMMANDS_ERR NS_COMMANDS /* XEP-0050 section 4.6: errors in the same namespace */
+#define NS_COMMANDS_ERR NS_COMMANDS /* XEP-0050 section 4.4: errors in the same namespace */
 
 enum cmd_id { CMD_WATCHERS, CMD_PENDING, CMD_POLICY, CMD_STATS };
 
@@ -165,6 +165,19 @@ static struct session *session_open(struct service *svc, const struct iq_ctx *q,
     free_slot->opened_ms = q->now_ms;
     free_slot->expires_ms = q->now_ms + ADHOC_SESSION_MS;
     return free_slot;
+}
+
+/* Was id given out by new_id()?  Its serial tells, without keeping
+ * ended sessions. */
+static bool issued(const struct adhoc *a, const char *id)
+{
+    unsigned x;
+    unsigned long serial;
+    int used = 0;
+    if (strlen(id) >= 40 || sscanf(id, "%8x-%lu%n", &x, &serial, &used) != 2 ||
+        (size_t)used != strlen(id))
+        return false;
+    return serial >= 1 && serial <= a->serial;
 }
 
 static struct session *session_find(struct adhoc *a, const char *id)
@@ -367,7 +380,7 @@ static void entries_free(struct entries *e)
     list_free(&e->pending);
 }
 
-/* A note saying l was cut, if it was.  XEP-0050 section 5: notes come
+/* A note saying l was cut, if it was.  XEP-0050's schema puts notes
  * before the payload. */
 static void cut_note(struct xml_node *command, const char *what, const struct jidlist *l)
 {
@@ -789,7 +802,8 @@ void adhoc_command(struct service *svc, const struct iq_ctx *q)
     if (!may_run(svc, q, cmd)) {
         log_info("service: %s may not run %s at %s", q->requester, node,
                  q->channel ? q->channel : svc->domain);
-        service_error(svc, q->iq, "auth", "forbidden", NULL);
+        /* XEP-0050 section 4.4 gives forbidden the type cancel. */
+        service_error(svc, q->iq, "cancel", "forbidden", NULL);
         return;
     }
     svc->stats.commands++;
@@ -822,15 +836,20 @@ void adhoc_command(struct service *svc, const struct iq_ctx *q)
         free(full);
         free(at);
     }
-    if (s == NULL) {
-        service_error_app(svc, q->iq, "modify", "bad-request", "bad-sessionid", NS_COMMANDS_ERR,
-                          NULL);
-        return;
-    }
-    if (s->expires_ms <= q->now_ms) {
+    if (s && s->expires_ms <= q->now_ms) {
         session_free(s);
-        service_error_app(svc, q->iq, "cancel", "not-allowed", "session-expired", NS_COMMANDS_ERR,
-                          NULL);
+        s = NULL;
+    }
+    if (s == NULL) {
+        /* XEP-0050 section 4.4: a session that ended (completed,
+         * canceled, timed out, or dropped for a newer one) has expired;
+         * an id we never gave out, or another's, is a bad one. */
+        if (issued(svc->adhoc, sid) && !session_find(svc->adhoc, sid))
+            service_error_app(svc, q->iq, "cancel", "not-allowed", "session-expired",
+                              NS_COMMANDS_ERR, NULL);
+        else
+            service_error_app(svc, q->iq, "modify", "bad-request", "bad-sessionid", NS_COMMANDS_ERR,
+                              NULL);
         return;
     }
     if (strcmp(action, "cancel") == 0) {

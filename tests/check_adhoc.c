@@ -176,7 +176,7 @@ START_TEST(test_forbidden_and_bad_requests)
         "<iq from='" ASK "' to='x@b.test/r' id='c1' type='error'>"
         "<command xmlns='" NS
         "' node='" NODE("watchers") "'/>"
-                                    "<error type='auth'><forbidden "
+                                    "<error type='cancel'><forbidden "
                                     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>\n");
     ck_has(cmd("else@a.test/r", ASK, NODE("pending"), "execute", NULL, NULL), "<forbidden ");
     ck_has(cmd(OWNER "/r", D, NODE("watchers"), NULL, NULL, NULL), "<forbidden ");
@@ -253,9 +253,9 @@ START_TEST(test_watchers_admin_at_domain)
     o = cmd(ADMIN "/pc", D, NODE("watchers"), "next", sid, submit("channel=ASK@" D));
     ck_has(o, "status='completed'");
     ck_has(o, "<value>w1@b.test</value><value>w2@b.test</value>");
-    /* Completed: the session is gone. */
-    ck_has(cmd(ADMIN "/pc", D, NODE("watchers"), "next", sid, submit("channel=ask")),
-           "bad-sessionid");
+    /* Completed: the session has ended (XEP-0050 4.4: session-expired). */
+    ck_err(cmd(ADMIN "/pc", D, NODE("watchers"), "next", sid, submit("channel=ask")), "cancel",
+           "not-allowed", "session-expired");
 }
 END_TEST
 
@@ -381,11 +381,12 @@ START_TEST(test_sessions)
               "<command xmlns='" NS "' node='" NODE("policy") "' sessionid='");
     ck_has(o, "' status='canceled'/></iq>\n");
     ck_assert_str_eq(sid_of(o), sid);
-    ck_has(cmd(OWNER "/pc", ASK, NODE("policy"), "complete", sid, submit("policy=open")),
-           "bad-sessionid");
-    ck_has(cmd(OWNER "/pc", ASK, NODE("policy"), "cancel", sid, NULL), "bad-sessionid");
+    ck_err(cmd(OWNER "/pc", ASK, NODE("policy"), "complete", sid, submit("policy=open")), "cancel",
+           "not-allowed", "session-expired");
+    ck_has(cmd(OWNER "/pc", ASK, NODE("policy"), "cancel", sid, NULL), "session-expired");
 
-    /* Bound to the full JID that opened it, the address and the command. */
+    /* Bound to the full JID that opened it, the address and the command:
+     * to anybody else a bad session id. */
     o = cmd(OWNER "/pc", ASK, NODE("policy"), NULL, NULL, NULL);
     cs_strlcpy(sid, sid_of(o), sizeof(sid));
     ck_has(cmd(OWNER "/phone", ASK, NODE("policy"), "complete", sid, submit("policy=open")),
@@ -406,7 +407,7 @@ START_TEST(test_sessions)
     ck_err(cmd(OWNER "/pc", ASK, NODE("policy"), "complete", sid, submit("policy=open")), "cancel",
            "not-allowed", "session-expired");
     ck_has(cmd(OWNER "/pc", ASK, NODE("policy"), "complete", sid, submit("policy=open")),
-           "bad-sessionid");
+           "session-expired");
     ck_assert_str_eq(svcfix_text("SELECT policy FROM channel WHERE name = 'ask'"), "approve");
 
     /* One bare JID holds four: a fifth drops its oldest. */
@@ -419,6 +420,9 @@ START_TEST(test_sessions)
         cs_strlcpy(sids[i], sid_of(o), sizeof(sids[i]));
     }
     ck_has(cmd(OWNER "/r0", ASK, NODE("policy"), "complete", sids[0], submit("policy=open")),
+           "session-expired");
+    /* An id never given out is a bad one. */
+    ck_has(cmd(OWNER "/r0", ASK, NODE("policy"), "complete", "0000abcd-999999", ""),
            "bad-sessionid");
     for (int i = 1; i < 5; i++) {
         char from[64];
