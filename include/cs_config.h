@@ -11,6 +11,13 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* A list value (space- or comma-separated items, validated and normalised
+ * as the key's type says).  Items in file order; owned by the config. */
+struct config_list {
+    char **v;
+    size_t n;
+};
+
 struct config {
     /* [component] */
     char *domain;         /* required: the component domain (stored lowercased) */
@@ -34,6 +41,12 @@ struct config {
     int offline_max_messages; /* per channel */
     int offline_max_bytes;    /* per channel */
     int offline_expiry_days;  /* stored messages older than this are dropped */
+    /* [registration] (XEP-0077 on the component domain) */
+    bool registration_enabled;
+    int registration_max_per_owner;          /* channels one bare JID may register */
+    struct config_list registration_domains; /* senders' domains allowed; empty = any */
+    /* [admin] */
+    struct config_list admin_jids; /* bare JIDs allowed the domain's ad-hoc commands */
     /* [storage] */
     char *database;      /* SQLite file */
     int busy_timeout_ms; /* SQLite busy timeout */
@@ -61,7 +74,9 @@ void config_defaults(struct config *cfg);
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
 /* Every key's effective value, in INI form; the secret is masked. */
 void config_print(const struct config *cfg, FILE *out);
-/* Frees the strings; safe to call twice. */
+/* Is jid (a normalised bare JID) / domain in list?  O(items). */
+bool config_list_has(const struct config_list *list, const char *item);
+/* Frees the strings and lists; safe to call twice. */
 void config_deinit(struct config *cfg);
 
 #endif

@@ -107,7 +107,7 @@ void home_apply_change(struct home *home, const struct change *change, int64_t n
 int home_write_resources(struct home *home);
 
 /* A channel's roster rows that matter to its owner: watchers and pending
- * requests, in JID order.  0, CS_ENOTFOUND or CS_EDB. */
+ * requests, in no particular order.  0, CS_ENOTFOUND or CS_EDB. */
 typedef void home_entry_cb(void *ud, const char *jid, const char *what);
 int home_list_entries(struct home *home, const char *name, home_entry_cb *cb, void *ud);
 /* The owner (or an admin) answers contact's pending request: approve or

@@ -2,16 +2,25 @@
  *
  * Pure core: service_handle() maps one inbound stanza to the stanzas to
  * send through the output path (cs_out.h); it never touches a socket or
- * reads the clock.  It validates addressing, answers the
- * domain's own queries (XEP-0030 disco#info/#items, XEP-0199 ping,
- * XEP-0092 version) and gives every other stanza its defined answer:
- * Presence and queries to channel addresses go to the home.
- * service-unavailable for unknown iq get/set, bad-request for malformed
- * iq, jid-malformed for an unparseable 'to', silence for errors and
- * results (RFC 6120 8.3.1: errors are never answered with errors). */
+ * reads the clock.  It validates addressing and gives every stanza its
+ * defined answer (doc/xmpp.md):
+ *   - iq get/set to the domain or a channel: one table of handlers,
+ *     which also drives disco#info, so what is advertised is what is
+ *     answered.  The domain answers XEP-0030 disco, XEP-0199 ping,
+ *     XEP-0092 version, XEP-0077 registration (when configured) and
+ *     XEP-0050 commands for admins; a channel answers disco, XEP-0012 last
+ *     activity (the home), XEP-0054 vCard and XEP-0050 commands for its
+ *     owner.  Anything else: service-unavailable.
+ *   - presence and messages to channel addresses go to the home and the
+ *     router.
+ *   - bad-request for malformed iq, jid-malformed for an unparseable 'to',
+ *     silence for errors and results (RFC 6120 8.3.1: errors are never
+ *     answered with errors).
+ * Files: service.c (dispatch, disco), register.c, adhoc.c, vcard.c. */
 #ifndef CS_SERVICE_H
 #define CS_SERVICE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cs_out.h"
@@ -19,11 +28,28 @@
 
 struct home;
 struct route;
+struct stats;
+struct config_list;
+struct adhoc;
 
 struct service_stats {
     unsigned long handled;
     unsigned long errors_sent;
     unsigned long dropped;
+    unsigned long registrations; /* channels created by in-band registration */
+    unsigned long commands;      /* ad-hoc command steps answered */
+};
+
+/* Who may do what.  Everything borrowed: must outlive the service. */
+struct service_opts {
+    bool registration;          /* XEP-0077 on the domain */
+    int max_channels_per_owner; /* registering refused at this many owned channels */
+    const struct config_list *registration_domains; /* NULL or empty: any domain */
+    const struct config_list *admins;               /* NULL: no admins */
+    /* The node's counters for the admins' stats command (NULL: the
+     * command is not offered).  Borrowed result, valid for the call. */
+    const struct stats *(*counters)(void *ud);
+    void *counters_ud;
 };
 
 struct service {
@@ -31,11 +57,18 @@ struct service {
     struct home *home;     /* borrowed: channels; NULL serves the domain only */
     struct route *route;   /* borrowed: messages; NULL answers them with errors */
     const struct out *out; /* borrowed: where answers go */
+    struct service_opts opts;
+    struct adhoc *adhoc; /* owned: open command sessions (adhoc.c) */
     struct service_stats stats;
 };
 
+/* Registration off, no admins until service_configure().  Release with
+ * service_deinit(). */
 void service_init(struct service *svc, const char *domain, struct home *home, struct route *route,
                   const struct out *out);
+void service_configure(struct service *svc, const struct service_opts *opts);
+/* Frees the command sessions; safe to call twice. */
+void service_deinit(struct service *svc);
 /* Handles one inbound stanza received at now_ms (wall clock). */
 void service_handle(struct service *svc, const struct xml_node *stanza, int64_t now_ms);
 

@@ -1,6 +1,7 @@
-/* chaniq.c - queries to a channel address: XEP-0030 disco#info and
+/* chaniq.c - queries to a channel address that need the home's state:
  * XEP-0012 last activity (the owner's last-seen time, kept across
- * restarts in channel_state). */
+ * restarts in channel_state).  Disco, vCards and commands of channels are
+ * answered by the service (service.c), which routes these here. */
 #include "config.h"
 
 #include <stdio.h>
@@ -20,19 +21,6 @@ static void send_result(struct home *h, struct xml_node *r)
     if (out_stanza(h->out, r) != 0)
         log_debug("home: iq result not sent: link down");
     xml_free(r);
-}
-
-static void disco_info(struct home *h, const struct xml_node *iq, struct channel *c)
-{
-    struct xml_node *r = stanza_iq_result(iq);
-    struct xml_node *rq = xml_add_child(r, "query", NS_DISCO_INFO);
-    struct xml_node *id = xml_add_child(rq, "identity", NULL);
-    xml_set_attr(id, "category", "account");
-    xml_set_attr(id, "type", "registered");
-    xml_set_attr(id, "name", c->name);
-    xml_set_attr(xml_add_child(rq, "feature", NULL), "var", NS_DISCO_INFO);
-    xml_set_attr(xml_add_child(rq, "feature", NULL), "var", NS_LAST);
-    send_result(h, r);
 }
 
 /* XEP-0012 section 4: only those who may see the channel's presence
@@ -83,9 +71,6 @@ bool home_iq(struct home *h, const struct xml_node *iq, int64_t now_ms)
     c = chancache_find(&h->cache, to.local);
     if (c == NULL) {
         /* not a channel (relay addresses included): service-unavailable */
-    } else if (strcmp(ns, NS_DISCO_INFO) == 0 && xml_attr(q, "node") == NULL) {
-        disco_info(h, iq, c);
-        handled = true;
     } else if (strcmp(ns, NS_LAST) == 0) {
         char *contact = jid_bare(&from);
         last_activity(h, iq, c, contact, now_ms);

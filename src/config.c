@@ -17,7 +17,10 @@
 #include "cs_log.h"
 #include "cs_util.h"
 
-enum directive_type { DT_STRING, DT_INT, DT_BOOL, DT_LOGLEVEL, DT_SYNC };
+/* DT_JIDS and DT_DOMAINS are lists (struct config_list): items separated
+ * by spaces or commas; the key may be repeated to continue a list that
+ * does not fit on one line. */
+enum directive_type { DT_STRING, DT_INT, DT_BOOL, DT_LOGLEVEL, DT_SYNC, DT_JIDS, DT_DOMAINS };
 
 struct directive {
     const char *section;
@@ -73,6 +76,14 @@ static const struct directive directives[] = {
      "their total size per channel"},
     {"offline", "expiry_days", DT_INT, OFF(offline_expiry_days), "30", 1, 3650,
      "days a stored message is kept"},
+    {"registration", "enabled", DT_BOOL, OFF(registration_enabled), "false", 0, 0,
+     "users may create channels they own by in-band registration (XEP-0077)"},
+    {"registration", "max_channels_per_owner", DT_INT, OFF(registration_max_per_owner), "5", 1,
+     100000, "registering is refused to a bare JID owning this many channels"},
+    {"registration", "domains", DT_DOMAINS, OFF(registration_domains), "", 0, 0,
+     "domains registrants may come from, space or comma separated; empty = any"},
+    {"admin", "jids", DT_JIDS, OFF(admin_jids), "", 0, 0,
+     "bare JIDs allowed the admin commands (XEP-0050), space or comma separated"},
     {"storage", "database", DT_STRING, OFF(database), "/var/lib/chanstat/chanstat.db", 0, 0,
      "SQLite file, created if missing"},
     {"storage", "busy_timeout_ms", DT_INT, OFF(busy_timeout_ms), "5000", 0, 600000,
@@ -100,6 +111,10 @@ static const struct directive directives[] = {
 /* clang-format on */
 
 #define NDIRECTIVES CS_ARRAY_SIZE(directives)
+
+/* Lines config_print() writes for lists stay below the 199 bytes the
+ * parser reads (see read_line()). */
+#define CONFIG_PRINT_LINE 160
 
 /* A hard cap on the file size: a configuration file is a few kilobytes. */
 #define CONFIG_MAX_FILE_BYTES (1024 * 1024)
@@ -158,6 +173,72 @@ static int parse_bool(const char *v, bool *out)
     return CS_EINVAL;
 }
 
+static bool is_list(const struct directive *d)
+{
+    return d->type == DT_JIDS || d->type == DT_DOMAINS;
+}
+
+static void list_clear(struct config_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+bool config_list_has(const struct config_list *l, const char *item)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->v[i], item) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Appends the items of v (separated by spaces, tabs or commas), each
+ * validated and normalised: a bare JID with a localpart (DT_JIDS) or a
+ * domain (DT_DOMAINS).  Duplicates are kept once.  On error nothing of v
+ * is added. */
+static int list_add(struct config_list *l, const struct directive *d, const char *v, char *why,
+                    size_t whylen)
+{
+    static const char seps[] = " \t,";
+    char *copy = xstrdup(v), *save = NULL;
+    size_t n0 = l->n;
+    for (char *it = strtok_r(copy, seps, &save); it; it = strtok_r(NULL, seps, &save)) {
+        struct jid j;
+        char *norm;
+        bool ok = jid_parse(it, &j) == 0;
+        if (ok) {
+            /* A domain list takes names only: no localpart, resource or IP
+             * literal; a JID list takes user@domain. */
+            ok = j.resource == NULL &&
+                 (d->type == DT_JIDS ? j.local != NULL : j.local == NULL && !strchr(it, '['));
+            if (!ok)
+                jid_deinit(&j);
+        }
+        if (!ok) {
+            snprintf(why, whylen, "invalid value '%s' for %s in [%s]: expected %s", it, d->key,
+                     d->section, d->type == DT_JIDS ? "bare JIDs (user@domain)" : "domain names");
+            while (l->n > n0)
+                free(l->v[--l->n]);
+            free(copy);
+            return CS_EINVAL;
+        }
+        norm = jid_bare(&j);
+        jid_deinit(&j);
+        if (config_list_has(l, norm)) {
+            free(norm);
+            continue;
+        }
+        l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+        l->v[l->n++] = norm;
+    }
+    free(copy);
+    return 0;
+}
+
 /* Sets one directive from text.  On error writes the reason (without
  * file/line) into why and returns CS_EINVAL. */
 static int set_value(struct config *cfg, const struct directive *d, const char *v, char *why,
@@ -210,6 +291,8 @@ static int set_value(struct config *cfg, const struct directive *d, const char *
         *(int *)field(cfg, d) = (int)l;
         return 0;
     }
+    case DT_JIDS:
+    case DT_DOMAINS: return list_add(field(cfg, d), d, v, why, whylen);
     case DT_SYNC:
         if (strcasecmp(v, "full") == 0) {
             *(int *)field(cfg, d) = 2;
@@ -338,12 +421,18 @@ static int on_pair(void *user, const char *section, const char *key, const char 
                    key, section);
         return 0;
     }
-    if (st->set_on[i] != 0) {
+    if (st->set_on[i] != 0 && !is_list(&directives[i])) {
         note_error(st, st->line, "duplicate key '%s' in section [%s] (first set on line %d)", key,
                    section, st->set_on[i]);
         return 0;
     }
-    st->set_on[i] = st->line;
+    if (st->set_on[i] == 0) {
+        /* The file's first occurrence replaces the default; a list key
+         * repeated after it continues the list (lines are short). */
+        if (is_list(&directives[i]))
+            list_clear(field(st->cfg, &directives[i]));
+        st->set_on[i] = st->line;
+    }
     st->last_key = i;
     if (set_value(st->cfg, &directives[i], value, why, sizeof(why)) != 0) {
         note_error(st, st->line, "%s", why);
@@ -459,6 +548,25 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+/* A list as "key = a b c" lines short enough for the parser to read back
+ * (a longer list continues on a repeated key). */
+static void print_list(FILE *out, const char *key, const void *p)
+{
+    const struct config_list *l = p;
+    size_t used = (size_t)fprintf(out, "%s = ", key);
+    for (size_t i = 0; i < l->n; i++) {
+        size_t len = strlen(l->v[i]);
+        bool first = i == 0;
+        if (!first && used + 1 + len > CONFIG_PRINT_LINE) {
+            fputc('\n', out);
+            used = (size_t)fprintf(out, "%s = ", key);
+            first = true;
+        }
+        used += (size_t)fprintf(out, "%s%s", first ? "" : " ", l->v[i]);
+    }
+    fputc('\n', out);
+}
+
 void config_print(const struct config *cfg, FILE *out)
 {
     const char *section = NULL;
@@ -471,9 +579,15 @@ void config_print(const struct config *cfg, FILE *out)
         }
         if (d->type == DT_INT)
             fprintf(out, "; %s (%ld..%ld, default %s)\n", d->doc, d->min, d->max, d->def);
+        else if (d->def && d->def[0] == '\0')
+            fprintf(out, "; %s (default empty)\n", d->doc);
         else
             fprintf(out, "; %s (%s%s)\n", d->doc, d->def ? "default " : "required",
                     d->def ? d->def : "");
+        if (is_list(d)) {
+            print_list(out, d->key, p);
+            continue;
+        }
         fprintf(out, "%s = ", d->key);
         switch (d->type) {
         case DT_STRING: {
@@ -487,6 +601,8 @@ void config_print(const struct config *cfg, FILE *out)
         case DT_BOOL: fprintf(out, "%s\n", *(const bool *)p ? "true" : "false"); break;
         case DT_LOGLEVEL: fprintf(out, "%s\n", log_level_name(*(const int *)p)); break;
         case DT_SYNC: fprintf(out, "%s\n", *(const int *)p == 2 ? "full" : "normal"); break;
+        case DT_JIDS:
+        case DT_DOMAINS: break; /* printed above */
         }
     }
 }
@@ -498,6 +614,8 @@ void config_deinit(struct config *cfg)
             char **s = field(cfg, &directives[i]);
             free(*s);
             *s = NULL;
+        } else if (is_list(&directives[i])) {
+            list_clear(field(cfg, &directives[i]));
         }
     }
 }

@@ -19,6 +19,7 @@
 #include "cs_log.h"
 #include "cs_stanza.h"
 #include "cs_sub.h"
+#include "cs_vcard.h"
 #include "home_priv.h"
 
 #define NS_NICK "http://jabber.org/protocol/nick"
@@ -90,6 +91,31 @@ void home_on_deliverable(struct home *h, home_deliverable_cb *cb, void *ud)
 
 /* ---- Output ---- */
 
+/* XEP-0172: the display name of the channel at address from, for the
+ * subscription request it sends its owner; NULL when it has none or an
+ * unusable one (caller frees).  A channel not loaded (the binding cursor
+ * loads none) costs one read by key. */
+static char *channel_nick(struct home *h, const char *from)
+{
+    const char *at = strchr(from, '@');
+    struct channel *c;
+    char *name, *dn = NULL;
+    if (at == NULL)
+        return NULL;
+    name = xstrndup(from, (size_t)(at - from));
+    c = chancache_loaded(&h->cache, name);
+    if (c && c->display_name)
+        dn = xstrdup(c->display_name);
+    else if (c == NULL && roster_display_name(h->roster, name, &dn) != 0)
+        dn = NULL;
+    free(name);
+    if (dn && !vcard_name_ok(dn)) {
+        free(dn);
+        dn = NULL;
+    }
+    return dn;
+}
+
 void home_send_presence(struct home *h, const char *from, const char *to, const char *type,
                         const char *status_text)
 {
@@ -100,6 +126,13 @@ void home_send_presence(struct home *h, const char *from, const char *to, const 
         xml_set_attr(p, "type", type);
     if (status_text)
         xml_add_text(xml_add_child(p, "status", NULL), status_text);
+    if (type && strcmp(type, "subscribe") == 0) {
+        /* Only a channel asking its owner sends subscribe from here. */
+        char *nick = channel_nick(h, from);
+        if (nick)
+            xml_add_text(xml_add_child(p, "nick", NS_NICK), nick);
+        free(nick);
+    }
     if (out_stanza(h->out, p) != 0)
         log_debug("home: presence to %s not sent: link down", to);
     xml_free(p);

@@ -259,6 +259,13 @@ int home_answer_request(struct home *h, const char *name, const char *contact, b
         !(row.state == SUB_NONE_IN || row.state == SUB_NONE_OUT_IN || row.state == SUB_TO_IN))
         return CS_ENOTFOUND;
     home_decide(h, c, contact, &row, approve);
+    if (c->owner) {
+        /* The request relayed to the owner's client is answered: take it
+         * back, so that a later click there does not revoke the watcher. */
+        char *relay = jid_relay_address(contact, h->domain);
+        home_send_presence(h, relay, c->owner, "unsubscribe", NULL);
+        free(relay);
+    }
     return 0;
 }
 
@@ -283,8 +290,13 @@ int home_create_channel(struct home *h, const char *name, const char *owner, int
     struct channel *c;
     int r;
     h->now_ms = now_ms;
-    if (jid_check_local(name, strlen(name)) != 0 || jid_relay_parse(name, &probe) != CS_ENOTFOUND)
+    if (jid_check_local(name, strlen(name)) != 0)
         return CS_EINVAL;
+    r = jid_relay_parse(name, &probe);
+    if (r == 0)
+        jid_deinit(&probe);
+    if (r != CS_ENOTFOUND)
+        return CS_EINVAL; /* it would read as a relay address */
     if (chancache_find(&h->cache, name))
         return CS_EEXIST;
     r = roster_channel_add(h->roster, name, owner, POLICY_OPEN);

@@ -54,6 +54,11 @@ struct node {
     struct node_stats stats;
 };
 
+static const struct stats *counters_of(void *ud)
+{
+    return node_counters(ud);
+}
+
 static void on_deliverable(void *ud, const char *channel)
 {
     struct node *n = ud;
@@ -140,6 +145,14 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     home_on_deliverable(n->home, on_deliverable, n);
     home_on_remote_known(n->home, route_remote_known, n->route);
     service_init(&n->svc, cfg->domain, n->home, n->route, out);
+    service_configure(&n->svc, &(struct service_opts){
+                                   .registration = cfg->registration_enabled,
+                                   .max_channels_per_owner = cfg->registration_max_per_owner,
+                                   .registration_domains = &cfg->registration_domains,
+                                   .admins = &cfg->admin_jids,
+                                   .counters = counters_of,
+                                   .counters_ud = n,
+                               });
     return n;
 }
 
@@ -157,6 +170,7 @@ void node_free(struct node **np)
         return;
     if (n->roster && roster_tx_commit(n->roster) != 0)
         log_error("node: final commit failed");
+    service_deinit(&n->svc);
     route_free(&n->route);
     home_free(&n->home);
     offline_free(&n->offline);

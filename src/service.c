@@ -1,23 +1,70 @@
-/* service.c - dispatch of inbound stanzas and the domain's own queries. */
+/* service.c - dispatch of inbound stanzas: addressing, the table of iq
+ * handlers of the domain and of channels, disco. */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "cs_config.h"
 #include "cs_fed.h"
 #include "cs_home.h"
 #include "cs_jid.h"
-#include "cs_route.h"
 #include "cs_log.h"
-#include "cs_service.h"
+#include "cs_route.h"
 #include "cs_util.h"
+#include "cs_vcard.h"
+#include "service_priv.h"
 
-/* Features the component domain implements (XEP-0030).  Keep in step
- * with what service_handle() answers. */
-static const char *const domain_features[] = {
-    NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VERSION, NS_FEDERATION, NS_GATEWAY,
+#define NS_LAST "jabber:iq:last"
+
+/* Where a handler serves. */
+enum { AT_DOMAIN = 1, AT_CHANNEL = 2 };
+
+typedef void iq_handler_fn(struct service *svc, const struct iq_ctx *q);
+
+/* One row per (address kind, iq type, payload element); the rows also
+ * make disco#info, in this order, so what is advertised is exactly what
+ * is answered (XEP-0030 section 3.1).  A row whose enabled() is false is
+ * neither served nor advertised. */
+struct iq_handler {
+    unsigned at;         /* AT_DOMAIN and/or AT_CHANNEL */
+    bool set;            /* iq type: set, else get */
+    const char *name;    /* payload element ... */
+    const char *ns;      /* ... and its namespace */
+    const char *feature; /* disco#info var; NULL: none (already listed) */
+    bool (*enabled)(const struct service *svc);
+    iq_handler_fn *handle;
 };
+
+static iq_handler_fn disco_info, disco_items, ping, version, last_activity, gateway_get,
+    gateway_set;
+
+static bool registration_on(const struct service *svc)
+{
+    return svc->opts.registration && svc->home != NULL;
+}
+
+static bool have_home(const struct service *svc)
+{
+    return svc->home != NULL;
+}
+
+/* clang-format off */
+static const struct iq_handler handlers[] = {
+    {AT_DOMAIN | AT_CHANNEL, false, "query", NS_DISCO_INFO, NS_DISCO_INFO, NULL, disco_info},
+    {AT_DOMAIN | AT_CHANNEL, false, "query", NS_DISCO_ITEMS, NS_DISCO_ITEMS, NULL, disco_items},
+    {AT_DOMAIN, false, "ping", NS_PING, NS_PING, NULL, ping},
+    {AT_DOMAIN, false, "query", NS_VERSION, NS_VERSION, NULL, version},
+    {AT_CHANNEL, false, "query", NS_LAST, NS_LAST, NULL, last_activity},
+    {AT_CHANNEL, false, "vCard", NS_VCARD, NS_VCARD, NULL, vcard_get},
+    {AT_DOMAIN, false, "query", NS_REGISTER, NS_REGISTER, registration_on, register_get},
+    {AT_DOMAIN, true, "query", NS_REGISTER, NULL, registration_on, register_set},
+    {AT_DOMAIN | AT_CHANNEL, true, "command", NS_COMMANDS, NS_COMMANDS, have_home, adhoc_command},
+    {AT_DOMAIN, false, "query", NS_GATEWAY, NS_GATEWAY, have_home, gateway_get},
+    {AT_DOMAIN, true, "query", NS_GATEWAY, NULL, have_home, gateway_set},
+};
+/* clang-format on */
 
 void service_init(struct service *svc, const char *domain, struct home *home, struct route *route,
                   const struct out *out)
@@ -27,21 +74,56 @@ void service_init(struct service *svc, const char *domain, struct home *home, st
     svc->home = home;
     svc->route = route;
     svc->out = out;
+    svc->adhoc = adhoc_new();
 }
 
-/* Sends and frees an answer. */
-static void send(struct service *svc, struct xml_node *st)
+void service_configure(struct service *svc, const struct service_opts *opts)
+{
+    svc->opts = *opts;
+}
+
+void service_deinit(struct service *svc)
+{
+    adhoc_free(&svc->adhoc);
+}
+
+void service_send(struct service *svc, struct xml_node *st)
 {
     if (out_stanza(svc->out, st) != 0)
         log_debug("service: answer not sent: link down");
     xml_free(st);
 }
 
-static void reply_error(struct service *svc, const struct xml_node *st, const char *type,
-                        const char *cond, const char *text)
+void service_error_app(struct service *svc, const struct xml_node *st, const char *type,
+                       const char *cond, const char *app, const char *app_ns, const char *text)
 {
+    struct xml_node *e = stanza_error_reply(st, type, cond, text);
+    if (app) {
+        struct xml_node *err = xml_child(e, "error", NULL);
+        /* RFC 6120 8.3.2: the application condition follows the defined
+         * one and its text. */
+        xml_add_child(err, app, app_ns);
+    }
     svc->stats.errors_sent++;
-    send(svc, stanza_error_reply(st, type, cond, text));
+    service_send(svc, e);
+}
+
+void service_error(struct service *svc, const struct xml_node *st, const char *type,
+                   const char *cond, const char *text)
+{
+    service_error_app(svc, st, type, cond, NULL, NULL, text);
+}
+
+bool service_is_admin(const struct service *svc, const char *bare)
+{
+    return svc->opts.admins && config_list_has(svc->opts.admins, bare);
+}
+
+char *service_channel_jid(const struct service *svc, const char *name)
+{
+    struct strbuf sb = {0};
+    strbuf_printf(&sb, "%s@%s", name, svc->domain);
+    return sb.data;
 }
 
 static struct xml_node *result_query(const struct xml_node *iq, const char *ns,
@@ -52,118 +134,149 @@ static struct xml_node *result_query(const struct xml_node *iq, const char *ns,
     return r;
 }
 
-static void disco_info(struct service *svc, const struct xml_node *iq)
+static void add_identity(struct xml_node *q, const char *category, const char *type,
+                         const char *name)
 {
-    struct xml_node *q;
-    struct xml_node *r = result_query(iq, NS_DISCO_INFO, &q);
     struct xml_node *id = xml_add_child(q, "identity", NULL);
-    xml_set_attr(id, "category", "component");
-    xml_set_attr(id, "type", "presence");
-    xml_set_attr(id, "name", "chanstat");
-    for (size_t i = 0; i < CS_ARRAY_SIZE(domain_features); i++)
-        xml_set_attr(xml_add_child(q, "feature", NULL), "var", domain_features[i]);
-    send(svc, r);
+    xml_set_attr(id, "category", category);
+    xml_set_attr(id, "type", type);
+    xml_set_attr(id, "name", name);
 }
 
-static void version(struct service *svc, const struct xml_node *iq)
+/* XEP-0030: the domain is a component; a channel looks like an account
+ * (named by its display name when it has a usable one). */
+static void disco_info(struct service *svc, const struct iq_ctx *q)
 {
-    struct xml_node *q;
-    struct xml_node *r = result_query(iq, NS_VERSION, &q);
-    xml_add_text(xml_add_child(q, "name", NULL), PACKAGE_NAME);
-    xml_add_text(xml_add_child(q, "version", NULL), PACKAGE_VERSION);
+    const char *node = xml_attr(q->payload, "node");
+    unsigned at = q->channel ? AT_CHANNEL : AT_DOMAIN;
+    struct xml_node *rq;
+    struct xml_node *r;
+
+    if (node) {
+        if (!adhoc_node_info(svc, q, node))
+            service_error(svc, q->iq, "cancel", "item-not-found", NULL);
+        return;
+    }
+    r = result_query(q->iq, NS_DISCO_INFO, &rq);
+    if (q->channel) {
+        const char *owner, *policy, *display;
+        home_channel_info(svc->home, q->channel, &owner, &policy, &display);
+        add_identity(rq, "account", "registered",
+                     display && vcard_name_ok(display) ? display : q->channel);
+    } else {
+        add_identity(rq, "component", "presence", "chanstat");
+        /* The node-to-node protocol (doc/federation.md): presence, no iq. */
+        if (svc->home)
+            xml_set_attr(xml_add_child(rq, "feature", NULL), "var", NS_FEDERATION);
+    }
+    for (size_t i = 0; i < CS_ARRAY_SIZE(handlers); i++) {
+        const struct iq_handler *h = &handlers[i];
+        if ((h->at & at) && h->feature && (h->enabled == NULL || h->enabled(svc)))
+            xml_set_attr(xml_add_child(rq, "feature", NULL), "var", h->feature);
+    }
+    service_send(svc, r);
+}
+
+static void disco_items(struct service *svc, const struct iq_ctx *q)
+{
+    const char *node = xml_attr(q->payload, "node");
+    struct xml_node *rq;
+    if (node && strcmp(node, NS_COMMANDS) == 0 && svc->home) {
+        adhoc_items(svc, q);
+        return;
+    }
+    if (node) {
+        service_error(svc, q->iq, "cancel", "item-not-found", NULL);
+        return;
+    }
+    /* Channels are not listed: enumerating them would disclose who has
+     * one (see doc/xmpp.md).  A channel has no items. */
+    service_send(svc, result_query(q->iq, NS_DISCO_ITEMS, &rq));
+}
+
+static void ping(struct service *svc, const struct iq_ctx *q)
+{
+    service_send(svc, stanza_iq_result(q->iq));
+}
+
+static void version(struct service *svc, const struct iq_ctx *q)
+{
+    struct xml_node *rq;
+    struct xml_node *r = result_query(q->iq, NS_VERSION, &rq);
+    xml_add_text(xml_add_child(rq, "name", NULL), PACKAGE_NAME);
+    xml_add_text(xml_add_child(rq, "version", NULL), PACKAGE_VERSION);
     /* No <os/>: XEP-0092 makes it optional and it tells attackers too much. */
-    send(svc, r);
+    service_send(svc, r);
 }
 
 /* XEP-0100 section 6.3: the prompt that turns a channel's plain address
  * into the address to watch it through this node. */
-static void gateway(struct service *svc, const struct xml_node *iq, const struct xml_node *payload,
-                    bool get)
+static void gateway_get(struct service *svc, const struct iq_ctx *q)
 {
-    struct xml_node *q, *r;
-    if (get) {
-        r = result_query(iq, NS_GATEWAY, &q);
-        xml_add_text(xml_add_child(q, "desc", NULL),
-                     "Enter the address of a channel on another chanstat node");
-        xml_add_text(xml_add_child(q, "prompt", NULL), "Channel address");
-        send(svc, r);
+    struct xml_node *rq;
+    struct xml_node *r = result_query(q->iq, NS_GATEWAY, &rq);
+    xml_add_text(xml_add_child(rq, "desc", NULL),
+                 "Enter the address of a channel on another chanstat node");
+    xml_add_text(xml_add_child(rq, "prompt", NULL), "Channel address");
+    service_send(svc, r);
+}
+
+static void gateway_set(struct service *svc, const struct iq_ctx *q)
+{
+    const struct xml_node *pr = xml_child(q->payload, "prompt", NULL);
+    char *text = pr ? xml_text_dup(pr) : NULL;
+    struct jid j;
+    if (text == NULL || jid_parse(text, &j) != 0) {
+        service_error(svc, q->iq, "modify", "jid-malformed", "not an XMPP address");
+    } else if (j.local == NULL || j.resource) {
+        service_error(svc, q->iq, "modify", "jid-malformed", "a channel address is name@domain");
+        jid_deinit(&j);
     } else {
-        const struct xml_node *pr = xml_child(payload, "prompt", NULL);
-        char *text = pr ? xml_text_dup(pr) : NULL;
-        struct jid j;
-        if (text == NULL || jid_parse(text, &j) != 0) {
-            reply_error(svc, iq, "modify", "jid-malformed", "not an XMPP address");
-        } else if (j.local == NULL || j.resource) {
-            reply_error(svc, iq, "modify", "jid-malformed", "a channel address is name@domain");
-            jid_deinit(&j);
-        } else {
-            char *bare = jid_bare(&j);
-            char *esc = jid_escape_local(bare);
-            struct strbuf addr = {0};
-            strbuf_printf(&addr, "%s@%s", esc, svc->domain);
-            r = result_query(iq, NS_GATEWAY, &q);
-            /* XEP-0100 names both: <jid/> now, <prompt/> for old clients. */
-            xml_add_text(xml_add_child(q, "jid", NULL), addr.data);
-            xml_add_text(xml_add_child(q, "prompt", NULL), addr.data);
-            send(svc, r);
-            strbuf_free(&addr);
-            free(esc);
-            free(bare);
-            jid_deinit(&j);
-        }
-        free(text);
+        char *bare = jid_bare(&j);
+        char *esc = jid_escape_local(bare);
+        struct strbuf addr = {0};
+        struct xml_node *rq;
+        struct xml_node *r = result_query(q->iq, NS_GATEWAY, &rq);
+        strbuf_printf(&addr, "%s@%s", esc, svc->domain);
+        /* XEP-0100 names both: <jid/> now, <prompt/> for old clients. */
+        xml_add_text(xml_add_child(rq, "jid", NULL), addr.data);
+        xml_add_text(xml_add_child(rq, "prompt", NULL), addr.data);
+        service_send(svc, r);
+        strbuf_free(&addr);
+        free(esc);
+        free(bare);
+        jid_deinit(&j);
     }
+    free(text);
 }
 
-/* An iq get/set to the bare component domain. */
-static void domain_iq(struct service *svc, const struct xml_node *iq,
-                      const struct xml_node *payload)
+/* XEP-0012 on a channel: the home knows who may see it (chaniq.c). */
+static void last_activity(struct service *svc, const struct iq_ctx *q)
 {
-    const char *type = xml_attr(iq, "type");
+    if (!home_iq(svc->home, q->iq, q->now_ms))
+        service_error(svc, q->iq, "cancel", "service-unavailable", NULL);
+}
+
+static const struct iq_handler *find_handler(const struct service *svc, unsigned at, bool set,
+                                             const struct xml_node *payload)
+{
     const char *ns = xml_ns(payload);
-    bool get = strcmp(type, "get") == 0;
-
-    if (ns == NULL)
-        ns = "";
-    if (get && strcmp(payload->name, "query") == 0 && strcmp(ns, NS_DISCO_INFO) == 0) {
-        if (xml_attr(payload, "node")) {
-            reply_error(svc, iq, "cancel", "item-not-found", NULL);
-            return;
-        }
-        disco_info(svc, iq);
-        return;
+    for (size_t i = 0; i < CS_ARRAY_SIZE(handlers); i++) {
+        const struct iq_handler *h = &handlers[i];
+        if ((h->at & at) && h->set == set && strcmp(h->name, payload->name) == 0 && ns &&
+            strcmp(h->ns, ns) == 0 && (h->enabled == NULL || h->enabled(svc)))
+            return h;
     }
-    if (get && strcmp(payload->name, "query") == 0 && strcmp(ns, NS_DISCO_ITEMS) == 0) {
-        struct xml_node *q;
-        if (xml_attr(payload, "node")) {
-            reply_error(svc, iq, "cancel", "item-not-found", NULL);
-            return;
-        }
-        /* Channels are not listed: enumerating them would disclose who
-         * has one (see doc/xmpp.md). */
-        send(svc, result_query(iq, NS_DISCO_ITEMS, &q));
-        return;
-    }
-    if (get && strcmp(payload->name, "ping") == 0 && strcmp(ns, NS_PING) == 0) {
-        send(svc, stanza_iq_result(iq));
-        return;
-    }
-    if (get && strcmp(payload->name, "query") == 0 && strcmp(ns, NS_VERSION) == 0) {
-        version(svc, iq);
-        return;
-    }
-    if (strcmp(payload->name, "query") == 0 && strcmp(ns, NS_GATEWAY) == 0) {
-        gateway(svc, iq, payload, get);
-        return;
-    }
-    reply_error(svc, iq, "cancel", "service-unavailable", NULL);
+    return NULL;
 }
 
-static void handle_iq(struct service *svc, const struct xml_node *iq, const struct jid *to,
-                      int64_t now_ms)
+static void handle_iq(struct service *svc, const struct xml_node *iq, const struct jid *from,
+                      const struct jid *to, int64_t now_ms)
 {
     const char *type = xml_attr(iq, "type");
-    const struct xml_node *payload;
+    const struct iq_handler *h;
+    struct iq_ctx q = {.iq = iq, .from = from, .now_ms = now_ms};
+    char *requester;
 
     if (type && (strcmp(type, "result") == 0 || strcmp(type, "error") == 0)) {
         /* Answers to our own requests (federation discovery); answers to
@@ -175,25 +288,37 @@ static void handle_iq(struct service *svc, const struct xml_node *iq, const stru
     /* RFC 6120 8.2.3: an iq needs an id and a type of get/set, and a
      * get/set has exactly one child element. */
     if (type == NULL || (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)) {
-        reply_error(svc, iq, "modify", "bad-request", "iq type must be get, set, result or error");
+        service_error(svc, iq, "modify", "bad-request",
+                      "iq type must be get, set, result or error");
         return;
     }
     if (xml_attr(iq, "id") == NULL || xml_count_elems(iq) != 1) {
-        reply_error(svc, iq, "modify", "bad-request",
-                    xml_attr(iq, "id") ? "iq get/set needs exactly one child element"
-                                       : "iq needs an id");
+        service_error(svc, iq, "modify", "bad-request",
+                      xml_attr(iq, "id") ? "iq get/set needs exactly one child element"
+                                         : "iq needs an id");
         return;
     }
-    payload = xml_first_elem(iq);
-    if (to->local == NULL && to->resource == NULL) {
-        domain_iq(svc, iq, payload);
+    q.payload = xml_first_elem(iq);
+    q.channel = to->local;
+    /* A full JID at the domain or a channel names no entity we serve;
+     * RFC 6121 8.5.1: an iq to no such channel gets service-unavailable. */
+    h = to->resource ? NULL
+                     : find_handler(svc, to->local ? AT_CHANNEL : AT_DOMAIN,
+                                    strcmp(type, "set") == 0, q.payload);
+    if (h && to->local) {
+        const char *owner, *policy, *display;
+        if (svc->home == NULL ||
+            home_channel_info(svc->home, to->local, &owner, &policy, &display) != 0)
+            h = NULL;
+    }
+    if (h == NULL) {
+        service_error(svc, iq, "cancel", "service-unavailable", NULL);
         return;
     }
-    if (svc->home && to->resource == NULL && home_iq(svc->home, iq, now_ms))
-        return;
-    /* RFC 6121 8.5.1: an iq to no such channel, or a query a channel does
-     * not serve. */
-    reply_error(svc, iq, "cancel", "service-unavailable", NULL);
+    requester = jid_bare(from);
+    q.requester = requester;
+    h->handle(svc, &q);
+    free(requester);
 }
 
 static void handle_message(struct service *svc, const struct xml_node *msg)
@@ -205,7 +330,7 @@ static void handle_message(struct service *svc, const struct xml_node *msg)
         svc->stats.dropped++;
         return;
     }
-    reply_error(svc, msg, "cancel", "service-unavailable", NULL);
+    service_error(svc, msg, "cancel", "service-unavailable", NULL);
 }
 
 void service_handle(struct service *svc, const struct xml_node *stanza, int64_t now_ms)
@@ -217,14 +342,13 @@ void service_handle(struct service *svc, const struct xml_node *stanza, int64_t 
 
     svc->stats.handled++;
     if (type && strcmp(type, "error") == 0) {
-        /* RFC 6120 8.3.1: never answered with an error.  Still news: an
-         * owner's server refused binding (retried on a timer), a remote
-         * node refused or failed (federation).  Each handler only
-         * records it. */
+        /* RFC 6120 8.3.1: never answered with an error.  Still news when
+         * an owner's server refused binding (retried on a timer): the
+         * home only records it. */
         if (svc->home && strcmp(stanza->name, "presence") == 0)
             home_presence(svc->home, stanza, now_ms);
         else if (svc->home && strcmp(stanza->name, "iq") == 0)
-            home_iq_answer(svc->home, stanza, now_ms);
+            home_iq_answer(svc->home, stanza, now_ms); /* a remote node's answer */
         else if (svc->route && strcmp(stanza->name, "message") == 0)
             route_message(svc->route, stanza, now_ms); /* the mirror path's errors */
         else
@@ -238,20 +362,21 @@ void service_handle(struct service *svc, const struct xml_node *stanza, int64_t 
         svc->stats.dropped++;
         return;
     }
-    jid_deinit(&from_jid);
     if (to == NULL || jid_parse(to, &to_jid) != 0) {
-        reply_error(svc, stanza, "modify", "jid-malformed", NULL);
+        service_error(svc, stanza, "modify", "jid-malformed", NULL);
+        jid_deinit(&from_jid);
         return;
     }
     if (strcasecmp(to_jid.domain, svc->domain) != 0) {
         log_debug("service: dropping <%s/> addressed to foreign domain %s", stanza->name,
                   to_jid.domain);
         svc->stats.dropped++;
+        jid_deinit(&from_jid);
         jid_deinit(&to_jid);
         return;
     }
     if (strcmp(stanza->name, "iq") == 0)
-        handle_iq(svc, stanza, &to_jid, now_ms);
+        handle_iq(svc, stanza, &from_jid, &to_jid, now_ms);
     else if (strcmp(stanza->name, "message") == 0 && svc->route)
         route_message(svc->route, stanza, now_ms);
     else if (strcmp(stanza->name, "message") == 0)
@@ -262,5 +387,6 @@ void service_handle(struct service *svc, const struct xml_node *stanza, int64_t 
         svc->stats.dropped++; /* RFC 6121 8.5.1: presence to nobody: ignored */
     else
         svc->stats.dropped++;
+    jid_deinit(&from_jid);
     jid_deinit(&to_jid);
 }

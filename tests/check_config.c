@@ -16,6 +16,14 @@
 
 static char path[64];
 
+static unsigned count_of(const char *hay, const char *needle)
+{
+    unsigned n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
 static void write_file(const char *text)
 {
     FILE *f;
@@ -134,6 +142,16 @@ static const struct {
     {MIN "this is not ini\nsecrte = 1\n", ":4: syntax error"},
     {MIN "secrte = 1\nthis is not ini\n", ":4: unknown key 'secrte'"},
     {MIN "[log\nlevel = debug\n", ":4: syntax error"},
+    {MIN "[admin]\njids = a@b.test bob\n",
+     ":5: invalid value 'bob' for jids in [admin]: expected bare JIDs (user@domain)"},
+    {MIN "[admin]\njids = a@b.test/res\n",
+     ":5: invalid value 'a@b.test/res' for jids in [admin]: expected bare JIDs"},
+    {MIN "[registration]\ndomains = a.test, x@b.test\n",
+     ":5: invalid value 'x@b.test' for domains in [registration]: expected domain names"},
+    {MIN "[registration]\ndomains = [::1]\n", ":5: invalid value '[::1]' for domains"},
+    {MIN "[registration]\nmax_channels_per_owner = 0\n",
+     ":5: max_channels_per_owner in [registration] must be between 1 and 100000 (got 0)"},
+    {MIN "[registration]\nenabled = 1\nenabled = 0\n", ":6: duplicate key 'enabled'"},
     {MIN "[limits]\nmax_stanza_bytes = 4096\nmax_message_bytes = 8192\n",
      ": max_message_bytes (8192) in [limits] must not exceed max_stanza_bytes (4096)"},
 };
@@ -146,6 +164,73 @@ START_TEST(test_errors)
     snprintf(want, sizeof(want), "%s%s", path, errors[_i].want);
     ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got '%s', want '%s'", err, want);
     config_deinit(&c);
+}
+END_TEST
+
+START_TEST(test_lists)
+{
+    struct config c;
+    char err[512];
+    /* Defaults: registration off, no domain restriction, no admins. */
+    ck_assert_int_eq(load(MIN, &c, err, sizeof(err)), 0);
+    ck_assert(!c.registration_enabled);
+    ck_assert_int_eq(c.registration_max_per_owner, 5);
+    ck_assert_uint_eq(c.registration_domains.n, 0);
+    ck_assert_uint_eq(c.admin_jids.n, 0);
+    config_deinit(&c);
+    /* Spaces and commas separate; JIDs and domains are normalised; a
+     * repeated list key continues the list; duplicates count once. */
+    ck_assert_msg(load(MIN "[admin]\njids = Ann@A.test,bob@b.test  carol@c.test.\n"
+                           "[registration]\nenabled = yes\ndomains = A.test,,b.test\n"
+                           "max_channels_per_owner = 2\n[admin]\njids = dave@d.test ann@a.test\n",
+                       &c, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert(c.registration_enabled);
+    ck_assert_int_eq(c.registration_max_per_owner, 2);
+    ck_assert_uint_eq(c.admin_jids.n, 4);
+    ck_assert_str_eq(c.admin_jids.v[0], "ann@a.test");
+    ck_assert_str_eq(c.admin_jids.v[2], "carol@c.test");
+    ck_assert_str_eq(c.admin_jids.v[3], "dave@d.test");
+    ck_assert(config_list_has(&c.admin_jids, "bob@b.test"));
+    ck_assert(!config_list_has(&c.admin_jids, "Bob@b.test"));
+    ck_assert_uint_eq(c.registration_domains.n, 2);
+    ck_assert_str_eq(c.registration_domains.v[0], "a.test");
+    config_deinit(&c);
+}
+END_TEST
+
+START_TEST(test_long_list_roundtrip)
+{
+    /* A list longer than a line prints as repeated keys that parse back. */
+    struct config c, d;
+    char err[512];
+    struct strbuf text = {0};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    strbuf_append_str(&text, MIN "[admin]\n");
+    for (int i = 0; i < 40; i++)
+        strbuf_printf(&text, "jids = admin%02d@example.org\n", i);
+    ck_assert_msg(load(text.data, &c, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(c.admin_jids.n, 40);
+    f = open_memstream(&buf, &len);
+    config_print(&c, f);
+    fclose(f);
+    for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        size_t n = strchr(l, '\n') ? (size_t)(strchr(l, '\n') - l) : strlen(l);
+        ck_assert_uint_le(n, 199);
+    }
+    ck_assert_uint_gt(count_of(buf, "jids = "), 1);
+    memcpy(strstr(buf, "********"), "s\n      ", 8);
+    ck_assert_msg(load(buf, &d, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(d.admin_jids.n, 40);
+    for (size_t i = 0; i < 40; i++)
+        ck_assert_str_eq(d.admin_jids.v[i], c.admin_jids.v[i]);
+    free(buf);
+    strbuf_free(&text);
+    config_deinit(&c);
+    config_deinit(&d);
 }
 END_TEST
 
@@ -263,6 +348,8 @@ int main(void)
     tcase_add_test(tc, test_defaults_and_minimal);
     tcase_add_test(tc, test_full_file);
     tcase_add_loop_test(tc, test_errors, 0, (int)(sizeof(errors) / sizeof(errors[0])));
+    tcase_add_test(tc, test_lists);
+    tcase_add_test(tc, test_long_list_roundtrip);
     tcase_add_test(tc, test_longest_line);
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_print_roundtrip);

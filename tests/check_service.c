@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "cs_service.h"
+#include "cs_vcard.h"
 #include "cs_xml.h"
+#include "svcfix.h"
 #include "testout.h"
 #include "testutil.h"
 
@@ -28,6 +30,7 @@ static char *run(const char *xml)
     testout_init(&t);
     service_init(&svc, "status.a.test", NULL, NULL, &t.path);
     service_handle(&svc, st, 1000);
+    service_deinit(&svc);
     got = testout_take(&t);
     testout_deinit(&t);
     xml_free(st);
@@ -62,8 +65,7 @@ START_TEST(test_disco_info)
            "<feature var='http://jabber.org/protocol/disco#info'/>"
            "<feature var='http://jabber.org/protocol/disco#items'/>"
            "<feature var='urn:xmpp:ping'/>"
-           "<feature var='jabber:iq:version'/><feature var='urn:chanstat:federation:0'/>"
-           "<feature var='jabber:iq:gateway'/></query></iq>\n");
+           "<feature var='jabber:iq:version'/></query></iq>\n");
     expect("<iq type='get' id='d2' from='u@a.test/r' to='status.a.test'>"
            "<query xmlns='http://jabber.org/protocol/disco#info' node='x'/></iq>",
            "<iq from='status.a.test' to='u@a.test/r' id='d2' type='error'>"
@@ -166,10 +168,141 @@ START_TEST(test_bad_to_and_message)
 }
 END_TEST
 
+/* ---- Channels: a service with a home (svcfix.h) ---- */
+
+#define PUB "pub@" FIX_DOMAIN
+
+static void channels_setup(void)
+{
+    svcfix_setup();
+    svcfix_sql("INSERT INTO channel (name, owner, policy, display_name) VALUES"
+               " ('pub', 'owner@a.test', 'open', 'Pub Desk & Co'),"
+               " ('plain', 'owner@a.test', 'open', NULL),"
+               " ('odd', 'owner@a.test', 'open', 'bell' || char(7))");
+}
+
+static void in_eq(const char *in, const char *want)
+{
+    ck_assert_str_eq(svcfix_in(in), want);
+}
+
+START_TEST(test_channel_disco)
+{
+    /* One table drives dispatch and disco#info: a channel advertises what
+     * it answers, and names itself by its display name. */
+    in_eq("<iq type='get' id='d1' from='x@b.test/r' to='" PUB "'>"
+          "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+          "<iq from='" PUB "' to='x@b.test/r' id='d1' type='result'>"
+          "<query xmlns='http://jabber.org/protocol/disco#info'>"
+          "<identity category='account' type='registered' name='Pub Desk &amp; Co'/>"
+          "<feature var='http://jabber.org/protocol/disco#info'/>"
+          "<feature var='http://jabber.org/protocol/disco#items'/>"
+          "<feature var='jabber:iq:last'/>"
+          "<feature var='vcard-temp'/>"
+          "<feature var='http://jabber.org/protocol/commands'/></query></iq>\n");
+    ck_assert_ptr_nonnull(
+        strstr(svcfix_in("<iq type='get' id='d2' from='x@b.test/r' to='odd@" FIX_DOMAIN "'>"
+                         "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>"),
+               "name='odd'"));
+    /* The domain with a home serves commands (registration is off). */
+    in_eq("<iq type='get' id='d3' from='x@b.test/r' to='" FIX_DOMAIN "'>"
+          "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+          "<iq from='" FIX_DOMAIN "' to='x@b.test/r' id='d3' type='result'>"
+          "<query xmlns='http://jabber.org/protocol/disco#info'>"
+          "<identity category='component' type='presence' name='chanstat'/>"
+          "<feature var='urn:chanstat:federation:0'/>"
+          "<feature var='http://jabber.org/protocol/disco#info'/>"
+          "<feature var='http://jabber.org/protocol/disco#items'/>"
+          "<feature var='urn:xmpp:ping'/>"
+          "<feature var='jabber:iq:version'/>"
+          "<feature var='http://jabber.org/protocol/commands'/>"
+          "<feature var='jabber:iq:gateway'/></query></iq>\n");
+    /* A channel has no items; unknown nodes are not found. */
+    in_eq("<iq type='get' id='i1' from='x@b.test/r' to='" PUB "'>"
+          "<query xmlns='http://jabber.org/protocol/disco#items'/></iq>",
+          "<iq from='" PUB "' to='x@b.test/r' id='i1' type='result'>"
+          "<query xmlns='http://jabber.org/protocol/disco#items'/></iq>\n");
+    in_eq("<iq type='get' id='i2' from='x@b.test/r' to='" PUB "'>"
+          "<query xmlns='http://jabber.org/protocol/disco#items' node='x'/></iq>",
+          "<iq from='" PUB "' to='x@b.test/r' id='i2' type='error'>"
+          "<query xmlns='http://jabber.org/protocol/disco#items' node='x'/>" ERR(
+              "item-not-found", "cancel") "</iq>\n");
+    in_eq("<iq type='get' id='i3' from='x@b.test/r' to='" PUB "'>"
+          "<query xmlns='http://jabber.org/protocol/disco#info' node='x'/></iq>",
+          "<iq from='" PUB "' to='x@b.test/r' id='i3' type='error'>"
+          "<query xmlns='http://jabber.org/protocol/disco#info' node='x'/>" ERR(
+              "item-not-found", "cancel") "</iq>\n");
+    /* No such channel, a full JID, a set of a get-only query: nothing
+     * served there (RFC 6121 8.5.1). */
+    ck_assert_ptr_nonnull(
+        strstr(svcfix_in("<iq type='get' id='n1' from='x@b.test/r' to='nosuch@" FIX_DOMAIN "'>"
+                         "<vCard xmlns='vcard-temp'/></iq>"),
+               "<service-unavailable "));
+    ck_assert_ptr_nonnull(
+        strstr(svcfix_in("<iq type='get' id='n2' from='x@b.test/r' to='" PUB "/r'>"
+                         "<vCard xmlns='vcard-temp'/></iq>"),
+               "<service-unavailable "));
+    ck_assert_ptr_nonnull(
+        strstr(svcfix_in("<iq type='set' id='n3' from='owner@a.test/r' to='" PUB "'>"
+                         "<vCard xmlns='vcard-temp'><FN>x</FN></vCard></iq>"),
+               "<service-unavailable "));
+    ck_assert_ptr_nonnull(
+        strstr(svcfix_in("<iq type='get' id='n4' from='x@b.test/r' to='" FIX_DOMAIN "'>"
+                         "<vCard xmlns='vcard-temp'/></iq>"),
+               "<service-unavailable "));
+}
+END_TEST
+
+START_TEST(test_vcard_and_nick)
+{
+    /* XEP-0054: the display name as FN and NICKNAME, to anybody. */
+    in_eq("<iq type='get' id='v1' from='x@b.test/r' to='" PUB "'><vCard xmlns='vcard-temp'/></iq>",
+          "<iq from='" PUB "' to='x@b.test/r' id='v1' type='result'><vCard xmlns='vcard-temp'>"
+          "<FN>Pub Desk &amp; Co</FN><NICKNAME>Pub Desk &amp; Co</NICKNAME></vCard></iq>\n");
+    /* No display name, or one XML cannot carry: the channel's name. */
+    in_eq("<iq type='get' id='v2' from='x@b.test/r' to='plain@" FIX_DOMAIN "'>"
+          "<vCard xmlns='vcard-temp'/></iq>",
+          "<iq from='plain@" FIX_DOMAIN "' to='x@b.test/r' id='v2' type='result'>"
+          "<vCard xmlns='vcard-temp'><FN>plain</FN><NICKNAME>plain</NICKNAME></vCard></iq>\n");
+    ck_assert_ptr_nonnull(
+        strstr(svcfix_in("<iq type='get' id='v3' from='x@b.test/r' to='odd@" FIX_DOMAIN "'>"
+                         "<vCard xmlns='vcard-temp'/></iq>"),
+               "<FN>odd</FN>"));
+    /* XEP-0172: the subscription request a channel sends its owner
+     * carries the display name as nick (none without a usable one). */
+    const char *o = svcfix_online();
+    ck_assert_ptr_nonnull(strstr(o, "<presence from='" PUB "' to='owner@a.test' type='subscribe'>"
+                                    "<nick xmlns='http://jabber.org/protocol/nick'>Pub Desk &amp; "
+                                    "Co</nick></presence>\n"));
+    ck_assert_ptr_nonnull(
+        strstr(o, "<presence from='plain@" FIX_DOMAIN "' to='owner@a.test' type='subscribe'/>\n"));
+    ck_assert_ptr_nonnull(
+        strstr(o, "<presence from='odd@" FIX_DOMAIN "' to='owner@a.test' type='subscribe'/>\n"));
+}
+END_TEST
+
+START_TEST(test_vcard_name_ok)
+{
+    ck_assert(vcard_name_ok("Desk"));
+    ck_assert(vcard_name_ok("Caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x98\x80"));
+    ck_assert(!vcard_name_ok(""));
+    ck_assert(!vcard_name_ok(NULL));
+    ck_assert(!vcard_name_ok("a\tb"));
+    ck_assert(!vcard_name_ok("a\x7f"));
+    ck_assert(!vcard_name_ok("\xc2\x85"));         /* C1 control */
+    ck_assert(!vcard_name_ok("\xc0\xaf"));         /* overlong */
+    ck_assert(!vcard_name_ok("\xed\xa0\x80"));     /* surrogate */
+    ck_assert(!vcard_name_ok("\xef\xbf\xbe"));     /* U+FFFE */
+    ck_assert(!vcard_name_ok("\xf4\x90\x80\x80")); /* above U+10FFFF */
+    ck_assert(!vcard_name_ok("\xe2\x98"));         /* cut short */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("service");
     TCase *tc = tcase_create("core");
+    TCase *tch = tcase_create("channels");
     tcase_add_test(tc, test_ping);
     tcase_add_test(tc, test_disco_info);
     tcase_add_test(tc, test_disco_items_and_version);
@@ -177,6 +310,11 @@ int main(void)
     tcase_add_test(tc, test_malformed_iq);
     tcase_add_test(tc, test_silent_cases);
     tcase_add_test(tc, test_bad_to_and_message);
+    tcase_add_test(tc, test_vcard_name_ok);
     suite_add_tcase(s, tc);
+    tcase_add_checked_fixture(tch, channels_setup, svcfix_teardown);
+    tcase_add_test(tch, test_channel_disco);
+    tcase_add_test(tch, test_vcard_and_nick);
+    suite_add_tcase(s, tch);
     return test_run_suite(s);
 }

@@ -19,12 +19,13 @@ E2E_TESTS += \
 	tests/e2e/messages.test \
 	tests/e2e/flow_control.test \
 	tests/e2e/live_edits.test \
+	tests/e2e/admin_xmpp.test \
 	tests/e2e/fed_plain.test
 
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh tests/e2e/fakeserver.py tests/e2e/flowserver.py tests/e2e/xmpptest.py \
 	tests/e2e/ejabberd.yml.in tests/e2e/presence_open.py tests/e2e/presence_policies.py \
-	tests/e2e/presence_restart.py tests/e2e/presence_fanout.py tests/e2e/messages.py tests/e2e/live_edits.py \
-	tests/e2e/fed_plain.py
+	tests/e2e/presence_restart.py tests/e2e/presence_fanout.py tests/e2e/messages.py \
+	tests/e2e/live_edits.py tests/e2e/admin_xmpp.py tests/e2e/fed_plain.py
 
 if HAVE_STROPHE
 check_PROGRAMS += tests/e2e/xmpp_query
