@@ -137,6 +137,8 @@ prosody_register() {
 # ---- chanstatd ----
 
 # chanstatd_config FILE DOMAIN SECRET PORT: writes a config for a test.
+# CS_EXTRA_INI, when set, is appended verbatim (extra sections or keys,
+# e.g. short [federation] timers).
 chanstatd_config() {
     cat > "$1" <<EOF
 [component]
@@ -158,6 +160,7 @@ database = ${CS_DB:-$T/chanstat.db}
 [log]
 level = ${CS_LEVEL:-debug}
 EOF
+    [ -z "${CS_EXTRA_INI:-}" ] || printf '%s\n' "$CS_EXTRA_INI" >> "$1"
 }
 
 # chanstatd_start [CONFIG [LOG]]: starts chanstatd in the background.
