@@ -35,3 +35,7 @@ tests_e2e_xmpp_query_CFLAGS = $(AM_CFLAGS) $(STROPHE_CFLAGS)
 tests_e2e_xmpp_query_LDADD = $(STROPHE_LIBS)
 
 E2E_TESTS += tests/e2e/ctl.test
+
+# Federation through the watchers' own node (doc/federation.md).
+E2E_TESTS += tests/e2e/fed_relay.test
+EXTRA_DIST += tests/e2e/fedlib.sh tests/e2e/fedtest.py tests/e2e/fed_relay.py
