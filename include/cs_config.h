@@ -62,6 +62,8 @@ struct config {
     int fed_linger;
     int fed_discovery_ttl;
     int fed_request_timeout;
+    struct config_list fed_local_domains; /* empty: the parent domain */
+    struct config_list fed_trusted_nodes;
 };
 
 /* Fills defaults: strings are allocated, domain and secret NULL.  Release

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cs_fed.h"
 #include "cs_home.h"
 #include "cs_out.h"
 #include "cs_xml.h"
@@ -33,6 +34,7 @@ struct route_limits {
     int offline_max_messages;
     int offline_max_bytes;
     int offline_expiry_s;
+    struct fed_limits fed; /* who is local, whom nodes may vouch for */
 };
 
 struct route_stats {

@@ -107,6 +107,10 @@ static const struct directive directives[] = {
      "s a domain's answer to 'are you a chanstat node?' is kept"},
     {"federation", "request_timeout", DT_INT, OFF(fed_request_timeout), "30", 1, 600,
      "s to wait for a remote node's answer before counting it as an error"},
+    {"federation", "local_domains", DT_DOMAINS, OFF(fed_local_domains), "", 0, 0,
+     "domains whose users may watch remote channels through this node; empty = its parent domain"},
+    {"federation", "trusted_nodes", DT_DOMAINS, OFF(fed_trusted_nodes), "", 0, 0,
+     "nodes this home believes about users of any domain; others only about their parent domain"},
 };
 /* clang-format on */
 

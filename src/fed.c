@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs_config.h"
 #include "cs_error.h"
 #include "cs_fed.h"
 #include "cs_jid.h"
@@ -60,11 +61,31 @@ struct disco {
     char domain[];
 };
 
+static bool parent_is(const char *node, const char *domain)
+{
+    const char *dot = strchr(node, '.');
+    return dot && strcmp(dot + 1, domain) == 0;
+}
+
+bool fed_serves(const struct fed_limits *f, const char *node_domain, const char *domain)
+{
+    if (f->local_domains && f->local_domains->n > 0)
+        return config_list_has(f->local_domains, domain);
+    return parent_is(node_domain, domain);
+}
+
+bool fed_may_vouch(const struct fed_limits *f, const char *node, const char *domain)
+{
+    if (f->trusted_nodes && config_list_has(f->trusted_nodes, node))
+        return true;
+    return parent_is(node, domain);
+}
+
 static bool local_user(const struct home *h, const struct jid *j)
 {
-    /* A node serves the users of its parent domain (doc/federation.md). */
-    const char *dot = strchr(h->domain, '.');
-    return dot && strcmp(j->domain, dot + 1) == 0;
+    /* A node serves the users of its parent domain, or the configured
+     * local_domains (doc/federation.md). */
+    return fed_serves(&h->fed, h->domain, j->domain);
 }
 
 void remote_free(struct remote *r)
@@ -501,6 +522,34 @@ bool fed_vouched_answer(struct home *h, const struct xml_node *p, const struct j
     }
     free(bare);
     return true;
+}
+
+bool fed_vouch_error(struct home *h, const struct jid *from, const struct jid *to)
+{
+    struct jid user;
+    bool ours = false;
+    if (to->local == NULL || !fed_watching(h, from) || jid_relay_parse(to->local, &user) != 0)
+        return false;
+    if (user.local) {
+        /* The home refused what we asked for this user (a forbidden
+         * claim, an error): the user is told, never left pending. */
+        char *home_jid = jid_bare(from), *bare = jid_bare(&user);
+        struct channel *c = remote_of(h, home_jid, false);
+        if (c && (pending_index(c->remote, bare) >= 0 || watchers_has(c, bare))) {
+            log_info("fed: %s refused a request for %s", c->remote->home, bare);
+            watchers_set(c, bare, false);
+            pending_del(c->remote, bare);
+            store_watcher(h, c, bare, NULL);
+            home_send_presence(h, c->jid, bare, "unsubscribed", NULL);
+            if (c->nwatchers == 0 && c->remote->npending == 0)
+                c->remote->linger_at = h->now_ms + h->fed.linger_ms;
+        }
+        ours = true;
+        free(home_jid);
+        free(bare);
+    }
+    jid_deinit(&user);
+    return ours;
 }
 
 /* ---- Discovery answers ---- */

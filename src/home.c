@@ -518,7 +518,8 @@ void home_presence(struct home *h, const struct xml_node *p, int64_t now_ms)
     if (to.local == NULL && from.local && fed_from_home(h, p, &from))
         goto out; /* a remote channel we watch, talking to this node */
     if (type && strcmp(type, "error") == 0) {
-        presence_error(h, p, contact, &to, now_ms);
+        if (!fed_vouch_error(h, &from, &to))
+            presence_error(h, p, contact, &to, now_ms);
         goto out;
     }
     /* A node's lease requests are not a subscription flood: one per

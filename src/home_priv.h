@@ -92,6 +92,9 @@ bool fed_presence(struct home *h, const struct xml_node *p, const struct jid *fr
 /* Presence from a remote channel to our bare domain.  false: not one we
  * watch. */
 bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *from);
+/* A presence error from a watched remote channel to escape(user)@DOMAIN:
+ * the home refused a request made for that user.  false: not ours. */
+bool fed_vouch_error(struct home *h, const struct jid *from, const struct jid *to);
 /* Is from a remote channel this node watches? */
 bool fed_watching(struct home *h, const struct jid *from);
 /* Presence from a remote channel to escape(user)@DOMAIN with <vouch/>:

@@ -119,14 +119,6 @@ void homefed_refresh_node(struct home *h, struct channel *c, const char *node)
         home_send_status_to(h, c, node);
 }
 
-/* A node may vouch for users of its parent domain (status.a.test for
- * a.test): one node can never speak for another domain's users. */
-static bool may_vouch(const char *node, const char *domain)
-{
-    const char *dot = strchr(node, '.');
-    return dot && strcmp(dot + 1, domain) == 0;
-}
-
 char *homefed_vouched(struct home *h, struct channel *c, const struct xml_node *p,
                       const struct jid *from)
 {
@@ -143,7 +135,10 @@ char *homefed_vouched(struct home *h, struct channel *c, const struct xml_node *
         return NULL;
     }
     bare = jid_bare(&user);
-    if (!may_vouch(from->domain, user.domain)) {
+    /* A node vouches for users of its parent domain (status.a.test for
+     * a.test), or any if this home trusts it: one node can never speak
+     * for another domain's users otherwise. */
+    if (!fed_may_vouch(&h->fed, from->domain, user.domain)) {
         log_warning("home: %s may not vouch for %s; refused", from->domain, bare);
         h->stats.bad_presence++;
         if (type == NULL || strcmp(type, "error") != 0)

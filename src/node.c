@@ -107,6 +107,8 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
         .retry_ms = (int64_t)cfg->fed_retry * 1000,
         .fed =
             {
+                .local_domains = &cfg->fed_local_domains,
+                .trusted_nodes = &cfg->fed_trusted_nodes,
                 .lease_ms = (int64_t)cfg->fed_lease * 1000,
                 .resubscribe_delta_ms = (int64_t)cfg->fed_resubscribe_delta * 1000,
                 .min_resubscribe_ms = (int64_t)cfg->fed_min_resubscribe * 1000,
@@ -122,6 +124,7 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
         .offline_max_bytes = cfg->offline_max_bytes,
         .offline_expiry_s = cfg->offline_expiry_days * 86400,
     };
+    rl.fed = hl.fed;
     n->cfg = cfg;
     n->store = store;
     n->sink = sink;

@@ -432,18 +432,10 @@ static bool remote_target(struct route *r, const struct jid *target)
     return yes;
 }
 
-/* A node may speak for users of its parent domain only. */
-static bool may_vouch(const char *node, const char *domain)
-{
-    const char *dot = strchr(node, '.');
-    return dot && strcmp(dot + 1, domain) == 0;
-}
-
-/* A local user of this node (its parent domain). */
+/* A local user of this node (its parent domain, or local_domains). */
 static bool local_user(const struct route *r, const char *domain)
 {
-    const char *dot = strchr(r->domain, '.');
-    return dot && strcmp(domain, dot + 1) == 0;
+    return fed_serves(&r->limits.fed, r->domain, domain);
 }
 
 /* The owner writes to a relay address: the reply goes to the contact
@@ -694,7 +686,7 @@ void route_message(struct route *r, const struct xml_node *msg, int64_t now_ms)
                 reply_error(r, msg, "modify", "jid-malformed", NULL);
                 goto out;
             }
-            if (user.local == NULL || !may_vouch(from.domain, user.domain)) {
+            if (user.local == NULL || !fed_may_vouch(&r->limits.fed, from.domain, user.domain)) {
                 log_warning("route: %s may not speak for %s@%s; refused", from.domain,
                             user.local ? user.local : "", user.domain);
                 reply_error(r, msg, "auth", "forbidden", "that node may not speak for that user");

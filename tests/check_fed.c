@@ -494,6 +494,46 @@ START_TEST(test_messages_mirror_path)
 }
 END_TEST
 
+static void list_set(struct config_list *l, const char *item)
+{
+    l->v = xcalloc(1, sizeof(*l->v));
+    l->v[0] = xstrdup(item);
+    l->n = 1;
+}
+
+/* local_domains widens who a node serves; a home believes such a node
+ * about other domains' users only when it lists it in trusted_nodes. */
+START_TEST(test_local_domains_and_trusted_nodes)
+{
+    sqlite3_exec(store_handle(B.store), "UPDATE channel SET policy = 'approve'", NULL, NULL, NULL);
+    node_tick(B.node, now_ms);
+    route();
+    list_set(&A.cfg.fed_local_domains, "c.test");
+    users.len = 0;
+    /* a.test is no longer served: refused without crossing. */
+    s2s = 0;
+    subscribe("w1@a.test");
+    ck_assert_uint_eq(s2s, 0);
+    ck_assert_uint_eq(seen2("to='w1@a.test'", "type='unsubscribed'"), 1);
+    /* c.test is served, but the home does not believe status.a.test about
+     * c.test users: forbidden, no request reaches the owner. */
+    users.len = 0;
+    subscribe("m@c.test");
+    ck_assert_uint_eq(seen("to='carol@b.test'"), 0);
+    ck_assert_int_eq(count(&B, "SELECT count(*) FROM roster WHERE jid = 'm@c.test'"), 0);
+    /* ... and m is told, not left pending. */
+    ck_assert_uint_eq(seen2("to='m@c.test'", "type='unsubscribed'"), 1);
+    ck_assert_int_eq(count(&A, "SELECT count(*) FROM remote_watcher WHERE jid = 'm@c.test'"), 0);
+    /* Once the home trusts the node, the owner is asked. */
+    list_set(&B.cfg.fed_trusted_nodes, "status.a.test");
+    to_a("<presence from='m@c.test/r' to='" ESC "' type='unsubscribe'/>");
+    users.len = 0;
+    subscribe("m@c.test");
+    ck_assert_uint_eq(
+        seen2("from='m\\40c.test@status.b.test' to='carol@b.test'", "type='subscribe'"), 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fed");
@@ -509,6 +549,7 @@ int main(void)
     tcase_add_test(tc, test_approve_across_domains);
     tcase_add_test(tc, test_forged_claim_refused);
     tcase_add_test(tc, test_messages_mirror_path);
+    tcase_add_test(tc, test_local_domains_and_trusted_nodes);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
