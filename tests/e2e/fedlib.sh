@@ -52,3 +52,11 @@ fed_prosody_restart() {
     fed_prosody_up "$1" "$addr" "$c2s" "$comp" || fail "prosody $1 did not come back (a port was taken)"
     export A_PID B_PID
 }
+
+# FED_KEEP=DIR: a copy of the scratch directory (both Prosodys' and
+# chanstatds' logs and databases) is left in DIR when the test ends.
+fed_keep() {
+    [ -n "${FED_KEEP:-}" ] && rm -rf "$FED_KEEP" && cp -r "$T" "$FED_KEEP"
+    cleanup
+}
+trap fed_keep EXIT

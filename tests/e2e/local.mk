@@ -41,3 +41,5 @@ E2E_TESTS += tests/e2e/fed_relay.test
 EXTRA_DIST += tests/e2e/fedlib.sh tests/e2e/fedtest.py tests/e2e/fed_relay.py
 E2E_TESTS += tests/e2e/fed_policy.test
 EXTRA_DIST += tests/e2e/fed_policy.py
+E2E_TESTS += tests/e2e/fed_lease.test
+EXTRA_DIST += tests/e2e/fed_lease.py
