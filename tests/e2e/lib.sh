@@ -334,8 +334,10 @@ fed_pick_addrs() {
 # fed_conf NAME DOMAIN ADDR C2S_PORT COMP_PORT SECRET: writes
 # $FED_DIR/NAME/prosody.cfg.lua.  FED_PLUGIN_PATH (a directory) and
 # FED_MODULES (module names, space-separated) add Prosody modules.
+# FED_CONF_EXTRA_A (or _B), when set, is appended verbatim to instance A's
+# (B's) config, e.g. one more Component.
 fed_conf() {
-    local dir=$FED_DIR/$1 offline='"offline"' extra='' m paths=''
+    local dir=$FED_DIR/$1 offline='"offline"' extra='' m paths='' more=FED_CONF_EXTRA_$1
     [ -n "${FED_OFFLINE:-}" ] && offline=
     for m in ${FED_MODULES:-}; do extra="$extra \"$m\";"; done
     [ -n "${FED_PLUGIN_PATH:-}" ] && paths="plugin_paths = { \"$FED_PLUGIN_PATH\" }"
@@ -374,6 +376,7 @@ VirtualHost "$2"
 Component "status.$2"
     component_secret = "$6"
 CFG
+    [ -z "${!more:-}" ] || printf '%s\n' "${!more}" >> "$dir/prosody.cfg.lua"
 }
 
 # fed_prosody_up NAME C2S_ADDR C2S_PORT COMP_PORT: starts one instance and
@@ -422,6 +425,9 @@ fed_prosody_down() {
 # A_ADDR B_ADDR A_C2S_PORT B_C2S_PORT A_COMP_PORT B_COMP_PORT A_SECRET
 # B_SECRET A_LOG B_LOG A_CFG B_CFG A_PID B_PID FED_DIR.  FED_OFFLINE=1
 # keeps Prosody's offline module.  Torn down by cleanup (pids in PIDS).
+# The private hosts file maps a.test and status.a.test to A_ADDR (b.test,
+# status.b.test to B_ADDR); FED_NAMES_A / FED_NAMES_B add names to those
+# lines and FED_HOSTS_EXTRA ("ADDR NAME..." lines) is appended verbatim.
 fed_setup() {
     need prosody
     need prosodyctl
@@ -441,8 +447,10 @@ fed_setup() {
     local u try rc
     for try in 1 2 3 4 5; do
         fed_pick_addrs
-        printf '%s a.test status.a.test\n%s b.test status.b.test\n' "$A_ADDR" "$B_ADDR" \
+        printf '%s a.test status.a.test%s\n%s b.test status.b.test%s\n' \
+            "$A_ADDR" "${FED_NAMES_A:+ $FED_NAMES_A}" "$B_ADDR" "${FED_NAMES_B:+ $FED_NAMES_B}" \
             > "$FED_DIR/hosts"
+        [ -z "${FED_HOSTS_EXTRA:-}" ] || printf '%s\n' "$FED_HOSTS_EXTRA" >> "$FED_DIR/hosts"
         A_C2S_PORT=$(free_port_on "$A_ADDR")
         B_C2S_PORT=$(free_port_on "$B_ADDR")
         A_COMP_PORT=$(free_port)
