@@ -21,6 +21,7 @@ ESC = "carol\\40status.b.test@status.a.test"     # what a.test's users watch
 RELAY_W1 = "w1\\40a.test@status.b.test"           # w1 as carol sees it
 NOT_AVAILABLE = ("unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed",
                  "probe", "error")
+ERRORS = []   # failures after which the later steps still mean something
 REQUEST_TIMEOUT = 3                               # [federation] of status.a.test
 
 
@@ -41,6 +42,18 @@ async def many_watchers(carol, ws):
         w.send_presence(pto=ESC, ptype="subscribe")
     await asyncio.gather(*(w.expect_presence(ESC, "subscribed") for w in ws))
     await asyncio.gather(*(w.expect_presence(ESC, show="away", status="at work") for w in ws))
+    # carol was online all along: nobody may be told she is offline on the
+    # way (after `subscribed`, before her status).
+    flashed = []
+    for w in ws:
+        seq = [s["type"] for s in w.stanzas if s.name == "presence" and s["from"].bare == ESC]
+        if "unavailable" in seq:
+            flashed.append("%s: %s" % (w.boundjid.bare, " ".join(seq)))
+    if flashed:
+        ERRORS.append("%d of %d watchers were told unavailable while carol was online "
+                      "(presence types from %s in order):\n    %s" % (
+                          len(flashed), N, ESC, "\n    ".join(flashed[:3])))
+        print("FAILED: " + ERRORS[-1])
 
     # The home sees one subscriber for all of them.
     # (Besides the owner's row: the channel watches carol@b.test.)
@@ -167,6 +180,7 @@ async def main():
                            for w, m in zip(ws, marks)))
     for w in ws:
         w.disconnect()
+    assert not ERRORS, "\n  ".join(ERRORS)
 
 
 run(main)
