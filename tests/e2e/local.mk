@@ -43,3 +43,6 @@ E2E_TESTS += tests/e2e/fed_policy.test
 EXTRA_DIST += tests/e2e/fed_policy.py
 E2E_TESTS += tests/e2e/fed_lease.test
 EXTRA_DIST += tests/e2e/fed_lease.py
+
+# The federation benchmark runs on the same two-domain bed (lib.sh).
+EXTRA_DIST += bench/fed_bench.sh bench/fed_bench.py bench/mod_bench_s2s_bytes.lua
