@@ -110,15 +110,22 @@ async def lease(a, ws):
         "the home dropped the lease while status.a.test was renewing it"
     assert node_rows() == [("from",)], "home rows for the node: %r" % node_rows()
 
-    # status.a.test killed: nobody renews; the home drops the node within
-    # lease + 2 s of the kill.
+    # status.a.test killed: nobody renews; the home drops the node when the
+    # lease it stored has run out (whole seconds, swept once a second: by
+    # its end + 2 s), which is within lease + 2 s of the kill.
     off = log_size(cs_log("B"))
-    t0 = time.monotonic()
+    t_kill = time.time()
     await a.stop(signal.SIGKILL)
+    exp = one("B", "SELECT expires FROM node_lease WHERE channel='carol'")
+    assert exp is not None, "the lease went before it ran out"
     await wait_log(cs_log("B"), "home: lease of status.a.test on carol ran out", offset=off,
-                   timeout=LEASE + 2)
-    took = time.monotonic() - t0
-    print("home dropped the lease %.1f s after the kill" % took)
+                   timeout=LEASE + 3)
+    t_drop = time.time()
+    print("home dropped the lease %.1f s after the kill, %.1f s after its stored end" % (
+        t_drop - t_kill, t_drop - exp))
+    assert t_drop >= exp - 0.1, "dropped %.1f s before the lease ended" % (exp - t_drop)
+    assert t_drop <= exp + 2.3, "dropped %.1f s after the lease ended" % (t_drop - exp)
+    assert exp <= t_kill + LEASE + 0.1, "the home granted more than %d s" % LEASE
     await until(lambda: not node_rows(), "the node's roster row removed", timeout=1)
     assert not sql("B", "SELECT 1 FROM node_lease"), "a lease stayed"
 
