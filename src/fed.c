@@ -46,6 +46,7 @@ struct remote {
     int64_t last_sent;    /* ms: last subscribe */
     int64_t retry_at;     /* ms */
     int64_t linger_at;    /* ms: no local watchers since; 0 = has some */
+    bool status_known;    /* the home told us its status since we (re)subscribed */
     char **pending;       /* local users waiting for the first answer */
     unsigned npending, cappending;
     char policy[16];
@@ -275,13 +276,16 @@ static void vouch_upstream(struct home *h, struct channel *c, const char *user, 
     free(esc);
 }
 
-/* A watcher is admitted: told, and shown the cached status. */
+/* A watcher is admitted: told, and shown the cached status (once the
+ * home told us one: never an "unavailable" we do not know to be true;
+ * the home's status then reaches it with the fan-out). */
 static void admit(struct home *h, struct channel *c, const char *jid)
 {
     watchers_set(c, jid, true);
     store_watcher(h, c, jid, "watching");
     home_send_presence(h, c->jid, jid, "subscribed", NULL);
-    home_send_status_to(h, c, jid);
+    if (c->remote->status_known)
+        home_send_status_to(h, c, jid);
 }
 
 static void refuse_all(struct home *h, struct channel *c, const char *why)
@@ -314,6 +318,7 @@ static void upstream_error(struct home *h, struct channel *c, const char *why)
     log_info("fed: %s: %s; retrying in %lld s", r->home, why, (long long)(h->fed.retry_ms / 1000));
     r->state = R_ERROR;
     r->retry_at = h->now_ms + h->fed.retry_ms;
+    r->status_known = false;
     if (status_set_clear(&c->status, h->now_ms / 1000))
         fanout_queue(h, c);
 }
@@ -457,6 +462,12 @@ bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *f
     r = c->remote;
     if (type == NULL || strcmp(type, "unavailable") == 0) {
         struct status_update u;
+        if (!r->status_known) {
+            /* The first word since we (re)subscribed: everybody gets it,
+             * even if it equals what we held (a restart cleared it). */
+            r->status_known = true;
+            fanout_queue(h, c);
+        }
         if (type == NULL && status_update_parse(p, UPSTREAM, &u) == 0) {
             if (status_set_apply(&c->status, &u, h->now_ms / 1000))
                 fanout_queue(h, c);
@@ -693,6 +704,7 @@ void fed_offline(struct home *h, int64_t now_ms)
 {
     for (struct channel *c = h->fed_head; c; c = c->remote->next) {
         c->remote->state = R_IDLE;
+        c->remote->status_known = false;
         status_set_clear(&c->status, now_ms / 1000);
     }
     for (size_t pos = 0;;) {

@@ -76,6 +76,10 @@ bool homefed_presence(struct home *h, struct channel *c, const struct xml_node *
     if (!renewal) {
         watchers_set(c, node, false);
         homefed_refresh_node(h, c, node); /* status now, if it may have it */
+    } else if (watchers_has(c, node)) {
+        /* A renewal may come from a node that restarted or reconnected
+         * and lost what it knew: the status goes with every answer. */
+        home_send_status_to(h, c, node);
     }
     return true;
 }

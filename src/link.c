@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -678,6 +680,9 @@ static void start_connect(struct link *link)
         }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+        /* Each wakeup writes what it has in one send(): no need for
+         * Nagle's delay, which would hold a status change back. */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         if (loop_add_fd(link->loop, fd, EPOLLOUT, on_io, link) != 0) {
             close(fd);
             drop(link, "cannot watch socket");
