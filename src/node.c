@@ -267,6 +267,8 @@ static int commit(struct node *n)
     return r;
 }
 
+static void apply_edits(struct node *n, int64_t now_ms);
+
 /* State in memory may be ahead of the database: start again from it. */
 static void reload(struct node *n, int64_t now_ms)
 {
@@ -314,6 +316,8 @@ void node_drained(struct node *n, int64_t now_ms)
 {
     if (route_drained(n->route) != 0)
         log_error("node: deleting delivered offline messages failed; they may repeat");
+    if (n->edits_pending)
+        apply_edits(n, now_ms); /* a bulk edit continues as the output drains */
     node_pump(n, now_ms);
 }
 

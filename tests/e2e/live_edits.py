@@ -70,6 +70,21 @@ async def main():
     await dave.wait_for(lambda s: s.name == "presence" and s["type"] == "subscribe"
                         and s["from"].bare == "erin\\40a.test@status.a.test",
                         "erin's request relayed to dave", since=md)
+    # chanstatctl: a new channel's owner is asked at once; a watcher row
+    # added with it brings the status.
+    ctl = [os.environ["CHANSTATCTL"], "-c", os.environ["CS_CONF"]]
+    me = erin.mark()
+    subprocess.run(ctl + ["channel", "add", "news", "--owner", "erin@a.test"], check=True)
+    await within(erin, lambda s: s.name == "presence" and s["type"] == "subscribe"
+                 and s["from"].bare == "news@status.a.test", "subscribe after channel add", me)
+    erin.send_presence(pto="news@status.a.test", ptype="subscribed")
+    erin.send_presence(pstatus="reading")
+    await asyncio.sleep(0.5)
+    mc = carol.mark()
+    subprocess.run(ctl + ["roster", "add", "news", "carol@a.test", "--subscription", "from"],
+                   check=True)
+    await within(carol, lambda s: s.name == "presence" and s["from"].bare == "news@status.a.test"
+                 and s["type"] == "available", "status after roster add", mc)
     print("ok")
 
 
