@@ -199,10 +199,17 @@ enum admin_sub_kind {
 typedef void admin_sub_cb(void *ud, enum admin_sub_kind kind, const struct admin_item *it);
 /* The watchers, then the pending inbound, then the pending outbound
  * requests of channel, each in jid order, from one snapshot.  Node
- * subscriptions (federation) have no table yet.  0, CS_ENOTFOUND,
- * CS_EINVAL, or a database error. */
+ * subscriptions (federation) are listed by admin_node_leases().  0,
+ * CS_ENOTFOUND, CS_EINVAL, or a database error. */
 int admin_subscriptions(struct store *store, const char *channel, admin_sub_cb *cb, void *ud,
                         char *err, size_t errlen);
+
+/* The chanstat nodes subscribed to channel (federation: node_lease) and
+ * when their leases end (unix seconds), in node order.  0, CS_ENOTFOUND,
+ * CS_EINVAL, or a database error. */
+typedef void admin_lease_cb(void *ud, const char *node, long long expires);
+int admin_node_leases(struct store *store, const char *channel, admin_lease_cb *cb, void *ud,
+                      char *err, size_t errlen);
 
 /* ---- Status (channel_resource and channel_state, written by chanstatd
  * at most once a second) ---- */

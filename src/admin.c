@@ -944,6 +944,36 @@ int admin_subscriptions(struct store *store, const char *channel_in, admin_sub_c
     return r;
 }
 
+int admin_node_leases(struct store *store, const char *channel_in, admin_lease_cb *cb, void *ud,
+                      char *err, size_t errlen)
+{
+    sqlite3 *db = store_handle(store);
+    sqlite3_stmt *st;
+    char *channel;
+    int r, rc;
+
+    if ((r = admin_channel_name(channel_in, &channel, err, errlen)) != 0)
+        return r;
+    if ((r = tx_begin(db, false, err, errlen)) == 0) {
+        r = channel_exists(db, channel, err, errlen);
+        if (r == 0)
+            r = query(db, &st, err, errlen,
+                      "SELECT node, expires FROM node_lease WHERE channel = ?1 ORDER BY node", 1,
+                      channel);
+        if (r == 0) {
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *node = col_text(st, 0);
+                if (node)
+                    cb(ud, node, (long long)sqlite3_column_int64(st, 1));
+            }
+            r = done(db, st, rc, err, errlen);
+        }
+        r = tx_end(db, r, err, errlen);
+    }
+    free(channel);
+    return r;
+}
+
 /* ---- Status ---- */
 
 void admin_status_deinit(struct admin_status *st)

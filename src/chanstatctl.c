@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -900,6 +901,34 @@ static void on_sub(void *ud, enum admin_sub_kind kind, const struct admin_item *
     }
 }
 
+struct leases {
+    struct ctl *c;
+    struct admin_json *j;
+    struct table t;
+    size_t n;
+    long long now;
+};
+
+static void on_lease(void *ud, const char *node, long long expires)
+{
+    struct leases *l = ud;
+    long long left = expires - l->now;
+    char a[32];
+    l->n++;
+    if (left < 0)
+        left = 0;
+    if (l->c->json) {
+        admin_json_open(l->j, NULL, '{');
+        admin_json_str(l->j, "node", node);
+        admin_json_int(l->j, "expires", (int64_t)expires);
+        admin_json_int(l->j, "remaining_s", (int64_t)left);
+        admin_json_close(l->j, '}');
+    } else {
+        snprintf(a, sizeof(a), "%lld s", left);
+        table_row(&l->t, node, a, NULL);
+    }
+}
+
 static int cmd_subscriptions(struct ctl *c)
 {
     static const char *const titles[] = {"watchers", "pending requests in", "pending requests out"};
@@ -914,16 +943,19 @@ static int cmd_subscriptions(struct ctl *c)
         admin_json_open(&s.j, NULL, '{');
         admin_json_str(&s.j, "channel", channel);
     }
+    struct leases l = {.c = c, .j = &s.j, .now = (long long)time(NULL)};
+    l.t = (struct table){.ncols = 2, .heads = {"NODE", "LEASE LEFT"}};
     r = admin_subscriptions(c->store, c->args[0], on_sub, &s, c->err, sizeof(c->err));
     if (r == 0 && c->json) {
         subs_advance(&s, ADMIN_PENDING_OUT);
         admin_json_close(&s.j, ']');
-        /* Node-to-node subscriptions with their remaining leases: there
-         * is no federation yet, so there are none. */
+        /* Node-to-node subscriptions with their remaining leases. */
         admin_json_open(&s.j, "nodes", '[');
+        r = admin_node_leases(c->store, c->args[0], on_lease, &l, c->err, sizeof(c->err));
         admin_json_close(&s.j, ']');
         admin_json_close(&s.j, '}');
-        json_print(&s.j);
+        if (r == 0)
+            json_print(&s.j);
     } else if (r == 0) {
         printf("subscriptions of channel %s\n", channel);
         for (int i = 0; i < 3; i++) {
@@ -931,8 +963,14 @@ static int cmd_subscriptions(struct ctl *c)
             if (s.n[i] > 0)
                 table_print(&s.t[i], "  ");
         }
-        printf("node subscriptions (remaining lease): none\n");
+        r = admin_node_leases(c->store, c->args[0], on_lease, &l, c->err, sizeof(c->err));
+        if (r == 0) {
+            printf("node subscriptions (remaining lease): %zu\n", l.n);
+            if (l.n > 0)
+                table_print(&l.t, "  ");
+        }
     }
+    table_free(&l.t);
     for (int i = 0; i < 3; i++)
         table_free(&s.t[i]);
     strbuf_free(&s.j.out);
