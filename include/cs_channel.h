@@ -41,6 +41,8 @@ struct channel {
     /* Contacts a chanstat node vouched for (federation): jid -> node
      * (struct via); their status goes to the node, never to them. */
     struct hash via;
+    /* Contacts with a pending inbound request (for the cap, O(1)). */
+    struct hash pending; /* jid -> the same string, owned */
 
     /* Fan-out cursor (fanout.c): watchers [0, fan_pos) have the status
      * in fan_body; the rest are still to be sent it. */
@@ -105,6 +107,10 @@ void chancache_remove(struct chancache *cc, struct channel *c, size_t *cursor);
  * fan-out cursor exact: a watcher not yet sent to is never skipped. */
 void watchers_set(struct channel *c, const char *jid, bool on);
 bool watchers_has(const struct channel *c, const char *jid);
+
+/* Keeps the set of contacts with a pending inbound request in step with
+ * a row's state. */
+void channel_note_state(struct channel *c, const char *contact, enum sub_state state);
 
 /* The node that vouched for contact, or NULL. */
 const char *channel_via(const struct channel *c, const char *contact);

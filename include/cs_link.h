@@ -36,6 +36,9 @@ struct link_handlers {
     void (*batch_end)(struct link *link, void *ud);
     /* Everything queued so far was handed to the kernel for the server. */
     void (*drained)(struct link *link, void *ud);
+    /* Pending output fell from above half of send_buffer_bytes to half
+     * or less (not empty yet): producers may continue. */
+    void (*writable)(struct link *link, void *ud);
     /* link_shutdown() finished: the stream is closed. */
     void (*closed)(struct link *link, void *ud);
 };

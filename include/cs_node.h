@@ -47,8 +47,15 @@ void node_online(struct node *node, int64_t now_ms);
 void node_offline(struct node *node, int64_t now_ms);
 /* Call about every NODE_TICK_MS: resync, retries, expiry, persistence. */
 void node_tick(struct node *node, int64_t now_ms);
-/* Runs the producers while the output has room. */
-void node_pump(struct node *node, int64_t now_ms);
+/* Runs the producers while the output has room, a bounded amount of
+ * work per call.  Returns true when they stopped for that bound with
+ * room left: call again once the loop has read its inputs. */
+bool node_pump(struct node *node, int64_t now_ms);
+/* Did the last pump (of any entry point) stop for its work bound? */
+bool node_wants_pump(const struct node *node);
+/* The output fell well below its budget: producers continue (before it
+ * is empty, so producing and writing overlap). */
+void node_writable(struct node *node, int64_t now_ms);
 
 #define NODE_TICK_MS 250
 /* After a (re)connect, owners are probed at once; their answers arrive

@@ -22,6 +22,9 @@
 #include "home_priv.h"
 
 #define BIND_PAGE 128
+/* Pages per pump call: about a millisecond of indexed reads, then the
+ * loop returns to its inputs (SIGTERM, stanzas) before the next. */
+#define BIND_PAGES_PER_CALL 2
 /* Output room taken per channel of a page (a probe or a subscribe with
  * long addresses stays well below it). */
 #define BIND_BYTES_PER_CHANNEL 512
@@ -72,7 +75,10 @@ static void on_owned(void *ud, const char *name, const char *owner, enum channel
 
 bool bind_pump(struct home *h, int64_t now_ms)
 {
+    int pages = 0;
     while (h->bind_active) {
+        if (pages++ == BIND_PAGES_PER_CALL)
+            return true; /* more, with room: the caller pumps again soon */
         struct page pg = {.n = 0};
         size_t fit = out_room(h->out) / BIND_BYTES_PER_CHANNEL;
         int want = fit > BIND_PAGE ? BIND_PAGE : (int)fit;

@@ -65,8 +65,32 @@ static void free_via(struct channel *c)
     hash_clear(&c->via);
 }
 
+void channel_note_state(struct channel *c, const char *contact, enum sub_state state)
+{
+    bool pending = state == SUB_NONE_IN || state == SUB_NONE_OUT_IN || state == SUB_TO_IN;
+    char *own = hash_get(&c->pending, contact); /* the value is the owned key */
+    if (pending && own == NULL) {
+        own = xstrdup(contact);
+        hash_put(&c->pending, own, own);
+    } else if (!pending && own) {
+        hash_del(&c->pending, contact);
+        free(own);
+    }
+}
+
+static void free_pending(struct channel *c)
+{
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    while (hash_next(&c->pending, &pos, &k, &v))
+        free((char *)k);
+    hash_clear(&c->pending);
+}
+
 static void channel_free(struct channel *c)
 {
+    free_pending(c);
     free_via(c);
     if (c->remote)
         remote_free(c->remote);
@@ -169,6 +193,8 @@ static void bad_row(struct load_ctx *lc, const char *what, const char *value)
 static void on_item(void *ud, const char *jid, const struct sub_row *row)
 {
     struct load_ctx *lc = ud;
+    if (channel_jid_ok(jid))
+        channel_note_state(lc->c, jid, row->state);
     if (sub_is_watcher(row->state) && channel_via(lc->c, jid)) {
         /* A vouched watcher's status goes to its node, which therefore
          * may have it (approve and closed channels). */

@@ -30,6 +30,7 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 struct daemon {
     struct config cfg;
+    struct loop_timer *repump; /* producers stopped for their work bound */
     struct loop *loop;
     struct store *store;
     struct node *node;
@@ -83,10 +84,37 @@ static void out_splice(void *ud, size_t from, size_t to, const char *repl, size_
 
 /* ---- Link events: the clock is read here and passed in ---- */
 
+/* After any event: producers that stopped for their work bound (not for
+ * room) go on once the loop has read its inputs. */
+static void on_repump(struct loop *loop, void *ud);
+
+static void after(struct daemon *d)
+{
+    if (d->repump == NULL && node_wants_pump(d->node))
+        d->repump = loop_timer_add(d->loop, 0, on_repump, d);
+}
+
+static void on_repump(struct loop *loop, void *ud)
+{
+    struct daemon *d = ud;
+    d->repump = NULL;
+    if (link_online(d->link))
+        node_pump(d->node, cs_wall_ms());
+    after(d);
+}
+
+static void on_writable(struct link *link, void *ud)
+{
+    struct daemon *d = ud;
+    node_writable(d->node, cs_wall_ms());
+    after(d);
+}
+
 static void on_online(struct link *link, void *ud)
 {
     struct daemon *d = ud;
     node_online(d->node, cs_wall_ms());
+    after(d);
 }
 
 static void on_offline(struct link *link, void *ud)
@@ -99,6 +127,7 @@ static void on_drained(struct link *link, void *ud)
 {
     struct daemon *d = ud;
     node_drained(d->node, cs_wall_ms());
+    after(d);
 }
 
 /* State changes of this batch become durable before any stanza that
@@ -107,6 +136,7 @@ static void on_batch_end(struct link *link, void *ud)
 {
     struct daemon *d = ud;
     node_batch_end(d->node, cs_wall_ms());
+    after(d);
 }
 
 static void on_stanza(struct link *link, struct xml_node *stanza, void *ud)
@@ -126,8 +156,10 @@ static void on_tick(struct loop *loop, void *ud)
     struct daemon *d = ud;
     d->tick = loop_timer_add(loop, NODE_TICK_MS, on_tick, d);
     node_note_link(d->node, link_stats(d->link)->connects);
-    if (link_online(d->link))
+    if (link_online(d->link)) {
         node_tick(d->node, cs_wall_ms());
+        after(d);
+    }
 }
 
 static int64_t clock_us(void)
@@ -148,6 +180,7 @@ static const struct link_handlers handlers = {
     .stanza = on_stanza,
     .batch_end = on_batch_end,
     .drained = on_drained,
+    .writable = on_writable,
     .closed = on_closed,
 };
 
@@ -270,8 +303,10 @@ int main(int argc, char **argv)
     }
     log_info("chanstatd: stopped");
 out:
-    if (d.loop)
+    if (d.loop) {
         loop_timer_cancel(d.loop, &d.tick);
+        loop_timer_cancel(d.loop, &d.repump);
+    }
     link_free(&d.link);
     node_free(&d.node);
     if (d.sigfd >= 0)

@@ -23,6 +23,9 @@
 #include "home_priv.h"
 
 #define RESYNC_PAGE 64
+/* Deliveries per pump call: the loop returns to its inputs in between
+ * (about a millisecond of work). */
+#define FANOUT_STEP 16384
 
 /* Keeps channel_state in step: whether watchers are shown "available",
  * and the last-seen time: when the owner left, or, while available, when
@@ -100,13 +103,14 @@ static void serialise_body(struct channel *c)
 
 /* Writes what the output takes of c's fan-out.  false: stopped (no room
  * or link down), true: finished. */
-static bool run_channel(struct home *h, struct channel *c)
+static bool run_channel(struct home *h, struct channel *c, unsigned *budget)
 {
     if (c->fan_body == NULL)
         serialise_body(c);
     while (c->fan_pos < c->nwatchers) {
-        if (out_room(h->out) == 0)
+        if (out_room(h->out) == 0 || *budget == 0)
             return false;
+        (*budget)--;
         h->scratch.len = 0;
         strbuf_append(&h->scratch, "<presence to='", 14);
         xml_escape(&h->scratch, c->watchers[c->fan_pos], strlen(c->watchers[c->fan_pos]), true);
@@ -158,16 +162,18 @@ static bool resync_step(struct home *h)
 
 bool fanout_pump(struct home *h)
 {
+    unsigned budget = FANOUT_STEP;
     for (;;) {
         while (h->fan_head) {
-            if (!run_channel(h, h->fan_head))
+            if (!run_channel(h, h->fan_head, &budget))
                 return true;
             pop(h);
         }
         if (!h->resync_active)
             return false;
-        if (out_room(h->out) == 0)
+        if (out_room(h->out) == 0 || budget == 0)
             return true;
+        budget = budget > 64 ? budget - 64 : 0; /* a resync step loads a channel */
         if (!resync_step(h)) {
             h->resync_active = false;
             free(h->resync_after);

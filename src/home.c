@@ -203,8 +203,10 @@ int home_change(struct home *h, const char *channel, struct channel *c, const ch
         log_error("home: cannot store %s for %s/%s", sub_event_name(ev), channel, contact);
         return -1;
     }
-    if (c)
+    if (c) {
         watchers_set(c, contact, sub_is_watcher(row->state) && channel_via(c, contact) == NULL);
+        channel_note_state(c, contact, row->state);
+    }
     log_debug("home: %s/%s: %s -> %s", channel, contact, sub_event_name(ev),
               sub_state_name(row->state));
     return (int)act;
@@ -265,15 +267,11 @@ void home_decide(struct home *h, struct channel *c, const char *contact, struct 
     via_done(h, c, contact, row);
 }
 
-/* May another pending request be kept?  Fails closed on a database error. */
+/* May another pending request be kept?  O(1): the loaded channel keeps
+ * the set of its pending contacts. */
 static bool pending_room(struct home *h, struct channel *c)
 {
-    int n = 0;
-    if (roster_pending_in(h->roster, c->name, h->limits.max_pending, &n) != 0) {
-        log_error("home: counting pending requests of %s failed; refusing", c->name);
-        return false;
-    }
-    return n < h->limits.max_pending;
+    return c->pending.n < (size_t)h->limits.max_pending;
 }
 
 static void inbound_subscribe(struct home *h, struct channel *c, const char *contact)

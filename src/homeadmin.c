@@ -95,10 +95,12 @@ static void apply_roster(struct home *h, const struct change *ch)
     r = roster_get(h->roster, ch->channel, ch->jid, &row);
     if (r == CS_EDB)
         return;
-    now = r == 0 && sub_is_watcher(row.state);
+    now = r == 0 && sub_is_watcher(row.state) && !(c && channel_via(c, ch->jid));
     before = c ? watchers_has(c, ch->jid) : was_watcher(ch->old);
-    if (c)
+    if (c) {
         watchers_set(c, ch->jid, now);
+        channel_note_state(c, ch->jid, r == 0 ? row.state : SUB_NONE);
+    }
     if (now && !before) {
         /* A channel not in memory has nobody's status to share yet: its
          * watchers get it when the owner's presence loads it. */

@@ -179,6 +179,7 @@ static void update_events(struct link *link)
 /* Writes what the socket takes now.  Returns 0 or CS_EIO/CS_ECLOSED. */
 static int flush(struct link *link)
 {
+    bool was_high = pending(link) > link->budget / 2;
     while (pending(link) > 0) {
         ssize_t n = send(link->fd, link->out.data + link->out_off, pending(link), MSG_NOSIGNAL);
         if (n < 0) {
@@ -197,9 +198,14 @@ static int flush(struct link *link)
         link->out.len = link->out_off = 0;
         if (wrote && link->state == LINK_ONLINE && link->h->drained)
             link->h->drained(link, link->ud);
-    } else if (link->out_off > link->out.len / 2) {
-        strbuf_consume(&link->out, link->out_off);
-        link->out_off = 0;
+    } else {
+        if (link->out_off > link->out.len / 2) {
+            strbuf_consume(&link->out, link->out_off);
+            link->out_off = 0;
+        }
+        if (was_high && pending(link) <= link->budget / 2 && link->state == LINK_ONLINE &&
+            link->h->writable)
+            link->h->writable(link, link->ud);
     }
     if (link->read_paused && pending(link) <= link->budget / 2) {
         link->read_paused = false;

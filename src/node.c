@@ -45,6 +45,7 @@ struct node {
     struct offline *offline;
     struct changes *changes;
     bool edits_pending; /* another connection committed: read the change log */
+    bool pump_again;    /* producers stopped for their work limit, with room left */
     struct home *home;
     struct route *route;
     struct service svc;
@@ -295,11 +296,11 @@ void node_batch_end(struct node *n, int64_t now_ms)
     node_pump(n, now_ms);
 }
 
-void node_pump(struct node *n, int64_t now_ms)
+bool node_pump(struct node *n, int64_t now_ms)
 {
     size_t from = mark(n);
-    home_pump(n->home, now_ms);
-    route_pump(n->route, now_ms);
+    bool more = home_pump(n->home, now_ms);
+    more = route_pump(n->route, now_ms) || more;
     /* Producers write state too (binding requests, shown flags): durable
      * before their output leaves, or their output is taken back. */
     if (commit(n) != 0) {
@@ -309,7 +310,24 @@ void node_pump(struct node *n, int64_t now_ms)
         roster_tx_rollback(n->roster);
         splice(n, from, mark(n), "");
         reload(n, now_ms);
+        more = false;
     }
+    /* Stopped for its work limit, not for room: go on after the loop
+     * read its inputs (the daemon's zero-delay timer). */
+    n->pump_again = more && n->out->room(n->out->ud) > 0;
+    return n->pump_again;
+}
+
+bool node_wants_pump(const struct node *n)
+{
+    return n->pump_again;
+}
+
+void node_writable(struct node *n, int64_t now_ms)
+{
+    if (n->edits_pending)
+        apply_edits(n, now_ms);
+    node_pump(n, now_ms);
 }
 
 void node_drained(struct node *n, int64_t now_ms)

@@ -22,6 +22,7 @@
 /* Stored messages read per step of the flush cursor (and never more
  * bytes than the output has room for). */
 #define FLUSH_PAGE 64
+#define FLUSH_PAGES_PER_CALL 4
 /* Channels whose store usage is cached; above this, entries with nothing
  * stored are forgotten (read again on demand). */
 #define USAGE_SWEEP 100000
@@ -811,7 +812,10 @@ static void flush_one(void *ud, int64_t id, const char *sender, const char *stan
 
 bool route_pump(struct route *r, int64_t now_ms)
 {
+    int pages = 0;
     while (r->flush_head) {
+        if (pages++ == FLUSH_PAGES_PER_CALL)
+            return true; /* more: the loop reads its inputs in between */
         struct stored *s = r->flush_head;
         const char *owner, *resource, *jid;
         struct flush_ctx f = {.r = r, .s = s, .now_s = now_ms / 1000};

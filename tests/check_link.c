@@ -53,7 +53,8 @@ static void h_closed(struct link *l, void *ud)
 {
     F.closed++;
 }
-static const struct link_handlers H = {h_online, h_offline, h_stanza, NULL, NULL, h_closed};
+static const struct link_handlers H = {
+    .online = h_online, .offline = h_offline, .stanza = h_stanza, .closed = h_closed};
 
 static void setup(void)
 {
