@@ -242,6 +242,18 @@ static void on_channel(void *ud, const char *name, const char *owner, enum chann
         bad_row(lc, "owner", owner);
 }
 
+/* Into the dense array (by index) and the table (by name). */
+static void cache_insert(struct chancache *cc, struct channel *c)
+{
+    if (cc->n == cc->cap) {
+        cc->cap = cc->cap ? cc->cap * 2 : 64;
+        cc->all = xrealloc(cc->all, cc->cap * sizeof(*cc->all));
+    }
+    c->index = cc->n;
+    cc->all[cc->n++] = c;
+    hash_put(&cc->by_name, c->name, c);
+}
+
 struct channel *chancache_find(struct chancache *cc, const char *name)
 {
     struct channel *c = hash_get(&cc->by_name, name);
@@ -276,13 +288,7 @@ struct channel *chancache_find(struct chancache *cc, const char *name)
         log_error("channel: reading the display name of %s failed", c->name);
     c->status.last_seen = c->saved_last_seen = last_seen;
     c->shown = shown;
-    if (cc->n == cc->cap) {
-        cc->cap = cc->cap ? cc->cap * 2 : 64;
-        cc->all = xrealloc(cc->all, cc->cap * sizeof(*cc->all));
-    }
-    c->index = cc->n;
-    cc->all[cc->n++] = c;
-    hash_put(&cc->by_name, c->name, c);
+    cache_insert(cc, c);
     return c;
 }
 
@@ -315,12 +321,6 @@ struct channel *chancache_add(struct chancache *cc, const char *name)
     c->jid = xmalloc(len);
     snprintf(c->jid, len, "%s@%s", name, cc->domain);
     c->policy = POLICY_OPEN;
-    if (cc->n == cc->cap) {
-        cc->cap = cc->cap ? cc->cap * 2 : 64;
-        cc->all = xrealloc(cc->all, cc->cap * sizeof(*cc->all));
-    }
-    c->index = cc->n;
-    cc->all[cc->n++] = c;
-    hash_put(&cc->by_name, c->name, c);
+    cache_insert(cc, c);
     return c;
 }

@@ -461,21 +461,30 @@ int roster_state_get(struct roster *r, const char *channel, int64_t *last_seen_r
     return end(r, st, rc, "reading the state of %s", channel);
 }
 
-int roster_state_put(struct roster *r, const char *channel, int64_t last_seen, bool shown)
+/* Steps a write binding texts (NULL binds NULL) then integers, in the
+ * open transaction (started if none is).  0 or CS_EDB. */
+static int put_row(struct roster *r, enum stmt_id id, const char *const *texts, int ntexts,
+                   const int64_t *ints, int nints, const char *what)
 {
-    sqlite3_stmt *st = r->st[ST_STATE_PUT];
-    int rc;
-
+    sqlite3_stmt *st = r->st[id];
+    int rc = SQLITE_OK, i;
     if (roster_tx_begin(r) != 0)
         return CS_EDB;
-    rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 2, last_seen);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(st, 3, shown ? 1 : 0);
+    for (i = 0; i < ntexts && rc == SQLITE_OK; i++)
+        rc = texts[i] ? sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_TRANSIENT)
+                      : sqlite3_bind_null(st, i + 1);
+    for (int k = 0; k < nints && rc == SQLITE_OK; k++)
+        rc = sqlite3_bind_int64(st, i + k + 1, ints[k]);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    return end(r, st, rc, "writing the state of %s", channel);
+    return end(r, st, rc, "%s", what);
+}
+
+int roster_state_put(struct roster *r, const char *channel, int64_t last_seen, bool shown)
+{
+    const char *t[] = {channel};
+    const int64_t v[] = {last_seen, shown ? 1 : 0};
+    return put_row(r, ST_STATE_PUT, t, 1, v, 2, "writing the state of a channel");
 }
 
 int roster_shown_page(struct roster *r, const char *after, int limit, roster_name_cb *cb, void *ud,
@@ -664,18 +673,9 @@ int roster_display_name(struct roster *r, const char *name, char **display_r)
 
 int roster_stats_put(struct roster *r, const char *name, int64_t value, int64_t updated)
 {
-    sqlite3_stmt *st = r->st[ST_STATS_PUT];
-    int rc;
-    if (roster_tx_begin(r) != 0)
-        return CS_EDB;
-    rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 2, value);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 3, updated);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    return end(r, st, rc, "storing stat %s", name);
+    const char *t[] = {name};
+    const int64_t v[] = {value, updated};
+    return put_row(r, ST_STATS_PUT, t, 1, v, 2, "storing a stat");
 }
 
 int roster_resources_clear(struct roster *r, const char *channel)
@@ -712,18 +712,9 @@ int roster_resource_put(struct roster *r, const char *channel, const char *resou
 
 int roster_lease_put(struct roster *r, const char *channel, const char *node, int64_t expires)
 {
-    sqlite3_stmt *st = r->st[ST_LEASE_PUT];
-    int rc;
-    if (roster_tx_begin(r) != 0)
-        return CS_EDB;
-    rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(st, 2, node, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 3, expires);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    return end(r, st, rc, "storing the lease of %s on %s", node, channel);
+    const char *t[] = {channel, node};
+    const int64_t v[] = {expires};
+    return put_row(r, ST_LEASE_PUT, t, 2, v, 1, "storing a node's lease");
 }
 
 int roster_lease_delete(struct roster *r, const char *channel, const char *node)

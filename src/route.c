@@ -474,47 +474,46 @@ static bool reply(struct route *r, const struct xml_node *msg, const char *owner
  * address here, vouched), or a remote channel's reply or error comes back
  * to escape(user)@DOMAIN (goes to the user from the escaped channel
  * address). */
+/* msg without <vouch/>, from escape(from_jid)@DOMAIN to `to` (plus a
+ * fresh <vouch/> when `vouch`). */
+static void mirror_send(struct route *r, const struct xml_node *msg, const char *from_jid,
+                        const char *to, bool vouch)
+{
+    char *esc = jid_escape_local(from_jid);
+    struct strbuf addr = {0};
+    struct xml_node *m = without_vouch(msg);
+    strbuf_printf(&addr, "%s@%s", esc, r->domain);
+    xml_set_attr(m, "from", addr.data);
+    xml_set_attr(m, "to", to);
+    if (vouch)
+        xml_add_child(m, "vouch", NS_FEDERATION);
+    if (out_stanza(r->out, m) == 0)
+        r->stats.mirrored++;
+    xml_free(m);
+    strbuf_free(&addr);
+    free(esc);
+}
+
+/* The status service's side of the mirror path: a local user writes to
+ * escape(remote)@DOMAIN (goes to the remote channel from the user's
+ * address here, vouched), or a remote channel's reply or error comes back
+ * to escape(user)@DOMAIN (goes to the user from the escaped channel
+ * address, the address the user wrote to). */
 static bool mirror(struct route *r, const struct xml_node *msg, const struct jid *from,
                    const struct jid *target)
 {
     const char *type = xml_attr(msg, "type");
-    char *esc_to = NULL, *sender = jid_bare(from), *target_bare = jid_bare(target);
-    bool done = false;
+    char *sender = jid_bare(from), *target_bare = jid_bare(target);
+    bool done = true;
 
     if (local_user(r, from->domain) && target->local && strcmp(target->domain, r->domain) != 0 &&
-        (type == NULL || strcmp(type, "error") != 0)) {
-        /* user -> remote channel */
-        char *esc = jid_escape_local(sender);
-        struct strbuf me = {0};
-        struct xml_node *m = without_vouch(msg);
-        strbuf_printf(&me, "%s@%s", esc, r->domain);
-        xml_set_attr(m, "from", me.data);
-        xml_set_attr(m, "to", target_bare);
-        xml_add_child(m, "vouch", NS_FEDERATION);
-        if (out_stanza(r->out, m) == 0)
-            r->stats.mirrored++;
-        xml_free(m);
-        strbuf_free(&me);
-        free(esc);
-        done = true;
-    } else if (local_user(r, target->domain) && strcmp(from->domain, r->domain) != 0 &&
-               from->local &&
-               (xml_child(msg, "vouch", NS_FEDERATION) || (type && strcmp(type, "error") == 0))) {
-        /* remote channel -> user: from the address the user wrote to */
-        char *esc = jid_escape_local(sender);
-        struct strbuf addr = {0};
-        struct xml_node *m = without_vouch(msg);
-        strbuf_printf(&addr, "%s@%s", esc, r->domain);
-        xml_set_attr(m, "from", addr.data);
-        xml_set_attr(m, "to", target_bare);
-        if (out_stanza(r->out, m) == 0)
-            r->stats.mirrored++;
-        xml_free(m);
-        strbuf_free(&addr);
-        free(esc);
-        done = true;
-    }
-    free(esc_to);
+        (type == NULL || strcmp(type, "error") != 0))
+        mirror_send(r, msg, sender, target_bare, true); /* user -> remote channel */
+    else if (local_user(r, target->domain) && strcmp(from->domain, r->domain) != 0 && from->local &&
+             (xml_child(msg, "vouch", NS_FEDERATION) || (type && strcmp(type, "error") == 0)))
+        mirror_send(r, msg, sender, target_bare, false); /* remote channel -> user */
+    else
+        done = false;
     free(sender);
     free(target_bare);
     return done;
