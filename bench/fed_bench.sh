@@ -15,11 +15,10 @@
 #   b  watchers subscribed directly to the channel carol@status.b.test
 #      (chanstatd on b.test is the home, owner carol@b.test);
 #   a  watchers subscribed through status.a.test to the escaped address
-#      carol\40status.b.test@status.a.test, so status.a.test should relay
-#      the remote channel and only one copy should cross s2s.  While
-#      status.a.test does not support remote channels yet, the case reports
-#      "not available yet" instead of failing.  Its set-up is
-#      case_a_setup below: the place for any configuration it will need.
+#      carol\40status.b.test@status.a.test: status.a.test holds one
+#      upstream subscription and only one copy crosses s2s (if the node
+#      answers unsubscribed, the case reports "not available" instead of
+#      failing).  Its set-up is case_a_setup below.
 #
 # Not run by `make check`.  Run from the source tree after building:
 #   bench/fed_bench.sh 100
