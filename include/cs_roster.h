@@ -52,9 +52,6 @@ int roster_pending_in(struct roster *roster, const char *channel, int limit, int
 typedef void roster_channel_cb(void *ud, const char *name, const char *owner,
                                enum channel_policy policy);
 typedef void roster_item_cb(void *ud, const char *jid, const struct sub_row *row);
-/* Calls cb for every channel, in name order: all rows at once, for tools
- * and small sets; paced callers use roster_owned_page.  0 or CS_EDB. */
-int roster_each_channel(struct roster *roster, roster_channel_cb *cb, void *ud);
 /* Calls cb for channel name if it exists.  0 (found), CS_ENOTFOUND or CS_EDB. */
 int roster_find_channel(struct roster *roster, const char *name, roster_channel_cb *cb, void *ud);
 /* Calls cb for every roster row of channel.  0 or CS_EDB. */

@@ -151,11 +151,16 @@ static void unbind(struct home *h, const char *name, struct channel *c, const ch
     free(from);
 }
 
-static struct home *refresh_home; /* for on_lease_refresh: one thread, one call at a time */
+struct refresh_ctx {
+    struct home *h;
+    struct channel *c;
+};
 
+/* A policy change may give a node the status or take it away. */
 static void on_lease_refresh(void *ud, const char *node, const char *expires, const char *unused)
 {
-    homefed_refresh_node(refresh_home, ud, node);
+    struct refresh_ctx *rc = ud;
+    homefed_refresh_node(rc->h, rc->c, node);
 }
 
 static void apply_channel(struct home *h, const struct change *ch, int64_t now_ms)
@@ -167,7 +172,6 @@ static void apply_channel(struct home *h, const struct change *ch, int64_t now_m
 
     if (r == CS_EDB)
         return;
-    refresh_home = h;
     if (!cr.found) {
         log_info("home: channel %s removed by an edit", ch->channel);
         if (old_owner && channel_jid_ok(old_owner))
@@ -183,7 +187,9 @@ static void apply_channel(struct home *h, const struct change *ch, int64_t now_m
     if (c && c->policy != cr.policy) {
         log_info("home: channel %s: policy now %s", c->name, channel_policy_name(cr.policy));
         c->policy = cr.policy;
-        roster_leases_of(h->roster, c->name, on_lease_refresh, c);
+        struct refresh_ctx rc = {h, c};
+        if (roster_leases_of(h->roster, c->name, on_lease_refresh, &rc) != 0)
+            log_error("home: channel %s: reading its node leases failed", c->name);
     }
     if (!same(old_owner, cr.owner) || (ch->old == NULL && c == NULL && cr.owner)) {
         if (old_owner && !same(old_owner, cr.owner) && channel_jid_ok(old_owner)) {

@@ -22,7 +22,6 @@ enum stmt_id {
     ST_PUT,
     ST_DELETE,
     ST_PENDING,
-    ST_CHANNELS,
     ST_CHANNEL,
     ST_ITEMS,
     ST_OWNED_PAGE,
@@ -71,7 +70,6 @@ static const char *const sql[ST_COUNT] = {
     /* Rows counted in C up to the limit: the partial index roster_pending
      * holds only pending requests, so the work is min(pending, limit). */
     [ST_PENDING] = "SELECT 1 FROM roster WHERE channel = ?1 AND pending_in = 1 LIMIT ?2",
-    [ST_CHANNELS] = "SELECT name, owner, policy FROM channel ORDER BY name",
     [ST_CHANNEL] = "SELECT name, owner, policy FROM channel WHERE name = ?1",
     [ST_ITEMS] = "SELECT jid, subscription, ask, pending_in, approved FROM roster"
                  " WHERE channel = ?1",
@@ -370,12 +368,6 @@ static int each_channel_row(struct roster *r, sqlite3_stmt *st, roster_channel_c
     }
     *n_r = n;
     return end(r, st, rc, "reading channels");
-}
-
-int roster_each_channel(struct roster *r, roster_channel_cb *cb, void *ud)
-{
-    int n;
-    return each_channel_row(r, r->st[ST_CHANNELS], cb, ud, &n);
 }
 
 int roster_find_channel(struct roster *r, const char *name, roster_channel_cb *cb, void *ud)
