@@ -839,7 +839,7 @@ static void on_item_cursor(void *ud, const char *jid, const struct sub_row *row)
 START_TEST(test_queries_use_indexes)
 {
     /* Every statement the two modules prepared, read back from the
-     * connection: each looks its rows up through an index, except the two
+     * connection: each looks its rows up through an index, except those
      * that read everything on purpose. */
     static const char *const whole_table[] = {
         "DELETE FROM offline WHERE stored < ?1", /* offline_expire */
