@@ -7,7 +7,8 @@ ends.
    status meanwhile, status.a.test restarted: the watchers converge to her
    true status within a few seconds and the home still has one roster row
    for the node.
-2. status.b.test (the home) restarted with SIGTERM: after carol's next
+2. status.b.test (the home) restarted with SIGTERM, then killed (SIGKILL)
+   and restarted while carol changed: after carol's next
    change the watchers see it.
 3. Renewals move the home's node_lease.expires forward and the lease never
    runs out while status.a.test lives; status.a.test killed: the home drops
@@ -85,6 +86,15 @@ async def restarts(carol, ws):
     await b.start()
     carol.send_presence(pshow="xa", pstatus="after the home's restart")
     await converge(ws, ("xa", "after the home's restart"), "after status.b.test restarted")
+    assert node_rows() == [("from",)], "home rows for the node: %r" % node_rows()
+
+    # 3. The home dies without a word (kill -9); carol changes meanwhile.
+    await b.stop(signal.SIGKILL)
+    carol.send_presence(pshow="chat", pstatus="changed while the home was down")
+    await asyncio.sleep(1)
+    await b.start()
+    await converge(ws, ("chat", "changed while the home was down"),
+                   "after status.b.test was killed and restarted")
     assert node_rows() == [("from",)], "home rows for the node: %r" % node_rows()
     return a
 
