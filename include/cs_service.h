@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "cs_out.h"
+#include "cs_privilege.h"
 #include "cs_stanza.h"
 
 struct home;
@@ -58,7 +59,8 @@ struct service {
     struct route *route;   /* borrowed: messages; NULL answers them with errors */
     const struct out *out; /* borrowed: where answers go */
     struct service_opts opts;
-    struct adhoc *adhoc; /* owned: open command sessions (adhoc.c) */
+    struct adhoc *adhoc;    /* owned: open command sessions (adhoc.c) */
+    struct privileges priv; /* owned: what servers granted (XEP-0356) */
     struct service_stats stats;
 };
 

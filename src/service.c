@@ -11,6 +11,7 @@
 #include "cs_home.h"
 #include "cs_jid.h"
 #include "cs_log.h"
+#include "cs_privilege.h"
 #include "cs_route.h"
 #include "cs_util.h"
 #include "cs_vcard.h"
@@ -85,6 +86,7 @@ void service_configure(struct service *svc, const struct service_opts *opts)
 void service_deinit(struct service *svc)
 {
     adhoc_free(&svc->adhoc);
+    privileges_deinit(&svc->priv);
 }
 
 void service_send(struct service *svc, struct xml_node *st)
@@ -375,7 +377,10 @@ void service_handle(struct service *svc, const struct xml_node *stanza, int64_t 
         jid_deinit(&to_jid);
         return;
     }
-    if (strcmp(stanza->name, "iq") == 0)
+    if (strcmp(stanza->name, "message") == 0 && to_jid.local == NULL &&
+        privileges_message(&svc->priv, stanza)) {
+        /* A server's XEP-0356 announcement: recorded, never answered. */
+    } else if (strcmp(stanza->name, "iq") == 0)
         handle_iq(svc, stanza, &from_jid, &to_jid, now_ms);
     else if (strcmp(stanza->name, "message") == 0 && svc->route)
         route_message(svc->route, stanza, now_ms);

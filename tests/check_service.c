@@ -47,6 +47,57 @@ static void expect(const char *in, const char *want)
     free(got);
 }
 
+/* XEP-0356: a server's privilege announcement is recorded per server
+ * domain (both namespaces; the latest wins) and never answered; the same
+ * element from a user is an ordinary message. */
+START_TEST(test_privilege_announcement)
+{
+    struct service svc;
+    struct testout t;
+    const struct privilege *pv;
+    struct xml_node *st;
+    testout_init(&t);
+    service_init(&svc, "status.a.test", NULL, NULL, &t.path);
+    st = parse("<message from='a.test' to='status.a.test'>"
+               "<privilege xmlns='urn:xmpp:privilege:2'><perm access='roster' type='both'/>"
+               "<perm access='presence' type='managed_entity'/></privilege></message>");
+    service_handle(&svc, st, 1000);
+    xml_free(st);
+    ck_assert_uint_eq(t.buf.len, 0);
+    pv = privileges_of(&svc.priv, "a.test");
+    ck_assert_ptr_nonnull(pv);
+    ck_assert_int_eq(pv->version, 2);
+    ck_assert_int_eq(pv->roster, PRIV_ROSTER_BOTH);
+    ck_assert_int_eq(pv->presence, PRIV_PRESENCE_MANAGED_ENTITY);
+    ck_assert_int_eq(pv->message, PRIV_MESSAGE_NONE);
+    /* Version 1, a later announcement: replaces the first; odd values
+     * are ignored. */
+    st = parse("<message from='a.test' to='status.a.test'>"
+               "<privilege xmlns='urn:xmpp:privilege:1'><perm access='roster' type='get'/>"
+               "<perm access='message' type='outgoing'/><perm access='presence' type='all'/>"
+               "</privilege></message>");
+    service_handle(&svc, st, 1000);
+    xml_free(st);
+    ck_assert_uint_eq(t.buf.len, 0);
+    pv = privileges_of(&svc.priv, "a.test");
+    ck_assert_int_eq(pv->version, 1);
+    ck_assert_int_eq(pv->roster, PRIV_ROSTER_GET);
+    ck_assert_int_eq(pv->message, PRIV_MESSAGE_OUTGOING);
+    ck_assert_int_eq(pv->presence, PRIV_PRESENCE_NONE);
+    ck_assert_ptr_null(privileges_of(&svc.priv, "b.test"));
+    /* From a user: no grant, an ordinary message to the domain. */
+    st = parse("<message from='mallory@a.test/r' to='status.a.test'>"
+               "<privilege xmlns='urn:xmpp:privilege:2'><perm access='roster' type='both'/>"
+               "</privilege></message>");
+    service_handle(&svc, st, 1000);
+    xml_free(st);
+    ck_assert_ptr_nonnull(strstr(t.buf.data, "service-unavailable"));
+    ck_assert_int_eq(privileges_of(&svc.priv, "a.test")->roster, PRIV_ROSTER_GET);
+    service_deinit(&svc);
+    testout_deinit(&t);
+}
+END_TEST
+
 START_TEST(test_ping)
 {
     expect("<iq type='get' id='p1' from='u@a.test/r' to='status.a.test'>"
@@ -304,6 +355,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     TCase *tch = tcase_create("channels");
     tcase_add_test(tc, test_ping);
+    tcase_add_test(tc, test_privilege_announcement);
     tcase_add_test(tc, test_disco_info);
     tcase_add_test(tc, test_disco_items_and_version);
     tcase_add_test(tc, test_unknown_iq);

@@ -1,0 +1,94 @@
+/* privilege.c - XEP-0356 announcements from servers (see cs_privilege.h). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs_jid.h"
+#include "cs_log.h"
+#include "cs_privilege.h"
+#include "cs_util.h"
+
+void privileges_deinit(struct privileges *p)
+{
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    while (hash_next(&p->by_domain, &pos, &k, &v))
+        free(v);
+    hash_clear(&p->by_domain);
+}
+
+const struct privilege *privileges_of(const struct privileges *p, const char *domain)
+{
+    return hash_get(&p->by_domain, domain);
+}
+
+const char *priv_roster_name(enum priv_roster r)
+{
+    static const char *const n[] = {"none", "get", "set", "both"};
+    return n[r];
+}
+
+const char *priv_presence_name(enum priv_presence p)
+{
+    static const char *const n[] = {"none", "managed_entity", "roster"};
+    return n[p];
+}
+
+/* Index of s in names, or -1. */
+static int lookup(const char *s, const char *const *names, int n)
+{
+    for (int i = 0; s && i < n; i++) {
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+bool privileges_message(struct privileges *p, const struct xml_node *msg)
+{
+    static const char *const rosters[] = {"none", "get", "set", "both"};
+    static const char *const messages[] = {"none", "outgoing"};
+    static const char *const presences[] = {"none", "managed_entity", "roster"};
+    const struct xml_node *priv = xml_child(msg, "privilege", NS_PRIVILEGE_2);
+    struct privilege *pv;
+    struct jid from;
+    size_t len;
+    int version = 2;
+
+    if (priv == NULL) {
+        priv = xml_child(msg, "privilege", NS_PRIVILEGE_1);
+        version = 1;
+    }
+    if (priv == NULL || jid_parse(xml_attr(msg, "from"), &from) != 0)
+        return false;
+    if (from.local || from.resource) {
+        /* Only a server speaks for its users. */
+        jid_deinit(&from);
+        return false;
+    }
+    len = strlen(from.domain);
+    pv = xcalloc(1, sizeof(*pv) + len + 1);
+    memcpy(pv->domain, from.domain, len + 1);
+    pv->version = version;
+    for (const struct xml_node *perm = xml_first_elem(priv); perm; perm = xml_next_elem(perm)) {
+        const char *access = xml_attr(perm, "access"), *type = xml_attr(perm, "type");
+        int v;
+        if (strcmp(perm->name, "perm") != 0 || access == NULL)
+            continue;
+        if (strcmp(access, "roster") == 0 && (v = lookup(type, rosters, 4)) >= 0)
+            pv->roster = (enum priv_roster)v;
+        else if (strcmp(access, "message") == 0 && (v = lookup(type, messages, 2)) >= 0)
+            pv->message = (enum priv_message)v;
+        else if (strcmp(access, "presence") == 0 && (v = lookup(type, presences, 3)) >= 0)
+            pv->presence = (enum priv_presence)v;
+    }
+    free(hash_put(&p->by_domain, pv->domain, pv));
+    log_info("privilege: %s grants roster %s, message %s, presence %s (XEP-0356, namespace %d)",
+             pv->domain, priv_roster_name(pv->roster),
+             pv->message == PRIV_MESSAGE_OUTGOING ? "outgoing" : "none",
+             priv_presence_name(pv->presence), version);
+    jid_deinit(&from);
+    return true;
+}
