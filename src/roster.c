@@ -717,29 +717,35 @@ int roster_lease_delete(struct roster *r, const char *channel, const char *node)
     return write_texts(r, ST_LEASE_DELETE, 2, v);
 }
 
+/* Steps st, passing each row's first ncols (2 or 3) text columns to cb
+ * (a missing third as NULL).  Returns the last sqlite3_step() code
+ * (SQLITE_DONE at the end); *n_r counts the rows passed. */
+static int step_rows(sqlite3_stmt *st, int ncols, roster_pair_cb *cb, void *ud, int *n_r)
+{
+    int rc;
+    *n_r = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *a = (const char *)sqlite3_column_text(st, 0);
+        const char *b = (const char *)sqlite3_column_text(st, 1);
+        const char *c = ncols > 2 ? (const char *)sqlite3_column_text(st, 2) : NULL;
+        if (a == NULL || b == NULL || (ncols > 2 && c == NULL))
+            return SQLITE_NOMEM; /* NOT NULL columns: NULL means no memory */
+        cb(ud, a, b, c);
+        (*n_r)++;
+    }
+    return rc;
+}
+
 int roster_leases_expired(struct roster *r, int64_t before, int limit, roster_pair_cb *cb, void *ud,
                           int *n_r)
 {
     sqlite3_stmt *st = r->st[ST_LEASE_EXPIRED];
-    int rc = sqlite3_bind_int64(st, 1, before), n = 0;
+    int rc = sqlite3_bind_int64(st, 1, before);
     *n_r = 0;
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int(st, 2, limit);
-    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-        const char *a, *b;
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW)
-            break;
-        a = (const char *)sqlite3_column_text(st, 0);
-        b = (const char *)sqlite3_column_text(st, 1);
-        if (a == NULL || b == NULL) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        cb(ud, a, b, NULL);
-        n++;
-    }
-    *n_r = n;
+    if (rc == SQLITE_OK)
+        rc = step_rows(st, 2, cb, ud, n_r);
     return end(r, st, rc, "reading expired leases");
 }
 
@@ -763,18 +769,8 @@ int roster_remote_watcher_delete(struct roster *r, const char *remote, const cha
 int roster_remote_watchers(struct roster *r, roster_pair_cb *cb, void *ud)
 {
     sqlite3_stmt *st = r->st[ST_RW_ALL];
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *a = (const char *)sqlite3_column_text(st, 0);
-        const char *b = (const char *)sqlite3_column_text(st, 1);
-        const char *c = (const char *)sqlite3_column_text(st, 2);
-        if (a == NULL || b == NULL || c == NULL) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        cb(ud, a, b, c);
-    }
-    return end(r, st, rc, "reading remote watchers");
+    int n;
+    return end(r, st, step_rows(st, 3, cb, ud, &n), "reading remote watchers");
 }
 
 int roster_via_put(struct roster *r, const char *channel, const char *jid, const char *node)
@@ -811,19 +807,8 @@ static int pairs_of(struct roster *r, enum stmt_id id, const char *channel, rost
                     void *ud)
 {
     sqlite3_stmt *st = r->st[id];
-    int rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
-    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-        const char *a, *b;
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW)
-            break;
-        a = (const char *)sqlite3_column_text(st, 0);
-        b = (const char *)sqlite3_column_text(st, 1);
-        if (a == NULL || b == NULL) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        cb(ud, a, b, NULL);
-    }
+    int n, rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = step_rows(st, 2, cb, ud, &n);
     return end(r, st, rc, "%s (%s)", sql[id], channel);
 }
