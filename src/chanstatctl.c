@@ -681,26 +681,37 @@ static int finish(struct collect *k, int r)
     return 0;
 }
 
+/* A listing command's frame: a JSON document {"key": [...]} or a table. */
+static void list_begin(struct collect *k, const char *key)
+{
+    if (k->c->json) {
+        admin_json_open(&k->j, NULL, '{');
+        admin_json_open(&k->j, key, '[');
+    }
+}
+
+static int list_end(struct collect *k, int r, const char *none_text)
+{
+    if (r != 0)
+        return finish(k, r);
+    if (k->c->json) {
+        admin_json_close(&k->j, ']');
+        admin_json_close(&k->j, '}');
+        json_print(&k->j);
+    } else {
+        table_or_none(k, none_text, "");
+    }
+    return 0;
+}
+
 static int cmd_channel_list(struct ctl *c)
 {
     struct collect k = {
         .c = c, .t = {.ncols = 5, .heads = {"NAME", "OWNER", "POLICY", "DISPLAY NAME", "CREATED"}}};
     int r;
-    if (c->json) {
-        admin_json_open(&k.j, NULL, '{');
-        admin_json_open(&k.j, "channels", '[');
-    }
+    list_begin(&k, "channels");
     r = admin_channel_list(c->store, on_channel, &k, c->err, sizeof(c->err));
-    if (r != 0)
-        return finish(&k, r);
-    if (c->json) {
-        admin_json_close(&k.j, ']');
-        admin_json_close(&k.j, '}');
-        json_print(&k.j);
-    } else {
-        table_or_none(&k, "no channels", "");
-    }
-    return 0;
+    return list_end(&k, r, "no channels");
 }
 
 static int cmd_channel_show(struct ctl *c)
@@ -1074,21 +1085,9 @@ static int cmd_offline_list(struct ctl *c)
                         .t = {.ncols = 5, .heads = {"ID", "CHANNEL", "SENDER", "STORED", "BYTES"}}};
     const char *channel = c->nargs > 0 ? c->args[0] : NULL;
     int r;
-    if (c->json) {
-        admin_json_open(&k.j, NULL, '{');
-        admin_json_open(&k.j, "messages", '[');
-    }
+    list_begin(&k, "messages");
     r = admin_offline_list(c->store, channel, on_message, &k, c->err, sizeof(c->err));
-    if (r != 0)
-        return finish(&k, r);
-    if (c->json) {
-        admin_json_close(&k.j, ']');
-        admin_json_close(&k.j, '}');
-        json_print(&k.j);
-    } else {
-        table_or_none(&k, "no stored messages", "");
-    }
-    return 0;
+    return list_end(&k, r, "no stored messages");
 }
 
 static int cmd_offline_purge(struct ctl *c)
@@ -1135,21 +1134,9 @@ static int cmd_stats(struct ctl *c)
 {
     struct collect k = {.c = c, .t = {.ncols = 3, .heads = {"NAME", "VALUE", "UPDATED"}}};
     int r;
-    if (c->json) {
-        admin_json_open(&k.j, NULL, '{');
-        admin_json_open(&k.j, "stats", '[');
-    }
+    list_begin(&k, "stats");
     r = admin_stats(c->store, on_stat, &k, c->err, sizeof(c->err));
-    if (r != 0)
-        return finish(&k, r);
-    if (c->json) {
-        admin_json_close(&k.j, ']');
-        admin_json_close(&k.j, '}');
-        json_print(&k.j);
-    } else {
-        table_or_none(&k, "no statistics yet (chanstatd writes them)", "");
-    }
-    return 0;
+    return list_end(&k, r, "no statistics yet (chanstatd writes them)");
 }
 
 /* ---- main ---- */
