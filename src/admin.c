@@ -440,6 +440,26 @@ static int channel_exists(sqlite3 *db, const char *name, char *err, size_t errle
     return r;
 }
 
+/* The validated, normalised inputs of channel add/set: *name_r and
+ * *owner_r (NULL when not given) are the caller's to free; *display_r
+ * borrows e's text (NULL when empty).  0 or an input error. */
+static int edit_inputs(const char *name_in, const struct admin_channel_edit *e, char **name_r,
+                       char **owner_r, enum channel_policy *policy_r, const char **display_r,
+                       char *err, size_t errlen)
+{
+    int r;
+    if ((r = admin_channel_name(name_in, name_r, err, errlen)) != 0 ||
+        (r = admin_channel_edit_check(e, err, errlen)) != 0)
+        return r;
+    if (e->owner != NULL && (r = admin_bare_jid(e->owner, true, owner_r, err, errlen)) != 0)
+        return r;
+    if (e->policy != NULL && (r = check_policy(e->policy, policy_r, err, errlen)) != 0)
+        return r;
+    if (e->display_name != NULL && e->display_name[0] != '\0')
+        *display_r = e->display_name;
+    return 0;
+}
+
 int admin_channel_add(struct store *store, const char *name_in, const struct admin_channel_edit *e,
                       struct admin_channel *c_r, char *err, size_t errlen)
 {
@@ -451,15 +471,8 @@ int admin_channel_add(struct store *store, const char *name_in, const struct adm
     int r;
 
     memset(c_r, 0, sizeof(*c_r));
-    if ((r = admin_channel_name(name_in, &name, err, errlen)) != 0 ||
-        (r = admin_channel_edit_check(e, err, errlen)) != 0)
+    if ((r = edit_inputs(name_in, e, &name, &owner, &policy, &display, err, errlen)) != 0)
         goto out;
-    if (e->owner != NULL && (r = admin_bare_jid(e->owner, true, &owner, err, errlen)) != 0)
-        goto out;
-    if (e->policy != NULL && (r = check_policy(e->policy, &policy, err, errlen)) != 0)
-        goto out;
-    if (e->display_name != NULL && e->display_name[0] != '\0')
-        display = e->display_name;
 
     if ((r = tx_begin(db, true, err, errlen)) != 0)
         goto out;
@@ -516,15 +529,8 @@ int admin_channel_set(struct store *store, const char *name_in, const struct adm
 
     memset(c_r, 0, sizeof(*c_r));
     *action_r = ADMIN_UNCHANGED;
-    if ((r = admin_channel_name(name_in, &name, err, errlen)) != 0 ||
-        (r = admin_channel_edit_check(e, err, errlen)) != 0)
+    if ((r = edit_inputs(name_in, e, &name, &owner, &policy, &display, err, errlen)) != 0)
         goto out;
-    if (e->owner != NULL && (r = admin_bare_jid(e->owner, true, &owner, err, errlen)) != 0)
-        goto out;
-    if (e->policy != NULL && (r = check_policy(e->policy, &policy, err, errlen)) != 0)
-        goto out;
-    if (e->display_name != NULL && e->display_name[0] != '\0')
-        display = e->display_name;
 
     if ((r = tx_begin(db, true, err, errlen)) != 0)
         goto out;
