@@ -35,6 +35,8 @@ struct home_limits {
     int sub_per_minute;    /* ... and per minute after that */
     int max_pending;       /* pending inbound requests per channel */
     int64_t retry_ms;      /* owner binding retried this long after an error */
+    int64_t bind_delay_ms; /* binding starts this long after online: a server's
+                              grant (XEP-0356) comes first */
     struct fed_limits fed; /* federation timers (cs_fed.h) */
 };
 
@@ -44,6 +46,8 @@ struct home_stats {
     unsigned long bad_presence;    /* presence answered with an error or dropped as invalid */
     unsigned long probes_sent;     /* owner probes and binding requests */
     unsigned long subscriptions;   /* subscription requests handled */
+    unsigned long binds_skipped;   /* owners bound by the presence permission instead */
+    unsigned long owner_presence_privileged; /* owner presence received by that permission */
 };
 
 /* domain, roster and out must outlive the home.  Caller frees with
@@ -144,6 +148,23 @@ void home_on_remote_known(struct home *home, home_remote_known_cb *cb, void *ud)
 
 /* Called when a channel's owner gains a resource that can receive
  * messages (to flush stored messages). */
+/* What servers granted (XEP-0356; borrowed, must outlive the home): the
+ * owners of a domain whose server grants presence are not bound by a
+ * subscription; their presence comes to the component's domain. */
+struct privileges;
+void home_set_privileges(struct home *home, const struct privileges *priv);
+/* See home_limits.bind_delay_ms. */
+void home_set_bind_delay(struct home *home, int64_t ms);
+/* Is domain one whose users this node serves (cs_fed.h fed_serves)? */
+bool home_serves(const struct home *home, const char *domain);
+/* contact unsubscribed from channel name (an inbound unsubscribe from the
+ * contact): told so the roster sync stops managing that item. */
+typedef void home_unsubscribed_cb(void *ud, const char *name, const char *contact);
+void home_on_unsubscribed(struct home *home, home_unsubscribed_cb *cb, void *ud);
+/* contact removed channel name from their own roster (seen by reading
+ * it): the same as their unsubscribe. */
+void home_user_removed(struct home *home, const char *name, const char *contact, int64_t now_ms);
+
 typedef void home_deliverable_cb(void *ud, const char *name);
 void home_on_deliverable(struct home *home, home_deliverable_cb *cb, void *ud);
 

@@ -7,8 +7,9 @@
  * 'urn:xmpp:privilege:1' (older servers), with one <perm/> per kind:
  * roster (none/get/set/both), message (none/outgoing), presence
  * (none/managed_entity/roster).  The latest message per server domain
- * wins.  This module parses and keeps them; nothing uses them yet beyond
- * the log (doc/xmpp.md). */
+ * wins; a reconnect starts with none.  Roster set makes chanstat keep
+ * the users' rosters in step (cs_uroster.h), presence lets owners be
+ * bound without a subscription (doc/privilege.md). */
 #ifndef CS_PRIVILEGE_H
 #define CS_PRIVILEGE_H
 
@@ -37,12 +38,21 @@ struct privileges {
     struct hash by_domain; /* domain -> struct privilege * (owned) */
 };
 
+/* Forgets every grant (also at link loss: a new session announces
+ * again); the table stays usable. */
 void privileges_deinit(struct privileges *p);
+/* Presence of domain's users arrives without a subscription. */
+bool privileges_presence(const struct privileges *p, const char *domain);
+/* Is domain one whose users this component serves? */
+typedef bool privileges_serves_cb(void *ud, const char *domain);
 /* If msg is a server's privilege announcement (from a bare domain, with
- * a <privilege/> child in either namespace), records it, logs what was
- * granted and returns true: the caller sends nothing back (it is no
- * message for a channel).  false otherwise. */
-bool privileges_message(struct privileges *p, const struct xml_node *msg);
+ * a <privilege/> child in either namespace), returns true: the caller
+ * sends nothing back (it is no message for a channel).  It is recorded
+ * and logged when serves says the domain is served (NULL: any), else
+ * logged and ignored (a remote server speaks for nobody here); *granted_r
+ * is then the record, else NULL.  false otherwise. */
+bool privileges_message(struct privileges *p, const struct xml_node *msg,
+                        privileges_serves_cb *serves, void *ud, const struct privilege **granted_r);
 /* What domain's server granted, or NULL (nothing announced). */
 const struct privilege *privileges_of(const struct privileges *p, const char *domain);
 

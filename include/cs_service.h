@@ -61,6 +61,11 @@ struct service {
     struct service_opts opts;
     struct adhoc *adhoc;    /* owned: open command sessions (adhoc.c) */
     struct privileges priv; /* owned: what servers granted (XEP-0356) */
+    /* Optional hooks (node.c): a server's grant was recorded; an iq
+     * answer may be one of the hook's own requests (true: it was). */
+    void (*granted)(void *ud, const struct privilege *pv);
+    bool (*answer)(void *ud, const struct xml_node *iq, int64_t now_ms);
+    void *hooks_ud;
     struct service_stats stats;
 };
 

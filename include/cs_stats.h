@@ -29,6 +29,10 @@ enum stat_id {
     STAT_COMMIT_US_MAX,
     STAT_COMMIT_FAILURES,
     STAT_EDITS_APPLIED,
+    STAT_ROSTER_ITEMS_SET,     /* items written to users' rosters (XEP-0356) */
+    STAT_ROSTER_ITEMS_REMOVED, /* items removed from users' rosters */
+    STAT_ROSTER_USERS_SYNCED,  /* users whose roster was brought in step */
+    STAT_BINDS_SKIPPED,        /* owners bound by the presence permission */
     STAT_COUNT
 };
 

@@ -36,6 +36,12 @@ void bind_channel(struct home *h, const char *name, const char *owner, struct ch
     char *jid;
     size_t len;
 
+    if (home_owner_privileged(h, owner)) {
+        /* The owner's server sends us their presence (XEP-0356): no
+         * subscription, no probe (it sent what it has at connect). */
+        h->stats.binds_skipped++;
+        return;
+    }
     if (roster_get(h->roster, name, owner, &row) == CS_EDB)
         return;
     len = strlen(name) + strlen(h->domain) + 2;

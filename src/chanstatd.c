@@ -292,6 +292,7 @@ int main(int argc, char **argv)
     /* Nothing is loaded here: channels are read on first use, so start-up
      * costs the same with ten channels or ten million. */
     node_set_clock(d.node, clock_us);
+    node_set_bind_delay(d.node, NODE_BIND_DELAY_MS);
     d.link = link_new(d.loop, &d.cfg, &handlers, &d);
     d.tick = loop_timer_add(d.loop, NODE_TICK_MS, on_tick, &d);
     log_info("chanstatd %s starting for %s (database %s)", PACKAGE_VERSION, d.cfg.domain,

@@ -17,6 +17,7 @@
 #include "cs_error.h"
 #include "cs_jid.h"
 #include "cs_log.h"
+#include "cs_privilege.h"
 #include "cs_stanza.h"
 #include "cs_sub.h"
 #include "cs_vcard.h"
@@ -375,6 +376,83 @@ static void owner_presence(struct home *h, struct channel *c, const struct xml_n
         h->deliverable(h->deliverable_ud, c->name);
 }
 
+/* ---- Presence by permission (XEP-0356) ---- */
+
+struct names {
+    char **v;
+    size_t n, cap;
+};
+
+static void on_owned_name(void *ud, const char *name, const char *owner, enum channel_policy p)
+{
+    struct names *nm = ud;
+    (void)owner;
+    (void)p;
+    if (nm->n == nm->cap) {
+        nm->cap = nm->cap ? nm->cap * 2 : 4;
+        nm->v = xrealloc(nm->v, nm->cap * sizeof(*nm->v));
+    }
+    nm->v[nm->n++] = xstrdup(name);
+}
+
+/* A user's presence sent to the component's domain because their server
+ * grants presence: for owners, the status of each of their channels.
+ * One indexed query for anybody else.  false when no grant covers it. */
+static bool privileged_presence(struct home *h, const struct xml_node *p, const struct jid *from,
+                                const char *contact, int64_t now_ms)
+{
+    struct names nm = {0};
+    if (h->priv == NULL || !privileges_presence(h->priv, from->domain))
+        return false;
+    if (roster_channels_of_owner(h->roster, contact, INT_MAX, on_owned_name, &nm) != 0)
+        log_error("home: looking up the channels of %s failed", contact);
+    for (size_t i = 0; i < nm.n; i++) {
+        struct channel *c = chancache_find(&h->cache, nm.v[i]);
+        if (c && c->owner && strcmp(c->owner, contact) == 0) {
+            h->stats.owner_presence_privileged++;
+            owner_presence(h, c, p, from, now_ms);
+        }
+        free(nm.v[i]);
+    }
+    free(nm.v);
+    return true;
+}
+
+bool home_owner_privileged(const struct home *h, const char *owner)
+{
+    const char *at = strchr(owner, '@');
+    return h->priv && at && privileges_presence(h->priv, at + 1);
+}
+
+void home_set_privileges(struct home *h, const struct privileges *priv)
+{
+    h->priv = priv;
+}
+
+void home_set_bind_delay(struct home *h, int64_t ms)
+{
+    h->limits.bind_delay_ms = ms;
+}
+
+bool home_serves(const struct home *h, const char *domain)
+{
+    return fed_serves(&h->fed, h->domain, domain);
+}
+
+void home_on_unsubscribed(struct home *h, home_unsubscribed_cb *cb, void *ud)
+{
+    h->unsubscribed = cb;
+    h->unsubscribed_ud = ud;
+}
+
+void home_user_removed(struct home *h, const char *name, const char *contact, int64_t now_ms)
+{
+    struct channel *c = chancache_find(&h->cache, name);
+    h->now_ms = now_ms;
+    if (c)
+        inbound_answer(h, c, contact, SUB_IN_UNSUBSCRIBE, now_ms);
+}
+
 /* ---- Answers of owners at relay addresses ---- */
 
 struct owned {
@@ -531,6 +609,9 @@ void home_presence(struct home *h, const struct xml_node *p, int64_t now_ms)
         goto out;
     }
     if (to.local == NULL) {
+        if ((type == NULL || strcmp(type, "unavailable") == 0) && from.local &&
+            privileged_presence(h, p, &from, contact, now_ms))
+            goto out;
         /* The bare component domain has no presence to share. */
         if (type && (strcmp(type, "subscribe") == 0 || strcmp(type, "probe") == 0))
             home_send_presence(h, h->domain, contact, "unsubscribed", NULL);
@@ -596,6 +677,8 @@ void home_presence(struct home *h, const struct xml_node *p, int64_t now_ms)
         inbound_subscribe(h, c, contact);
     } else if (strcmp(type, "unsubscribe") == 0) {
         inbound_answer(h, c, contact, SUB_IN_UNSUBSCRIBE, now_ms);
+        if (h->unsubscribed)
+            h->unsubscribed(h->unsubscribed_ud, c->name, contact);
     } else if (strcmp(type, "subscribed") == 0) {
         inbound_answer(h, c, contact, SUB_IN_SUBSCRIBED, now_ms);
     } else {
@@ -625,7 +708,10 @@ void home_online(struct home *h, int64_t now_ms)
 {
     h->now_ms = now_ms;
     h->online_epoch++;
-    bind_start(h);
+    if (h->limits.bind_delay_ms > 0)
+        h->bind_at = now_ms + h->limits.bind_delay_ms; /* home_tick starts it */
+    else
+        bind_start(h);
     fed_online(h, now_ms);
 }
 
@@ -635,6 +721,7 @@ void home_offline(struct home *h, int64_t now_ms)
     fed_offline(h, now_ms);
     fanout_stop(h);
     bind_stop(h);
+    h->bind_at = 0;
     for (size_t i = 0; i < h->cache.n; i++) {
         if (status_set_clear(&h->cache.all[i]->status, now_ms / 1000))
             home_resources_dirty(h, h->cache.all[i]);
@@ -655,6 +742,10 @@ bool home_pump(struct home *h, int64_t now_ms)
 void home_tick(struct home *h, int64_t now_ms)
 {
     h->now_ms = now_ms;
+    if (h->bind_at && now_ms >= h->bind_at) {
+        h->bind_at = 0;
+        bind_start(h);
+    }
     bind_tick(h, now_ms);
     if (now_ms >= h->fed_next_check) {
         /* Once a second: remote channels' timers, leases that ran out. */

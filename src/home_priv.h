@@ -49,6 +49,11 @@ struct home {
     int64_t fed_next_check; /* ms */
     home_remote_known_cb *remote_known;
     void *remote_known_ud;
+    /* XEP-0356: grants, and the roster sync told of unsubscriptions. */
+    const struct privileges *priv;
+    home_unsubscribed_cb *unsubscribed;
+    void *unsubscribed_ud;
+    int64_t bind_at; /* ms: owner binding starts (0: not waiting) */
 };
 
 /* home.c */
@@ -75,6 +80,10 @@ void home_owner_lost(struct home *h, struct channel *c, int64_t now_ms);
 void home_resources_dirty(struct home *h, struct channel *c);
 /* Takes c off the fan-out and retry queues and out of the cache. */
 void home_forget_channel(struct home *h, struct channel *c);
+
+/* Are owner's presences given to us by their server's grant (no
+ * binding needed)? */
+bool home_owner_privileged(const struct home *h, const char *owner);
 
 /* fanout.c: c's status changed (or its watchers must be told again). */
 void fanout_queue(struct home *h, struct channel *c);

@@ -20,6 +20,7 @@
 #include "cs_stats.h"
 #include "cs_stanza.h"
 #include "cs_store.h"
+#include "cs_uroster.h"
 #include "cs_util.h"
 
 /* Change-log entries applied per step. */
@@ -48,10 +49,12 @@ struct node {
     bool pump_again;    /* producers stopped for their work limit, with room left */
     struct home *home;
     struct route *route;
+    struct uroster *uroster; /* users' own rosters (XEP-0356) */
     struct service svc;
     struct taken *taken;
     size_t ntaken, captaken;
     int64_t resync_at; /* ms, 0 = none due */
+    int64_t now_ms;    /* of the current entry point */
     struct node_stats stats;
 };
 
@@ -64,6 +67,32 @@ static void on_deliverable(void *ud, const char *channel)
 {
     struct node *n = ud;
     route_flush(n->route, channel);
+}
+
+/* ---- XEP-0356: grants, roster sync answers, removals ---- */
+
+static void on_granted(void *ud, const struct privilege *pv)
+{
+    struct node *n = ud;
+    uroster_granted(n->uroster, pv->domain);
+}
+
+static bool on_answer(void *ud, const struct xml_node *iq, int64_t now_ms)
+{
+    struct node *n = ud;
+    return uroster_iq_answer(n->uroster, iq, now_ms);
+}
+
+static void on_unsubscribed(void *ud, const char *channel, const char *contact)
+{
+    struct node *n = ud;
+    uroster_forget(n->uroster, contact, channel);
+}
+
+static void on_user_removed(void *ud, const char *channel, const char *user)
+{
+    struct node *n = ud;
+    home_user_removed(n->home, channel, user, n->now_ms);
 }
 
 /* ---- The output path, counted ---- */
@@ -140,7 +169,9 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
         snprintf(err, errlen, "cannot trim the change log");
         changes_free(&n->changes);
     }
-    if (n->changes == NULL) {
+    if (n->changes)
+        n->uroster = uroster_new(store, n->roster, cfg->domain, out, &n->svc.priv, err, errlen);
+    if (n->uroster == NULL) {
         node_free(&n);
         return NULL;
     }
@@ -157,6 +188,12 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
                                    .counters = counters_of,
                                    .counters_ud = n,
                                });
+    n->svc.granted = on_granted;
+    n->svc.answer = on_answer;
+    n->svc.hooks_ud = n;
+    home_set_privileges(n->home, &n->svc.priv);
+    home_on_unsubscribed(n->home, on_unsubscribed, n);
+    uroster_on_removed(n->uroster, on_user_removed, n);
     return n;
 }
 
@@ -174,6 +211,7 @@ void node_free(struct node **np)
         return;
     if (n->roster && roster_tx_commit(n->roster) != 0)
         log_error("node: final commit failed");
+    uroster_free(&n->uroster);
     service_deinit(&n->svc);
     route_free(&n->route);
     home_free(&n->home);
@@ -231,6 +269,7 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
         n->counters.v[STAT_IN_PRESENCE]++;
     else if (strcmp(stanza->name, "iq") == 0)
         n->counters.v[STAT_IN_IQ]++;
+    n->now_ms = now_ms;
     service_handle(&n->svc, stanza, now_ms);
     if (sqlite3_total_changes64(db) == changes)
         return;
@@ -241,8 +280,10 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
     t = &n->taken[n->ntaken++];
     t->from = from;
     t->to = mark(n);
-    if (type && strcmp(type, "error") == 0) {
-        t->error = xstrdup(""); /* RFC 6120 8.3.1: errors are not answered */
+    if (type && (strcmp(type, "error") == 0 ||
+                 (strcmp(stanza->name, "iq") == 0 && strcmp(type, "result") == 0))) {
+        /* RFC 6120 8.2.3, 8.3.1: results and errors are not answered */
+        t->error = xstrdup("");
     } else {
         struct strbuf sb = {0};
         struct xml_node *e = stanza_error_reply(stanza, "wait", "internal-server-error",
@@ -301,6 +342,9 @@ bool node_pump(struct node *n, int64_t now_ms)
     size_t from = mark(n);
     bool more = home_pump(n->home, now_ms);
     more = route_pump(n->route, now_ms) || more;
+    /* Users' rosters last: what watchers see and messages come first. */
+    if (out_room(n->out) > 0)
+        more = uroster_pump(n->uroster, now_ms) || more;
     /* Producers write state too (binding requests, shown flags): durable
      * before their output leaves, or their output is taken back. */
     if (commit(n) != 0) {
@@ -357,6 +401,8 @@ void node_offline(struct node *n, int64_t now_ms)
         route_reload(n->route);
     }
     n->resync_at = 0;
+    uroster_offline(n->uroster);
+    privileges_deinit(&n->svc.priv); /* the next session announces again */
     home_offline(n->home, now_ms);
     route_link_lost(n->route);
     clear_taken(n);
@@ -372,6 +418,10 @@ static void on_change(void *ud, const struct change *c)
 {
     struct apply_ctx *ac = ud;
     home_apply_change(ac->n->home, c, ac->now_ms);
+    if (c->roster && c->jid)
+        uroster_touch_user(ac->n->uroster, c->jid);
+    else if (!c->roster)
+        uroster_touch_channel(ac->n->uroster, c->channel);
     ac->last = c->seq;
 }
 
@@ -419,6 +469,10 @@ static void refresh(struct node *n)
     n->counters.v[STAT_STORED] = rs->stored;
     n->counters.v[STAT_FLUSHED] = rs->flushed;
     n->counters.v[STAT_EDITS_APPLIED] = n->stats.edits_applied;
+    n->counters.v[STAT_ROSTER_ITEMS_SET] = uroster_stats(n->uroster)->items_set;
+    n->counters.v[STAT_ROSTER_ITEMS_REMOVED] = uroster_stats(n->uroster)->items_removed;
+    n->counters.v[STAT_ROSTER_USERS_SYNCED] = uroster_stats(n->uroster)->users_synced;
+    n->counters.v[STAT_BINDS_SKIPPED] = hs->binds_skipped;
 }
 
 const struct stats *node_counters(struct node *n)
@@ -430,6 +484,16 @@ const struct stats *node_counters(struct node *n)
 void node_note_link(struct node *n, unsigned long connects)
 {
     n->counters.v[STAT_LINK_RECONNECTS] = connects > 0 ? connects - 1 : 0;
+}
+
+void node_set_bind_delay(struct node *n, int64_t ms)
+{
+    home_set_bind_delay(n->home, ms);
+}
+
+struct uroster *node_uroster(struct node *n)
+{
+    return n->uroster;
 }
 
 void node_set_clock(struct node *n, int64_t (*clock_us)(void))
@@ -478,6 +542,7 @@ void node_tick(struct node *n, int64_t now_ms)
         reload(n, now_ms);
     }
     route_tick(n->route, now_ms);
+    uroster_tick(n->uroster, now_ms);
     apply_edits(n, now_ms);
     if (now_ms - n->stats_written >= 1000)
         write_admin_state(n, now_ms);

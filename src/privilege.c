@@ -46,7 +46,14 @@ static int lookup(const char *s, const char *const *names, int n)
     return -1;
 }
 
-bool privileges_message(struct privileges *p, const struct xml_node *msg)
+bool privileges_presence(const struct privileges *p, const char *domain)
+{
+    const struct privilege *pv = domain ? privileges_of(p, domain) : NULL;
+    return pv && pv->presence != PRIV_PRESENCE_NONE;
+}
+
+bool privileges_message(struct privileges *p, const struct xml_node *msg,
+                        privileges_serves_cb *serves, void *ud, const struct privilege **granted_r)
 {
     static const char *const rosters[] = {"none", "get", "set", "both"};
     static const char *const messages[] = {"none", "outgoing"};
@@ -61,12 +68,20 @@ bool privileges_message(struct privileges *p, const struct xml_node *msg)
         priv = xml_child(msg, "privilege", NS_PRIVILEGE_1);
         version = 1;
     }
+    *granted_r = NULL;
     if (priv == NULL || jid_parse(xml_attr(msg, "from"), &from) != 0)
         return false;
     if (from.local || from.resource) {
         /* Only a server speaks for its users. */
         jid_deinit(&from);
         return false;
+    }
+    if (serves && !serves(ud, from.domain)) {
+        log_warning("privilege: ignoring an announcement from %s: not a domain whose users this "
+                    "component serves",
+                    from.domain);
+        jid_deinit(&from);
+        return true;
     }
     len = strlen(from.domain);
     pv = xcalloc(1, sizeof(*pv) + len + 1);
@@ -90,5 +105,6 @@ bool privileges_message(struct privileges *p, const struct xml_node *msg)
              pv->message == PRIV_MESSAGE_OUTGOING ? "outgoing" : "none",
              priv_presence_name(pv->presence), version);
     jid_deinit(&from);
+    *granted_r = pv;
     return true;
 }

@@ -272,6 +272,14 @@ static const struct iq_handler *find_handler(const struct service *svc, unsigned
     return NULL;
 }
 
+static void iq_answer(struct service *svc, const struct xml_node *iq, int64_t now_ms)
+{
+    if (svc->answer && svc->answer(svc->hooks_ud, iq, now_ms))
+        return;
+    if (svc->home)
+        home_iq_answer(svc->home, iq, now_ms);
+}
+
 static void handle_iq(struct service *svc, const struct xml_node *iq, const struct jid *from,
                       const struct jid *to, int64_t now_ms)
 {
@@ -281,10 +289,10 @@ static void handle_iq(struct service *svc, const struct xml_node *iq, const stru
     char *requester;
 
     if (type && (strcmp(type, "result") == 0 || strcmp(type, "error") == 0)) {
-        /* Answers to our own requests (federation discovery); answers to
-         * nothing are dropped (RFC 6120 8.3.1 for errors). */
-        if (svc->home)
-            home_iq_answer(svc->home, iq, now_ms);
+        /* Answers to our own requests (roster sync, federation
+         * discovery); answers to nothing are dropped (RFC 6120 8.3.1 for
+         * errors). */
+        iq_answer(svc, iq, now_ms);
         return;
     }
     /* RFC 6120 8.2.3: an iq needs an id and a type of get/set, and a
@@ -335,12 +343,19 @@ static void handle_message(struct service *svc, const struct xml_node *msg)
     service_error(svc, msg, "cancel", "service-unavailable", NULL);
 }
 
+static bool serves(void *ud, const char *domain)
+{
+    const struct service *svc = ud;
+    return home_serves(svc->home, domain);
+}
+
 void service_handle(struct service *svc, const struct xml_node *stanza, int64_t now_ms)
 {
     const char *from = xml_attr(stanza, "from");
     const char *to = xml_attr(stanza, "to");
     const char *type = xml_attr(stanza, "type");
     struct jid from_jid, to_jid;
+    const struct privilege *granted = NULL;
 
     svc->stats.handled++;
     if (type && strcmp(type, "error") == 0) {
@@ -349,8 +364,8 @@ void service_handle(struct service *svc, const struct xml_node *stanza, int64_t 
          * home only records it. */
         if (svc->home && strcmp(stanza->name, "presence") == 0)
             home_presence(svc->home, stanza, now_ms);
-        else if (svc->home && strcmp(stanza->name, "iq") == 0)
-            home_iq_answer(svc->home, stanza, now_ms); /* a remote node's answer */
+        else if (strcmp(stanza->name, "iq") == 0)
+            iq_answer(svc, stanza, now_ms); /* a user's server or a remote node */
         else if (svc->route && strcmp(stanza->name, "message") == 0)
             route_message(svc->route, stanza, now_ms); /* the mirror path's errors */
         else
@@ -378,8 +393,10 @@ void service_handle(struct service *svc, const struct xml_node *stanza, int64_t 
         return;
     }
     if (strcmp(stanza->name, "message") == 0 && to_jid.local == NULL &&
-        privileges_message(&svc->priv, stanza)) {
+        privileges_message(&svc->priv, stanza, svc->home ? serves : NULL, svc, &granted)) {
         /* A server's XEP-0356 announcement: recorded, never answered. */
+        if (granted && svc->granted)
+            svc->granted(svc->hooks_ud, granted);
     } else if (strcmp(stanza->name, "iq") == 0)
         handle_iq(svc, stanza, &from_jid, &to_jid, now_ms);
     else if (strcmp(stanza->name, "message") == 0 && svc->route)

@@ -28,6 +28,10 @@ static const char *const names[STAT_COUNT] = {
     [STAT_COMMIT_US_MAX]    = "db_commit_us_max",
     [STAT_COMMIT_FAILURES]  = "db_commit_failures",
     [STAT_EDITS_APPLIED]    = "edits_applied",
+    [STAT_ROSTER_ITEMS_SET] = "roster_items_set",
+    [STAT_ROSTER_ITEMS_REMOVED] = "roster_items_removed",
+    [STAT_ROSTER_USERS_SYNCED] = "roster_users_synced",
+    [STAT_BINDS_SKIPPED]    = "binds_skipped",
 };
 
 /* RFC 6120 section 8.3.3. */

@@ -279,6 +279,22 @@ static const char *const migrations[] = {
     "CREATE TRIGGER channel_rename_via AFTER UPDATE OF name ON channel"
     "  WHEN OLD.name <> NEW.name"
     "  BEGIN UPDATE watcher_via SET channel = NEW.name WHERE channel = OLD.name; END;",
+    /* 5 -> 6: users' own server rosters (XEP-0356, doc/privilege.md).
+     * pushed_item is what chanstatd put into a user's roster at their
+     * server: only these items are ever changed or removed.  It is kept
+     * when the channel goes (the item is then removed from the user's
+     * roster).  roster_by_jid finds a user's rows. */
+    "CREATE TABLE pushed_item ("
+    "  user TEXT NOT NULL,"
+    "  channel TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  groups TEXT NOT NULL,"
+    "  subscription TEXT NOT NULL"
+    "    CONSTRAINT pushed_item_subscription CHECK (subscription IN ('to', 'both')),"
+    "  PRIMARY KEY (user, channel)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX pushed_item_by_channel ON pushed_item(channel);"
+    "CREATE INDEX roster_by_jid ON roster(jid, channel);",
 };
 /* clang-format on */
 

@@ -577,8 +577,10 @@ static const char *const v3_objects[] = {
     "TABLE channel_state",
 };
 
-/* What version 4 (live administration) and 5 (federation) added. */
+/* What versions 4 (live administration), 5 (federation) and 6 (users' rosters) added. */
 static const char *const v4_objects[] = {
+    "TABLE pushed_item",
+    "INDEX roster_by_jid",
     "TRIGGER channel_delete_lease",
     "TRIGGER channel_rename_lease",
     "TABLE node_lease",
