@@ -41,7 +41,8 @@ struct privileges {
 /* Forgets every grant (also at link loss: a new session announces
  * again); the table stays usable. */
 void privileges_deinit(struct privileges *p);
-/* Presence of domain's users arrives without a subscription. */
+/* Presence of domain's users arrives without a subscription, with the
+ * unavailable of every closed session: granted in namespace 2 only. */
 bool privileges_presence(const struct privileges *p, const char *domain);
 /* Is domain one whose users this component serves? */
 typedef bool privileges_serves_cb(void *ud, const char *domain);

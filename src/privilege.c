@@ -49,7 +49,11 @@ static int lookup(const char *s, const char *const *names, int n)
 bool privileges_presence(const struct privileges *p, const char *domain)
 {
     const struct privilege *pv = domain ? privileges_of(p, domain) : NULL;
-    return pv && pv->presence != PRIV_PRESENCE_NONE;
+    /* Version 2 (XEP-0356 0.4) says the server sends every initial and
+     * unavailable presence.  A version 1 server need not: ejabberd 23.01
+     * forwards no unavailable when a client closes its stream or drops,
+     * which would leave owners shown online for ever. */
+    return pv && pv->version >= 2 && pv->presence != PRIV_PRESENCE_NONE;
 }
 
 bool privileges_message(struct privileges *p, const struct xml_node *msg,
@@ -104,6 +108,11 @@ bool privileges_message(struct privileges *p, const struct xml_node *msg,
              pv->domain, priv_roster_name(pv->roster),
              pv->message == PRIV_MESSAGE_OUTGOING ? "outgoing" : "none",
              priv_presence_name(pv->presence), version);
+    if (pv->presence != PRIV_PRESENCE_NONE && version < 2)
+        log_warning("privilege: %s: presence permission of namespace 1 not used (such servers "
+                    "need not forward a closed session's unavailable); owners stay bound by "
+                    "subscription",
+                    pv->domain);
     jid_deinit(&from);
     *granted_r = pv;
     return true;

@@ -88,6 +88,17 @@ struct uuser {
     size_t ntodo, itodo;
 };
 
+/* How a domain's server answers our roster sets. */
+struct dstate {
+    unsigned long ok; /* sets answered with a result */
+    unsigned fails;   /* server failures since the last result */
+    bool suspended;   /* fails every set: stopped until the next grant */
+    char domain[];
+};
+/* Server failures (wait/internal-server-error and the like, not a
+ * missing user) with no success at all before a domain's sync stops. */
+#define SUSPEND_AFTER 8
+
 struct full {
     char *suffix; /* "@domain" */
     char *after;
@@ -108,6 +119,7 @@ struct uroster {
     struct uuser *active[UROSTER_MAX_ACTIVE];
     unsigned nactive;
     struct hash inflight; /* id -> struct op * */
+    struct hash dstates;  /* domain -> struct dstate * */
     unsigned seq;
     struct full *full;
     size_t nfull;
@@ -234,12 +246,23 @@ static void drop_inflight(struct uroster *u)
     hash_clear(&u->inflight);
 }
 
+static void drop_dstates(struct uroster *u)
+{
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    while (hash_next(&u->dstates, &pos, &k, &v))
+        free(v);
+    hash_clear(&u->dstates);
+}
+
 static void drop_work(struct uroster *u)
 {
     size_t pos = 0;
     const char *k;
     void *v;
     drop_inflight(u);
+    drop_dstates(u);
     while (hash_next(&u->users, &pos, &k, &v))
         user_free(v);
     hash_clear(&u->users);
@@ -291,9 +314,24 @@ static const char *domain_of(const char *jid)
     return at ? at + 1 : NULL;
 }
 
+static struct dstate *dstate_of(struct uroster *u, const char *domain)
+{
+    struct dstate *d = hash_get(&u->dstates, domain);
+    if (d == NULL) {
+        size_t len = strlen(domain);
+        d = xcalloc(1, sizeof(*d) + len + 1);
+        memcpy(d->domain, domain, len + 1);
+        hash_put(&u->dstates, d->domain, d);
+    }
+    return d;
+}
+
 static const struct privilege *grant_of(const struct uroster *u, const char *domain)
 {
     const struct privilege *pv = domain ? privileges_of(u->priv, domain) : NULL;
+    const struct dstate *d = domain ? hash_get(&u->dstates, domain) : NULL;
+    if (d && d->suspended)
+        return NULL;
     return pv && (pv->roster == PRIV_ROSTER_SET || pv->roster == PRIV_ROSTER_BOTH) ? pv : NULL;
 }
 
@@ -343,6 +381,7 @@ void uroster_granted(struct uroster *u, const char *domain)
 {
     size_t len = strlen(domain) + 2;
     struct full *f;
+    free(hash_del(&u->dstates, domain)); /* a new session: a new chance */
     if (grant_of(u, domain) == NULL)
         return;
     for (size_t i = 0; i < u->nfull; i++) {
@@ -826,6 +865,25 @@ static bool condition_is(const struct xml_node *iq, const char *cond)
     return false;
 }
 
+/* A set failed.  A missing user is the user's matter; a server that
+ * fails every set (ejabberd 23.01 answers each privileged set with
+ * internal-server-error) is not asked 100,000 times. */
+static void server_failed(struct uroster *u, const char *user, const struct xml_node *iq)
+{
+    struct dstate *d;
+    if (condition_is(iq, "service-unavailable") || condition_is(iq, "item-not-found") ||
+        condition_is(iq, "bad-request"))
+        return;
+    d = dstate_of(u, domain_of(user));
+    if (++d->fails >= SUSPEND_AFTER && d->ok == 0 && !d->suspended) {
+        d->suspended = true;
+        log_warning("uroster: %s failed the first %d roster sets with a server error; its "
+                    "users' rosters are not synced until it grants roster access again (next "
+                    "connect)",
+                    d->domain, SUSPEND_AFTER);
+    }
+}
+
 bool uroster_iq_answer(struct uroster *u, const struct xml_node *iq, int64_t now_ms)
 {
     const char *id = xml_attr(iq, "id"), *type = xml_attr(iq, "type"), *from = xml_attr(iq, "from");
@@ -867,10 +925,13 @@ bool uroster_iq_answer(struct uroster *u, const struct xml_node *iq, int64_t now
     case OP_SET:
         if (ok) {
             u->stats.items_set++;
+            dstate_of(u, domain_of(us->jid))->ok++;
+            dstate_of(u, domain_of(us->jid))->fails = 0;
             record(u, us->jid, op->item, true);
         } else {
             u->stats.errors++;
             log_info("uroster: %s refused the item %s@%s", us->jid, op->item->channel, u->domain);
+            server_failed(u, us->jid, iq);
         }
         break;
     case OP_REMOVE:

@@ -32,6 +32,7 @@ static sqlite3 *server; /* the fake server's rosters */
 static int64_t now_ms = 1000000;
 /* Fake server behaviour. */
 static bool answer_iqs = true;
+static bool fail_sets; /* as ejabberd 23.01: every set fails */
 static unsigned max_inflight_seen, inflight_now, iqs_seen, gets_seen;
 
 static void exec_on(sqlite3 *db, const char *q)
@@ -66,16 +67,21 @@ static void stanza(const char *xml)
     xml_free(st);
 }
 
-static void grant(const char *domain, const char *roster, const char *presence)
+static void grant_ns(const char *domain, const char *roster, const char *presence, int ns)
 {
     char xml[512];
     snprintf(xml, sizeof(xml),
-             "<message from='%s' to='status.a.test'><privilege xmlns='urn:xmpp:privilege:2'>"
+             "<message from='%s' to='status.a.test'><privilege xmlns='urn:xmpp:privilege:%d'>"
              "<perm access='roster' type='%s'/><perm access='presence' type='%s'/>"
              "</privilege></message>",
-             domain, roster, presence);
+             domain, ns, roster, presence);
     stanza(xml);
     node_batch_end(node, now_ms);
+}
+
+static void grant(const char *domain, const char *roster, const char *presence)
+{
+    grant_ns(domain, roster, presence, 2);
 }
 
 static void setup(void)
@@ -98,6 +104,7 @@ static void setup(void)
                     " PRIMARY KEY (user, jid));"
                     "CREATE TABLE account (user TEXT PRIMARY KEY)");
     answer_iqs = true;
+    fail_sets = false;
     max_inflight_seen = inflight_now = iqs_seen = gets_seen = 0;
     exec_on(admin, "INSERT INTO channel (name, owner, display_name) VALUES"
                    " ('news', 'o@a.test', 'Daily News'), ('desk', 'o@a.test', NULL);");
@@ -184,6 +191,12 @@ static void serve_iq(struct strbuf *in, const struct xml_node *iq)
     }
     ck_assert_ptr_nonnull(item);
     ck_assert_ptr_null(xml_next_elem(item)); /* one item per iq */
+    if (fail_sets) {
+        reply(in, iq,
+              "<error type='wait'><internal-server-error "
+              "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>");
+        return;
+    }
     if (strcmp(xml_attr(item, "subscription"), "remove") == 0) {
         sqlite3_prepare_v2(server, "DELETE FROM item WHERE user = ?1 AND jid = ?2", -1, &st, NULL);
         sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
@@ -626,6 +639,54 @@ START_TEST(test_presence_permission_binds_without_subscription)
 }
 END_TEST
 
+START_TEST(test_server_failing_every_set_is_left_alone)
+{
+    exec_on(admin, "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 99)"
+                   " INSERT INTO roster (channel, jid, subscription)"
+                   " SELECT 'news', 'u' || i || '@a.test', 'from' FROM n");
+    exec_on(server, "WITH RECURSIVE n(i) AS (SELECT 5 UNION ALL SELECT i + 1 FROM n WHERE i < 99)"
+                    " INSERT INTO account SELECT 'u' || i || '@a.test' FROM n");
+    node_online(node, now_ms);
+    tick();
+    fail_sets = true;
+    grant("a.test", "set", "none");
+    settle_quiet();
+    /* Stopped after a few, not 100 failures. */
+    ck_assert_uint_le(iqs_seen, UROSTER_MAX_INFLIGHT);
+    ck_assert_uint_lt(iqs_seen, 100);
+    expect(admin, "SELECT count(*) FROM pushed_item", "0");
+    /* The next session (a new grant) tries again. */
+    fail_sets = false;
+    grant("a.test", "set", "none");
+    settle_quiet();
+    expect(admin, "SELECT count(*) FROM pushed_item", "100");
+}
+END_TEST
+
+START_TEST(test_presence_of_namespace_1_is_not_trusted)
+{
+    char *o;
+    exec_on(admin, "INSERT INTO roster (channel, jid, subscription) VALUES"
+                   " ('news', 'u1@a.test', 'from')");
+    node_set_bind_delay(node, 500);
+    node_online(node, now_ms);
+    grant_ns("a.test", "both", "managed_entity", 1);
+    now_ms += 500;
+    tick();
+    o = settle();
+    /* Such a server need not say when a session closes: owners stay
+     * bound by subscription, and the roster sync works as in version 2. */
+    ck_assert_ptr_nonnull(strstr(o, "from='news@status.a.test' to='o@a.test' type='subscribe'"));
+    free(o);
+    expect(server, ITEM("u1@a.test", "news"), "Daily News||to");
+    stanza("<presence from='o@a.test/pc' to='status.a.test'><status>here</status></presence>");
+    node_batch_end(node, now_ms);
+    o = settle();
+    ck_assert_ptr_null(strstr(o, "here"));
+    free(o);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("uroster");
@@ -642,6 +703,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_unanswered_iqs_time_out);
     tcase_add_test(tc, test_bulk_sync_under_back_pressure);
     tcase_add_test(tc, test_presence_permission_binds_without_subscription);
+    tcase_add_test(tc, test_server_failing_every_set_is_left_alone);
+    tcase_add_test(tc, test_presence_of_namespace_1_is_not_trusted);
     suite_add_tcase(s, tc);
     return s;
 }
