@@ -9,6 +9,8 @@ set -u
 : "${top_builddir:=$top_srcdir}"
 : "${CHANSTATD:=$top_builddir/src/chanstatd}"
 : "${PYTHON3:=/usr/bin/python3}"
+# Where Debian's prosody-modules installs the community modules.
+: "${PROSODY_MODULES:=/usr/lib/prosody/modules}"
 E2E_DIR=$top_srcdir/tests/e2e
 XMPP_QUERY=$top_builddir/tests/e2e/xmpp_query
 export PYTHONPATH=$E2E_DIR${PYTHONPATH:+:$PYTHONPATH}
@@ -75,9 +77,21 @@ wait_port() {
 
 # prosody_start [SECRET]: a private Prosody for a.test with component
 # status.a.test; sets C2S_PORT and COMP_PORT (kept across restarts).
+# PROSODY_PRIVILEGE, when set, grants status.a.test XEP-0356 permissions
+# through mod_privilege (package prosody-modules): its value is the body
+# of the entity's entry, e.g. 'roster = "both"; presence = "managed_entity"'.
 prosody_start() {
     need prosody
-    local secret=${1:-s3cret}
+    local secret=${1:-s3cret} priv_mod='' priv_paths='' priv_host='' priv_comp=''
+    if [ -n "${PROSODY_PRIVILEGE:-}" ]; then
+        [ -f "$PROSODY_MODULES/mod_privilege/mod_privilege.lua" ] \
+            || fail "mod_privilege is not in $PROSODY_MODULES (run scripts/deps.sh)"
+        # Each piece ends a line of the config below (empty: no change).
+        priv_mod='; "privilege"'
+        priv_paths=$'\n'"plugin_paths = { \"$PROSODY_MODULES\" }"
+        priv_host=$'\n'"    privileged_entities = { [\"status.a.test\"] = { $PROSODY_PRIVILEGE } }"
+        priv_comp=$'\n''    modules_enabled = { "privilege" }'
+    fi
     PROSODY_DIR=$T/prosody
     mkdir -p "$PROSODY_DIR/data"
     : "${C2S_PORT:=$(free_port)}"
@@ -91,8 +105,8 @@ data_path = base .. "/data"
 certificates = base .. "/data"
 log = { info = base .. "/prosody.log" }
 unbound = { resolvconf = base .. "/resolv.conf"; hoststxt = false }
-modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "presence"; "message"; "iq"; "posix" }
-modules_disabled = { "s2s"; "offline" }
+modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "presence"; "message"; "iq"; "posix"$priv_mod }
+modules_disabled = { "s2s"; "offline" }$priv_paths
 authentication = "internal_plain"
 storage = "internal"
 c2s_require_encryption = false
@@ -104,9 +118,9 @@ component_ports = { $COMP_PORT }
 component_interfaces = { "127.0.0.1" }
 http_ports = { }
 https_ports = { }
-VirtualHost "a.test"
+VirtualHost "a.test"$priv_host
 Component "status.a.test"
-    component_secret = "$secret"
+    component_secret = "$secret"$priv_comp
 EOF
     prosody_up
 }
@@ -196,12 +210,15 @@ query() {
 
 # ---- ejabberd ----
 
-# ejabberd_start SECRET: a private ejabberd for e.test with component
-# status.e.test; sets EJ_C2S_PORT and EJ_COMP_PORT.  It runs as the
-# ejabberd user with its own Erlang node and distribution port, no epmd.
+# ejabberd_start SECRET [TEMPLATE]: a private ejabberd for e.test with
+# component status.e.test; sets EJ_C2S_PORT and EJ_COMP_PORT.  It runs as
+# the ejabberd user with its own Erlang node and distribution port, no
+# epmd.  TEMPLATE (default $EJ_TEMPLATE, else ejabberd.yml.in) names the
+# config template in tests/e2e, e.g. ejabberd-privilege.yml.in.
 ejabberd_start() {
     need ejabberdctl
-    local secret=$1
+    local secret=$1 template=${2:-${EJ_TEMPLATE:-ejabberd.yml.in}}
+    [ -f "$E2E_DIR/$template" ] || fail "no ejabberd template $template"
     EJ_DIR=$T/ejabberd
     mkdir -p "$EJ_DIR/logs" "$EJ_DIR/spool"
     chmod 755 "$T"
@@ -209,7 +226,7 @@ ejabberd_start() {
     EJ_COMP_PORT=$(free_port)
     EJ_NODE=ejtest$$@localhost
     sed -e "s/@C2S@/$EJ_C2S_PORT/" -e "s/@COMP@/$EJ_COMP_PORT/" -e "s/@SECRET@/$secret/" \
-        "$E2E_DIR/ejabberd.yml.in" > "$EJ_DIR/ejabberd.yml"
+        "$E2E_DIR/$template" > "$EJ_DIR/ejabberd.yml"
     {
         echo 'ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"'
         echo "ERLANG_NODE=$EJ_NODE"
