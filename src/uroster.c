@@ -85,7 +85,7 @@ struct uuser {
     /* Computed changes not written yet. */
     struct item **todo;
     enum op_kind *todo_kind;
-    size_t ntodo, itodo;
+    size_t ntodo, itodo, captodo;
 };
 
 /* How a domain's server answers our roster sets. */
@@ -223,7 +223,7 @@ static void user_clear_todo(struct uuser *us)
     free(us->todo_kind);
     us->todo = NULL;
     us->todo_kind = NULL;
-    us->ntodo = us->itodo = 0;
+    us->ntodo = us->itodo = us->captodo = 0;
 }
 
 static void user_free(struct uuser *us)
@@ -450,27 +450,31 @@ static bool full_page(struct uroster *u)
 
 /* ---- reading the database ---- */
 
+/* A user's items by channel: a user with ten thousand channels costs
+ * ten thousand lookups, not their square. */
 struct itemset {
     struct item **v;
     size_t n, cap;
+    struct hash by_channel;
 };
 
 static void set_add(struct itemset *s, struct item *it)
 {
+    if (hash_get(&s->by_channel, it->channel)) {
+        item_free(it); /* a server listing an item twice: the first counts */
+        return;
+    }
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 8;
         s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
     }
     s->v[s->n++] = it;
+    hash_put(&s->by_channel, it->channel, it);
 }
 
 static struct item *set_find(const struct itemset *s, const char *channel)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->v[i] && strcmp(s->v[i]->channel, channel) == 0)
-            return s->v[i];
-    }
-    return NULL;
+    return hash_get(&s->by_channel, channel);
 }
 
 static void set_free(struct itemset *s)
@@ -478,6 +482,7 @@ static void set_free(struct itemset *s)
     for (size_t i = 0; i < s->n; i++)
         item_free(s->v[i]);
     free(s->v);
+    hash_clear(&s->by_channel);
     s->v = NULL;
     s->n = s->cap = 0;
 }
@@ -561,8 +566,11 @@ void uroster_forget(struct uroster *u, const char *user, const char *channel)
 
 static void todo_add(struct uuser *us, enum op_kind kind, struct item *it)
 {
-    us->todo = xrealloc(us->todo, (us->ntodo + 1) * sizeof(*us->todo));
-    us->todo_kind = xrealloc(us->todo_kind, (us->ntodo + 1) * sizeof(*us->todo_kind));
+    if (us->ntodo == us->captodo) {
+        us->captodo = us->captodo ? us->captodo * 2 : 8;
+        us->todo = xrealloc(us->todo, us->captodo * sizeof(*us->todo));
+        us->todo_kind = xrealloc(us->todo_kind, us->captodo * sizeof(*us->todo_kind));
+    }
     us->todo[us->ntodo] = it;
     us->todo_kind[us->ntodo++] = kind;
 }
