@@ -36,6 +36,11 @@ tests_e2e_xmpp_query_LDADD = $(STROPHE_LIBS)
 
 E2E_TESTS += tests/e2e/ctl.test
 
+# XEP-0356 roster and presence permissions granted by Prosody's
+# mod_privilege (doc/attach-prosody.md).
+E2E_TESTS += tests/e2e/privilege_prosody.test
+EXTRA_DIST += tests/e2e/privilege_prosody.py
+
 # Federation through the watchers' own node (doc/federation.md).
 E2E_TESTS += tests/e2e/fed_relay.test
 EXTRA_DIST += tests/e2e/fedlib.sh tests/e2e/fedtest.py tests/e2e/fed_relay.py
@@ -43,6 +48,11 @@ E2E_TESTS += tests/e2e/fed_policy.test
 EXTRA_DIST += tests/e2e/fed_policy.py
 E2E_TESTS += tests/e2e/fed_lease.test
 EXTRA_DIST += tests/e2e/fed_lease.py
+
+# XEP-0356 roster and presence permissions granted by ejabberd's
+# mod_privilege (doc/attach-ejabberd.md).
+E2E_TESTS += tests/e2e/privilege_ejabberd.test
+EXTRA_DIST += tests/e2e/privilege_ejabberd.py tests/e2e/ejabberd-privilege.yml.in
 
 # The federation benchmark runs on the same two-domain bed (lib.sh).
 EXTRA_DIST += bench/fed_bench.sh bench/fed_bench.py bench/mod_bench_s2s_bytes.lua
