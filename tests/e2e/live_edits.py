@@ -15,7 +15,7 @@ LIMIT = 2.0
 
 
 def sql(q):
-    subprocess.run(["sqlite3", DB, q], check=True)
+    subprocess.run(["sqlite3", "-cmd", ".timeout 5000", DB, q], check=True)
 
 
 async def within(client, pred, what, since):

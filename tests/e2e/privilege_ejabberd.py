@@ -41,7 +41,7 @@ UNWATCH = "DELETE FROM roster WHERE channel = 'news' AND jid = 'carol@e.test'"
 
 
 def sql(q):
-    subprocess.run(["sqlite3", DB, q], check=True)
+    subprocess.run(["sqlite3", "-cmd", ".timeout 5000", DB, q], check=True)
 
 
 def client(jid, password, **kw):

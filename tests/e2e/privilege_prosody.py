@@ -23,11 +23,11 @@ SYNC_LIMIT = 5.0
 
 
 def sql(q):
-    subprocess.run(["sqlite3", DB, q], check=True)
+    subprocess.run(["sqlite3", "-cmd", ".timeout 5000", DB, q], check=True)
 
 
 def sql_value(q):
-    return subprocess.run(["sqlite3", DB, q], check=True, capture_output=True,
+    return subprocess.run(["sqlite3", "-cmd", ".timeout 5000", DB, q], check=True, capture_output=True,
                           text=True).stdout.strip()
 
 
