@@ -54,6 +54,9 @@ struct uroster_stats {
 
 /* A pushed item is gone from user's roster: the user removed channel. */
 typedef void uroster_removed_cb(void *ud, const char *channel, const char *user);
+/* channel is now in user's roster (it was not, or not as a subscription
+ * of theirs): the place to send them the channel's status. */
+typedef void uroster_added_cb(void *ud, const char *channel, const char *user);
 
 /* domain is the component's, priv the grants (both borrowed, must
  * outlive it).  NULL with err filled when statements cannot be prepared. */
@@ -62,6 +65,7 @@ struct uroster *uroster_new(struct store *store, struct roster *roster, const ch
                             size_t errlen);
 void uroster_free(struct uroster **u);
 void uroster_on_removed(struct uroster *u, uroster_removed_cb *cb, void *ud);
+void uroster_on_added(struct uroster *u, uroster_added_cb *cb, void *ud);
 
 /* domain's server (re)announced its grants: with roster set, every user
  * of domain with rows or pushed items is synced. */

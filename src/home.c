@@ -445,6 +445,13 @@ void home_on_unsubscribed(struct home *h, home_unsubscribed_cb *cb, void *ud)
     h->unsubscribed_ud = ud;
 }
 
+void home_status_to_watcher(struct home *h, const char *name, const char *contact)
+{
+    struct channel *c = chancache_find(&h->cache, name);
+    if (c && watchers_has(c, contact))
+        home_tell_status(h, c, contact);
+}
+
 void home_user_removed(struct home *h, const char *name, const char *contact, int64_t now_ms)
 {
     struct channel *c = chancache_find(&h->cache, name);

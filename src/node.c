@@ -95,6 +95,12 @@ static void on_user_removed(void *ud, const char *channel, const char *user)
     home_user_removed(n->home, channel, user, n->now_ms);
 }
 
+static void on_user_added(void *ud, const char *channel, const char *user)
+{
+    struct node *n = ud;
+    home_status_to_watcher(n->home, channel, user);
+}
+
 /* ---- The output path, counted ---- */
 
 static int c_write(void *ud, const char *xml, size_t len)
@@ -194,6 +200,7 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     home_set_privileges(n->home, &n->svc.priv);
     home_on_unsubscribed(n->home, on_unsubscribed, n);
     uroster_on_removed(n->uroster, on_user_removed, n);
+    uroster_on_added(n->uroster, on_user_added, n);
     return n;
 }
 

@@ -65,6 +65,7 @@ struct item {
     char *name;
     char *groups;
     const char *sub; /* "to" or "both" */
+    bool adds;       /* a set that puts the channel into the user's roster */
 };
 
 struct uuser;
@@ -114,6 +115,8 @@ struct uroster {
     const struct privileges *priv;
     uroster_removed_cb *removed;
     void *removed_ud;
+    uroster_added_cb *added;
+    void *added_ud;
     struct hash users; /* jid -> struct uuser * (queued or active) */
     struct uuser *head, *tail;
     struct uuser *active[UROSTER_MAX_ACTIVE];
@@ -294,6 +297,12 @@ void uroster_on_removed(struct uroster *u, uroster_removed_cb *cb, void *ud)
 {
     u->removed = cb;
     u->removed_ud = ud;
+}
+
+void uroster_on_added(struct uroster *u, uroster_added_cb *cb, void *ud)
+{
+    u->added = cb;
+    u->added_ud = ud;
 }
 
 const struct uroster_stats *uroster_stats(const struct uroster *u)
@@ -634,7 +643,10 @@ static void plan(struct uroster *u, struct uuser *us, const struct itemset *serv
                 record(u, us->jid, w, true);
             continue;
         }
-        todo_add(us, OP_SET, item_dup(w));
+        w = item_dup(w);
+        /* Not listed as a subscription of the user's before this set. */
+        w->adds = server ? (s == NULL || strcmp(s->sub, "none") == 0) : p == NULL;
+        todo_add(us, OP_SET, w);
     }
     for (size_t i = 0; i < pushed.n; i++) {
         struct item *p = pushed.v[i];
@@ -936,6 +948,8 @@ bool uroster_iq_answer(struct uroster *u, const struct xml_node *iq, int64_t now
             dstate_of(u, domain_of(us->jid))->ok++;
             dstate_of(u, domain_of(us->jid))->fails = 0;
             record(u, us->jid, op->item, true);
+            if (op->item->adds && u->added)
+                u->added(u->added_ud, op->item->channel, us->jid);
         } else {
             u->stats.errors++;
             log_info("uroster: %s refused the item %s@%s", us->jid, op->item->channel, u->domain);

@@ -292,6 +292,14 @@ static void settle_quiet(void)
     free(settle());
 }
 
+static unsigned occurrences(const char *hay, const char *needle)
+{
+    unsigned n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
 static void tick(void)
 {
     node_tick(node, now_ms);
@@ -364,19 +372,30 @@ END_TEST
 
 START_TEST(test_live_edits_reach_rosters)
 {
+    char *o;
     node_online(node, now_ms);
     grant("a.test", "both", "none");
+    settle_quiet();
+    stanza("<presence from='o@a.test/pc' to='news@status.a.test'><status>here</status></presence>");
+    node_batch_end(node, now_ms);
     settle_quiet();
     exec_on(admin, "INSERT INTO roster (channel, jid, subscription, groups)"
                    " VALUES ('news', 'u3@a.test', 'from', 'Feeds')");
     tick();
-    settle_quiet();
+    o = settle();
     expect(server, ITEM("u3@a.test", "news"), "Daily News|Feeds|to");
+    /* The status goes with the new watcher row and again once the item
+     * is in the roster (a client may drop it before). */
+    ck_assert_uint_eq(occurrences(o, "to='u3@a.test'><status>here</status></presence>"), 2);
+    free(o);
+    /* A change of an item the user has is no news: no status again. */
     /* Groups and the display name change the item. */
     exec_on(admin, "UPDATE roster SET groups = 'Later' WHERE jid = 'u3@a.test'");
     tick();
-    settle_quiet();
+    o = settle();
     expect(server, ITEM("u3@a.test", "news"), "Daily News|Later|to");
+    ck_assert_uint_eq(occurrences(o, "<presence"), 0);
+    free(o);
     exec_on(admin, "UPDATE channel SET display_name = 'Evening News' WHERE name = 'news'");
     tick();
     settle_quiet();
