@@ -24,7 +24,7 @@ static const char *const sql[ST_COUNT] = {
      * bound, watchers get status from loaded channels); what the tables
      * no longer say is who stopped being a watcher. */
     [ST_START] = "DELETE FROM change_log"
-                 " WHERE NOT (kind = 'roster' AND old IN ('from', 'both'))",
+                 " WHERE NOT (kind = 'roster' AND coalesce(old, '') IN ('from', 'both'))",
 };
 
 struct changes {

@@ -338,6 +338,31 @@ START_TEST(test_bulk_edit)
 }
 END_TEST
 
+/* Edits made while chanstatd was stopped: at start the log keeps only
+ * the entries saying a contact stopped being a watcher (nothing else
+ * needs replaying), so a bulk import costs nothing at start. */
+START_TEST(test_log_at_start_keeps_removals_only)
+{
+    char err[256];
+    sqlite3 *db = admin_db();
+    node_free(&node);
+    admin(db, "INSERT INTO roster (channel, jid, subscription) VALUES ('pub', 'a@b.test', 'from'),"
+              " ('pub', 'b@b.test', 'from'), ('pub', 'c@b.test', 'none');"
+              "INSERT INTO channel (name) VALUES ('other');"
+              "UPDATE roster SET subscription = 'both' WHERE jid = 'a@b.test';"
+              "DELETE FROM roster WHERE jid = 'b@b.test'");
+    /* New rows (old NULL), a channel, a from -> both change, a removal. */
+    ck_assert_int_eq(count("SELECT count(*) FROM change_log"), 6);
+    node = node_new(&cfg, store, &T.path, err, sizeof(err));
+    ck_assert_ptr_nonnull(node);
+    ck_assert_int_eq(count("SELECT count(*) FROM change_log"), 2);
+    ck_assert_int_eq(count("SELECT count(*) FROM change_log WHERE kind = 'roster' AND old IN "
+                           "('from', 'both')"),
+                     2);
+    sqlite3_close(db);
+}
+END_TEST
+
 /* Counters by kind and error condition, written for admins once a
  * second with the owner resources. */
 START_TEST(test_stats_and_resources)
@@ -413,6 +438,7 @@ int main(void)
     tcase_add_test(tc, test_probes_paced);
     tcase_add_test(tc, test_live_edits);
     tcase_add_test(tc, test_bulk_edit);
+    tcase_add_test(tc, test_log_at_start_keeps_removals_only);
     tcase_add_test(tc, test_stats_and_resources);
     tcase_add_test(tc, test_owner_error_through_dispatch);
     tcase_add_test(tc, test_resync_skips_fresh_channels);
