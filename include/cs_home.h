@@ -161,9 +161,10 @@ bool home_serves(const struct home *home, const char *domain);
  * contact): told so the roster sync stops managing that item. */
 typedef void home_unsubscribed_cb(void *ud, const char *name, const char *contact);
 void home_on_unsubscribed(struct home *home, home_unsubscribed_cb *cb, void *ud);
-/* channel name's current status to contact, if a watcher (the channel
- * was just added to the contact's roster: a status sent before may have
- * been dropped by a client that did not list the channel yet). */
+/* channel name's current status to contact, if a watcher and the
+ * channel is available (the channel was just added to the contact's
+ * roster: a status sent before may have been dropped by a client that
+ * did not list the channel yet). */
 void home_status_to_watcher(struct home *home, const char *name, const char *contact);
 /* contact removed channel name from their own roster (seen by reading
  * it): the same as their unsubscribe. */

@@ -68,8 +68,9 @@ void uroster_on_removed(struct uroster *u, uroster_removed_cb *cb, void *ud);
 void uroster_on_added(struct uroster *u, uroster_added_cb *cb, void *ud);
 
 /* domain's server (re)announced its grants: with roster set, every user
- * of domain with rows or pushed items is synced. */
-void uroster_granted(struct uroster *u, const char *domain);
+ * of domain with rows or pushed items is synced.  When nothing is left to
+ * do, "uroster: roster sync finished ..." is logged with the counts. */
+void uroster_granted(struct uroster *u, const char *domain, int64_t now_ms);
 /* A roster row of user changed (live edit). */
 void uroster_touch_user(struct uroster *u, const char *user);
 /* Channel changed or went: its users with pushed items are synced. */

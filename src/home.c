@@ -447,8 +447,11 @@ void home_on_unsubscribed(struct home *h, home_unsubscribed_cb *cb, void *ud)
 
 void home_status_to_watcher(struct home *h, const char *name, const char *contact)
 {
-    struct channel *c = chancache_find(&h->cache, name);
-    if (c && watchers_has(c, contact))
+    /* A channel not loaded has had no owner presence since the start:
+     * unavailable, which a client assumes anyway.  Nothing is loaded for
+     * this (an initial sync would load every channel). */
+    struct channel *c = chancache_loaded(&h->cache, name);
+    if (c && c->status.n > 0 && watchers_has(c, contact))
         home_tell_status(h, c, contact);
 }
 

@@ -74,7 +74,7 @@ static void on_deliverable(void *ud, const char *channel)
 static void on_granted(void *ud, const struct privilege *pv)
 {
     struct node *n = ud;
-    uroster_granted(n->uroster, pv->domain);
+    uroster_granted(n->uroster, pv->domain, n->now_ms);
 }
 
 static bool on_answer(void *ud, const struct xml_node *iq, int64_t now_ms)

@@ -128,6 +128,10 @@ struct uroster {
     size_t nfull;
     int64_t now_ms;
     struct uroster_stats stats;
+    /* A full sync in progress: since when, and the counts at its start. */
+    bool syncing;
+    int64_t sync_since;
+    struct uroster_stats sync_base;
     struct strbuf sb;
 };
 
@@ -386,10 +390,11 @@ void uroster_touch_channel(struct uroster *u, const char *channel)
     sqlite3_clear_bindings(st);
 }
 
-void uroster_granted(struct uroster *u, const char *domain)
+void uroster_granted(struct uroster *u, const char *domain, int64_t now_ms)
 {
     size_t len = strlen(domain) + 2;
     struct full *f;
+    u->now_ms = now_ms;
     free(hash_del(&u->dstates, domain)); /* a new session: a new chance */
     if (grant_of(u, domain) == NULL)
         return;
@@ -408,6 +413,11 @@ void uroster_granted(struct uroster *u, const char *domain)
     f->after = xstrdup("");
     f->phase = 0;
     log_info("uroster: %s granted roster access: syncing its users' rosters", domain);
+    if (!u->syncing) {
+        u->syncing = true;
+        u->sync_since = now_ms;
+        u->sync_base = u->stats;
+    }
 }
 
 /* Moves a page of the first full sync into the queue.  false on a
@@ -726,6 +736,21 @@ static int send_op(struct uroster *u, const struct op *op)
     return r;
 }
 
+/* Logs the end of a full sync once nothing is left to do. */
+static void check_finished(struct uroster *u)
+{
+    const struct uroster_stats *s = &u->stats, *b = &u->sync_base;
+    if (!u->syncing || !uroster_idle(u))
+        return;
+    u->syncing = false;
+    log_info("uroster: roster sync finished in %.1f s: %lu users, %lu items set, %lu removed, "
+             "%lu left as the users' own, %lu removed by their users, %lu errors, %lu timeouts",
+             (double)(u->now_ms - u->sync_since) / 1000.0, s->users_synced - b->users_synced,
+             s->items_set - b->items_set, s->items_removed - b->items_removed,
+             s->kept_own - b->kept_own, s->user_removed - b->user_removed, s->errors - b->errors,
+             s->timeouts - b->timeouts);
+}
+
 /* Takes op into flight and writes it.  false when the link is down. */
 static bool launch(struct uroster *u, struct op *op)
 {
@@ -834,6 +859,7 @@ bool uroster_pump(struct uroster *u, int64_t now_ms)
         if (!progressed)
             break;
     }
+    check_finished(u);
     return budget == 0 && out_room(u->out) > 0;
 }
 
@@ -970,6 +996,7 @@ bool uroster_iq_answer(struct uroster *u, const struct xml_node *iq, int64_t now
     item_free(op->item);
     free(op);
     maybe_done(u, us);
+    check_finished(u);
     return true;
 }
 
@@ -1000,9 +1027,14 @@ void uroster_tick(struct uroster *u, int64_t now_ms)
         maybe_done(u, us);
     }
     free(late);
+    check_finished(u);
 }
 
 void uroster_offline(struct uroster *u)
 {
+    if (u->syncing)
+        log_info("uroster: roster sync cut short by the link loss; it starts again at the next "
+                 "grant");
+    u->syncing = false;
     drop_work(u);
 }
