@@ -38,7 +38,7 @@ struct roster;
 struct uroster;
 
 #define UROSTER_MAX_ACTIVE 64
-#define UROSTER_MAX_INFLIGHT 256
+#define UROSTER_MAX_INFLIGHT 16
 #define UROSTER_TIMEOUT_MS 30000
 
 struct uroster_stats {
