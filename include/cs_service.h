@@ -65,6 +65,9 @@ struct service {
      * answer may be one of the hook's own requests (true: it was). */
     void (*granted)(void *ud, const struct privilege *pv);
     bool (*answer)(void *ud, const struct xml_node *iq, int64_t now_ms);
+    /* An iq set of jabber:iq:roster at the domain (a server's roster push
+     * to a privileged entity): true when the hook answered it. */
+    bool (*roster_push)(void *ud, const struct xml_node *iq, int64_t now_ms);
     void *hooks_ud;
     struct service_stats stats;
 };

@@ -79,6 +79,13 @@ void uroster_touch_channel(struct uroster *u, const char *channel);
  * the item is no longer ours to manage.  Inside the open transaction. */
 void uroster_forget(struct uroster *u, const char *user, const char *channel);
 
+/* An iq set of jabber:iq:roster at the component's domain: a roster push
+ * a server sends a privileged entity with roster get (XEP-0356 0.4).
+ * From a user of a domain that granted roster get: answered with a
+ * result, and an item chanstat pushed that the push removes is the user's
+ * removal (the removed callback); returns true.  false otherwise (not
+ * ours to answer). */
+bool uroster_roster_push(struct uroster *u, const struct xml_node *iq);
 /* An iq result or error: true when it answered one of ours. */
 bool uroster_iq_answer(struct uroster *u, const struct xml_node *iq, int64_t now_ms);
 /* Writes while there is room, a bounded amount per call; true when it

@@ -83,6 +83,13 @@ static bool on_answer(void *ud, const struct xml_node *iq, int64_t now_ms)
     return uroster_iq_answer(n->uroster, iq, now_ms);
 }
 
+static bool on_roster_push(void *ud, const struct xml_node *iq, int64_t now_ms)
+{
+    struct node *n = ud;
+    n->now_ms = now_ms;
+    return uroster_roster_push(n->uroster, iq);
+}
+
 static void on_unsubscribed(void *ud, const char *channel, const char *contact)
 {
     struct node *n = ud;
@@ -196,6 +203,7 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
                                });
     n->svc.granted = on_granted;
     n->svc.answer = on_answer;
+    n->svc.roster_push = on_roster_push;
     n->svc.hooks_ud = n;
     home_set_privileges(n->home, &n->svc.priv);
     home_on_unsubscribed(n->home, on_unsubscribed, n);

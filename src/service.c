@@ -310,6 +310,11 @@ static void handle_iq(struct service *svc, const struct xml_node *iq, const stru
     }
     q.payload = xml_first_elem(iq);
     q.channel = to->local;
+    if (!to->local && !to->resource && strcmp(type, "set") == 0 && svc->roster_push &&
+        strcmp(q.payload->name, "query") == 0 && xml_ns(q.payload) &&
+        strcmp(xml_ns(q.payload), "jabber:iq:roster") == 0 &&
+        svc->roster_push(svc->hooks_ud, iq, now_ms))
+        return;
     /* A full JID at the domain or a channel names no entity we serve;
      * RFC 6121 8.5.1: an iq to no such channel gets service-unavailable. */
     h = to->resource ? NULL

@@ -13,6 +13,7 @@
 #include "cs_jid.h"
 #include "cs_log.h"
 #include "cs_roster.h"
+#include "cs_stanza.h"
 #include "cs_store.h"
 #include "cs_uroster.h"
 #include "cs_util.h"
@@ -32,6 +33,7 @@ enum {
     ST_FULL_ROWS,
     ST_FULL_PUSHED,
     ST_BY_CHANNEL,
+    ST_HAS,
     ST_COUNT
 };
 
@@ -54,6 +56,7 @@ static const char *const sql[ST_COUNT] = {
                        " WHERE r.jid = p.user AND r.subscription IN ('from', 'both'))"
                        " ORDER BY user LIMIT ?3",
     [ST_BY_CHANNEL] = "SELECT user FROM pushed_item WHERE channel = ?1",
+    [ST_HAS] = "SELECT 1 FROM pushed_item WHERE user = ?1 AND channel = ?2",
 };
 
 enum op_kind { OP_GET, OP_SET, OP_REMOVE };
@@ -861,6 +864,62 @@ bool uroster_pump(struct uroster *u, int64_t now_ms)
     }
     check_finished(u);
     return budget == 0 && out_room(u->out) > 0;
+}
+
+/* ---- roster pushes from the server ---- */
+
+static bool pushed(struct uroster *u, const char *user, const char *channel)
+{
+    sqlite3_stmt *st = u->st[ST_HAS];
+    int rc;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW;
+}
+
+bool uroster_roster_push(struct uroster *u, const struct xml_node *iq)
+{
+    const struct xml_node *q = xml_child(iq, "query", NS_ROSTER);
+    const struct privilege *pv;
+    struct xml_node *r;
+    struct jid from;
+    char *user;
+
+    if (q == NULL || jid_parse(xml_attr(iq, "from"), &from) != 0)
+        return false;
+    pv = from.local && !from.resource ? grant_of(u, from.domain) : NULL;
+    if (pv == NULL || !may_read(pv)) {
+        jid_deinit(&from);
+        return false;
+    }
+    user = jid_bare(&from);
+    jid_deinit(&from);
+    for (const struct xml_node *e = xml_first_elem(q); e; e = xml_next_elem(e)) {
+        const char *sub = xml_attr(e, "subscription");
+        char *channel;
+        if (strcmp(e->name, "item") != 0 || sub == NULL || strcmp(sub, "remove") != 0 ||
+            (channel = our_channel(u, xml_attr(e, "jid") ? xml_attr(e, "jid") : "")) == NULL)
+            continue;
+        if (pushed(u, user, channel)) {
+            struct item it = {.channel = channel};
+            u->stats.user_removed++;
+            log_info("uroster: %s removed %s@%s from their roster; treated as their unsubscribe",
+                     user, channel, u->domain);
+            record(u, user, &it, false);
+            if (u->removed)
+                u->removed(u->removed_ud, channel, user);
+        }
+        free(channel);
+    }
+    free(user);
+    r = stanza_iq_result(iq);
+    if (out_stanza(u->out, r) != 0)
+        log_debug("uroster: answer to a roster push not sent: link down");
+    xml_free(r);
+    return true;
 }
 
 /* ---- answers ---- */

@@ -87,7 +87,7 @@ static void grant(const char *domain, const char *roster, const char *presence)
 static void setup(void)
 {
     char err[256], path[128];
-    log_init(LOG_LEVEL_ERROR, false, "check_uroster");
+    log_init(getenv("URDEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR, false, "check_uroster");
     snprintf(dir, sizeof(dir), "/tmp/check_uroster.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/db", dir);
@@ -244,7 +244,9 @@ static char *serve(void)
     strbuf_append_str(&rest, "");
     for (char *line = strtok_r(o, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         struct xml_node *st = test_parse_stanza(line);
-        if (strcmp(st->name, "iq") == 0 && xml_child(st, "query", "jabber:iq:roster")) {
+        const char *type = xml_attr(st, "type");
+        if (strcmp(st->name, "iq") == 0 && xml_child(st, "query", "jabber:iq:roster") && type &&
+            (strcmp(type, "get") == 0 || strcmp(type, "set") == 0)) {
             inflight_now++;
             if (inflight_now > max_inflight_seen)
                 max_inflight_seen = inflight_now;
@@ -457,6 +459,56 @@ START_TEST(test_user_removal_is_their_unsubscribe)
     expect(admin, "SELECT count(*) FROM pushed_item WHERE user = 'u2@a.test'", "0");
     expect(server, "SELECT count(*) FROM item WHERE user = 'u2@a.test'", "0");
     ck_assert_uint_eq(uroster_stats(node_uroster(node))->user_removed, 1);
+}
+END_TEST
+
+/* A server that sends a privileged entity the users' roster pushes
+ * (XEP-0356 0.4, roster get): a removal of an item chanstat pushed is the
+ * user's unsubscribe; every push is answered. */
+START_TEST(test_roster_push_of_a_removal)
+{
+    char *o;
+    exec_on(admin, "INSERT INTO roster (channel, jid, subscription) VALUES"
+                   " ('news', 'u1@a.test', 'from'), ('desk', 'u1@a.test', 'from')");
+    exec_on(server,
+            "INSERT INTO item VALUES ('u1@a.test', 'desk@status.a.test', 'Mine', '', 'to')");
+    node_online(node, now_ms);
+    tick();
+    grant("a.test", "both", "none");
+    settle_quiet();
+    expect(admin, "SELECT group_concat(channel) FROM pushed_item", "news");
+    /* The user removes their own item (desk): answered, nothing else. */
+    stanza("<iq type='set' from='u1@a.test' to='status.a.test' id='p1'><query "
+           "xmlns='jabber:iq:roster'><item jid='desk@status.a.test' subscription='remove'/>"
+           "</query></iq>");
+    node_batch_end(node, now_ms);
+    o = settle();
+    ck_assert_ptr_nonnull(strstr(o, "<iq from='status.a.test' to='u1@a.test' id='p1' "
+                                    "type='result'/>"));
+    free(o);
+    expect(admin, "SELECT subscription FROM roster WHERE channel = 'desk'", "from");
+    /* ... and the one chanstat pushed (news): their unsubscribe. */
+    stanza("<iq type='set' from='u1@a.test' to='status.a.test' id='p2'><query "
+           "xmlns='jabber:iq:roster' ver='7'><item jid='news@status.a.test' "
+           "subscription='remove'/></query></iq>");
+    node_batch_end(node, now_ms);
+    o = settle();
+    ck_assert_ptr_nonnull(strstr(o, "id='p2'"));
+    free(o);
+    expect(admin, "SELECT count(*) FROM roster WHERE channel = 'news' AND jid = 'u1@a.test'", "0");
+    expect(admin, "SELECT count(*) FROM pushed_item", "0");
+    ck_assert_uint_eq(uroster_stats(node_uroster(node))->user_removed, 1);
+    /* Not a push: from a resource, or from a domain that granted nothing. */
+    stanza("<iq type='set' from='u1@a.test/pc' to='status.a.test' id='p3'><query "
+           "xmlns='jabber:iq:roster'/></iq>");
+    stanza("<iq type='set' from='x@b.test' to='status.a.test' id='p4'><query "
+           "xmlns='jabber:iq:roster'/></iq>");
+    node_batch_end(node, now_ms);
+    o = settle();
+    ck_assert_ptr_nonnull(strstr(o, "id='p3' type='error'>"));
+    ck_assert_ptr_nonnull(strstr(o, "id='p4' type='error'>"));
+    ck_assert_uint_eq(occurrences(o, "<service-unavailable"), 2);
+    free(o);
 }
 END_TEST
 
@@ -716,6 +768,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_users_own_items_untouched);
     tcase_add_test(tc, test_live_edits_reach_rosters);
     tcase_add_test(tc, test_user_removal_is_their_unsubscribe);
+    tcase_add_test(tc, test_roster_push_of_a_removal);
     tcase_add_test(tc, test_set_only_goes_by_its_record);
     tcase_add_test(tc, test_grants_only_from_served_domains);
     tcase_add_test(tc, test_answers_must_come_from_the_user);
