@@ -40,8 +40,10 @@ data_path = base .. "/data"
 certificates = base .. "/certs"
 log = { info = base .. "/prosody.log" }
 unbound = { resolvconf = base .. "/resolv.conf"; hoststxt = false }
-modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "presence"; "message"; "iq"; "posix"; "offline" }
+modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "presence"; "message"; "iq"; "posix"; "offline"; "privilege" }
 modules_disabled = { "s2s" }
+-- mod_privilege (prosody-modules): chanstat may write the users' rosters.
+plugin_paths = { "/usr/lib/prosody/modules" }
 authentication = "internal_plain"
 storage = "internal"
 c2s_require_encryption = false
@@ -55,8 +57,10 @@ http_ports = { }
 https_ports = { }
 VirtualHost "localhost"
     ssl = { key = base .. "/certs/localhost.key"; certificate = base .. "/certs/localhost.crt" }
+    privileged_entities = { ["status.localhost"] = { roster = "both" } }
 Component "status.localhost"
     component_secret = "demo-secret"
+    modules_enabled = { "privilege" }
 CFG
 cat > "$run/chanstat.conf" <<CFG
 [component]
@@ -108,6 +112,12 @@ cat <<TXT
        alice@status.localhost.  Log Alice out and write again: the messages
        wait in chanstat and arrive, stamped, when she logs back in.
     5. Service discovery on status.localhost; ping it; ask its software version.
+    6. Prosody lets chanstat write its users' rosters (XEP-0356): while
+       alice is logged in, make her a watcher of the front desk by hand,
+         sqlite3 -cmd '.timeout 5000' $run/chanstat.db \\
+           "INSERT INTO roster (channel, jid, subscription, groups) VALUES ('desk', 'alice@localhost', 'from', 'Work')"
+       and "Front desk" appears in her contact list, in the group Work, with
+       bob's status.  Deleting the row removes it again.
   Admin: sqlite3 $run/chanstat.db 'SELECT * FROM roster'
 
   Ctrl-C stops chanstatd and Prosody.
@@ -118,6 +128,8 @@ if [ "${DEMO_SMOKE:-}" = 1 ]; then
     "$chanstatd" -c "$run/chanstat.conf" 2> "$run/chanstatd.log" &
     cs=$!
     for _ in $(seq 100); do grep -q "link: online" "$run/chanstatd.log" && break; sleep 0.05; done
+    for _ in $(seq 100); do grep -q "privilege: localhost grants roster both" "$run/chanstatd.log" && break; sleep 0.05; done
+    grep "privilege: " "$run/chanstatd.log" || { echo "demo: Prosody granted chanstat nothing" >&2; exit 1; }
     "$build/tests/e2e/xmpp_query" bob@localhost bobpw 5222 \
         "<iq type='get' to='status.localhost' id='v1'><query xmlns='jabber:iq:version'/></iq>"
     rc=$?
