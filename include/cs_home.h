@@ -47,7 +47,6 @@ struct home_stats {
     unsigned long probes_sent;     /* owner probes and binding requests */
     unsigned long subscriptions;   /* subscription requests handled */
     unsigned long binds_skipped;   /* owners bound by the presence permission instead */
-    unsigned long owner_presence_privileged; /* owner presence received by that permission */
 };
 
 /* domain, roster and out must outlive the home.  Caller frees with

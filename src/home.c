@@ -378,21 +378,25 @@ static void owner_presence(struct home *h, struct channel *c, const struct xml_n
 
 /* ---- Presence by permission (XEP-0356) ---- */
 
-struct names {
-    char **v;
+/* An owner's channel names, collected from roster_channels_of_owner()
+ * (its statement must be done before the channels are looked at). */
+struct owned {
+    char **names;
     size_t n, cap;
+    bool approve_only; /* only channels under the approve policy */
 };
 
-static void on_owned_name(void *ud, const char *name, const char *owner, enum channel_policy p)
+static void on_owned(void *ud, const char *name, const char *owner, enum channel_policy policy)
 {
-    struct names *nm = ud;
+    struct owned *o = ud;
     (void)owner;
-    (void)p;
-    if (nm->n == nm->cap) {
-        nm->cap = nm->cap ? nm->cap * 2 : 4;
-        nm->v = xrealloc(nm->v, nm->cap * sizeof(*nm->v));
+    if (o->approve_only && policy != POLICY_APPROVE)
+        return;
+    if (o->n == o->cap) {
+        o->cap = o->cap ? o->cap * 2 : 8;
+        o->names = xrealloc(o->names, o->cap * sizeof(*o->names));
     }
-    nm->v[nm->n++] = xstrdup(name);
+    o->names[o->n++] = xstrdup(name);
 }
 
 /* A user's presence sent to the component's domain because their server
@@ -401,20 +405,18 @@ static void on_owned_name(void *ud, const char *name, const char *owner, enum ch
 static bool privileged_presence(struct home *h, const struct xml_node *p, const struct jid *from,
                                 const char *contact, int64_t now_ms)
 {
-    struct names nm = {0};
+    struct owned owned = {0};
     if (h->priv == NULL || !privileges_presence(h->priv, from->domain))
         return false;
-    if (roster_channels_of_owner(h->roster, contact, INT_MAX, on_owned_name, &nm) != 0)
+    if (roster_channels_of_owner(h->roster, contact, INT_MAX, on_owned, &owned) != 0)
         log_error("home: looking up the channels of %s failed", contact);
-    for (size_t i = 0; i < nm.n; i++) {
-        struct channel *c = chancache_find(&h->cache, nm.v[i]);
-        if (c && c->owner && strcmp(c->owner, contact) == 0) {
-            h->stats.owner_presence_privileged++;
+    for (size_t i = 0; i < owned.n; i++) {
+        struct channel *c = chancache_find(&h->cache, owned.names[i]);
+        if (c && c->owner && strcmp(c->owner, contact) == 0)
             owner_presence(h, c, p, from, now_ms);
-        }
-        free(nm.v[i]);
+        free(owned.names[i]);
     }
-    free(nm.v);
+    free(owned.names);
     return true;
 }
 
@@ -465,23 +467,6 @@ void home_user_removed(struct home *h, const char *name, const char *contact, in
 
 /* ---- Answers of owners at relay addresses ---- */
 
-struct owned {
-    char **names;
-    size_t n, cap;
-};
-
-static void on_owned(void *ud, const char *name, const char *owner, enum channel_policy policy)
-{
-    struct owned *o = ud;
-    if (policy != POLICY_APPROVE)
-        return;
-    if (o->n == o->cap) {
-        o->cap = o->cap ? o->cap * 2 : 8;
-        o->names = xrealloc(o->names, o->cap * sizeof(*o->names));
-    }
-    o->names[o->n++] = xstrdup(name);
-}
-
 /* Presence to a relay address: the owner answering a relayed request.
  * Costs one indexed query plus the owner's own approve-policy channels. */
 static void relay_answer(struct home *h, const struct jid *contact_jid, const char *owner,
@@ -489,7 +474,7 @@ static void relay_answer(struct home *h, const struct jid *contact_jid, const ch
 {
     bool sub = strcmp(type, "subscribed") == 0;
     bool unsub = strcmp(type, "unsubscribed") == 0;
-    struct owned owned = {0};
+    struct owned owned = {.approve_only = true};
     char *contact;
 
     if (strcmp(type, "subscribe") == 0) {
