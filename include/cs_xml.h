@@ -8,14 +8,20 @@
  * work without bound: the bytes one top-level element may span, the
  * element nesting depth, and XML_MAX_ATTRS attributes per element.
  * Parsing and copying are linear in the size of the tree (setting one
- * attribute in code is linear in the element's attributes).  A violation
+ * attribute in code is linear in the element's attributes), and what a
+ * parsed tree costs in memory is bounded by a multiple of the byte limit:
+ * namespace URIs are stored once per declaration and shared by reference
+ * (also by xml_copy), and a stanza whose tree would cost more than
+ * XML_TREE_FACTOR times the byte limit is handed over cut (see
+ * xml_node.truncated) without failing the stream.  A violation
  * stops the parser until xml_parser_reset(); the caller restarts the
  * stream.
  *
  * The serializer writes a default namespace declaration (xmlns='...')
  * where an element's namespace differs from the one in effect, including
- * xmlns='' for an element in no namespace, and a generated prefix for each
- * namespaced attribute other than xml:*.  Attribute values and text are
+ * xmlns='' for an element in no namespace, and for namespaced attributes
+ * other than xml:* one generated prefix per namespace, declared once on
+ * the element serialised, so output stays proportional to the tree.  Attribute values and text are
  * always escaped (xml_escape()).
  *
  * Trees: every node is owned by its parent; a detached root is owned by
@@ -39,20 +45,35 @@
  * handful; more is a violation of kind XML_VIOLATION_SIZE. */
 #define XML_MAX_ATTRS 64
 
+/* What the tree of one parsed stanza may cost in memory (nodes, strings,
+ * the allocator's per-block overhead), as a multiple of the stanza byte
+ * limit.  The densest stanzas an XMPP server sends (a roster of short
+ * items) cost about 8 times their bytes; an element per 4 bytes of input
+ * costs about 36.  Over it the stanza is cut, not the stream. */
+#define XML_TREE_FACTOR 16
+
 enum xml_node_type { XML_ELEMENT, XML_TEXT };
 
 struct xml_attr {
-    char *ns;   /* NULL for an unqualified attribute, XML_NS_XML for xml:lang */
-    char *name; /* local name */
+    const char *ns; /* NULL for an unqualified attribute, XML_NS_XML for xml:lang;
+                     * shared (see xml_elem_new), never to be freed or written */
+    char *name;     /* local name */
     char *value;
 };
 
 struct xml_node {
     enum xml_node_type type;
-    char *name; /* element: local name */
-    char *ns;   /* element: namespace URI; "" = no namespace (xmlns='');
-                 * NULL = inherit the parent's (trees built in code) */
-    char *text; /* text node: content (NUL-terminated, may hold no NUL) */
+    /* A stanza whose content the parser dropped: building it would have
+     * cost more than XML_TREE_FACTOR times the stanza byte limit.  Only
+     * the element itself and its attributes are kept; it is to be
+     * answered (or dropped) as too large, never acted on. */
+    bool truncated;
+    char *name;     /* element: local name */
+    const char *ns; /* element: namespace URI; "" = no namespace (xmlns='');
+                     * NULL = inherit the parent's (trees built in code).
+                     * Shared by every element and copy that uses the same
+                     * declaration: never to be freed or written. */
+    char *text;     /* text node: content (NUL-terminated, may hold no NUL) */
     size_t text_len;
     size_t text_cap; /* text node: allocated size of text */
     struct xml_attr *attrs;

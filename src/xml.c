@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,73 @@
 #include <expat.h>
 
 #include "cs_error.h"
+#include "cs_hash.h"
 #include "cs_xml.h"
 
 /* Separator between namespace URI and local name in expat's names. */
 #define NS_SEP '\x1f'
+
+/* ---- Namespace URIs, shared ----
+ *
+ * Every element and namespaced attribute refers to its namespace URI, and
+ * a peer can make that URI as long as a stanza allows while declaring it
+ * once for thousands of elements.  So a URI is never copied per element:
+ * the parser makes one string per declaration, and elements, attributes
+ * and copies share it by reference count.  The URI lives in a block after
+ * its count.  "" (no namespace) and XML_NS_XML are static and never
+ * counted. */
+
+struct ns_block {
+    size_t refs;
+};
+
+static const char ns_none[] = "";
+static const char ns_xml[] = XML_NS_XML;
+
+static bool ns_static(const char *ns)
+{
+    return ns == ns_none || ns == ns_xml;
+}
+
+static struct ns_block *ns_block_of(const char *ns)
+{
+    return (struct ns_block *)(void *)((char *)(uintptr_t)ns - sizeof(struct ns_block));
+}
+
+/* A new reference to a URI of len bytes; release with ns_unref(). */
+static const char *ns_new(const char *uri, size_t len)
+{
+    struct ns_block *b;
+    char *s;
+    if (len == 0)
+        return ns_none;
+    if (len == sizeof(ns_xml) - 1 && memcmp(uri, ns_xml, len) == 0)
+        return ns_xml;
+    b = xmalloc(sizeof(*b) + len + 1);
+    b->refs = 1;
+    s = (char *)(b + 1);
+    memcpy(s, uri, len);
+    s[len] = '\0';
+    return s;
+}
+
+/* One more reference to a shared URI (NULL stays NULL). */
+static const char *ns_ref(const char *ns)
+{
+    if (ns && !ns_static(ns))
+        ns_block_of(ns)->refs++;
+    return ns;
+}
+
+static void ns_unref(const char *ns)
+{
+    struct ns_block *b;
+    if (ns == NULL || ns_static(ns))
+        return;
+    b = ns_block_of(ns);
+    if (--b->refs == 0)
+        free(b);
+}
 
 /* ---- Trees ---- */
 
@@ -26,7 +90,17 @@ struct xml_node *xml_elem_new(const char *name, const char *ns)
     struct xml_node *n = xcalloc(1, sizeof(*n));
     n->type = XML_ELEMENT;
     n->name = xstrdup(name);
-    n->ns = ns ? xstrdup(ns) : NULL;
+    n->ns = ns ? ns_new(ns, strlen(ns)) : NULL;
+    return n;
+}
+
+/* An element sharing ns (a reference is taken). */
+static struct xml_node *elem_shared(const char *name, const char *ns)
+{
+    struct xml_node *n = xcalloc(1, sizeof(*n));
+    n->type = XML_ELEMENT;
+    n->name = xstrdup(name);
+    n->ns = ns_ref(ns);
     return n;
 }
 
@@ -54,6 +128,9 @@ struct xml_node *xml_append(struct xml_node *parent, struct xml_node *child)
 
 struct xml_node *xml_add_child(struct xml_node *parent, const char *name, const char *ns)
 {
+    /* A child in its parent's namespace shares the parent's string. */
+    if (ns && parent->ns && strcmp(ns, parent->ns) == 0)
+        return xml_append(parent, elem_shared(name, parent->ns));
     return xml_append(parent, xml_elem_new(name, ns));
 }
 
@@ -68,13 +145,13 @@ void xml_free(struct xml_node *node)
         struct xml_node *next = node->next;
         xml_free(node->first_child);
         for (unsigned i = 0; i < node->nattrs; i++) {
-            free(node->attrs[i].ns);
+            ns_unref(node->attrs[i].ns);
             free(node->attrs[i].name);
             free(node->attrs[i].value);
         }
         free(node->attrs);
         free(node->name);
-        free(node->ns);
+        ns_unref(node->ns);
         free(node->text);
         free(node);
         /* Only siblings of a child list are freed iteratively; a detached
@@ -98,14 +175,16 @@ static void attrs_reserve(struct xml_node *node, unsigned n)
 /* Appends an attribute without looking for one of the same name, so that
  * building an element is linear in its attributes: only for callers that
  * know there is none (expat rejects duplicate attributes, and a copy's
- * source has none).  Takes ownership of ns; copies name and value. */
-static void attr_push(struct xml_node *node, char *ns, const char *name, const char *value)
+ * source has none).  Takes over the reference ns (NULL: unqualified);
+ * copies name and value. */
+static void attr_push(struct xml_node *node, const char *ns, const char *name, size_t name_len,
+                      const char *value)
 {
     struct xml_attr *a;
     attrs_reserve(node, 1);
     a = &node->attrs[node->nattrs++];
     a->ns = ns;
-    a->name = xstrdup(name);
+    a->name = xstrndup(name, name_len);
     a->value = xstrdup(value);
 }
 
@@ -114,11 +193,11 @@ struct xml_node *xml_copy(const struct xml_node *node)
     struct xml_node *c;
     if (node->type == XML_TEXT)
         return xml_text_new(node->text, node->text_len);
-    c = xml_elem_new(node->name, node->ns);
+    c = elem_shared(node->name, node->ns); /* namespaces are shared, not copied */
     attrs_reserve(c, node->nattrs);
     for (unsigned i = 0; i < node->nattrs; i++) {
         const struct xml_attr *a = &node->attrs[i];
-        attr_push(c, a->ns ? xstrdup(a->ns) : NULL, a->name, a->value);
+        attr_push(c, ns_ref(a->ns), a->name, strlen(a->name), a->value);
     }
     for (const struct xml_node *ch = node->first_child; ch; ch = ch->next)
         xml_append(c, xml_copy(ch));
@@ -162,7 +241,7 @@ void xml_set_attr_ns(struct xml_node *node, const char *ns, const char *name, co
     }
     /* O(attributes) per call: fine for the few a handler sets, which is
      * why parsing and copying use attr_push() instead. */
-    attr_push(node, ns ? xstrdup(ns) : NULL, name, value);
+    attr_push(node, ns ? ns_new(ns, strlen(ns)) : NULL, name, strlen(name), value);
 }
 
 void xml_set_attr(struct xml_node *node, const char *name, const char *value)
@@ -192,7 +271,7 @@ void xml_remove_attr(struct xml_node *node, const char *name)
     struct xml_attr *a = find_attr(node, ns, local);
     if (a == NULL)
         return;
-    free(a->ns);
+    ns_unref(a->ns);
     free(a->name);
     free(a->value);
     unsigned i = (unsigned)(a - node->attrs);
@@ -286,10 +365,73 @@ void xml_escape(struct strbuf *sb, const char *s, size_t len, bool attr)
     strbuf_append(sb, s + start, len - start);
 }
 
-static void serialize(const struct xml_node *n, const char *in_ns, struct strbuf *sb)
+/* Prefixes for namespaced attributes other than xml:*, declared once on
+ * the top element for the whole tree (a0, a1, ...), so that output stays
+ * proportional to the tree: declaring a long URI again on every element
+ * that uses it would let a small stanza serialise to gigabytes.  Looked up
+ * by the URI's pointer (shared strings: one per declaration parsed) in an
+ * open-addressing table. */
+struct attr_prefixes {
+    const char **ns; /* slot -> URI, NULL = empty */
+    unsigned *index; /* slot -> prefix number */
+    size_t cap;      /* power of two, or 0 */
+    unsigned n;      /* URIs, in order of first use */
+    const char **order;
+};
+
+static size_t ap_slot(const struct attr_prefixes *ap, const char *ns)
+{
+    size_t i = (size_t)(((uintptr_t)ns >> 3) * 0x9E3779B97F4A7C15ull) & (ap->cap - 1);
+    while (ap->ns[i] && ap->ns[i] != ns)
+        i = (i + 1) & (ap->cap - 1);
+    return i;
+}
+
+static void ap_add(struct attr_prefixes *ap, const char *ns)
+{
+    size_t i;
+    if (ap->cap == 0 || (size_t)(ap->n + 1) * 2 > ap->cap) {
+        struct attr_prefixes old = *ap;
+        ap->cap = old.cap ? old.cap * 2 : 16;
+        ap->ns = xcalloc(ap->cap, sizeof(*ap->ns));
+        ap->index = xcalloc(ap->cap, sizeof(*ap->index));
+        ap->order = xrealloc(old.order, ap->cap * sizeof(*ap->order));
+        for (size_t j = 0; j < old.cap; j++) {
+            if (old.ns[j]) {
+                size_t k = ap_slot(ap, old.ns[j]);
+                ap->ns[k] = old.ns[j];
+                ap->index[k] = old.index[j];
+            }
+        }
+        free(old.ns);
+        free(old.index);
+    }
+    i = ap_slot(ap, ns);
+    if (ap->ns[i] == NULL) {
+        ap->ns[i] = ns;
+        ap->index[i] = ap->n;
+        ap->order[ap->n++] = ns;
+    }
+}
+
+/* Collects the attribute namespaces of element n and its descendants
+ * (xml:* needs no declaration; ns_new() maps XML_NS_XML onto ns_xml). */
+static void collect_attr_ns(const struct xml_node *n, struct attr_prefixes *ap)
+{
+    for (unsigned i = 0; i < n->nattrs; i++) {
+        if (n->attrs[i].ns && n->attrs[i].ns != ns_xml)
+            ap_add(ap, n->attrs[i].ns);
+    }
+    for (const struct xml_node *c = n->first_child; c; c = c->next) {
+        if (c->type == XML_ELEMENT)
+            collect_attr_ns(c, ap);
+    }
+}
+
+static void serialize(const struct xml_node *n, const char *in_ns, const struct attr_prefixes *ap,
+                      bool top, struct strbuf *sb)
 {
     const char *ns;
-    unsigned prefixes = 0;
 
     if (n->type == XML_TEXT) {
         xml_escape(sb, n->text, n->text_len, false);
@@ -299,23 +441,28 @@ static void serialize(const struct xml_node *n, const char *in_ns, struct strbuf
     strbuf_append(sb, "<", 1);
     strbuf_append_str(sb, n->name);
     /* ns == NULL only when in_ns is NULL too.  "" (no namespace) differs
-     * from any namespace in effect and is written as xmlns=''. */
-    if (ns && strcmp(ns, in_ns ? in_ns : "") != 0) {
+     * from any namespace in effect and is written as xmlns=''.  Shared
+     * strings make the common case a pointer compare. */
+    if (ns && ns != in_ns && strcmp(ns, in_ns ? in_ns : "") != 0) {
         strbuf_append_str(sb, " xmlns='");
         xml_escape(sb, ns, strlen(ns), true);
         strbuf_append(sb, "'", 1);
     }
+    if (top) {
+        /* The top element declares every attribute prefix of the tree. */
+        for (unsigned i = 0; i < ap->n; i++) {
+            strbuf_printf(sb, " xmlns:a%u='", i);
+            xml_escape(sb, ap->order[i], strlen(ap->order[i]), true);
+            strbuf_append(sb, "'", 1);
+        }
+    }
     for (unsigned i = 0; i < n->nattrs; i++) {
         const struct xml_attr *a = &n->attrs[i];
         strbuf_append(sb, " ", 1);
-        if (a->ns && strcmp(a->ns, XML_NS_XML) == 0) {
+        if (a->ns == ns_xml)
             strbuf_append_str(sb, "xml:");
-        } else if (a->ns) {
-            /* A namespaced attribute other than xml:*: declare a prefix. */
-            strbuf_printf(sb, "xmlns:a%u='", prefixes);
-            xml_escape(sb, a->ns, strlen(a->ns), true);
-            strbuf_printf(sb, "' a%u:", prefixes++);
-        }
+        else if (a->ns)
+            strbuf_printf(sb, "a%u:", ap->index[ap_slot(ap, a->ns)]);
         strbuf_append_str(sb, a->name);
         strbuf_append(sb, "='", 2);
         xml_escape(sb, a->value, strlen(a->value), true);
@@ -327,7 +474,7 @@ static void serialize(const struct xml_node *n, const char *in_ns, struct strbuf
     }
     strbuf_append(sb, ">", 1);
     for (const struct xml_node *c = n->first_child; c; c = c->next)
-        serialize(c, ns, sb);
+        serialize(c, ns, ap, false, sb);
     strbuf_append(sb, "</", 2);
     strbuf_append_str(sb, n->name);
     strbuf_append(sb, ">", 1);
@@ -335,10 +482,26 @@ static void serialize(const struct xml_node *n, const char *in_ns, struct strbuf
 
 void xml_serialize(const struct xml_node *node, const char *default_ns, struct strbuf *sb)
 {
-    serialize(node, default_ns, sb);
+    struct attr_prefixes ap = {0};
+
+    if (node->type == XML_ELEMENT)
+        collect_attr_ns(node, &ap);
+    serialize(node, default_ns, &ap, true, sb);
+    free(ap.ns);
+    free(ap.index);
+    free(ap.order);
 }
 
 /* ---- Parser ---- */
+
+/* A namespace declaration in scope: the prefix's innermost binding, with
+ * the outer one it hides. */
+struct binding {
+    struct binding *prev;
+    const char *ns; /* shared reference; NULL: xmlns='' undeclares */
+    size_t ns_len;
+    char prefix[]; /* "" for the default namespace */
+};
 
 struct xml_parser {
     XML_Parser expat;
@@ -346,13 +509,16 @@ struct xml_parser {
     void *ud;
     size_t max_bytes;
     unsigned max_depth;
-    unsigned max_attrs; /* per element: XML_MAX_ATTRS, see xml_parse_one() */
+    unsigned max_attrs;    /* per element: XML_MAX_ATTRS, see xml_parse_one() */
+    size_t max_tree_bytes; /* what one stanza's tree may cost */
 
     unsigned level;          /* 0 = outside the root, 1 = in root, 2 = in a stanza... */
     struct xml_node *stanza; /* top-level element being built */
-    struct xml_node *cur;    /* innermost open element of stanza */
+    struct xml_node *cur;    /* innermost open element of stanza; NULL once cut */
+    size_t tree_bytes;       /* what the stanza's tree costs so far */
     long long mark;          /* byte offset where the current element began */
     long long fed;           /* bytes fed since reset */
+    struct hash bindings;    /* prefix -> struct binding, innermost first */
 
     enum xml_violation violation;
     char error[160];
@@ -368,37 +534,144 @@ static void violate(struct xml_parser *p, enum xml_violation v, const char *msg)
     XML_StopParser(p->expat, XML_FALSE);
 }
 
-/* Splits an expat name "uri<SEP>local" into its parts.  Returns local;
- * *ns_r is a fresh string, or NULL when the name has no namespace (expat
- * resolves every prefix and default namespace, so a name without one is
- * in no namespace); caller frees it. */
-static const char *split_name(const char *qname, char **ns_r)
+/* What one heap block costs beyond its size (malloc's header and
+ * rounding, roughly): the tree's cost counts blocks, not just bytes. */
+#define XML_BLOCK_COST 16
+
+/* Counts bytes of tree for the stanza being built.  Over the budget the
+ * stanza is cut: what was built below it is freed, the rest of its
+ * content is read and dropped, and the handler gets the stanza's own
+ * element marked truncated.  Returns false once the stanza is cut. */
+static bool charge(struct xml_parser *p, size_t bytes)
 {
-    const char *sep = strchr(qname, NS_SEP);
+    if (p->level < 2)
+        return true; /* the stream root is no stanza */
+    if (p->stanza && p->stanza->truncated)
+        return false;
+    p->tree_bytes += bytes;
+    if (p->tree_bytes <= p->max_tree_bytes || p->stanza == NULL)
+        return true; /* the stanza's own element is always kept */
+    p->stanza->truncated = true;
+    xml_free(p->stanza->first_child);
+    p->stanza->first_child = p->stanza->last_child = NULL;
+    p->cur = NULL;
+    return false;
+}
+
+static void XMLCALL on_ns_start(void *ud, const char *prefix, const char *uri)
+{
+    struct xml_parser *p = ud;
+    size_t plen = prefix ? strlen(prefix) : 0;
+    struct binding *b = xmalloc(sizeof(*b) + plen + 1);
+
+    memcpy(b->prefix, prefix ? prefix : "", plen + 1);
+    b->ns_len = uri ? strlen(uri) : 0;
+    b->ns = uri ? ns_new(uri, b->ns_len) : NULL;
+    b->prev = hash_get(&p->bindings, b->prefix);
+    hash_put(&p->bindings, b->prefix, b);
+}
+
+static void binding_pop(struct xml_parser *p, const char *prefix)
+{
+    struct binding *b = hash_get(&p->bindings, prefix);
+    if (b == NULL)
+        return;
+    if (b->prev)
+        hash_put(&p->bindings, b->prev->prefix, b->prev);
+    else
+        hash_del(&p->bindings, prefix);
+    ns_unref(b->ns);
+    free(b);
+}
+
+static void XMLCALL on_ns_end(void *ud, const char *prefix)
+{
+    binding_pop(ud, prefix ? prefix : "");
+}
+
+static void bindings_clear(struct xml_parser *p)
+{
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    while (hash_next(&p->bindings, &pos, &k, &v)) {
+        struct binding *b = v;
+        while (b) {
+            struct binding *prev = b->prev;
+            ns_unref(b->ns);
+            free(b);
+            b = prev;
+        }
+    }
+    hash_clear(&p->bindings);
+}
+
+/* Splits an expat name ("local", "uri<SEP>local" or
+ * "uri<SEP>local<SEP>prefix": names come as triplets) into its local
+ * part (*len_r bytes at the result) and a reference to its namespace in
+ * *ns_r: the string of the declaration in scope for its prefix, so that
+ * a URI declared once is stored once however many elements use it.  NULL
+ * when the name has no namespace (expat resolves every prefix and default
+ * namespace). */
+static const char *split_name(struct xml_parser *p, const char *qname, const char **ns_r,
+                              size_t *len_r)
+{
+    const char *sep = strchr(qname, NS_SEP), *local, *psep;
+    const struct binding *b;
     if (sep == NULL) {
         *ns_r = NULL;
+        *len_r = strlen(qname);
         return qname;
     }
-    *ns_r = xstrndup(qname, (size_t)(sep - qname));
-    return sep + 1;
+    local = sep + 1;
+    psep = strchr(local, NS_SEP);
+    *len_r = psep ? (size_t)(psep - local) : strlen(local);
+    b = hash_get(&p->bindings, psep ? psep + 1 : "");
+    if (b && b->ns && b->ns_len == (size_t)(sep - qname))
+        *ns_r = ns_ref(b->ns);
+    else /* xml:*, whose prefix is never declared */
+        *ns_r = ns_new(qname, (size_t)(sep - qname));
+    return local;
+}
+
+/* What element n costs, as charge() counts it. */
+static size_t elem_cost(const struct xml_node *n)
+{
+    size_t cost = sizeof(*n) + XML_BLOCK_COST + strlen(n->name) + 1 + XML_BLOCK_COST;
+    if (n->attrs_cap)
+        cost += n->attrs_cap * sizeof(struct xml_attr) + XML_BLOCK_COST;
+    for (unsigned i = 0; i < n->nattrs; i++)
+        cost += strlen(n->attrs[i].name) + strlen(n->attrs[i].value) + 2 + 2 * XML_BLOCK_COST;
+    return cost;
 }
 
 /* Builds an element from expat's start event: nattrs name/value pairs in
- * attrs.  Linear in nattrs: expat has already rejected duplicate
- * attributes (also those whose prefixes name the same namespace). */
-static struct xml_node *build_elem(const char *qname, const char **attrs, unsigned nattrs)
+ * attrs.  Linear in the size of its start tag: expat has already
+ * rejected duplicate attributes (also those whose prefixes name the same
+ * namespace).  NULL when its cost puts the stanza over its budget (what
+ * was built for it is freed at once). */
+static struct xml_node *build_elem(struct xml_parser *p, const char *qname, const char **attrs,
+                                   unsigned nattrs)
 {
-    char *ns;
-    const char *local = split_name(qname, &ns);
-    struct xml_node *n = xml_elem_new(local, NULL);
+    const char *ns;
+    size_t len;
+    const char *local = split_name(p, qname, &ns, &len);
+    struct xml_node *n = xcalloc(1, sizeof(*n));
+
+    n->type = XML_ELEMENT;
+    n->name = xstrndup(local, len);
     /* No namespace is recorded as "", not NULL, which would inherit the
      * parent's: <foo xmlns=''/> must keep its empty namespace. */
-    n->ns = ns ? ns : xstrdup("");
+    n->ns = ns ? ns : ns_none;
     attrs_reserve(n, nattrs);
     for (unsigned i = 0; i < nattrs; i++) {
-        char *ans;
-        const char *alocal = split_name(attrs[2 * i], &ans);
-        attr_push(n, ans, alocal, attrs[2 * i + 1]);
+        const char *ans;
+        const char *alocal = split_name(p, attrs[2 * i], &ans, &len);
+        attr_push(n, ans, alocal, len, attrs[2 * i + 1]);
+    }
+    if (!charge(p, elem_cost(n))) {
+        xml_free(n);
+        return NULL;
     }
     return n;
 }
@@ -435,8 +708,12 @@ static void XMLCALL on_start(void *ud, const char *name, const char **attrs)
         violate(p, XML_VIOLATION_SIZE, msg);
         return;
     }
-    n = build_elem(name, attrs, nattrs);
     p->level++;
+    if (p->level > 2 && p->cur == NULL)
+        return; /* the stanza was cut: its content is dropped */
+    if (p->level == 2)
+        p->tree_bytes = 0;
+    n = build_elem(p, name, attrs, nattrs);
     if (p->level == 1) {
         if (p->h->stream_start)
             p->h->stream_start(p->ud, n);
@@ -448,6 +725,8 @@ static void XMLCALL on_start(void *ud, const char *name, const char **attrs)
         p->stanza = p->cur = n;
         return;
     }
+    if (n == NULL)
+        return; /* cut by this element */
     xml_append(p->cur, n);
     p->cur = n;
 }
@@ -473,7 +752,8 @@ static void XMLCALL on_end(void *ud, const char *name)
         xml_free(s);
         return;
     }
-    p->cur = p->cur->parent;
+    if (p->cur)
+        p->cur = p->cur->parent;
 }
 
 static void XMLCALL on_text(void *ud, const char *s, int len)
@@ -488,11 +768,15 @@ static void XMLCALL on_text(void *ud, const char *s, int len)
         p->mark = XML_GetCurrentByteIndex(p->expat) + XML_GetCurrentByteCount(p->expat);
         return;
     }
+    if (p->cur == NULL)
+        return; /* the stanza was cut */
     last = p->cur->last_child;
     if (last && last->type == XML_TEXT) {
         /* expat splits text at buffer and entity boundaries; grow
          * geometrically so long text stays linear. */
         size_t need = last->text_len + (size_t)len + 1;
+        if (!charge(p, (size_t)len))
+            return;
         if (need > last->text_cap) {
             size_t cap = last->text_cap * 2;
             if (cap < need)
@@ -505,6 +789,8 @@ static void XMLCALL on_text(void *ud, const char *s, int len)
         last->text[last->text_len] = '\0';
         return;
     }
+    if (!charge(p, sizeof(*last) + 2 * XML_BLOCK_COST + (size_t)len + 1))
+        return;
     xml_append(p->cur, xml_text_new(s, (size_t)len));
 }
 
@@ -537,6 +823,8 @@ static void setup_expat(struct xml_parser *p)
     if (p->expat == NULL)
         abort(); /* out of memory: see the policy in cs_util.h */
     XML_SetUserData(p->expat, p);
+    XML_SetReturnNSTriplet(p->expat, XML_TRUE); /* prefixes find their declaration */
+    XML_SetNamespaceDeclHandler(p->expat, on_ns_start, on_ns_end);
     XML_SetElementHandler(p->expat, on_start, on_end);
     XML_SetCharacterDataHandler(p->expat, on_text);
     XML_SetStartDoctypeDeclHandler(p->expat, on_doctype);
@@ -561,6 +849,8 @@ struct xml_parser *xml_parser_new(size_t max_bytes, unsigned max_depth,
     p->max_bytes = max_bytes;
     p->max_depth = max_depth;
     p->max_attrs = XML_MAX_ATTRS;
+    p->max_tree_bytes =
+        max_bytes > SIZE_MAX / XML_TREE_FACTOR ? SIZE_MAX : max_bytes * XML_TREE_FACTOR;
     setup_expat(p);
     return p;
 }
@@ -569,6 +859,7 @@ void xml_parser_reset(struct xml_parser *p)
 {
     XML_ParserFree(p->expat);
     xml_free(p->stanza);
+    bindings_clear(p);
     p->stanza = p->cur = NULL;
     p->level = 0;
     p->mark = p->fed = 0;
@@ -585,6 +876,7 @@ void xml_parser_free(struct xml_parser **pp)
         return;
     XML_ParserFree(p->expat);
     xml_free(p->stanza);
+    bindings_clear(p);
     free(p);
     *pp = NULL;
 }
@@ -679,6 +971,7 @@ struct xml_node *xml_parse_one(const char *text, size_t len)
      * building is linear, so no attribute cap: a limit lowered later must
      * not make stored stanzas unreadable. */
     p->max_attrs = UINT_MAX;
+    p->max_tree_bytes = SIZE_MAX;
     r = xml_parser_feed(p, open, sizeof(open) - 1);
     if (r == 0)
         r = xml_parser_feed(p, text, len);

@@ -518,6 +518,172 @@ START_TEST(test_parse_one_exactly_one)
 }
 END_TEST
 
+/* Namespace URIs are stored once per declaration: a long default xmlns
+ * on a stanza with many children, or a prefix used by many elements and
+ * attributes, is one string shared by all of them and by copies. */
+START_TEST(test_namespaces_shared)
+{
+    struct strbuf in = {0}, uri = {0};
+    struct xml_node *st, *copy;
+    struct xml_parser *p;
+    struct collected c = {0};
+
+    for (int i = 0; i < 4000; i++)
+        strbuf_append_str(&uri, "urn:x");
+    strbuf_printf(&in, HDR "<message xmlns='%s' xmlns:p='%s' to='a@b'>", uri.data, uri.data);
+    for (int i = 0; i < 100; i++)
+        strbuf_append_str(&in, "<a/><p:b p:c='1'/>");
+    strbuf_append_str(&in, "</message>");
+    st = xml_parse_one(in.data + strlen(HDR), in.len - strlen(HDR));
+    ck_assert_ptr_nonnull(st);
+    {
+        const char *first_a = NULL, *first_b = NULL, *first_attr = NULL;
+        for (struct xml_node *e = xml_first_elem(st); e; e = xml_next_elem(e)) {
+            const char **seen = strcmp(e->name, "a") == 0 ? &first_a : &first_b;
+            ck_assert_str_eq(xml_ns(e), uri.data);
+            if (*seen == NULL)
+                *seen = e->ns;
+            ck_assert_ptr_eq(e->ns, *seen); /* the same string, not a copy */
+            if (e->nattrs) {
+                if (first_attr == NULL)
+                    first_attr = e->attrs[0].ns;
+                ck_assert_ptr_eq(e->attrs[0].ns, first_attr);
+                ck_assert_ptr_eq(e->attrs[0].ns, first_b);
+            }
+        }
+        ck_assert_ptr_eq(first_a, st->ns);
+        ck_assert_ptr_nonnull(first_b);
+    }
+    copy = xml_copy(st);
+    ck_assert_ptr_eq(xml_first_elem(copy)->ns, xml_first_elem(st)->ns);
+    xml_free(st);
+    /* The copy outlives the original's references. */
+    ck_assert_str_eq(xml_ns(xml_first_elem(copy)), uri.data);
+    xml_free(copy);
+
+    /* The stream parser shares the stream root's default namespace too. */
+    p = xml_parser_new(1 << 20, 32, &H, &c);
+    ck_assert_int_eq(xml_parser_feed(p, in.data, in.len), 0);
+    ck_assert_uint_eq(c.count, 1);
+    xml_parser_free(&p);
+    collected_free(&c);
+    strbuf_free(&in);
+    strbuf_free(&uri);
+}
+END_TEST
+
+/* A prefix used by attributes on many elements is declared once in the
+ * output, so serialising stays proportional to the tree. */
+START_TEST(test_attribute_namespace_declared_once)
+{
+    struct strbuf in = {0}, uri = {0}, out = {0};
+    struct xml_node *st, *again;
+    for (int i = 0; i < 2000; i++)
+        strbuf_append_str(&uri, "urn:y");
+    strbuf_printf(&in, "<message xmlns:p='%s'><x>", uri.data);
+    for (int i = 0; i < 500; i++)
+        strbuf_append_str(&in, "<a p:b='1' xml:lang='en'/>");
+    strbuf_append_str(&in, "</x></message>");
+    st = xml_parse_one(in.data, in.len);
+    ck_assert_ptr_nonnull(st);
+    xml_serialize(st, XML_NS_COMPONENT, &out);
+    ck_assert_uint_lt(out.len, in.len + in.len / 10); /* a0: is a byte longer than p: */
+    ck_assert_ptr_nonnull(strstr(out.data, "<message xmlns:a0='urn:y"));
+    ck_assert_ptr_null(strstr(out.data, "xmlns:a1"));
+    ck_assert_ptr_nonnull(strstr(out.data, "<a a0:b='1' xml:lang='en'/>"));
+    again = xml_parse_one(out.data, out.len);
+    ck_assert_ptr_nonnull(again);
+    {
+        struct xml_node *a = xml_first_elem(xml_first_elem(again));
+        ck_assert_str_eq(xml_attr_ns(a, uri.data, "b"), "1");
+        ck_assert_str_eq(xml_attr(a, "xml:lang"), "en");
+    }
+    xml_free(again);
+    xml_free(st);
+    strbuf_free(&out);
+    strbuf_free(&in);
+    strbuf_free(&uri);
+}
+END_TEST
+
+struct cut_seen {
+    unsigned count, truncated;
+    unsigned children[4];
+    char *id[4];
+};
+
+static void cut_stanza(void *ud, struct xml_node *st)
+{
+    struct cut_seen *s = ud;
+    if (s->count < 4) {
+        s->children[s->count] = xml_count_elems(st);
+        s->id[s->count] = strdup(xml_attr(st, "id") ? xml_attr(st, "id") : "");
+    }
+    s->truncated += st->truncated;
+    s->count++;
+}
+
+/* A stanza under the byte limit whose tree would cost more than
+ * XML_TREE_FACTOR times the limit (an element per 4 bytes) arrives cut:
+ * its own element and attributes, no content, and the stream goes on. */
+START_TEST(test_tree_budget_cuts_stanza)
+{
+    static const struct xml_parser_handlers h = {NULL, cut_stanza, NULL};
+    struct cut_seen s = {0};
+    const size_t max = 8192;
+    struct xml_parser *p = xml_parser_new(max, 32, &h, &s);
+    struct strbuf in = {0};
+    size_t before;
+
+    strbuf_append_str(&in, HDR "<message id='m1' to='ch@x'><body>hi</body></message>");
+    before = in.len;
+    strbuf_append_str(&in, "<message id='m2' to='ch@x'><x xmlns='urn:z'>");
+    while (in.len - before < max - 64)
+        strbuf_append_str(&in, "<a/>t");
+    strbuf_append_str(&in,
+                      "</x></message><iq id='i3' type='get'><ping xmlns='urn:xmpp:ping'/></iq>");
+    ck_assert_int_eq(xml_parser_feed(p, in.data, in.len), 0);
+    ck_assert_uint_eq(s.count, 3);
+    ck_assert_uint_eq(s.truncated, 1);
+    ck_assert_str_eq(s.id[1], "m2");
+    ck_assert_uint_eq(s.children[0], 1);
+    ck_assert_uint_eq(s.children[1], 0);
+    ck_assert_uint_eq(s.children[2], 1);
+    ck_assert_int_eq(xml_parser_violation(p), XML_VIOLATION_NONE);
+    for (unsigned i = 0; i < 3; i++)
+        free(s.id[i]);
+    xml_parser_free(&p);
+    strbuf_free(&in);
+}
+END_TEST
+
+/* Dense but ordinary stanzas stay whole: a roster of short items close
+ * to the byte limit. */
+START_TEST(test_tree_budget_keeps_dense_roster)
+{
+    static const struct xml_parser_handlers h = {NULL, cut_stanza, NULL};
+    struct cut_seen s = {0};
+    const size_t max = 65536;
+    struct xml_parser *p = xml_parser_new(max, 32, &h, &s);
+    struct strbuf in = {0};
+    unsigned items = 0;
+
+    strbuf_append_str(&in, HDR "<iq id='r' type='result'><query xmlns='jabber:iq:roster'>");
+    while (in.len < max - 200) {
+        strbuf_printf(&in, "<item jid='u%u@a.t' subscription='both'><group>G</group></item>",
+                      items);
+        items++;
+    }
+    strbuf_append_str(&in, "</query></iq>");
+    ck_assert_int_eq(xml_parser_feed(p, in.data, in.len), 0);
+    ck_assert_uint_eq(s.count, 1);
+    ck_assert_uint_eq(s.truncated, 0);
+    free(s.id[0]);
+    xml_parser_free(&p);
+    strbuf_free(&in);
+}
+END_TEST
+
 static Suite *xml_suite(void)
 {
     Suite *s = suite_create("xml");
@@ -542,6 +708,10 @@ static Suite *xml_suite(void)
     tcase_add_test(tc, test_empty_namespace_tree);
     tcase_add_test(tc, test_attribute_injection);
     tcase_add_test(tc, test_parse_one_exactly_one);
+    tcase_add_test(tc, test_namespaces_shared);
+    tcase_add_test(tc, test_attribute_namespace_declared_once);
+    tcase_add_test(tc, test_tree_budget_cuts_stanza);
+    tcase_add_test(tc, test_tree_budget_keeps_dense_roster);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,6 +11,7 @@ E2E_TESTS += \
 	tests/e2e/client_queries.test \
 	tests/e2e/sigterm.test \
 	tests/e2e/bad_input.test \
+	tests/e2e/stanza_memory.test \
 	tests/e2e/ejabberd_smoke.test \
 	tests/e2e/presence_open.test \
 	tests/e2e/presence_policies.test \
