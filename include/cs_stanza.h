@@ -13,13 +13,21 @@
 #define NS_PING "urn:xmpp:ping"
 #define NS_VERSION "jabber:iq:version"
 
+/* The address a reply to orig comes from: orig's 'to' normalised (RFC
+ * 7622: case-folded domain and localpart, no trailing dot) when it is a
+ * valid JID at domain (our component domain), else domain itself, so
+ * that nothing we write claims an address we do not own, however the
+ * request spelled it.  Caller frees. */
+char *stanza_reply_from(const struct xml_node *orig, const char *domain);
 /* A stanza error in reply to orig (RFC 6120 8.3): same element name and
- * id, from/to swapped, type='error', an <error type=TYPE> with the
- * defined CONDITION and optional text.  For an iq the request payload is
- * echoed.  Caller owns the result. */
-struct xml_node *stanza_error_reply(const struct xml_node *orig, const char *type,
-                                    const char *condition, const char *text);
-/* <iq type='result'/> for an iq get/set; caller owns the result. */
-struct xml_node *stanza_iq_result(const struct xml_node *iq);
+ * id, to = orig's from, from = stanza_reply_from(orig, domain),
+ * type='error', an <error type=TYPE> with the defined CONDITION and
+ * optional text.  For an iq the request payload is echoed.  Caller owns
+ * the result. */
+struct xml_node *stanza_error_reply(const struct xml_node *orig, const char *domain,
+                                    const char *type, const char *condition, const char *text);
+/* <iq type='result'/> for an iq get/set, addressed as above; caller owns
+ * the result. */
+struct xml_node *stanza_iq_result(const struct xml_node *iq, const char *domain);
 
 #endif

@@ -225,10 +225,11 @@ static bool may_run(struct service *svc, const struct iq_ctx *q, const struct co
 
 /* <iq type='result'><command node sessionid status/></iq>; *cmd_r is the
  * <command/> to fill. */
-static struct xml_node *answer(const struct iq_ctx *q, const struct command *cmd, const char *sid,
-                               const char *status, struct xml_node **cmd_r)
+static struct xml_node *answer(const struct service *svc, const struct iq_ctx *q,
+                               const struct command *cmd, const char *sid, const char *status,
+                               struct xml_node **cmd_r)
 {
-    struct xml_node *r = stanza_iq_result(q->iq);
+    struct xml_node *r = stanza_iq_result(q->iq, svc->domain);
     struct xml_node *c = xml_add_child(r, "command", NS_COMMANDS);
     xml_set_attr(c, "node", cmd->node);
     xml_set_attr(c, "sessionid", sid);
@@ -424,7 +425,7 @@ static void ask_channel(struct service *svc, const struct iq_ctx *q, struct sess
                         const char *error_note)
 {
     struct xml_node *c, *x, *f;
-    struct xml_node *r = answer(q, s->cmd, s->id, "executing", &c);
+    struct xml_node *r = answer(svc, q, s->cmd, s->id, "executing", &c);
     actions(c, "next");
     if (error_note)
         note(c, "error", error_note);
@@ -449,7 +450,7 @@ static void watchers_result(struct service *svc, const struct iq_ctx *q, const c
         free(jid);
         return;
     }
-    r = answer(q, cmd, sid, "completed", &c);
+    r = answer(svc, q, cmd, sid, "completed", &c);
     strbuf_printf(&title, "Watchers of %s", jid);
     cut_note(c, "Watchers", &e.watchers);
     cut_note(c, "Pending requests", &e.pending);
@@ -477,7 +478,7 @@ static void on_counter(void *ud, const char *name, uint64_t v)
 static void stats_result(struct service *svc, const struct iq_ctx *q, const char *sid)
 {
     struct xml_node *c;
-    struct xml_node *r = answer(q, &commands[CMD_STATS], sid, "completed", &c);
+    struct xml_node *r = answer(svc, q, &commands[CMD_STATS], sid, "completed", &c);
     struct stats_form sf;
     struct strbuf title = {0};
     strbuf_printf(&title, "Counters of %s", svc->domain);
@@ -503,12 +504,12 @@ static void pending_form(struct service *svc, const struct iq_ctx *q, struct ses
     }
     jid = service_channel_jid(svc, s->channel);
     if (e.pending.total == 0) {
-        r = answer(q, s->cmd, s->id, "completed", &c);
+        r = answer(svc, q, s->cmd, s->id, "completed", &c);
         strbuf_printf(&title, "No requests are pending at %s.", jid);
         note(c, "info", title.data);
         session_free(s);
     } else {
-        r = answer(q, s->cmd, s->id, "executing", &c);
+        r = answer(svc, q, s->cmd, s->id, "executing", &c);
         actions(c, "complete");
         if (e.pending.total > e.pending.n) {
             strbuf_printf(&title, "The first %zu of %zu requests are shown.", e.pending.n,
@@ -547,7 +548,7 @@ static void policy_form(struct service *svc, const struct iq_ctx *q, struct sess
         return;
     }
     jid = service_channel_jid(svc, s->channel);
-    r = answer(q, s->cmd, s->id, "executing", &c);
+    r = answer(svc, q, s->cmd, s->id, "executing", &c);
     actions(c, "complete");
     strbuf_printf(&title, "Policy of %s", jid);
     x = form(c, "form", title.data,
@@ -694,7 +695,7 @@ static void pending_apply(struct service *svc, const struct iq_ctx *q, struct se
         internal_error(svc, q);
         session_free(s);
     } else {
-        r = answer(q, s->cmd, s->id, "completed", &c);
+        r = answer(svc, q, s->cmd, s->id, "completed", &c);
         strbuf_printf(&text, "Approved %u, denied %u.", done[0], done[1]);
         if (gone)
             strbuf_printf(&text, " %u were not pending.", gone);
@@ -734,7 +735,7 @@ static void policy_apply(struct service *svc, const struct iq_ctx *q, struct ses
         free(p);
         return;
     }
-    r = answer(q, s->cmd, s->id, "completed", &c);
+    r = answer(svc, q, s->cmd, s->id, "completed", &c);
     strbuf_printf(&text, "The policy of %s@%s is now %s.", s->channel, svc->domain, p);
     note(c, "info", text.data);
     log_info("service: %s set the policy of %s to %s", q->requester, s->channel, p);
@@ -854,7 +855,7 @@ void adhoc_command(struct service *svc, const struct iq_ctx *q)
     }
     if (strcmp(action, "cancel") == 0) {
         struct xml_node *c;
-        struct xml_node *r = answer(q, cmd, s->id, "canceled", &c);
+        struct xml_node *r = answer(svc, q, cmd, s->id, "canceled", &c);
         session_free(s);
         service_send(svc, r);
         return;
@@ -871,7 +872,7 @@ void adhoc_command(struct service *svc, const struct iq_ctx *q)
 
 void adhoc_items(struct service *svc, const struct iq_ctx *q)
 {
-    struct xml_node *r = stanza_iq_result(q->iq);
+    struct xml_node *r = stanza_iq_result(q->iq, svc->domain);
     struct xml_node *rq = xml_add_child(r, "query", NS_DISCO_ITEMS);
     char *at = address_of(svc, q);
     xml_set_attr(rq, "node", NS_COMMANDS);
@@ -895,7 +896,7 @@ bool adhoc_node_info(struct service *svc, const struct iq_ctx *q, const char *no
     if (cmd == NULL || !may_run(svc, q, cmd))
         return false;
     /* XEP-0050 section 2.2: a command node's identity and features. */
-    r = stanza_iq_result(q->iq);
+    r = stanza_iq_result(q->iq, svc->domain);
     rq = xml_add_child(r, "query", NS_DISCO_INFO);
     xml_set_attr(rq, "node", node);
     id = xml_add_child(rq, "identity", NULL);

@@ -42,7 +42,7 @@ static void last_activity(struct home *h, const struct xml_node *iq, struct chan
         home_reply_error(h, iq, "cancel", "item-not-found"); /* never seen */
         return;
     }
-    res = stanza_iq_result(iq);
+    res = stanza_iq_result(iq, h->domain);
     rq = xml_add_child(res, "query", NS_LAST);
     s = v.show == SHOW_UNAVAILABLE ? now_ms / 1000 - v.last_seen : 0;
     snprintf(secs, sizeof(secs), "%lld", s < 0 ? 0 : s);

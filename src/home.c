@@ -188,7 +188,7 @@ void home_tell_status(struct home *h, struct channel *c, const char *contact)
 
 void home_reply_error(struct home *h, const struct xml_node *st, const char *type, const char *cond)
 {
-    struct xml_node *e = stanza_error_reply(st, type, cond, NULL);
+    struct xml_node *e = stanza_error_reply(st, h->domain, type, cond, NULL);
     if (out_stanza(h->out, e) != 0)
         log_debug("home: error reply not sent: link down");
     xml_free(e);

@@ -301,8 +301,9 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
         t->error = xstrdup("");
     } else {
         struct strbuf sb = {0};
-        struct xml_node *e = stanza_error_reply(stanza, "wait", "internal-server-error",
-                                                "the change could not be stored; try again");
+        struct xml_node *e =
+            stanza_error_reply(stanza, n->svc.domain, "wait", "internal-server-error",
+                               "the change could not be stored; try again");
         xml_serialize(e, XML_NS_COMPONENT, &sb);
         xml_free(e);
         t->error = sb.data ? sb.data : xstrdup("");

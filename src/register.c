@@ -96,7 +96,7 @@ void register_get(struct service *svc, const struct iq_ctx *q)
         service_error(svc, q->iq, "wait", "internal-server-error", NULL);
         return;
     }
-    r = stanza_iq_result(q->iq);
+    r = stanza_iq_result(q->iq, svc->domain);
     rq = xml_add_child(r, "query", NS_REGISTER);
     if (o.total == 0) {
         strbuf_printf(&text,
@@ -160,7 +160,7 @@ static void remove_all(struct service *svc, const struct iq_ctx *q)
     if (r != 0)
         service_error(svc, q->iq, "wait", "internal-server-error", NULL);
     else
-        service_send(svc, stanza_iq_result(q->iq));
+        service_send(svc, stanza_iq_result(q->iq, svc->domain));
 }
 
 /* The channel name from <username/>, ASCII-lowercased as every localpart
@@ -257,7 +257,7 @@ void register_set(struct service *svc, const struct iq_ctx *q)
     }
     owned_free(&o);
     if (o.has_want) {
-        service_send(svc, stanza_iq_result(q->iq)); /* registered already */
+        service_send(svc, stanza_iq_result(q->iq, svc->domain)); /* registered already */
         free(name);
         return;
     }
@@ -273,7 +273,7 @@ void register_set(struct service *svc, const struct iq_ctx *q)
     if (r == 0) {
         svc->stats.registrations++;
         log_info("service: %s registered channel %s", q->requester, name);
-        service_send(svc, stanza_iq_result(q->iq));
+        service_send(svc, stanza_iq_result(q->iq, svc->domain));
     } else if (r == CS_EEXIST) {
         service_error(svc, q->iq, "cancel", "conflict", "that channel name is taken");
     } else if (r == CS_EINVAL) {

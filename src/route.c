@@ -197,7 +197,7 @@ static struct stored *usage(struct route *r, const char *channel)
 static void reply_error(struct route *r, const struct xml_node *msg, const char *type,
                         const char *cond, const char *text)
 {
-    struct xml_node *e = stanza_error_reply(msg, type, cond, text);
+    struct xml_node *e = stanza_error_reply(msg, r->domain, type, cond, text);
     r->stats.errors_sent++;
     if (out_stanza(r->out, e) != 0)
         log_debug("route: error reply not sent: link down");

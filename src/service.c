@@ -99,7 +99,7 @@ void service_send(struct service *svc, struct xml_node *st)
 void service_error_app(struct service *svc, const struct xml_node *st, const char *type,
                        const char *cond, const char *app, const char *app_ns, const char *text)
 {
-    struct xml_node *e = stanza_error_reply(st, type, cond, text);
+    struct xml_node *e = stanza_error_reply(st, svc->domain, type, cond, text);
     if (app) {
         struct xml_node *err = xml_child(e, "error", NULL);
         /* RFC 6120 8.3.2: the application condition follows the defined
@@ -128,10 +128,10 @@ char *service_channel_jid(const struct service *svc, const char *name)
     return sb.data;
 }
 
-static struct xml_node *result_query(const struct xml_node *iq, const char *ns,
-                                     struct xml_node **query_r)
+static struct xml_node *result_query(const struct service *svc, const struct xml_node *iq,
+                                     const char *ns, struct xml_node **query_r)
 {
-    struct xml_node *r = stanza_iq_result(iq);
+    struct xml_node *r = stanza_iq_result(iq, svc->domain);
     *query_r = xml_add_child(r, "query", ns);
     return r;
 }
@@ -159,7 +159,7 @@ static void disco_info(struct service *svc, const struct iq_ctx *q)
             service_error(svc, q->iq, "cancel", "item-not-found", NULL);
         return;
     }
-    r = result_query(q->iq, NS_DISCO_INFO, &rq);
+    r = result_query(svc, q->iq, NS_DISCO_INFO, &rq);
     if (q->channel) {
         const char *owner, *policy, *display;
         home_channel_info(svc->home, q->channel, &owner, &policy, &display);
@@ -193,18 +193,18 @@ static void disco_items(struct service *svc, const struct iq_ctx *q)
     }
     /* Channels are not listed: enumerating them would disclose who has
      * one (see doc/xmpp.md).  A channel has no items. */
-    service_send(svc, result_query(q->iq, NS_DISCO_ITEMS, &rq));
+    service_send(svc, result_query(svc, q->iq, NS_DISCO_ITEMS, &rq));
 }
 
 static void ping(struct service *svc, const struct iq_ctx *q)
 {
-    service_send(svc, stanza_iq_result(q->iq));
+    service_send(svc, stanza_iq_result(q->iq, svc->domain));
 }
 
 static void version(struct service *svc, const struct iq_ctx *q)
 {
     struct xml_node *rq;
-    struct xml_node *r = result_query(q->iq, NS_VERSION, &rq);
+    struct xml_node *r = result_query(svc, q->iq, NS_VERSION, &rq);
     xml_add_text(xml_add_child(rq, "name", NULL), PACKAGE_NAME);
     xml_add_text(xml_add_child(rq, "version", NULL), PACKAGE_VERSION);
     /* No <os/>: XEP-0092 makes it optional and it tells attackers too much. */
@@ -216,7 +216,7 @@ static void version(struct service *svc, const struct iq_ctx *q)
 static void gateway_get(struct service *svc, const struct iq_ctx *q)
 {
     struct xml_node *rq;
-    struct xml_node *r = result_query(q->iq, NS_GATEWAY, &rq);
+    struct xml_node *r = result_query(svc, q->iq, NS_GATEWAY, &rq);
     xml_add_text(xml_add_child(rq, "desc", NULL),
                  "Enter the address of a channel on another chanstat node");
     xml_add_text(xml_add_child(rq, "prompt", NULL), "Channel address");
@@ -238,7 +238,7 @@ static void gateway_set(struct service *svc, const struct iq_ctx *q)
         char *esc = jid_escape_local(bare);
         struct strbuf addr = {0};
         struct xml_node *rq;
-        struct xml_node *r = result_query(q->iq, NS_GATEWAY, &rq);
+        struct xml_node *r = result_query(svc, q->iq, NS_GATEWAY, &rq);
         strbuf_printf(&addr, "%s@%s", esc, svc->domain);
         /* XEP-0100 names both: <jid/> now, <prompt/> for old clients. */
         xml_add_text(xml_add_child(rq, "jid", NULL), addr.data);
@@ -382,6 +382,16 @@ void service_handle(struct service *svc, const struct xml_node *stanza, int64_t 
          * to answer. */
         log_debug("service: dropping <%s/> with missing or invalid from", stanza->name);
         svc->stats.dropped++;
+        return;
+    }
+    if (stanza->truncated) {
+        /* The parser cut it: its tree would have cost too much memory
+         * (cs_xml.h).  Never acted on; answered unless it answers us. */
+        if (type && strcmp(type, "result") == 0)
+            svc->stats.dropped++;
+        else
+            service_error(svc, stanza, "modify", "policy-violation", "stanza too large");
+        jid_deinit(&from_jid);
         return;
     }
     if (to == NULL || jid_parse(to, &to_jid) != 0) {

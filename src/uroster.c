@@ -915,7 +915,7 @@ bool uroster_roster_push(struct uroster *u, const struct xml_node *iq)
         free(channel);
     }
     free(user);
-    r = stanza_iq_result(iq);
+    r = stanza_iq_result(iq, u->domain);
     if (out_stanza(u->out, r) != 0)
         log_debug("uroster: answer to a roster push not sent: link down");
     xml_free(r);

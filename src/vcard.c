@@ -78,7 +78,7 @@ void vcard_get(struct service *svc, const struct iq_ctx *q)
     }
     name = display ? display : q->channel;
     /* Public, like disco#info: the name is what watchers are meant to see. */
-    r = stanza_iq_result(q->iq);
+    r = stanza_iq_result(q->iq, svc->domain);
     vc = xml_add_child(r, "vCard", NS_VCARD);
     xml_add_text(xml_add_child(vc, "FN", NULL), name);
     xml_add_text(xml_add_child(vc, "NICKNAME", NULL), name);

@@ -13,6 +13,7 @@
 
 #include "cs_config.h"
 #include "cs_home.h"
+#include "cs_jid.h"
 #include "cs_log.h"
 #include "cs_node.h"
 #include "cs_roster.h"
@@ -426,6 +427,153 @@ START_TEST(test_resync_skips_fresh_channels)
 }
 END_TEST
 
+/* Every stanza written has a 'from' that is a normalised address at our
+ * own domain, whatever the request's 'to' looked like: the error table
+ * of doc/xmpp.md, with 'to' in odd case, with a trailing dot, and
+ * malformed (answered from the bare domain). */
+static void assert_froms_ours(const char *in, const char *out)
+{
+    const char *p = out;
+    unsigned lines = 0;
+    ck_assert_msg(*out != '\0', "no answer to %s", in);
+    while ((p = strchr(p, '<')) != NULL) {
+        const char *end = strchr(p, '\n'), *f;
+        char from[512];
+        struct jid j;
+        char *norm;
+        size_t len;
+        ck_assert_ptr_nonnull(end);
+        f = strstr(p, " from='");
+        ck_assert_msg(f && f < strchr(p, '>'), "no from in %.*s (for %s)", (int)(end - p), p, in);
+        f += 7;
+        len = (size_t)(strchr(f, '\'') - f);
+        ck_assert_uint_lt(len, sizeof(from));
+        memcpy(from, f, len);
+        from[len] = '\0';
+        ck_assert_msg(jid_parse(from, &j) == 0, "from='%s' is no JID (for %s)", from, in);
+        ck_assert_msg(strcmp(j.domain, "status.a.test") == 0, "from='%s' (for %s)", from, in);
+        norm = jid_full(&j);
+        ck_assert_msg(strcmp(norm, from) == 0, "from='%s' not normalised (for %s)", from, in);
+        free(norm);
+        jid_deinit(&j);
+        lines++;
+        p = end + 1;
+    }
+    ck_assert_uint_gt(lines, 0);
+}
+
+START_TEST(test_answers_from_own_normalised_address)
+{
+    static const char *const tos[] = {"STATUS.A.TEST", "Status.A.Test.", "PUB@Status.A.Test.",
+                                      "nosuch@STATUS.a.test"};
+    /* %s: the 'to'.  Each is answered (doc/xmpp.md). */
+    static const char *const cases[] = {
+        "<iq type='get' id='e1' from='x@b.test/r' to='%s'><nope xmlns='urn:x'/></iq>",
+        "<iq type='get' from='x@b.test/r' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>",
+        "<iq type='bogus' id='e3' from='x@b.test/r' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>",
+        "<iq type='get' id='e4' from='x@b.test/r' to='%s'><a xmlns='urn:x'/><b "
+        "xmlns='urn:x'/></iq>",
+        "<iq type='get' id='e5' from='x@b.test/r' to='%s/Res'><ping xmlns='urn:xmpp:ping'/></iq>",
+        "<iq type='get' id='e6' from='x@b.test/r' to='%s'><query "
+        "xmlns='http://jabber.org/protocol/disco#info' node='nope'/></iq>",
+        "<iq type='get' id='e7' from='x@b.test/r' to='%s'><query xmlns='jabber:iq:last'/></iq>",
+        "<iq type='set' id='e8' from='x@b.test/r' to='%s'><query "
+        "xmlns='jabber:iq:register'><username>a</username></query></iq>",
+        "<iq type='set' id='e9' from='x@b.test/r' to='%s'><command "
+        "xmlns='http://jabber.org/protocol/commands' node='nope' action='execute'/></iq>",
+        "<iq type='set' id='e10' from='x@b.test/r' to='%s'><query "
+        "xmlns='jabber:iq:gateway'><prompt>not a jid</prompt></query></iq>",
+        "<message type='chat' id='e11' from='x@b.test/r' to='%s'><body>hi</body></message>",
+        "<message type='groupchat' id='e12' from='x@b.test/r' to='%s'><body>hi</body></message>",
+        "<presence type='bogus' id='e13' from='x@b.test/r' to='%s'/>",
+        "<presence type='subscribe' id='e14' from='x@b.test/r' to='%s'/>",
+        "<presence type='probe' id='e15' from='x@b.test/r' to='%s'/>",
+    };
+    /* Malformed 'to': from the bare domain. */
+    static const char *const bad[] = {
+        "<iq type='get' id='b1' from='x@b.test/r' to='a b@status.a.test'><ping "
+        "xmlns='urn:xmpp:ping'/></iq>",
+        "<iq type='get' id='b2' from='x@b.test/r' to='@status.a.test'><ping "
+        "xmlns='urn:xmpp:ping'/></iq>",
+        "<iq type='get' id='b3' from='x@b.test/r'><ping xmlns='urn:xmpp:ping'/></iq>",
+        "<message type='chat' id='b4' from='x@b.test/r' to='pub@status.a.test/'><body>x</body>"
+        "</message>",
+        "<message type='chat' id='b5' from='x@b.test/r' to='AAAA\\2fx\\40c@STATUS.a.test.'>"
+        "<body>x</body></message>",
+        "<message type='chat' id='b6' from='x@b.test/r' to='Y\\40c.test@STATUS.a.test.'>"
+        "<body>x</body></message>",
+        "<presence type='subscribe' id='b7' from='x@b.test/r' to='p&#x7f;b@status.a.test'/>",
+    };
+    char buf[512];
+
+    node_online(node, now_ms);
+    free(testout_take(&T));
+    for (size_t t = 0; t < CS_ARRAY_SIZE(tos); t++) {
+        for (size_t i = 0; i < CS_ARRAY_SIZE(cases); i++) {
+            char *o;
+            const char *at = strstr(cases[i], "%s");
+            snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - cases[i]), cases[i], tos[t], at + 2);
+            one(buf);
+            o = testout_take(&T);
+            if (t == 2 && strstr(buf, "id='e11'"))
+                ck_assert_str_eq(o, ""); /* stored for the owner: no answer */
+            else
+                assert_froms_ours(buf, o);
+            free(o);
+        }
+    }
+    for (size_t i = 0; i < CS_ARRAY_SIZE(bad); i++) {
+        char *o;
+        one(bad[i]);
+        o = testout_take(&T);
+        assert_froms_ours(bad[i], o);
+        /* b5 and b6 are valid addresses at our domain (relay addresses). */
+        if (strstr(bad[i], "id='b5'") == NULL && strstr(bad[i], "id='b6'") == NULL)
+            ck_assert_msg(strstr(o, "from='status.a.test'") != NULL, "%s -> %s", bad[i], o);
+        free(o);
+    }
+    {
+        /* A message too large, to the channel spelt oddly. */
+        struct strbuf big = {0};
+        struct xml_node *st = test_parse_stanza("<message type='chat' id='big' from='x@b.test/r' "
+                                                "to='PUB@Status.A.Test.'><body/></message>");
+        char *o;
+        for (int i = 0; i < 70000; i++)
+            strbuf_append(&big, "x", 1);
+        xml_add_text(xml_first_elem(st), big.data);
+        node_stanza(node, st, now_ms);
+        node_batch_end(node, now_ms);
+        xml_free(st);
+        o = testout_take(&T);
+        ck_assert_ptr_nonnull(strstr(o, "policy-violation"));
+        assert_froms_ours("a large message", o);
+        ck_assert_ptr_nonnull(strstr(o, "from='" CH "'"));
+        free(o);
+        strbuf_free(&big);
+    }
+}
+END_TEST
+
+/* A stanza the parser cut (its tree would have cost too much memory) is
+ * answered with policy-violation and never acted on. */
+START_TEST(test_truncated_stanza_answered)
+{
+    struct xml_node *st =
+        test_parse_stanza("<presence type='subscribe' id='t1' from='v@b.test/r' to='" CH "'/>");
+    char *o;
+    st->truncated = true;
+    node_stanza(node, st, now_ms);
+    node_batch_end(node, now_ms);
+    xml_free(st);
+    o = testout_take(&T);
+    ck_assert_ptr_nonnull(strstr(o, "<presence from='" CH "' to='v@b.test/r' id='t1' type='error'>"
+                                    "<error type='modify'><policy-violation"));
+    ck_assert_ptr_null(strstr(o, "subscribed"));
+    ck_assert_int_eq(count("SELECT count(*) FROM roster WHERE jid = 'v@b.test'"), 0);
+    free(o);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("node");
@@ -442,6 +590,8 @@ int main(void)
     tcase_add_test(tc, test_stats_and_resources);
     tcase_add_test(tc, test_owner_error_through_dispatch);
     tcase_add_test(tc, test_resync_skips_fresh_channels);
+    tcase_add_test(tc, test_answers_from_own_normalised_address);
+    tcase_add_test(tc, test_truncated_stanza_answered);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
