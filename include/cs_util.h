@@ -34,6 +34,14 @@ void cs_sha1_hex(const void *data, size_t len, char out[41]);
  * returns strlen(src). */
 size_t cs_strlcpy(char *dst, const char *src, size_t size);
 
+/* The one parser for a number that arrives in a stanza (or any other
+ * untrusted text): an optional '-' (only where min < 0), then one or more
+ * ASCII digits and nothing else: no space, '+', hex or trailing text.
+ * The value must lie in [min, max]; it is range-checked while digits are
+ * read, so no input overflows.  Returns 0 with *v_r set, CS_EINVAL when s
+ * is NULL or not such a number, CS_ELIMIT when it is out of range. */
+int cs_parse_int(const char *s, int64_t min, int64_t max, int64_t *v_r);
+
 /* Uniform random integer in [0, bound), bound > 0. Not for cryptography. */
 uint32_t cs_random_below(uint32_t bound);
 

@@ -171,13 +171,11 @@ static struct session *session_open(struct service *svc, const struct iq_ctx *q,
  * ended sessions. */
 static bool issued(const struct adhoc *a, const char *id)
 {
-    unsigned x;
-    unsigned long serial;
-    int used = 0;
-    if (strlen(id) >= 40 || sscanf(id, "%8x-%lu%n", &x, &serial, &used) != 2 ||
-        (size_t)used != strlen(id))
+    int64_t serial;
+    /* new_id(): eight hex digits, '-', the serial. */
+    if (strlen(id) < 10 || strspn(id, "0123456789abcdef") != 8 || id[8] != '-')
         return false;
-    return serial >= 1 && serial <= a->serial;
+    return cs_parse_int(id + 9, 1, INT64_MAX, &serial) == 0 && (uint64_t)serial <= a->serial;
 }
 
 static struct session *session_find(struct adhoc *a, const char *id)

@@ -438,11 +438,12 @@ static int64_t lease_of(const struct home *h, const struct xml_node *p, char *po
     const struct xml_node *l = xml_child(p, "lease", NS_FEDERATION);
     const char *s = l ? xml_attr(l, "seconds") : NULL;
     const char *pol = l ? xml_attr(l, "policy") : NULL;
-    long long v = s ? atoll(s) : 0;
+    int64_t v;
     cs_strlcpy(policy, pol ? pol : "open", len);
-    if (v <= 0 || v * 1000 > h->fed.lease_ms)
+    /* Compared before it is scaled: any number a home sends is safe. */
+    if (cs_parse_int(s, 1, INT64_MAX, &v) != 0 || v > h->fed.lease_ms / 1000)
         return h->fed.lease_ms;
-    return (int64_t)v * 1000;
+    return v * 1000;
 }
 
 bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *from)

@@ -41,7 +41,7 @@ bool homefed_presence(struct home *h, struct channel *c, const struct xml_node *
     const char *type = xml_attr(p, "type");
     const struct xml_node *lease = xml_child(p, "lease", NS_FEDERATION);
     struct sub_row row;
-    long long asked;
+    int64_t asked;
     int64_t secs;
     bool renewal;
 
@@ -55,7 +55,8 @@ bool homefed_presence(struct home *h, struct channel *c, const struct xml_node *
     }
     if (strcmp(type, "subscribe") != 0 || lease == NULL)
         return false;
-    asked = xml_attr(lease, "seconds") ? atoll(xml_attr(lease, "seconds")) : 0;
+    if (cs_parse_int(xml_attr(lease, "seconds"), 1, INT64_MAX, &asked) != 0)
+        asked = 0; /* none, or no number: the default lease */
     secs = h->fed.lease_ms / 1000;
     if (asked > 0 && asked < secs)
         secs = asked;

@@ -1,7 +1,6 @@
 /* status.c - owner resources and the channel's aggregate status. */
 #include "config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,11 +47,9 @@ int status_update_parse(const struct xml_node *p, const char *resource, struct s
             return r;
     }
     if (prio) {
-        char *s = xml_text_dup(prio), *end;
-        long n;
-        errno = 0;
-        n = strtol(s, &end, 10);
-        bool bad = *s == '\0' || *end != '\0' || errno != 0 || n < -128 || n > 127;
+        char *s = xml_text_dup(prio);
+        int64_t n;
+        int bad = cs_parse_int(s, -128, 127, &n);
         free(s);
         if (bad)
             return CS_EINVAL; /* 4.7.2.3: an integer in -128..127 */

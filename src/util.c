@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include <openssl/evp.h>
 
+#include "cs_error.h"
 #include "cs_log.h"
 #include "cs_util.h"
 
@@ -171,4 +173,46 @@ void strbuf_free(struct strbuf *sb)
     free(sb->data);
     sb->data = NULL;
     sb->len = sb->cap = 0;
+}
+
+int cs_parse_int(const char *s, int64_t min, int64_t max, int64_t *v_r)
+{
+    /* The magnitude allowed on each side, as unsigned: -INT64_MIN does
+     * not fit an int64_t. */
+    uint64_t limit, acc = 0;
+    bool neg = false;
+
+    if (s == NULL)
+        return CS_EINVAL;
+    if (*s == '-' && min < 0) {
+        neg = true;
+        s++;
+    }
+    if (*s == '\0')
+        return CS_EINVAL;
+    limit = neg ? (uint64_t)(-(min + 1)) + 1 : (max < 0 ? 0 : (uint64_t)max);
+    for (; *s; s++) {
+        unsigned d = (unsigned)(unsigned char)*s - '0';
+        if (d > 9)
+            return CS_EINVAL;
+        if (acc > (limit - d) / 10 || d > limit) {
+            /* Out of range already; the rest must still be digits. */
+            while (*++s)
+                if ((unsigned)(unsigned char)*s - '0' > 9)
+                    return CS_EINVAL;
+            return CS_ELIMIT;
+        }
+        acc = acc * 10 + d;
+    }
+    if (neg) {
+        int64_t v = acc == 0 ? 0 : -(int64_t)(acc - 1) - 1;
+        if (v > max)
+            return CS_ELIMIT;
+        *v_r = v;
+        return 0;
+    }
+    if ((int64_t)acc < min)
+        return CS_ELIMIT;
+    *v_r = (int64_t)acc;
+    return 0;
 }

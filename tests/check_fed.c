@@ -31,8 +31,9 @@ struct side {
 };
 
 static struct side A, B;
-static struct strbuf users; /* what reached users, one stanza per line */
-static unsigned long s2s;   /* stanzas that crossed between the nodes */
+static struct strbuf users;    /* what reached users, one stanza per line */
+static unsigned long s2s;      /* stanzas that crossed between the nodes */
+static unsigned long renewals; /* subscribes from a.test to b.test */
 static int64_t now_ms = 1000000;
 static bool drop_to_b; /* the s2s link to b.test is down */
 
@@ -121,6 +122,7 @@ static void route(void)
                     moved = true;
                 } else if (to && at(to, "status.b.test")) {
                     s2s += i == 0;
+                    renewals += i == 0 && strstr(line, "type='subscribe'") != NULL;
                     if (!drop_to_b) {
                         node_stanza(B.node, st, now_ms);
                         node_batch_end(B.node, now_ms);
@@ -534,6 +536,35 @@ START_TEST(test_local_domains_and_trusted_nodes)
 }
 END_TEST
 
+/* A home's lease answer is a number from the wire: one far too large for
+ * milliseconds (it overflowed when scaled before being compared), or
+ * no number at all, means the configured lease, not a lease in the past
+ * that is renewed at once. */
+START_TEST(test_huge_or_bad_lease_from_home)
+{
+    static const char *const seconds[] = {
+        "9223372036854776", "99999999999999999999", "-5", "+60", " 60", "6e1", ""};
+    carol_online("on");
+    subscribe("w1@a.test");
+    for (size_t i = 0; i < CS_ARRAY_SIZE(seconds); i++) {
+        char xml[512];
+        snprintf(xml, sizeof(xml),
+                 "<presence from='" CH "' to='status.a.test' type='subscribed'>"
+                 "<lease xmlns='urn:chanstat:federation:0' seconds='%s' policy='open'/>"
+                 "</presence>",
+                 seconds[i]);
+        to_a(xml);
+        /* The default lease is 600 s, renewed 60 s before its end: nothing
+         * crosses in the next 50 s (a lease in the past is renewed within
+         * min_resubscribe, 30 s).  All cases fit in the real lease. */
+        renewals = 0;
+        for (int t = 0; t < 5; t++)
+            tick(10000);
+        ck_assert_msg(renewals == 0, "seconds='%s': renewed %lu times", seconds[i], renewals);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fed");
@@ -543,6 +574,7 @@ int main(void)
     tcase_add_test(tc, test_one_upstream_subscription);
     tcase_add_test(tc, test_last_watcher_cancels_after_linger);
     tcase_add_test(tc, test_lease_renewed_and_expired);
+    tcase_add_test(tc, test_huge_or_bad_lease_from_home);
     tcase_add_test(tc, test_unknown_channel_and_non_nodes);
     tcase_add_test(tc, test_gateway_prompt);
     tcase_add_test(tc, test_restart_renews_at_once);

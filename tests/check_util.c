@@ -1,0 +1,70 @@
+/* check_util.c - the small helpers every module leans on: the checked
+ * number parser for what arrives on the wire. */
+#include "config.h"
+
+#include <check.h>
+#include <stdint.h>
+
+#include "cs_error.h"
+#include "cs_util.h"
+#include "testutil.h"
+
+static int64_t parsed(const char *s, int64_t min, int64_t max)
+{
+    int64_t v = 12345;
+    ck_assert_msg(cs_parse_int(s, min, max, &v) == 0, "'%s' refused", s);
+    return v;
+}
+
+static void refused(const char *s, int64_t min, int64_t max, int want)
+{
+    int64_t v = 12345;
+    ck_assert_msg(cs_parse_int(s, min, max, &v) == want, "'%s' not refused with %d", s, want);
+    ck_assert_int_eq(v, 12345); /* untouched */
+}
+
+START_TEST(test_parse_int_accepts_digits)
+{
+    ck_assert_int_eq(parsed("0", 0, 10), 0);
+    ck_assert_int_eq(parsed("007", 0, 10), 7);
+    ck_assert_int_eq(parsed("-128", -128, 127), -128);
+    ck_assert_int_eq(parsed("127", -128, 127), 127);
+    ck_assert_int_eq(parsed("-0", -1, 1), 0);
+    ck_assert_int_eq(parsed("9223372036854775807", 0, INT64_MAX), INT64_MAX);
+    ck_assert_int_eq(parsed("-9223372036854775808", INT64_MIN, 0), INT64_MIN);
+    ck_assert_int_eq(parsed("00000000000000000000000000000042", 0, 100), 42);
+}
+END_TEST
+
+START_TEST(test_parse_int_refuses_the_rest)
+{
+    static const char *const malformed[] = {
+        "",   "-", "+5", " 5", "5 ", "5x", "0x10", "1e3", "--1", "\xd9\xa3" /* ARABIC-INDIC 3 */,
+        "5\n"};
+    for (size_t i = 0; i < CS_ARRAY_SIZE(malformed); i++)
+        refused(malformed[i], -100, 100, CS_EINVAL);
+    refused(NULL, 0, 1, CS_EINVAL);
+    refused("-1", 0, 100, CS_EINVAL); /* no sign where none is allowed */
+    refused("128", -128, 127, CS_ELIMIT);
+    refused("-129", -128, 127, CS_ELIMIT);
+    refused("0", 1, 10, CS_ELIMIT);
+    refused("-5", -10, -6, CS_ELIMIT);
+    /* Past int64: range, not overflow (UBSan would stop here). */
+    refused("9223372036854775808", 0, INT64_MAX, CS_ELIMIT);
+    refused("9223372036854776000", 1, INT64_MAX, CS_ELIMIT);
+    refused("99999999999999999999999999999999999999", 0, INT64_MAX, CS_ELIMIT);
+    refused("-9223372036854775809", INT64_MIN, 0, CS_ELIMIT);
+    /* Out of range but not a number: malformed wins. */
+    refused("99999999999999999999x", 0, 10, CS_EINVAL);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("util");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_parse_int_accepts_digits);
+    tcase_add_test(tc, test_parse_int_refuses_the_rest);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
