@@ -108,8 +108,9 @@ int roster_conv_get(struct roster *roster, const char *owner, const char *contac
                     char **via_r);
 /* Inserts or replaces (owner, contact) -> (channel, via) inside the
  * caller's transaction, starting one if none is open (as
- * roster_state_put).  0, or CS_EDB (also for a channel that does not
- * exist). */
+ * roster_state_put).  0, CS_ENOTFOUND when channel does not exist (not
+ * logged; only this statement is undone, the transaction stays open) or
+ * CS_EDB. */
 int roster_conv_put(struct roster *roster, const char *owner, const char *contact,
                     const char *channel, const char *via);
 

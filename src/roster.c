@@ -549,6 +549,13 @@ int roster_conv_put(struct roster *r, const char *owner, const char *contact, co
         rc = via ? sqlite3_bind_text(st, 4, via, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 4);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        /* The foreign key: the channel is gone.  Only this statement was
+         * undone; the transaction and its other writes stay. */
+        (void)sqlite3_reset(st);
+        (void)sqlite3_clear_bindings(st);
+        return CS_ENOTFOUND;
+    }
     return end(r, st, rc, "writing the conversation of %s with %s", owner, contact);
 }
 

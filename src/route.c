@@ -76,6 +76,7 @@ struct route {
     size_t nsent, capsent;
     struct hash convs; /* key -> struct conv * */
     unsigned ndirty;
+    bool conv_failing; /* writing conversations fails (logged once) */
     int64_t next_expire;
     struct held *held_head, *held_tail;
     unsigned nheld;
@@ -282,6 +283,35 @@ static bool same_str(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+/* A database error is logged when writing conversations starts to fail
+ * and once more when it works again, not at every retry. */
+static void conv_write_failed(struct route *r)
+{
+    if (!r->conv_failing)
+        log_error("route: cannot store conversations; retried until it works");
+    r->conv_failing = true;
+}
+
+static void conv_write_ok(struct route *r)
+{
+    if (r->conv_failing)
+        log_info("route: conversations are stored again");
+    r->conv_failing = false;
+}
+
+/* Writes one conversation in the open transaction (started if none is).
+ * 0, CS_ENOTFOUND when its channel is gone (logged here: the caller
+ * forgets it, nothing else of the transaction is undone) or CS_EDB. */
+static int put_conv(struct route *r, const char *owner, const char *contact, const char *channel,
+                    const char *via)
+{
+    int rc = roster_conv_put(r->roster, owner, contact, channel, via);
+    if (rc == CS_ENOTFOUND)
+        log_warning("route: forgetting the conversation of %s with %s: channel %s no longer exists",
+                    owner, contact, channel);
+    return rc;
+}
+
 static void note_conversation(struct route *r, const char *owner, const char *contact,
                               const char *channel, const char *via)
 {
@@ -296,10 +326,10 @@ static void note_conversation(struct route *r, const char *owner, const char *co
         if (r->convs.n >= CONV_CACHE_MAX && r->ndirty == 0)
             free_convs(r); /* all in the database: start afresh */
         if (r->convs.n >= CONV_CACHE_MAX) {
-            /* Dirty ones not yet written: write this one directly. */
-            if (roster_tx_begin(r->roster) != 0 ||
-                roster_conv_put(r->roster, owner, contact, channel, via) != 0)
-                log_error("route: cannot store the conversation of %s", contact);
+            /* Dirty ones not yet written: write this one directly, in
+             * the batch's transaction. */
+            if (put_conv(r, owner, contact, channel, via) == CS_EDB)
+                conv_write_failed(r);
             free(key);
             return;
         }
@@ -901,36 +931,66 @@ static void recount(struct route *r)
     }
 }
 
+/* Writes the dirty conversations in one transaction.  One whose channel
+ * is gone is forgotten (its row could never be written) and the others
+ * commit; a database error rolls back and all are retried at the next
+ * tick. */
 static void persist_convs(struct route *r)
 {
-    size_t pos = 0;
+    struct conv **gone = NULL;
+    size_t pos = 0, ngone = 0, capgone = 0;
     const char *k;
     void *v;
-    if (r->ndirty == 0 || roster_tx_begin(r->roster) != 0)
+    bool failed = false;
+    if (r->ndirty == 0)
         return;
-    while (hash_next(&r->convs, &pos, &k, &v)) {
+    if (roster_tx_begin(r->roster) != 0) {
+        conv_write_failed(r);
+        return;
+    }
+    while (!failed && hash_next(&r->convs, &pos, &k, &v)) {
         struct conv *c = v;
         const char *nl = strchr(c->key, '\n');
         char *owner;
+        int rc;
         if (!c->dirty)
             continue;
         owner = xstrndup(c->key, (size_t)(nl - c->key));
-        if (roster_conv_put(r->roster, owner, nl + 1, c->channel, c->via) != 0) {
-            log_error("route: cannot store the conversation of %s", nl + 1);
-            free(owner);
-            roster_tx_rollback(r->roster);
-            return;
-        }
+        rc = put_conv(r, owner, nl + 1, c->channel, c->via);
         free(owner);
+        if (rc == CS_ENOTFOUND) {
+            if (ngone == capgone) {
+                capgone = capgone ? 2 * capgone : 16;
+                gone = xrealloc(gone, capgone * sizeof(*gone));
+            }
+            gone[ngone++] = c;
+        } else if (rc != 0) {
+            failed = true;
+        }
+    }
+    /* Not while iterating: a deletion moves entries of the table. */
+    for (size_t i = 0; i < ngone; i++) {
+        hash_del(&r->convs, gone[i]->key);
+        free(gone[i]->channel);
+        free(gone[i]->via);
+        free(gone[i]);
+        r->ndirty--;
+    }
+    free(gone);
+    if (failed) {
+        roster_tx_rollback(r->roster);
+        conv_write_failed(r);
+        return;
     }
     if (roster_tx_commit(r->roster) != 0) {
-        log_error("route: storing conversations failed; retried");
+        conv_write_failed(r);
         return;
     }
     pos = 0;
     while (hash_next(&r->convs, &pos, &k, &v))
         ((struct conv *)v)->dirty = false;
     r->ndirty = 0;
+    conv_write_ok(r);
 }
 
 void route_tick(struct route *r, int64_t now_ms)

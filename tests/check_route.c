@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,120 @@ START_TEST(test_conversation_survives_restart)
 }
 END_TEST
 
+/* The channel the database remembers for o@a.test and contact, or "". */
+static const char *conv_row(const char *contact)
+{
+    static char name[64];
+    sqlite3_stmt *st;
+    name[0] = '\0';
+    ck_assert_int_eq(sqlite3_prepare_v2(store_handle(store),
+                                        "SELECT channel FROM conversation"
+                                        " WHERE owner = 'o@a.test' AND contact = ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_bind_text(st, 1, contact, -1, SQLITE_STATIC), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        cs_strlcpy(name, (const char *)sqlite3_column_text(st, 0), sizeof(name));
+    sqlite3_finalize(st);
+    return name;
+}
+
+/* What is logged from here on goes to a file, until log_back(). */
+static int log_to_file(void)
+{
+    char path[128];
+    int saved, fd;
+    snprintf(path, sizeof(path), "%s/log", dir);
+    fflush(stderr);
+    saved = dup(2);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_ge(dup2(fd, 2), 0);
+    close(fd);
+    log_set_level(LOG_LEVEL_INFO);
+    return saved;
+}
+
+static void log_back(int saved)
+{
+    fflush(stderr);
+    ck_assert_int_ge(dup2(saved, 2), 0);
+    close(saved);
+    log_set_level(LOG_LEVEL_ERROR);
+}
+
+/* How many lines logged to the file contain what. */
+static int logged(const char *what)
+{
+    char path[128], line[2048];
+    int n = 0;
+    FILE *f;
+    snprintf(path, sizeof(path), "%s/log", dir);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, what))
+            n++;
+    fclose(f);
+    return n;
+}
+
+/* A channel removed before its conversation was written (registration
+ * <remove/>, chanstatctl, sqlite3): that conversation is forgotten with
+ * one log line, the others of the batch are written, and later ones
+ * still are. */
+START_TEST(test_conversation_of_removed_channel)
+{
+    int saved;
+    in("<message from='w@b.test/r' to='" CH "' type='chat'><body>1</body></message>");
+    in("<message from='v@b.test/r' to='two@status.a.test' type='chat'><body>2</body></message>");
+    ck_assert_int_eq(sqlite3_exec(store_handle(store), "DELETE FROM channel WHERE name = 'two'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    saved = log_to_file();
+    for (int i = 0; i < 5; i++)
+        route_tick(route, NOW_MS + i * 250);
+    log_back(saved);
+    ck_assert_str_eq(conv_row("w@b.test"), "pub");
+    ck_assert_str_eq(conv_row("v@b.test"), "");
+    ck_assert_int_ne(sqlite3_get_autocommit(store_handle(store)), 0);
+    ck_assert_int_eq(logged("forgetting the conversation of o@a.test with v@b.test: "
+                            "channel two no longer exists"),
+                     1);
+
+    in("<message from='u@b.test/r' to='" CH "' type='chat'><body>3</body></message>");
+    route_tick(route, NOW_MS + 2000);
+    ck_assert_str_eq(conv_row("u@b.test"), "pub");
+}
+END_TEST
+
+/* A database error keeps the conversations and retries them at every
+ * tick, logged when it starts and when it ends, not at each retry. */
+START_TEST(test_conversation_write_retried)
+{
+    sqlite3 *other;
+    char path[128];
+    int saved;
+    in("<message from='w@b.test/r' to='two@status.a.test' type='chat'><body>1</body></message>");
+    snprintf(path, sizeof(path), "%s/db", dir);
+    ck_assert_int_eq(sqlite3_open(path, &other), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_busy_timeout(store_handle(store), 1), SQLITE_OK);
+    saved = log_to_file();
+    for (int i = 0; i < 5; i++)
+        route_tick(route, NOW_MS + i * 250);
+    ck_assert_int_eq(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_close(other), SQLITE_OK);
+    route_tick(route, NOW_MS + 2000);
+    route_tick(route, NOW_MS + 2250);
+    log_back(saved);
+    ck_assert_int_eq(logged("route: cannot store"), 1);
+    ck_assert_int_eq(logged("route: conversations are stored again"), 1);
+    ck_assert_str_eq(conv_row("w@b.test"), "two");
+}
+END_TEST
+
 /* Expired rows are deleted by the periodic sweep and stop counting
  * against the store's limit. */
 START_TEST(test_expired_rows_free_the_store)
@@ -375,6 +490,8 @@ int main(void)
     tcase_add_test(tc, test_expiry);
     tcase_add_test(tc, test_domain_contact);
     tcase_add_test(tc, test_conversation_survives_restart);
+    tcase_add_test(tc, test_conversation_of_removed_channel);
+    tcase_add_test(tc, test_conversation_write_retried);
     tcase_add_test(tc, test_expired_rows_free_the_store);
     tcase_add_test(tc, test_flush_paced_by_bytes);
     suite_add_tcase(s, tc);

@@ -1287,8 +1287,18 @@ START_TEST(test_conversation)
     free(ch);
     ck_assert_int_eq(count_db(f.h, "SELECT count(*) FROM conversation"), 3);
 
-    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "al@a.test", "nosuch", NULL), CS_EDB);
-    roster_tx_rollback(f.r);
+    /* A channel that does not exist: only that statement is undone, the
+     * transaction and its other writes stay. */
+    ck_assert_int_eq(roster_conv_put(f.r, "y@o.test", "al@a.test", "a", NULL), 0);
+    ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "al@a.test", "nosuch", NULL), CS_ENOTFOUND);
+    ck_assert_int_eq(sqlite3_get_autocommit(f.h), 0);
+    ck_assert_int_eq(roster_tx_commit(f.r), 0);
+    ck_assert_int_eq(roster_conv_get(f.r, "y@o.test", "al@a.test", &ch, &conv_via), 0);
+    ck_assert_str_eq(ch, "a");
+    free(ch);
+    ck_assert_int_eq(roster_conv_get(f.r, "x@o.test", "al@a.test", &ch, &conv_via), 0);
+    ck_assert_str_eq(ch, "d");
+    free(ch);
 
     /* A renamed channel is followed, a deleted one forgotten. */
     ck_assert_ptr_null(exec(f.s, "UPDATE channel SET name = 'dd' WHERE name = 'd'"));
