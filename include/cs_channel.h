@@ -53,7 +53,7 @@ struct channel {
     char *fan_body; /* serialised presence after "<presence", or NULL */
     size_t fan_body_len;
 
-    /* Owner resources to write to channel_resource (homeadmin.c). */
+    /* Owner resources to write to channel_resource (chancache_write_resources). */
     bool res_dirty;
     struct channel *res_next;
 
@@ -68,6 +68,19 @@ struct channel {
     bool retry_queued;
 };
 
+struct remote;
+
+/* What the owner of the cache registers at wiring time, so that the
+ * cache reaches the layers above it without calling up. */
+struct chancache_hooks {
+    /* Frees a remote channel's status-service state (federation owns it). */
+    void (*free_remote)(struct remote *r);
+    /* Takes c off every queue of its owner and then calls
+     * chancache_remove() (with whatever cursor the owner walks). */
+    void (*forget)(void *ud, struct channel *c);
+    void *ud;
+};
+
 struct chancache {
     const char *domain;    /* borrowed */
     struct roster *roster; /* borrowed */
@@ -75,6 +88,8 @@ struct chancache {
     struct channel **all;  /* the same, dense, in load order */
     size_t n, cap;
     unsigned long long bad_rows; /* database rows skipped as invalid */
+    struct channel *res_head;    /* owner resources not yet written */
+    struct chancache_hooks hooks;
 };
 
 void chancache_init(struct chancache *cc, const char *domain, struct roster *roster);
@@ -88,9 +103,7 @@ struct channel *chancache_loaded(const struct chancache *cc, const char *name);
  * the cache owns it until chancache_deinit(). */
 struct channel *chancache_find(struct chancache *cc, const char *name);
 
-struct remote;
-/* Frees a remote channel's status-service state (fed.c). */
-void remote_free(struct remote *r);
+void chancache_set_hooks(struct chancache *cc, const struct chancache_hooks *hooks);
 
 /* Adds a channel that is not in the channel table (a remote channel of
  * the status service): name is the escaped JID used as localpart.  The
@@ -100,8 +113,19 @@ struct channel *chancache_add(struct chancache *cc, const char *name);
 /* Takes c out of the cache and frees it.  *cursor, an index into
  * cc->all being walked (or NULL), is kept exact the same way
  * watchers_set() keeps the fan-out cursor.  The caller unlinks c from
- * any queue first. */
+ * its own queues first (chancache_forget does both). */
 void chancache_remove(struct chancache *cc, struct channel *c, size_t *cursor);
+/* Forgets c everywhere: the owner's queues (hooks.forget), then the
+ * cache.  c is freed. */
+void chancache_forget(struct chancache *cc, struct channel *c);
+
+/* c's owner resources changed: written to channel_resource by the next
+ * chancache_write_resources(). */
+void chancache_resources_dirty(struct chancache *cc, struct channel *c);
+/* Writes the owner resources of every channel marked dirty, inside the
+ * caller's transaction.  O(channels changed since).  0 or CS_EDB (the
+ * rest stay marked). */
+int chancache_write_resources(struct chancache *cc);
 
 /* Adds (on) or removes (off) jid from the watchers.  Removal keeps the
  * fan-out cursor exact: a watcher not yet sent to is never skipped. */

@@ -83,9 +83,6 @@ void home_tick(struct home *home, int64_t now_ms);
  * the cache; owners are probed again and watchers resynced. */
 void home_reload(struct home *home, int64_t now_ms);
 
-/* Is name a channel (loaded, or found in the database)? */
-bool home_has_channel(struct home *home, const char *name);
-
 const struct home_stats *home_stats(const struct home *home);
 
 /* Where a message to channel name goes.  Returns CS_ENOTFOUND for no such

@@ -12,6 +12,7 @@
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 #define NS_PING "urn:xmpp:ping"
 #define NS_VERSION "jabber:iq:version"
+#define NS_NICK "http://jabber.org/protocol/nick" /* XEP-0172 */
 
 /* The address a reply to orig comes from: orig's 'to' normalised (RFC
  * 7622: case-folded domain and localpart, no trailing dot) when it is a

@@ -17,6 +17,7 @@
 #include "cs_jid.h"
 #include "cs_roster.h"
 #include "cs_store.h"
+#include "cs_text.h"
 #include "cs_util.h"
 
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
@@ -50,47 +51,20 @@ const char *admin_action_name(enum admin_action a)
 
 /* ---- Text ---- */
 
-/* The length of the well-formed UTF-8 sequence at s (n bytes left, n >=
- * 1): 1 to 4, or 0 when it is not one (overlong, surrogate, beyond
- * U+10FFFF, truncated). */
+/* The length of the well-formed UTF-8 sequence at s (n bytes left), or
+ * 0 (cs_text.h). */
 static size_t utf8_seq(const unsigned char *s, size_t n)
 {
-    unsigned c = s[0], cp;
-    size_t k;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        k = 1;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        k = 2;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        k = 3;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n <= k)
-        return 0;
-    for (size_t i = 1; i <= k; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return k + 1;
+    uint32_t cp;
+    return text_utf8_seq(s, n, &cp);
 }
 
-/* Is the sequence at s (of length len, well-formed) a C0 or C1 control
- * character or DEL? */
+/* Is the well-formed sequence at s (len bytes) a character no text may
+ * hold (cs_text.h)? */
 static bool is_control(const unsigned char *s, size_t len)
 {
-    if (len == 1)
-        return s[0] < 0x20 || s[0] == 0x7f;
-    return len == 2 && s[0] == 0xc2 && s[1] < 0xa0;
+    uint32_t cp;
+    return text_utf8_seq(s, len, &cp) != len || text_forbidden(cp);
 }
 
 /* Input as it may appear inside '...' in a one-line message: control
@@ -123,21 +97,15 @@ static const char *quoted(const char *in, char *buf, size_t size)
  * characters, at most ADMIN_TEXT_MAX bytes; empty only if allowed. */
 static int check_text(const char *s, const char *what, bool allow_empty, char *err, size_t errlen)
 {
-    const unsigned char *u = (const unsigned char *)s;
     size_t n = strlen(s);
     char q[QUOTED_LEN];
     if (n == 0 && !allow_empty)
         return fail(err, errlen, CS_EINVAL, "%s must not be empty", what);
     if (n > ADMIN_TEXT_MAX)
         return fail(err, errlen, CS_EINVAL, "%s is longer than %d bytes", what, ADMIN_TEXT_MAX);
-    for (size_t i = 0; i < n;) {
-        size_t k = utf8_seq(u + i, n - i);
-        if (k == 0 || is_control(u + i, k))
-            return fail(err, errlen, CS_EINVAL,
-                        "%s '%s' is not UTF-8 text without control characters", what,
-                        quoted(s, q, sizeof(q)));
-        i += k;
-    }
+    if (!text_ok(s, n))
+        return fail(err, errlen, CS_EINVAL, "%s '%s' is not UTF-8 text without control characters",
+                    what, quoted(s, q, sizeof(q)));
     return 0;
 }
 

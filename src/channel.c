@@ -88,12 +88,12 @@ static void free_pending(struct channel *c)
     hash_clear(&c->pending);
 }
 
-static void channel_free(struct channel *c)
+static void channel_free(struct chancache *cc, struct channel *c)
 {
     free_pending(c);
     free_via(c);
-    if (c->remote)
-        remote_free(c->remote);
+    if (c->remote && cc->hooks.free_remote)
+        cc->hooks.free_remote(c->remote);
     for (unsigned i = 0; i < c->nwatchers; i++)
         free(c->watchers[i]);
     free(c->watchers);
@@ -110,7 +110,7 @@ static void channel_free(struct channel *c)
 void chancache_deinit(struct chancache *cc)
 {
     for (size_t i = 0; i < cc->n; i++)
-        channel_free(cc->all[i]);
+        channel_free(cc, cc->all[i]);
     free(cc->all);
     hash_clear(&cc->by_name);
     memset(cc, 0, sizeof(*cc));
@@ -280,7 +280,7 @@ struct channel *chancache_find(struct chancache *cc, const char *name)
         roster_state_get(cc->roster, c->name, &last_seen, &shown) != 0) {
         log_error("channel: loading %s failed", c->name);
         hash_clear(&lc.nodes_with_watchers);
-        channel_free(c);
+        channel_free(cc, c);
         return NULL;
     }
     hash_clear(&lc.nodes_with_watchers);
@@ -298,9 +298,59 @@ static void all_move(struct chancache *cc, size_t from, size_t to)
     cc->all[to]->index = to;
 }
 
+void chancache_set_hooks(struct chancache *cc, const struct chancache_hooks *hooks)
+{
+    cc->hooks = *hooks;
+}
+
+void chancache_resources_dirty(struct chancache *cc, struct channel *c)
+{
+    if (c->res_dirty)
+        return;
+    c->res_dirty = true;
+    c->res_next = cc->res_head;
+    cc->res_head = c;
+}
+
+int chancache_write_resources(struct chancache *cc)
+{
+    while (cc->res_head) {
+        struct channel *c = cc->res_head;
+        if (roster_resources_clear(cc->roster, c->name) != 0)
+            return CS_EDB;
+        for (unsigned i = 0; i < c->status.n; i++) {
+            const struct status_resource *r = &c->status.res[i];
+            if (roster_resource_put(cc->roster, c->name, r->resource, status_show_name(r->show),
+                                    r->text, r->priority, r->since) != 0)
+                return CS_EDB;
+        }
+        cc->res_head = c->res_next;
+        c->res_next = NULL;
+        c->res_dirty = false;
+    }
+    return 0;
+}
+
+void chancache_forget(struct chancache *cc, struct channel *c)
+{
+    if (cc->hooks.forget)
+        cc->hooks.forget(cc->hooks.ud, c);
+    else
+        chancache_remove(cc, c, NULL);
+}
+
 void chancache_remove(struct chancache *cc, struct channel *c, size_t *cursor)
 {
     size_t i = c->index;
+    if (c->res_dirty) {
+        /* O(channels with unwritten resources): rare, small. */
+        for (struct channel **pp = &cc->res_head; *pp; pp = &(*pp)->res_next) {
+            if (*pp == c) {
+                *pp = c->res_next;
+                break;
+            }
+        }
+    }
     hash_del(&cc->by_name, c->name);
     if (cursor && i < *cursor) {
         if (i != *cursor - 1)
@@ -310,7 +360,7 @@ void chancache_remove(struct chancache *cc, struct channel *c, size_t *cursor)
     if (i != cc->n - 1)
         all_move(cc, cc->n - 1, i);
     cc->n--;
-    channel_free(c);
+    channel_free(cc, c);
 }
 
 struct channel *chancache_add(struct chancache *cc, const char *name)

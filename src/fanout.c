@@ -55,7 +55,7 @@ void fanout_queue(struct home *h, struct channel *c)
     if (c->remote == NULL) {
         /* A remote channel's state lives at its home. */
         persist_shown(h, c);
-        home_resources_dirty(h, c);
+        chancache_resources_dirty(&h->cache, c);
     }
     free(c->fan_body);
     c->fan_body = NULL;

@@ -612,7 +612,7 @@ static void forget(struct home *h, struct channel **pp)
     struct channel *c = *pp;
     *pp = c->remote->next;
     log_debug("fed: forgetting %s", c->remote->home);
-    home_forget_channel(h, c);
+    chancache_forget(&h->cache, c);
 }
 
 void fed_tick(struct home *h, int64_t now_ms)

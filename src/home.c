@@ -20,10 +20,28 @@
 #include "cs_privilege.h"
 #include "cs_stanza.h"
 #include "cs_sub.h"
-#include "cs_vcard.h"
+#include "cs_text.h"
 #include "home_priv.h"
 
-#define NS_NICK "http://jabber.org/protocol/nick"
+/* The cache's forget hook: c leaves the fan-out and binding queues, then
+ * the cache (keeping the resync cursor, which walks cache.all, exact). */
+static void forget_channel(void *ud, struct channel *c)
+{
+    struct home *h = ud;
+    fanout_unqueue(h, c);
+    bind_unqueue(h, c);
+    chancache_remove(&h->cache, c, h->resync_active && !h->resync_after ? &h->resync_index : NULL);
+}
+
+/* An empty cache, wired to federation (which frees its own state) and to
+ * the queues above it. */
+static void cache_start(struct home *h)
+{
+    const struct chancache_hooks hooks = {
+        .free_remote = remote_free, .forget = forget_channel, .ud = h};
+    chancache_init(&h->cache, h->domain, h->roster);
+    chancache_set_hooks(&h->cache, &hooks);
+}
 
 struct home *home_new(const char *domain, struct roster *roster, const struct home_limits *limits,
                       const struct out *out)
@@ -33,7 +51,7 @@ struct home *home_new(const char *domain, struct roster *roster, const struct ho
     h->roster = roster;
     h->limits = *limits;
     h->out = out;
-    chancache_init(&h->cache, domain, roster);
+    cache_start(h);
     rate_init(&h->rate, limits->sub_burst, limits->sub_per_minute);
     h->fed = limits->fed;
     if (fed_load(h) != 0)
@@ -50,7 +68,6 @@ void home_free(struct home **hp)
     bind_forget_all(h);
     fed_forget_all(h);
     fed_free_disco(h);
-    h->res_head = NULL;
     chancache_deinit(&h->cache);
     rate_deinit(&h->rate);
     strbuf_free(&h->scratch);
@@ -64,19 +81,13 @@ void home_reload(struct home *h, int64_t now_ms)
     fanout_forget_all(h);
     bind_forget_all(h);
     fed_forget_all(h);
-    h->res_head = NULL;
     chancache_deinit(&h->cache);
-    chancache_init(&h->cache, h->domain, h->roster);
+    cache_start(h);
     if (fed_load(h) != 0)
         log_error("home: reloading the watchers of remote channels failed");
     fed_online(h, now_ms);
     bind_start(h);
     home_resync(h);
-}
-
-bool home_has_channel(struct home *h, const char *name)
-{
-    return chancache_find(&h->cache, name) != NULL;
 }
 
 const struct home_stats *home_stats(const struct home *h)
@@ -91,127 +102,6 @@ void home_on_deliverable(struct home *h, home_deliverable_cb *cb, void *ud)
 }
 
 /* ---- Output ---- */
-
-/* XEP-0172: the display name of the channel at address from, for the
- * subscription request it sends its owner; NULL when it has none or an
- * unusable one (caller frees).  A channel not loaded (the binding cursor
- * loads none) costs one read by key. */
-static char *channel_nick(struct home *h, const char *from)
-{
-    const char *at = strchr(from, '@');
-    struct channel *c;
-    char *name, *dn = NULL;
-    if (at == NULL)
-        return NULL;
-    name = xstrndup(from, (size_t)(at - from));
-    c = chancache_loaded(&h->cache, name);
-    if (c && c->display_name)
-        dn = xstrdup(c->display_name);
-    else if (c == NULL && roster_display_name(h->roster, name, &dn) != 0)
-        dn = NULL;
-    free(name);
-    if (dn && !vcard_name_ok(dn)) {
-        free(dn);
-        dn = NULL;
-    }
-    return dn;
-}
-
-void home_send_presence(struct home *h, const char *from, const char *to, const char *type,
-                        const char *status_text)
-{
-    struct xml_node *p = xml_elem_new("presence", NULL);
-    xml_set_attr(p, "from", from);
-    xml_set_attr(p, "to", to);
-    if (type)
-        xml_set_attr(p, "type", type);
-    if (status_text)
-        xml_add_text(xml_add_child(p, "status", NULL), status_text);
-    if (type && strcmp(type, "subscribe") == 0) {
-        /* Only a channel asking its owner sends subscribe from here. */
-        char *nick = channel_nick(h, from);
-        if (nick)
-            xml_add_text(xml_add_child(p, "nick", NS_NICK), nick);
-        free(nick);
-    }
-    if (out_stanza(h->out, p) != 0)
-        log_debug("home: presence to %s not sent: link down", to);
-    xml_free(p);
-}
-
-void home_send_status_to(struct home *h, struct channel *c, const char *to)
-{
-    struct status_view v;
-    struct xml_node *p;
-    status_set_view(&c->status, &v);
-    p = status_presence(&v, c->jid);
-    xml_set_attr(p, "to", to);
-    if (out_stanza(h->out, p) != 0)
-        log_debug("home: status to %s not sent: link down", to);
-    xml_free(p);
-}
-
-/* Presence from channel c to one of its contacts: straight to the
- * contact, or, for one a node vouched for, to its address at that node
- * (doc/federation.md); status never goes to those (the node has it). */
-void home_tell(struct home *h, struct channel *c, const char *contact, const char *type)
-{
-    const char *node = channel_via(c, contact);
-    struct xml_node *p;
-    char *esc;
-    struct strbuf to = {0};
-    if (node == NULL) {
-        home_send_presence(h, c->jid, contact, type, NULL);
-        return;
-    }
-    if (type == NULL || strcmp(type, "unavailable") == 0)
-        return;
-    esc = jid_escape_local(contact);
-    strbuf_printf(&to, "%s@%s", esc, node);
-    p = xml_elem_new("presence", NULL);
-    xml_set_attr(p, "from", c->jid);
-    xml_set_attr(p, "to", to.data);
-    xml_set_attr(p, "type", type);
-    xml_add_child(p, "vouch", NS_FEDERATION);
-    if (out_stanza(h->out, p) != 0)
-        log_debug("home: %s to %s not sent: link down", type, to.data);
-    xml_free(p);
-    strbuf_free(&to);
-    free(esc);
-}
-
-void home_tell_status(struct home *h, struct channel *c, const char *contact)
-{
-    if (channel_via(c, contact) == NULL)
-        home_send_status_to(h, c, contact);
-}
-
-void home_reply_error(struct home *h, const struct xml_node *st, const char *type, const char *cond)
-{
-    struct xml_node *e = stanza_error_reply(st, h->domain, type, cond, NULL);
-    if (out_stanza(h->out, e) != 0)
-        log_debug("home: error reply not sent: link down");
-    xml_free(e);
-}
-
-/* ---- Subscription state changes ---- */
-
-int home_change(struct home *h, const char *channel, struct channel *c, const char *contact,
-                struct sub_row *row, enum sub_event ev)
-{
-    unsigned act = sub_apply(row, ev);
-    if (roster_tx_begin(h->roster) != 0 || roster_put(h->roster, channel, contact, row) != 0) {
-        log_error("home: cannot store %s for %s/%s", sub_event_name(ev), channel, contact);
-        return -1;
-    }
-    if (c) {
-        watchers_set(c, contact, sub_is_watcher(row->state) && channel_via(c, contact) == NULL);
-        channel_note_state(c, contact, row->state);
-    }
-    log_debug("home: %s/%s: %s -> %s", channel, contact, sub_event_name(ev),
-              sub_state_name(row->state));
-    return (int)act;
-}
 
 /* Approve policy: ask the owner, from the contact's relay address. */
 static void relay_request(struct home *h, struct channel *c, const char *contact)
@@ -418,12 +308,6 @@ static bool privileged_presence(struct home *h, const struct xml_node *p, const 
     }
     free(owned.names);
     return true;
-}
-
-bool home_owner_privileged(const struct home *h, const char *owner)
-{
-    const char *at = strchr(owner, '@');
-    return h->priv && at && privileges_presence(h->priv, at + 1);
 }
 
 void home_set_privileges(struct home *h, const struct privileges *priv)
@@ -719,7 +603,7 @@ void home_offline(struct home *h, int64_t now_ms)
     h->bind_at = 0;
     for (size_t i = 0; i < h->cache.n; i++) {
         if (status_set_clear(&h->cache.all[i]->status, now_ms / 1000))
-            home_resources_dirty(h, h->cache.all[i]);
+            chancache_resources_dirty(&h->cache, h->cache.all[i]);
     }
 }
 

@@ -38,8 +38,6 @@ struct home {
     char *bind_after;
     /* bind.c: channels whose binding is retried after an error. */
     struct channel *retry_head;
-    /* homeadmin.c: channels whose owner resources changed since written. */
-    struct channel *res_head;
     /* fed.c: the status service's remote channels, and what domains said
      * to "are you a chanstat node?". */
     struct fed_limits fed;
@@ -56,7 +54,7 @@ struct home {
     int64_t bind_at; /* ms: owner binding starts (0: not waiting) */
 };
 
-/* home.c */
+/* tell.c */
 void home_send_presence(struct home *h, const char *from, const char *to, const char *type,
                         const char *status_text);
 void home_send_status_to(struct home *h, struct channel *c, const char *to);
@@ -71,19 +69,16 @@ void home_tell_status(struct home *h, struct channel *c, const char *contact);
 int home_change(struct home *h, const char *channel, struct channel *c, const char *contact,
                 struct sub_row *row, enum sub_event ev);
 
+/* Are owner's presences given to us by their server's grant (no
+ * binding needed)? */
+bool home_owner_privileged(const struct home *h, const char *owner);
+
+/* home.c */
 /* The channel approves (subscribed) or refuses (unsubscribed) contact. */
 void home_decide(struct home *h, struct channel *c, const char *contact, struct sub_row *row,
                  bool approve);
 /* The owner's resources are gone (revoked, link lost, unbound). */
 void home_owner_lost(struct home *h, struct channel *c, int64_t now_ms);
-/* c's owner resources changed: written to channel_resource soon. */
-void home_resources_dirty(struct home *h, struct channel *c);
-/* Takes c off the fan-out and retry queues and out of the cache. */
-void home_forget_channel(struct home *h, struct channel *c);
-
-/* Are owner's presences given to us by their server's grant (no
- * binding needed)? */
-bool home_owner_privileged(const struct home *h, const char *owner);
 
 /* fanout.c: c's status changed (or its watchers must be told again). */
 void fanout_queue(struct home *h, struct channel *c);
@@ -117,6 +112,8 @@ void fed_tick(struct home *h, int64_t now_ms);
 void fed_online(struct home *h, int64_t now_ms);
 void fed_offline(struct home *h, int64_t now_ms);
 int fed_load(struct home *h);
+/* Frees a remote channel's state (the cache's free_remote hook). */
+void remote_free(struct remote *r);
 void fed_forget_all(struct home *h);
 void fed_free_disco(struct home *h);
 /* homefed.c: the home's side */

@@ -31,48 +31,10 @@ static char *channel_jid(const struct home *h, const char *name)
     return sb.data;
 }
 
-void home_resources_dirty(struct home *h, struct channel *c)
-{
-    if (c->res_dirty)
-        return;
-    c->res_dirty = true;
-    c->res_next = h->res_head;
-    h->res_head = c;
-}
-
 /* Once a second: O(channels whose status changed since). */
 int home_write_resources(struct home *h)
 {
-    while (h->res_head) {
-        struct channel *c = h->res_head;
-        if (roster_resources_clear(h->roster, c->name) != 0)
-            return CS_EDB;
-        for (unsigned i = 0; i < c->status.n; i++) {
-            const struct status_resource *r = &c->status.res[i];
-            if (roster_resource_put(h->roster, c->name, r->resource, status_show_name(r->show),
-                                    r->text, r->priority, r->since) != 0)
-                return CS_EDB;
-        }
-        h->res_head = c->res_next;
-        c->res_next = NULL;
-        c->res_dirty = false;
-    }
-    return 0;
-}
-
-void home_forget_channel(struct home *h, struct channel *c)
-{
-    if (c->res_dirty) {
-        for (struct channel **pp = &h->res_head; *pp; pp = &(*pp)->res_next) {
-            if (*pp == c) {
-                *pp = c->res_next;
-                break;
-            }
-        }
-    }
-    fanout_unqueue(h, c);
-    bind_unqueue(h, c);
-    chancache_remove(&h->cache, c, h->resync_active && !h->resync_after ? &h->resync_index : NULL);
+    return chancache_write_resources(&h->cache);
 }
 
 static bool was_watcher(const char *old)
@@ -177,7 +139,7 @@ static void apply_channel(struct home *h, const struct change *ch, int64_t now_m
         if (old_owner && channel_jid_ok(old_owner))
             unbind(h, ch->channel, NULL, old_owner, true);
         if (c)
-            home_forget_channel(h, c);
+            chancache_forget(&h->cache, c);
         return;
     }
     if (cr.owner && !channel_jid_ok(cr.owner)) {
@@ -339,7 +301,7 @@ int home_remove_channel(struct home *h, const char *name, int64_t now_ms)
     watchers = xcalloc(n + 1, sizeof(*watchers));
     for (unsigned i = 0; i < n; i++)
         watchers[i] = xstrdup(c->watchers[i]);
-    home_forget_channel(h, c);
+    chancache_forget(&h->cache, c);
     for (unsigned i = 0; i < n; i++) {
         if (owner == NULL || strcmp(watchers[i], owner) != 0) {
             home_send_presence(h, jid, watchers[i], "unsubscribed", NULL);

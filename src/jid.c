@@ -6,47 +6,13 @@
 
 #include "cs_error.h"
 #include "cs_jid.h"
+#include "cs_text.h"
 #include "cs_util.h"
 
-/* Checks UTF-8 well-formedness (no overlongs, no surrogates, <= U+10FFFF)
- * and rejects C0/C1 control characters and DEL. */
+/* RFC 7622 parts are UTF-8 text without control characters (cs_text.h). */
 static int check_utf8(const unsigned char *s, size_t len)
 {
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i];
-        unsigned cp, n;
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f)
-                return CS_EINVAL;
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return CS_EINVAL;
-        }
-        if (len - i <= n) /* truncated sequence */
-            return CS_EINVAL;
-        for (unsigned k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return CS_EINVAL;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-            return CS_EINVAL;
-        i += n + 1;
-    }
-    return 0;
+    return text_ok((const char *)s, len) ? 0 : CS_EINVAL;
 }
 
 int jid_check_local(const char *s, size_t len)

@@ -14,7 +14,7 @@
 #include "cs_privilege.h"
 #include "cs_route.h"
 #include "cs_util.h"
-#include "cs_vcard.h"
+#include "cs_text.h"
 #include "service_priv.h"
 
 #define NS_LAST "jabber:iq:last"
@@ -89,45 +89,6 @@ void service_deinit(struct service *svc)
     privileges_deinit(&svc->priv);
 }
 
-void service_send(struct service *svc, struct xml_node *st)
-{
-    if (out_stanza(svc->out, st) != 0)
-        log_debug("service: answer not sent: link down");
-    xml_free(st);
-}
-
-void service_error_app(struct service *svc, const struct xml_node *st, const char *type,
-                       const char *cond, const char *app, const char *app_ns, const char *text)
-{
-    struct xml_node *e = stanza_error_reply(st, svc->domain, type, cond, text);
-    if (app) {
-        struct xml_node *err = xml_child(e, "error", NULL);
-        /* RFC 6120 8.3.2: the application condition follows the defined
-         * one and its text. */
-        xml_add_child(err, app, app_ns);
-    }
-    svc->stats.errors_sent++;
-    service_send(svc, e);
-}
-
-void service_error(struct service *svc, const struct xml_node *st, const char *type,
-                   const char *cond, const char *text)
-{
-    service_error_app(svc, st, type, cond, NULL, NULL, text);
-}
-
-bool service_is_admin(const struct service *svc, const char *bare)
-{
-    return svc->opts.admins && config_list_has(svc->opts.admins, bare);
-}
-
-char *service_channel_jid(const struct service *svc, const char *name)
-{
-    struct strbuf sb = {0};
-    strbuf_printf(&sb, "%s@%s", name, svc->domain);
-    return sb.data;
-}
-
 static struct xml_node *result_query(const struct service *svc, const struct xml_node *iq,
                                      const char *ns, struct xml_node **query_r)
 {
@@ -164,7 +125,7 @@ static void disco_info(struct service *svc, const struct iq_ctx *q)
         const char *owner, *policy, *display;
         home_channel_info(svc->home, q->channel, &owner, &policy, &display);
         add_identity(rq, "account", "registered",
-                     display && vcard_name_ok(display) ? display : q->channel);
+                     display && text_name_ok(display) ? display : q->channel);
     } else {
         add_identity(rq, "component", "presence", "chanstat");
         /* The node-to-node protocol (doc/federation.md): presence, no iq. */

@@ -17,7 +17,7 @@
 #include "cs_store.h"
 #include "cs_uroster.h"
 #include "cs_util.h"
-#include "cs_vcard.h"
+#include "cs_text.h"
 
 #define NS_ROSTER "jabber:iq:roster"
 /* Users read from the database per page of a full sync. */
@@ -165,7 +165,7 @@ static char *groups_canon(const char *raw, const char *what)
     struct strbuf sb = {0};
 
     for (char *g = strtok_r(copy, "\n", &save); g; g = strtok_r(NULL, "\n", &save)) {
-        if (!vcard_name_ok(g)) {
+        if (!text_name_ok(g)) {
             log_warning("uroster: %s: a roster group is not usable text; left out", what);
             continue;
         }
@@ -527,7 +527,7 @@ static int load_user(struct uroster *u, const char *user, struct itemset *want,
         it->channel = xstrdup(col(st, 0));
         it->sub = strcmp(col(st, 1), "both") == 0 ? "both" : "to";
         it->groups = groups_canon(col(st, 2), it->channel);
-        if (display && !vcard_name_ok(display)) {
+        if (display && !text_name_ok(display)) {
             log_warning("uroster: display name of channel %s is not usable text; the name is used",
                         it->channel);
             display = NULL;

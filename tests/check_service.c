@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "cs_service.h"
-#include "cs_vcard.h"
 #include "cs_xml.h"
 #include "svcfix.h"
 #include "testout.h"
@@ -333,23 +332,6 @@ START_TEST(test_vcard_and_nick)
 }
 END_TEST
 
-START_TEST(test_vcard_name_ok)
-{
-    ck_assert(vcard_name_ok("Desk"));
-    ck_assert(vcard_name_ok("Caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x98\x80"));
-    ck_assert(!vcard_name_ok(""));
-    ck_assert(!vcard_name_ok(NULL));
-    ck_assert(!vcard_name_ok("a\tb"));
-    ck_assert(!vcard_name_ok("a\x7f"));
-    ck_assert(!vcard_name_ok("\xc2\x85"));         /* C1 control */
-    ck_assert(!vcard_name_ok("\xc0\xaf"));         /* overlong */
-    ck_assert(!vcard_name_ok("\xed\xa0\x80"));     /* surrogate */
-    ck_assert(!vcard_name_ok("\xef\xbf\xbe"));     /* U+FFFE */
-    ck_assert(!vcard_name_ok("\xf4\x90\x80\x80")); /* above U+10FFFF */
-    ck_assert(!vcard_name_ok("\xe2\x98"));         /* cut short */
-}
-END_TEST
-
 int main(void)
 {
     Suite *s = suite_create("service");
@@ -363,7 +345,6 @@ int main(void)
     tcase_add_test(tc, test_malformed_iq);
     tcase_add_test(tc, test_silent_cases);
     tcase_add_test(tc, test_bad_to_and_message);
-    tcase_add_test(tc, test_vcard_name_ok);
     suite_add_tcase(s, tc);
     tcase_add_checked_fixture(tch, channels_setup, svcfix_teardown);
     tcase_add_test(tch, test_channel_disco);

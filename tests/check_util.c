@@ -1,11 +1,12 @@
 /* check_util.c - the small helpers every module leans on: the checked
- * number parser for what arrives on the wire. */
+ * number parser for what arrives on the wire, and the one text rule. */
 #include "config.h"
 
 #include <check.h>
 #include <stdint.h>
 
 #include "cs_error.h"
+#include "cs_text.h"
 #include "cs_util.h"
 #include "testutil.h"
 
@@ -59,12 +60,43 @@ START_TEST(test_parse_int_refuses_the_rest)
 }
 END_TEST
 
+/* One text rule for names, JIDs and what admins write (cs_text.h). */
+START_TEST(test_text_name_ok)
+{
+    ck_assert(text_name_ok("Desk"));
+    ck_assert(text_name_ok("Caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x98\x80"));
+    ck_assert(!text_name_ok(""));
+    ck_assert(!text_name_ok(NULL));
+    ck_assert(!text_name_ok("a\tb"));
+    ck_assert(!text_name_ok("a\x7f"));
+    ck_assert(!text_name_ok("\xc2\x85"));         /* C1 control */
+    ck_assert(!text_name_ok("\xc0\xaf"));         /* overlong */
+    ck_assert(!text_name_ok("\xed\xa0\x80"));     /* surrogate */
+    ck_assert(!text_name_ok("\xef\xbf\xbe"));     /* U+FFFE */
+    ck_assert(!text_name_ok("\xf4\x90\x80\x80")); /* above U+10FFFF */
+    ck_assert(!text_name_ok("\xe2\x98"));         /* cut short */
+}
+END_TEST
+
+START_TEST(test_text_ok_everywhere)
+{
+    /* U+FFFE used to pass chanstatctl's check and fail the vCard's. */
+    ck_assert(!text_ok("a\xef\xbf\xbe", 4));
+    ck_assert(text_ok("", 0));
+    ck_assert(text_ok("tab\xc2\xa0nbsp", 9));
+    ck_assert(!text_ok("a\x00b", 3)); /* NUL inside the length */
+    ck_assert(!text_ok("\xf5\x80\x80\x80", 4));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_parse_int_accepts_digits);
     tcase_add_test(tc, test_parse_int_refuses_the_rest);
+    tcase_add_test(tc, test_text_name_ok);
+    tcase_add_test(tc, test_text_ok_everywhere);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
