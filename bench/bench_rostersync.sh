@@ -1,6 +1,6 @@
 #!/bin/bash
 # bench_rostersync.sh [USERS] [ROWS_PER_USER]: what a full sync of the
-# users' server rosters costs (XEP-0356 roster permission, src/uroster.c).
+# users' server rosters costs (XEP-0356 roster permission, src/xmpp/uroster.c).
 #
 # Brings up a private Prosody for a.test (tests/e2e/lib.sh, prosody_start
 # with PROSODY_PRIVILEGE: mod_privilege grants status.a.test roster "both"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Second line of defence behind include/cs_banned.h: the macros there make
+# Second line of defence behind src/base/cs_banned.h: the macros there make
 # a banned call fail to compile, but "(strcpy)(a, b)", "#undef strcpy" and
 # taking a banned function's address get past a function-like macro, and a
 # file that somehow escapes the forced include is not checked at all.  This
@@ -12,10 +12,10 @@ top=${1:-$(dirname "$0")/..}
 cd "$top"
 
 # The list of names is the one in the header: "#define NAME(...) CS_BANNED(".
-names=$(sed -n 's/^#define \([a-z_][a-z0-9_]*\)(\.\.\.) CS_BANNED(.*/\1/p' include/cs_banned.h |
+names=$(sed -n 's/^#define \([a-z_][a-z0-9_]*\)(\.\.\.) CS_BANNED(.*/\1/p' src/base/cs_banned.h |
     paste -sd '|' -)
 if [ -z "$names" ]; then
-    echo "check-banned: no banned names found in include/cs_banned.h" >&2
+    echo "check-banned: no banned names found in src/base/cs_banned.h" >&2
     exit 2
 fi
 
@@ -25,11 +25,11 @@ call="(^|[^[:alnum:]_.>])($names)[[:space:]]*\)?[[:space:]]*\("
 undef="^[[:space:]]*#[[:space:]]*undef[[:space:]]+($names)([^[:alnum:]_]|$)"
 ref="[=&,][[:space:]]*($names)[[:space:]]*[;,)]"
 
-files=$(find src include tests bench -name '*.[ch]' ! -path include/cs_banned.h | LC_ALL=C sort)
+files=$(find src tests bench -name '*.[ch]' ! -path src/base/cs_banned.h | LC_ALL=C sort)
 # shellcheck disable=SC2086 # file names have no spaces
 if hits=$(grep -HnE "$call|$undef|$ref" $files); then
     printf "%s\n" "$hits"
-    echo "check-banned: the calls above are banned (include/cs_banned.h says what to use instead)" >&2
+    echo "check-banned: the calls above are banned (src/base/cs_banned.h says what to use instead)" >&2
     exit 1
 fi
 echo "check-banned: no banned functions in $(echo "$files" | wc -l) files"

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Installs what is needed, checks the sources (no banned C library calls,
-# clang-format clean), builds, and runs every test: the unit suites and
-# end-to-end tests (make check), the same under ASan+UBSan, then make
-# distcheck.  The last line is "N passed, N failed".
+# includes only down the floors of src/, clang-format clean), builds, and
+# runs every test: the unit suites and end-to-end tests (make check), the
+# same under ASan+UBSan, then make distcheck.  The last line is "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -47,6 +47,7 @@ rm -rf _build _build-asan
 mkdir -p _build _build-asan
 step configure _build ../configure -q --enable-werror && {
     step check-banned _build make -s check-banned
+    step check-layers _build make -s check-layers
     step format-check _build make -s format-check
     step build _build make -j2 -s &&
         { step check _build make -j2 check || show_failures _build; }

@@ -25,7 +25,7 @@
 #define A SUB_ACT_AUTO_SUBSCRIBED
 
 /* Expected rows, written out from RFC 6121 Appendix A independently of
- * src/sub.c: {event, from, to, actions}. */
+ * src/rules/sub.c: {event, from, to, actions}. */
 /* clang-format off */
 static const struct {
     enum sub_event ev;

@@ -15,7 +15,7 @@
 #include "cs_stanza.h"
 #include "cs_sub.h"
 #include "cs_text.h"
-#include "home_priv.h"
+#include "cs_homestate.h"
 
 /* XEP-0172: the display name of the channel at address from, for the
  * subscription request it sends its owner; NULL when it has none or an

@@ -23,31 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cs_fed.h"
+#include "cs_homestate.h"
 #include "cs_out.h"
 #include "cs_xml.h"
-
-struct roster;
-struct home;
-
-struct home_limits {
-    int sub_burst;         /* subscription stanzas one sender may send at once */
-    int sub_per_minute;    /* ... and per minute after that */
-    int max_pending;       /* pending inbound requests per channel */
-    int64_t retry_ms;      /* owner binding retried this long after an error */
-    int64_t bind_delay_ms; /* binding starts this long after online: a server's
-                              grant (XEP-0356) comes first */
-    struct fed_limits fed; /* federation timers (cs_fed.h) */
-};
-
-struct home_stats {
-    unsigned long long deliveries; /* presence stanzas fanned out to watchers */
-    unsigned long rate_limited;    /* subscription stanzas dropped by the rate limit */
-    unsigned long bad_presence;    /* presence answered with an error or dropped as invalid */
-    unsigned long probes_sent;     /* owner probes and binding requests */
-    unsigned long subscriptions;   /* subscription requests handled */
-    unsigned long binds_skipped;   /* owners bound by the presence permission instead */
-};
 
 /* domain, roster and out must outlive the home.  Caller frees with
  * home_free().  Nothing is loaded: channels come in on first use. */
@@ -55,25 +33,10 @@ struct home *home_new(const char *domain, struct roster *roster, const struct ho
                       const struct out *out);
 void home_free(struct home **home);
 
-/* An inbound <presence/> whose 'to' is at our domain. */
-void home_presence(struct home *home, const struct xml_node *presence, int64_t now_ms);
-/* An inbound iq get/set to a channel JID.  Returns false when the home
- * serves no such query (the caller answers service-unavailable). */
-bool home_iq(struct home *home, const struct xml_node *iq, int64_t now_ms);
-
 /* An iq result or error addressed to us: the answer to one of our own
  * requests (federation discovery).  Returns false when it is not ours. */
 bool home_iq_answer(struct home *home, const struct xml_node *iq, int64_t now_ms);
 
-/* The link came up: start binding owners (a paced cursor over the
- * channels with an owner: subscribe, or probe those who approved). */
-void home_online(struct home *home, int64_t now_ms);
-/* The link went down: owner resources are unknown until re-probed;
- * cursors stop (they restart from online/resync). */
-void home_offline(struct home *home, int64_t now_ms);
-/* Starts sending every watcher that may hold a stale view its channel's
- * current status (a while after online, when probe answers are in). */
-void home_resync(struct home *home);
 /* Advances the cursors while the output has room.  Returns true when
  * they still have output to produce (call again once drained). */
 bool home_pump(struct home *home, int64_t now_ms);
@@ -131,17 +94,6 @@ int home_channel_info(struct home *home, const char *name, const char **owner_r,
 typedef void home_name_cb(void *ud, const char *name);
 int home_channels_of(struct home *home, const char *owner, home_name_cb *cb, void *ud);
 
-/* Is jid a channel on another chanstat node (one we watch, or on a
- * domain that answered as a chanstat node)? */
-bool home_knows_remote(struct home *home, const char *jid);
-
-/* Is jid a channel homed on another chanstat node?  1 yes, 0 no, or
- * CS_EAGAIN while its domain is being asked (the answer comes through
- * the callback below, within [federation] request_timeout). */
-int home_remote_channel(struct home *home, const char *jid);
-typedef void home_remote_known_cb(void *ud, const char *domain, bool is_node);
-void home_on_remote_known(struct home *home, home_remote_known_cb *cb, void *ud);
-
 /* Called when a channel's owner gains a resource that can receive
  * messages (to flush stored messages). */
 /* What servers granted (XEP-0356; borrowed, must outlive the home): the
@@ -155,7 +107,6 @@ void home_set_bind_delay(struct home *home, int64_t ms);
 bool home_serves(const struct home *home, const char *domain);
 /* contact unsubscribed from channel name (an inbound unsubscribe from the
  * contact): told so the roster sync stops managing that item. */
-typedef void home_unsubscribed_cb(void *ud, const char *name, const char *contact);
 void home_on_unsubscribed(struct home *home, home_unsubscribed_cb *cb, void *ud);
 /* channel name's current status to contact, if a watcher and the
  * channel is available (the channel was just added to the contact's
@@ -166,7 +117,6 @@ void home_status_to_watcher(struct home *home, const char *name, const char *con
  * it): the same as their unsubscribe. */
 void home_user_removed(struct home *home, const char *name, const char *contact, int64_t now_ms);
 
-typedef void home_deliverable_cb(void *ud, const char *name);
 void home_on_deliverable(struct home *home, home_deliverable_cb *cb, void *ud);
 
 #endif

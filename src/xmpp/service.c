@@ -9,6 +9,7 @@
 #include "cs_config.h"
 #include "cs_fed.h"
 #include "cs_home.h"
+#include "cs_homestate.h"
 #include "cs_jid.h"
 #include "cs_log.h"
 #include "cs_privilege.h"

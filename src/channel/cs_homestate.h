@@ -1,16 +1,50 @@
-/* home_priv.h - what the files of the home share (not a public API).
- * See cs_home.h for the split. */
-#ifndef CS_HOME_PRIV_H
-#define CS_HOME_PRIV_H
+/* cs_homestate.h - the home's state and the channel core around it.
+ *
+ * The home is split in three floors, each calling only the ones below:
+ * the channel core (this floor: the cache of channels in channel.c, what
+ * the home says in tell.c, owner binding in bind.c, fan-out of status in
+ * fanout.c, queries to channels in chaniq.c), federation
+ * (cs_federation.h) and the entry points (cs_home.h).  struct home is
+ * theirs alone; the rest of the program sees cs_home.h. */
+#ifndef CS_HOMESTATE_H
+#define CS_HOMESTATE_H
 
 #include "cs_channel.h"
 #include "cs_fed.h"
 #include "cs_jid.h"
-#include "cs_home.h"
 #include "cs_out.h"
 #include "cs_rate.h"
 #include "cs_roster.h"
 #include "cs_util.h"
+#include "cs_xml.h"
+
+struct home;
+struct privileges;
+
+struct home_limits {
+    int sub_burst;         /* subscription stanzas one sender may send at once */
+    int sub_per_minute;    /* ... and per minute after that */
+    int max_pending;       /* pending inbound requests per channel */
+    int64_t retry_ms;      /* owner binding retried this long after an error */
+    int64_t bind_delay_ms; /* binding starts this long after online: a server's
+                              grant (XEP-0356) comes first */
+    struct fed_limits fed; /* federation timers (cs_fed.h) */
+};
+
+struct home_stats {
+    unsigned long long deliveries; /* presence stanzas fanned out to watchers */
+    unsigned long rate_limited;    /* subscription stanzas dropped by the rate limit */
+    unsigned long bad_presence;    /* presence answered with an error or dropped as invalid */
+    unsigned long probes_sent;     /* owner probes and binding requests */
+    unsigned long subscriptions;   /* subscription requests handled */
+    unsigned long binds_skipped;   /* owners bound by the presence permission instead */
+};
+
+typedef void home_deliverable_cb(void *ud, const char *name);
+/* contact unsubscribed from channel name (an inbound unsubscribe from the
+ * contact): told so the roster sync stops managing that item. */
+typedef void home_unsubscribed_cb(void *ud, const char *name, const char *contact);
+typedef void home_remote_known_cb(void *ud, const char *domain, bool is_node);
 
 struct home {
     const char *domain;
@@ -73,13 +107,6 @@ int home_change(struct home *h, const char *channel, struct channel *c, const ch
  * binding needed)? */
 bool home_owner_privileged(const struct home *h, const char *owner);
 
-/* home.c */
-/* The channel approves (subscribed) or refuses (unsubscribed) contact. */
-void home_decide(struct home *h, struct channel *c, const char *contact, struct sub_row *row,
-                 bool approve);
-/* The owner's resources are gone (revoked, link lost, unbound). */
-void home_owner_lost(struct home *h, struct channel *c, int64_t now_ms);
-
 /* fanout.c: c's status changed (or its watchers must be told again). */
 void fanout_queue(struct home *h, struct channel *c);
 bool fanout_pump(struct home *h);
@@ -87,47 +114,6 @@ void fanout_stop(struct home *h);
 /* c is being freed or the cache forgotten: take it off the queue. */
 void fanout_forget_all(struct home *h);
 void fanout_unqueue(struct home *h, struct channel *c);
-
-/* fed.c: the status service */
-/* Presence from a local user to escape(remote)@DOMAIN.  false: not ours
- * (not a local user, or no remote channel for an answer). */
-bool fed_presence(struct home *h, const struct xml_node *p, const struct jid *from,
-                  const struct jid *to, const struct jid *remote);
-/* Presence from a remote channel to our bare domain.  false: not one we
- * watch. */
-bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *from);
-/* A presence error from a watched remote channel to escape(user)@DOMAIN:
- * the home refused a request made for that user.  false: not ours. */
-bool fed_vouch_error(struct home *h, const struct jid *from, const struct jid *to);
-/* Is from a remote channel this node watches? */
-bool fed_watching(struct home *h, const struct jid *from);
-/* Presence from a remote channel to escape(user)@DOMAIN with <vouch/>:
- * the home's decision on a user we vouched for.  false: not ours. */
-bool fed_vouched_answer(struct home *h, const struct xml_node *p, const struct jid *from,
-                        const struct jid *user);
-/* An iq result or error for a request of ours (discovery).  false: not
- * ours. */
-bool fed_iq_answer(struct home *h, const struct xml_node *iq, const struct jid *from);
-void fed_tick(struct home *h, int64_t now_ms);
-void fed_online(struct home *h, int64_t now_ms);
-void fed_offline(struct home *h, int64_t now_ms);
-int fed_load(struct home *h);
-/* Frees a remote channel's state (the cache's free_remote hook). */
-void remote_free(struct remote *r);
-void fed_forget_all(struct home *h);
-void fed_free_disco(struct home *h);
-/* homefed.c: the home's side */
-bool homefed_presence(struct home *h, struct channel *c, const struct xml_node *p,
-                      const struct jid *from, const char *contact);
-void homefed_tick(struct home *h, int64_t now_ms);
-/* Gives node c's status, or stops doing so, as it may have it now (its
- * lease row, and for approve/closed channels an approved user). */
-void homefed_refresh_node(struct home *h, struct channel *c, const char *node);
-/* Presence to c from escape(user)@node with <vouch/>: the user's bare JID
- * (caller frees) when node may speak for the user's domain, recorded as
- * the user's node; NULL when refused (answered and logged) or malformed. */
-char *homefed_vouched(struct home *h, struct channel *c, const struct xml_node *p,
-                      const struct jid *from);
 
 /* bind.c */
 void bind_start(struct home *h);
@@ -139,5 +125,22 @@ void bind_retry_later(struct home *h, struct channel *c, int64_t now_ms);
 void bind_tick(struct home *h, int64_t now_ms);
 void bind_forget_all(struct home *h);
 void bind_unqueue(struct home *h, struct channel *c);
+
+/* chaniq.c */
+/* An inbound <presence/> whose 'to' is at our domain. */
+void home_presence(struct home *home, const struct xml_node *presence, int64_t now_ms);
+/* An inbound iq get/set to a channel JID.  Returns false when the home
+ * serves no such query (the caller answers service-unavailable). */
+bool home_iq(struct home *home, const struct xml_node *iq, int64_t now_ms);
+/* fanout.c */
+/* The link came up: start binding owners (a paced cursor over the
+ * channels with an owner: subscribe, or probe those who approved). */
+void home_online(struct home *home, int64_t now_ms);
+/* The link went down: owner resources are unknown until re-probed;
+ * cursors stop (they restart from online/resync). */
+void home_offline(struct home *home, int64_t now_ms);
+/* Starts sending every watcher that may hold a stale view its channel's
+ * current status (a while after online, when probe answers are in). */
+void home_resync(struct home *home);
 
 #endif

@@ -10,7 +10,9 @@
 #include "cs_changes.h"
 #include "cs_config.h"
 #include "cs_error.h"
+#include "cs_federation.h"
 #include "cs_home.h"
+#include "cs_homestate.h"
 #include "cs_log.h"
 #include "cs_node.h"
 #include "cs_offline.h"
@@ -191,7 +193,7 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     n->home = home_new(cfg->domain, n->roster, &hl, out);
     n->route = route_new(cfg->domain, n->home, n->roster, n->offline, &rl, out);
     home_on_deliverable(n->home, on_deliverable, n);
-    home_on_remote_known(n->home, route_remote_known, n->route);
+    fed_on_remote_known(n->home, route_remote_known, n->route);
     service_init(&n->svc, cfg->domain, n->home, n->route, out);
     service_configure(&n->svc, &(struct service_opts){
                                    .registration = cfg->registration_enabled,

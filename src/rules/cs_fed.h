@@ -1,9 +1,9 @@
 /* cs_fed.h - federation between chanstat nodes (doc/federation.md).
  *
- * fed.c is the status service (remote channels seen through this node,
- * one upstream subscription each); homefed.c is the home's side (node
- * subscriptions with leases).  Both are parts of the home (cs_home.h)
- * and share its output path and clock. */
+ * The words both ends share: the namespace, the [federation] settings,
+ * and which domains a node serves or may vouch for (fedtrust.c).  The
+ * status service (fed.c) and the home's side (homefed.c) are on the
+ * federation floor above the channel core (cs_federation.h). */
 #ifndef CS_FED_H
 #define CS_FED_H
 

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "cs_error.h"
-#include "cs_fed.h"
+#include "cs_federation.h"
 #include "cs_hash.h"
 #include "cs_jid.h"
 #include "cs_log.h"
@@ -458,7 +458,7 @@ static bool owns_channels(struct route *r, const char *who)
 static bool remote_target(struct route *r, const struct jid *target)
 {
     char *bare = jid_bare(target);
-    bool yes = home_knows_remote(r->home, bare);
+    bool yes = fed_knows_remote(r->home, bare);
     free(bare);
     return yes;
 }
@@ -591,7 +591,7 @@ static void relay_or_mirror(struct route *r, const struct xml_node *msg, const c
         return;
     }
     bare = jid_bare(target);
-    k = home_remote_channel(r->home, bare);
+    k = fed_remote_channel(r->home, bare);
     free(bare);
     if (k == 1)
         mirror(r, msg, from, target);

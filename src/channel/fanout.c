@@ -20,7 +20,7 @@
 
 #include "cs_error.h"
 #include "cs_log.h"
-#include "home_priv.h"
+#include "cs_homestate.h"
 
 #define RESYNC_PAGE 64
 /* Deliveries per pump call: the loop returns to its inputs in between

@@ -74,7 +74,7 @@ void route_tick(struct route *route, int64_t now_ms);
 void route_reload(struct route *route);
 
 /* A domain answered (or failed to answer) whether it is a chanstat node:
- * messages held for it go on (home_on_remote_known's callback). */
+ * messages held for it go on (fed_on_remote_known's callback). */
 void route_remote_known(void *ud, const char *domain, bool is_node);
 
 const struct route_stats *route_stats(const struct route *route);

@@ -12,7 +12,7 @@
 #include "cs_jid.h"
 #include "cs_log.h"
 #include "cs_stanza.h"
-#include "home_priv.h"
+#include "cs_homestate.h"
 
 #define NS_LAST "jabber:iq:last"
 

@@ -14,7 +14,7 @@
 
 #include "cs_error.h"
 #include "cs_log.h"
-#include "home_priv.h"
+#include "cs_federation.h"
 
 #define SWEEP_PAGE 100
 

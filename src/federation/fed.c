@@ -24,7 +24,7 @@
 #include "cs_jid.h"
 #include "cs_log.h"
 #include "cs_stanza.h"
-#include "home_priv.h"
+#include "cs_federation.h"
 
 #define UPSTREAM "upstream" /* the one pseudo-resource of a remote status */
 
@@ -61,26 +61,6 @@ struct disco {
     char id[32];
     char domain[];
 };
-
-static bool parent_is(const char *node, const char *domain)
-{
-    const char *dot = strchr(node, '.');
-    return dot && strcmp(dot + 1, domain) == 0;
-}
-
-bool fed_serves(const struct fed_limits *f, const char *node_domain, const char *domain)
-{
-    if (f->local_domains && f->local_domains->n > 0)
-        return config_list_has(f->local_domains, domain);
-    return parent_is(node_domain, domain);
-}
-
-bool fed_may_vouch(const struct fed_limits *f, const char *node, const char *domain)
-{
-    if (f->trusted_nodes && config_list_has(f->trusted_nodes, node))
-        return true;
-    return parent_is(node, domain);
-}
 
 static bool local_user(const struct home *h, const struct jid *j)
 {
@@ -166,7 +146,7 @@ static struct disco *ask(struct home *h, const char *domain)
     return d;
 }
 
-int home_remote_channel(struct home *h, const char *jid)
+int fed_remote_channel(struct home *h, const char *jid)
 {
     struct jid j;
     struct disco *d;
@@ -189,7 +169,7 @@ int home_remote_channel(struct home *h, const char *jid)
     return r;
 }
 
-void home_on_remote_known(struct home *h, home_remote_known_cb *cb, void *ud)
+void fed_on_remote_known(struct home *h, home_remote_known_cb *cb, void *ud)
 {
     h->remote_known = cb;
     h->remote_known_ud = ud;
@@ -342,7 +322,7 @@ static struct channel *remote_of(struct home *h, const char *home_jid, bool crea
     return c && c->remote ? c : NULL;
 }
 
-bool home_knows_remote(struct home *h, const char *jid)
+bool fed_knows_remote(struct home *h, const char *jid)
 {
     struct jid j;
     struct disco *d;

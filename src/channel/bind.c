@@ -19,7 +19,7 @@
 
 #include "cs_error.h"
 #include "cs_log.h"
-#include "home_priv.h"
+#include "cs_homestate.h"
 
 #define BIND_PAGE 128
 /* Pages per pump call: about a millisecond of indexed reads, then the
