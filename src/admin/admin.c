@@ -984,7 +984,7 @@ int admin_status(struct store *store, const char *channel_in, struct admin_statu
     if ((r = tx_begin(db, false, err, errlen)) != 0)
         goto out;
     r = channel_get(db, channel, &c, err, errlen);
-    /* The same order as the aggregation in src/status.c: the first row,
+    /* The same order as the aggregation in src/rules/status.c: the first row,
      * if available, is the aggregate. */
     if (r == 0)
         r = query(db, &st, err, errlen,

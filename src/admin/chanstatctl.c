@@ -1,6 +1,6 @@
 /* chanstatctl.c - the admin tool: command line, output as aligned text or
  * one JSON document.  What each command does to the database is in
- * src/admin.c; this file parses, opens and prints. */
+ * src/admin/admin.c; this file parses, opens and prints. */
 #include "config.h"
 
 #include <errno.h>

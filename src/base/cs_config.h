@@ -1,7 +1,7 @@
 /* cs_config.h - the configuration file: one struct, one directive table.
  *
  * The INI file is parsed (inih) over config_defaults(); every key is a row
- * of the table in src/config.c with its section, type, default and range,
+ * of the table in src/base/config.c with its section, type, default and range,
  * and that table also drives config_print() and the sample file's
  * documentation.  Errors name file, line and key. */
 #ifndef CS_CONFIG_H

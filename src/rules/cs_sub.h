@@ -3,7 +3,7 @@
  * The "user" is a channel, the "contact" any JID in its roster.  The
  * state of one (channel, contact) pair is one of the nine states of
  * Appendix A plus the pre-approval flag of section 3.4.  Transitions are
- * one table (src/sub.c), each row citing the section it implements; the
+ * one table (src/rules/sub.c), each row citing the section it implements; the
  * caller commits the new state before sending anything that depends on it. */
 #ifndef CS_SUB_H
 #define CS_SUB_H

@@ -9,7 +9,7 @@
  * Strings passed to a callback are borrowed for the duration of the call.
  * A callback may use other functions of the handle, but not the one that
  * called it (its statement is in use).  Every query reads one index in its
- * order (see the SQL in src/roster.c); the paged ones stop at their limit,
+ * order (see the SQL in src/store/roster.c); the paged ones stop at their limit,
  * and a limit <= 0 passes nothing. */
 #ifndef CS_ROSTER_H
 #define CS_ROSTER_H

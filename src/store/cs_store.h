@@ -2,12 +2,12 @@
  *
  * One file per node, WAL mode, foreign keys on, busy timeout set, schema
  * versioned with PRAGMA user_version and migrated at open by an ordered
- * array of scripts in src/store.c, each applied in one transaction
+ * array of scripts in src/store/store.c, each applied in one transaction
  * together with its user_version.  doc/schema.md documents the result.
  *
- * The schema lives in src/store.c; the queries on it live in the modules
- * that own the tables (src/roster.c: channel, roster, channel_state,
- * conversation; src/offline.c: offline), as statements prepared once per
+ * The schema lives in src/store/store.c; the queries on it live in the modules
+ * that own the tables (src/store/roster.c: channel, roster, channel_state,
+ * conversation; src/store/offline.c: offline), as statements prepared once per
  * handle with bound parameters only. */
 #ifndef CS_STORE_H
 #define CS_STORE_H
