@@ -57,7 +57,7 @@
  * banned calls each report their own error. */
 #define CS_BANNED(name, instead)                                                                   \
     ((void)sizeof(struct {                                                                         \
-        _Static_assert(0, #name " is banned (src/base/cs_banned.h): use " instead);                 \
+        _Static_assert(0, #name " is banned (src/base/cs_banned.h): use " instead);                \
         int cs_banned_;                                                                            \
     }))
 

@@ -2,7 +2,8 @@
  *
  * Every fallible function returns 0 (CS_OK) or one of these negative codes.
  * Human detail, where useful, goes through a caller-supplied buffer
- * (char *err, size_t errlen); cs_strerror() gives the generic text. */
+ * (char *err, size_t errlen), which is what the logs and chanstatctl
+ * show. */
 #ifndef CS_ERROR_H
 #define CS_ERROR_H
 
@@ -23,8 +24,5 @@ enum cs_error {
     CS_EAGAIN = -13,    /* try again later (busy, would block) */
     CS_ECLOSED = -14,   /* peer closed the connection or stream */
 };
-
-/* Static text for a code; never NULL, never to be freed. */
-const char *cs_strerror(int err);
 
 #endif

@@ -47,12 +47,6 @@ struct stats {
     } errors[STATS_MAX_CONDITIONS];
 };
 
-const char *stats_name(enum stat_id id);
-static inline void stats_add(struct stats *s, enum stat_id id, uint64_t n)
-{
-    if (s)
-        s->v[id] += n;
-}
 /* Counts an outbound stanza by its serialised text (kind; for errors,
  * the condition).  s may be NULL. */
 void stats_count_out(struct stats *s, const char *xml, size_t len);

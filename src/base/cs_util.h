@@ -22,9 +22,8 @@ char *xstrndup(const char *s, size_t n);
 
 /* Monotonic clock in milliseconds. */
 int64_t cs_now_ms(void);
-/* Wall clock in seconds / milliseconds since the epoch.  Read only at
+/* Wall clock in milliseconds since the epoch.  Read only at
  * the edge (the daemon); the core gets the time passed in. */
-int64_t cs_wall_s(void);
 int64_t cs_wall_ms(void);
 
 /* Lowercase hex SHA-1 of data into out (41 bytes incl. NUL). */

@@ -45,11 +45,6 @@ static const char *const conditions[] = {
 };
 /* clang-format on */
 
-const char *stats_name(enum stat_id id)
-{
-    return names[id];
-}
-
 static void count_error(struct stats *s, const char *xml, size_t len)
 {
     static const char marker[] = " xmlns='" XML_NS_STANZAS "'";

@@ -64,11 +64,6 @@ int64_t cs_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t cs_wall_s(void)
-{
-    return (int64_t)time(NULL);
-}
-
 int64_t cs_wall_ms(void)
 {
     struct timespec ts;

@@ -71,14 +71,11 @@ const struct stats *node_counters(struct node *node);
 void node_note_link(struct node *node, unsigned long connects);
 /* A microsecond clock to time commits with (none: not timed). */
 void node_set_clock(struct node *node, int64_t (*clock_us)(void));
-struct home *node_home(struct node *node);
 struct uroster *node_uroster(struct node *node);
 /* Owner binding starts this long after a (re)connect (default 0): a
  * server's XEP-0356 grant, sent right after the handshake, is known by
  * then, and owners whose presence it grants are not asked. */
 void node_set_bind_delay(struct node *node, int64_t ms);
 #define NODE_BIND_DELAY_MS 500
-struct route *node_route(struct node *node);
-struct roster *node_roster(struct node *node);
 
 #endif

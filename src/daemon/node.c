@@ -246,21 +246,6 @@ const struct node_stats *node_stats(const struct node *n)
     return &n->stats;
 }
 
-struct home *node_home(struct node *n)
-{
-    return n->home;
-}
-
-struct route *node_route(struct node *n)
-{
-    return n->route;
-}
-
-struct roster *node_roster(struct node *n)
-{
-    return n->roster;
-}
-
 static size_t mark(const struct node *n)
 {
     return n->out->mark ? n->out->mark(n->out->ud) : 0;

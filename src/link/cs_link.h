@@ -78,10 +78,6 @@ size_t link_mark(const struct link *link);
 /* Replaces queued, unwritten bytes [from, to) with repl. */
 void link_splice(struct link *link, size_t from, size_t to, const char *repl, size_t len);
 
-/* Drops the connection at once, discarding queued output, and reconnects
- * (used when state that queued output depends on could not be stored). */
-void link_reset(struct link *link, const char *reason);
-
 /* Closes the stream cleanly: flushes, sends </stream:stream>, waits up to
  * two seconds for the server's close, then calls handlers->closed. */
 void link_shutdown(struct link *link);

@@ -702,12 +702,6 @@ static void start_connect(struct link *link)
     drop(link, "no address of the server accepted the connection");
 }
 
-void link_reset(struct link *link, const char *reason)
-{
-    if (link->fd >= 0)
-        fail(link, false, "%s", reason);
-}
-
 void link_start(struct link *link)
 {
     if (link->state == LINK_IDLE)

@@ -1,0 +1,511 @@
+/* xmlparse.c - the bounded expat stream parser.
+ *
+ * It enforces RFC 6120 section 11.1 (restricted XML) and the resource
+ * limits (bytes per top-level element, nesting depth, attributes per
+ * element, what one stanza's tree may cost) so that a peer can never make
+ * us allocate or work without bound; building a parsed element is linear
+ * in its size.  See cs_xml.h. */
+#include "config.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <expat.h>
+
+#include "cs_error.h"
+#include "cs_hash.h"
+#include "xml_priv.h"
+
+/* A namespace declaration in scope: the prefix's innermost binding, with
+ * the outer one it hides. */
+struct binding {
+    struct binding *prev;
+    const char *ns; /* shared reference; NULL: xmlns='' undeclares */
+    size_t ns_len;
+    char prefix[]; /* "" for the default namespace */
+};
+
+struct xml_parser {
+    XML_Parser expat;
+    const struct xml_parser_handlers *h;
+    void *ud;
+    size_t max_bytes;
+    unsigned max_depth;
+    unsigned max_attrs;    /* per element: XML_MAX_ATTRS, see xml_parse_one() */
+    size_t max_tree_bytes; /* what one stanza's tree may cost */
+
+    unsigned level;          /* 0 = outside the root, 1 = in root, 2 = in a stanza... */
+    struct xml_node *stanza; /* top-level element being built */
+    struct xml_node *cur;    /* innermost open element of stanza; NULL once cut */
+    size_t tree_bytes;       /* what the stanza's tree costs so far */
+    long long mark;          /* byte offset where the current element began */
+    long long fed;           /* bytes fed since reset */
+    struct hash bindings;    /* prefix -> struct binding, innermost first */
+
+    enum xml_violation violation;
+    char error[160];
+    bool stopped;
+};
+
+static void violate(struct xml_parser *p, enum xml_violation v, const char *msg)
+{
+    if (p->violation == XML_VIOLATION_NONE) {
+        p->violation = v;
+        cs_strlcpy(p->error, msg, sizeof(p->error));
+    }
+    XML_StopParser(p->expat, XML_FALSE);
+}
+
+/* What one heap block costs beyond its size (malloc's header and
+ * rounding, roughly): the tree's cost counts blocks, not just bytes. */
+#define XML_BLOCK_COST 16
+
+/* Counts bytes of tree for the stanza being built.  Over the budget the
+ * stanza is cut: what was built below it is freed, the rest of its
+ * content is read and dropped, and the handler gets the stanza's own
+ * element marked truncated.  Returns false once the stanza is cut. */
+static bool charge(struct xml_parser *p, size_t bytes)
+{
+    if (p->level < 2)
+        return true; /* the stream root is no stanza */
+    if (p->stanza && p->stanza->truncated)
+        return false;
+    p->tree_bytes += bytes;
+    if (p->tree_bytes <= p->max_tree_bytes || p->stanza == NULL)
+        return true; /* the stanza's own element is always kept */
+    p->stanza->truncated = true;
+    xml_free(p->stanza->first_child);
+    p->stanza->first_child = p->stanza->last_child = NULL;
+    p->cur = NULL;
+    return false;
+}
+
+static void XMLCALL on_ns_start(void *ud, const char *prefix, const char *uri)
+{
+    struct xml_parser *p = ud;
+    size_t plen = prefix ? strlen(prefix) : 0;
+    struct binding *b = xmalloc(sizeof(*b) + plen + 1);
+
+    memcpy(b->prefix, prefix ? prefix : "", plen + 1);
+    b->ns_len = uri ? strlen(uri) : 0;
+    b->ns = uri ? xml_ns_new(uri, b->ns_len) : NULL;
+    b->prev = hash_get(&p->bindings, b->prefix);
+    hash_put(&p->bindings, b->prefix, b);
+}
+
+static void binding_pop(struct xml_parser *p, const char *prefix)
+{
+    struct binding *b = hash_get(&p->bindings, prefix);
+    if (b == NULL)
+        return;
+    if (b->prev)
+        hash_put(&p->bindings, b->prev->prefix, b->prev);
+    else
+        hash_del(&p->bindings, prefix);
+    xml_ns_unref(b->ns);
+    free(b);
+}
+
+static void XMLCALL on_ns_end(void *ud, const char *prefix)
+{
+    binding_pop(ud, prefix ? prefix : "");
+}
+
+static void bindings_clear(struct xml_parser *p)
+{
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    while (hash_next(&p->bindings, &pos, &k, &v)) {
+        struct binding *b = v;
+        while (b) {
+            struct binding *prev = b->prev;
+            xml_ns_unref(b->ns);
+            free(b);
+            b = prev;
+        }
+    }
+    hash_clear(&p->bindings);
+}
+
+/* Splits an expat name ("local", "uri<SEP>local" or
+ * "uri<SEP>local<SEP>prefix": names come as triplets) into its local
+ * part (*len_r bytes at the result) and a reference to its namespace in
+ * *ns_r: the string of the declaration in scope for its prefix, so that
+ * a URI declared once is stored once however many elements use it.  NULL
+ * when the name has no namespace (expat resolves every prefix and default
+ * namespace). */
+static const char *split_name(struct xml_parser *p, const char *qname, const char **ns_r,
+                              size_t *len_r)
+{
+    const char *sep = strchr(qname, NS_SEP), *local, *psep;
+    const struct binding *b;
+    if (sep == NULL) {
+        *ns_r = NULL;
+        *len_r = strlen(qname);
+        return qname;
+    }
+    local = sep + 1;
+    psep = strchr(local, NS_SEP);
+    *len_r = psep ? (size_t)(psep - local) : strlen(local);
+    b = hash_get(&p->bindings, psep ? psep + 1 : "");
+    if (b && b->ns && b->ns_len == (size_t)(sep - qname))
+        *ns_r = xml_ns_ref(b->ns);
+    else /* xml:*, whose prefix is never declared */
+        *ns_r = xml_ns_new(qname, (size_t)(sep - qname));
+    return local;
+}
+
+/* What element n costs, as charge() counts it. */
+static size_t elem_cost(const struct xml_node *n)
+{
+    size_t cost = sizeof(*n) + XML_BLOCK_COST + strlen(n->name) + 1 + XML_BLOCK_COST;
+    if (n->attrs_cap)
+        cost += n->attrs_cap * sizeof(struct xml_attr) + XML_BLOCK_COST;
+    for (unsigned i = 0; i < n->nattrs; i++)
+        cost += strlen(n->attrs[i].name) + strlen(n->attrs[i].value) + 2 + 2 * XML_BLOCK_COST;
+    return cost;
+}
+
+/* Builds an element from expat's start event: nattrs name/value pairs in
+ * attrs.  Linear in the size of its start tag: expat has already
+ * rejected duplicate attributes (also those whose prefixes name the same
+ * namespace).  NULL when its cost puts the stanza over its budget (what
+ * was built for it is freed at once). */
+static struct xml_node *build_elem(struct xml_parser *p, const char *qname, const char **attrs,
+                                   unsigned nattrs)
+{
+    const char *ns;
+    size_t len;
+    const char *local = split_name(p, qname, &ns, &len);
+    struct xml_node *n = xcalloc(1, sizeof(*n));
+
+    n->type = XML_ELEMENT;
+    n->name = xstrndup(local, len);
+    /* No namespace is recorded as "", not NULL, which would inherit the
+     * parent's: <foo xmlns=''/> must keep its empty namespace. */
+    n->ns = ns ? ns : xml_ns_none;
+    xml_attrs_reserve(n, nattrs);
+    for (unsigned i = 0; i < nattrs; i++) {
+        const char *ans;
+        const char *alocal = split_name(p, attrs[2 * i], &ans, &len);
+        xml_attr_push(n, ans, alocal, len, attrs[2 * i + 1]);
+    }
+    if (!charge(p, elem_cost(n))) {
+        xml_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+static bool over_size(struct xml_parser *p)
+{
+    /* The end of the current event: one character-data event can carry a
+     * whole oversized text in one go. */
+    long long at = XML_GetCurrentByteIndex(p->expat) + XML_GetCurrentByteCount(p->expat);
+    if (at >= 0 && at - p->mark > (long long)p->max_bytes) {
+        violate(p, XML_VIOLATION_SIZE, "stanza larger than max_stanza_bytes");
+        return true;
+    }
+    return false;
+}
+
+static void XMLCALL on_start(void *ud, const char *name, const char **attrs)
+{
+    struct xml_parser *p = ud;
+    struct xml_node *n;
+    unsigned nattrs = 0;
+
+    if (p->violation || over_size(p))
+        return;
+    if (p->level > p->max_depth) {
+        violate(p, XML_VIOLATION_DEPTH, "element depth exceeds max_depth");
+        return;
+    }
+    while (attrs[2 * nattrs] != NULL && nattrs <= p->max_attrs)
+        nattrs++;
+    if (nattrs > p->max_attrs) {
+        char msg[80];
+        snprintf(msg, sizeof(msg), "element has more than %u attributes", p->max_attrs);
+        violate(p, XML_VIOLATION_SIZE, msg);
+        return;
+    }
+    p->level++;
+    if (p->level > 2 && p->cur == NULL)
+        return; /* the stanza was cut: its content is dropped */
+    if (p->level == 2)
+        p->tree_bytes = 0;
+    n = build_elem(p, name, attrs, nattrs);
+    if (p->level == 1) {
+        if (p->h->stream_start)
+            p->h->stream_start(p->ud, n);
+        xml_free(n);
+        p->mark = XML_GetCurrentByteIndex(p->expat) + XML_GetCurrentByteCount(p->expat);
+        return;
+    }
+    if (p->level == 2) {
+        p->stanza = p->cur = n;
+        return;
+    }
+    if (n == NULL)
+        return; /* cut by this element */
+    xml_append(p->cur, n);
+    p->cur = n;
+}
+
+static void XMLCALL on_end(void *ud, const char *name)
+{
+    struct xml_parser *p = ud;
+
+    if (p->violation || over_size(p))
+        return;
+    p->level--;
+    if (p->level == 0) {
+        if (p->h->stream_end)
+            p->h->stream_end(p->ud);
+        return;
+    }
+    if (p->level == 1) {
+        struct xml_node *s = p->stanza;
+        p->stanza = p->cur = NULL;
+        p->mark = XML_GetCurrentByteIndex(p->expat) + XML_GetCurrentByteCount(p->expat);
+        if (p->h->stanza)
+            p->h->stanza(p->ud, s);
+        xml_free(s);
+        return;
+    }
+    if (p->cur)
+        p->cur = p->cur->parent;
+}
+
+static void XMLCALL on_text(void *ud, const char *s, int len)
+{
+    struct xml_parser *p = ud;
+    struct xml_node *last;
+
+    if (p->violation || over_size(p))
+        return;
+    if (p->level < 2) {
+        /* Whitespace (keepalives) between stanzas: nothing to keep. */
+        p->mark = XML_GetCurrentByteIndex(p->expat) + XML_GetCurrentByteCount(p->expat);
+        return;
+    }
+    if (p->cur == NULL)
+        return; /* the stanza was cut */
+    last = p->cur->last_child;
+    if (last && last->type == XML_TEXT) {
+        /* expat splits text at buffer and entity boundaries; grow
+         * geometrically so long text stays linear. */
+        size_t need = last->text_len + (size_t)len + 1;
+        if (!charge(p, (size_t)len))
+            return;
+        if (need > last->text_cap) {
+            size_t cap = last->text_cap * 2;
+            if (cap < need)
+                cap = need;
+            last->text = xrealloc(last->text, cap);
+            last->text_cap = cap;
+        }
+        memcpy(last->text + last->text_len, s, (size_t)len);
+        last->text_len += (size_t)len;
+        last->text[last->text_len] = '\0';
+        return;
+    }
+    if (!charge(p, sizeof(*last) + 2 * XML_BLOCK_COST + (size_t)len + 1))
+        return;
+    xml_append(p->cur, xml_text_new(s, (size_t)len));
+}
+
+static void XMLCALL on_doctype(void *ud, const char *name, const char *sysid, const char *pubid,
+                               int has_internal_subset)
+{
+    violate(ud, XML_VIOLATION_DOCTYPE, "DOCTYPE not allowed (RFC 6120 11.1)");
+}
+
+static void XMLCALL on_pi(void *ud, const char *target, const char *data)
+{
+    violate(ud, XML_VIOLATION_PI, "processing instruction not allowed (RFC 6120 11.1)");
+}
+
+static void XMLCALL on_comment(void *ud, const char *data)
+{
+    violate(ud, XML_VIOLATION_COMMENT, "comment not allowed (RFC 6120 11.1)");
+}
+
+static void XMLCALL on_entity_decl(void *ud, const char *name, int is_param, const char *value,
+                                   int value_len, const char *base, const char *sysid,
+                                   const char *pubid, const char *notation)
+{
+    violate(ud, XML_VIOLATION_DOCTYPE, "entity declaration not allowed (RFC 6120 11.1)");
+}
+
+static void setup_expat(struct xml_parser *p)
+{
+    p->expat = XML_ParserCreateNS("UTF-8", NS_SEP);
+    if (p->expat == NULL)
+        abort(); /* out of memory: see the policy in cs_util.h */
+    XML_SetUserData(p->expat, p);
+    XML_SetReturnNSTriplet(p->expat, XML_TRUE); /* prefixes find their declaration */
+    XML_SetNamespaceDeclHandler(p->expat, on_ns_start, on_ns_end);
+    XML_SetElementHandler(p->expat, on_start, on_end);
+    XML_SetCharacterDataHandler(p->expat, on_text);
+    XML_SetStartDoctypeDeclHandler(p->expat, on_doctype);
+    XML_SetProcessingInstructionHandler(p->expat, on_pi);
+    XML_SetCommentHandler(p->expat, on_comment);
+    XML_SetEntityDeclHandler(p->expat, on_entity_decl);
+    XML_SetParamEntityParsing(p->expat, XML_PARAM_ENTITY_PARSING_NEVER);
+#if HAVE_DECL_XML_SETREPARSEDEFERRALENABLED
+    /* Deferral would hold a stanza whose start arrived in an earlier read
+     * until the buffer doubles: latency without bound on a quiet link.
+     * The quadratic re-scan it prevents is bounded here by max_bytes. */
+    XML_SetReparseDeferralEnabled(p->expat, XML_FALSE);
+#endif
+}
+
+struct xml_parser *xml_parser_new(size_t max_bytes, unsigned max_depth,
+                                  const struct xml_parser_handlers *handlers, void *ud)
+{
+    struct xml_parser *p = xcalloc(1, sizeof(*p));
+    p->h = handlers;
+    p->ud = ud;
+    p->max_bytes = max_bytes;
+    p->max_depth = max_depth;
+    p->max_attrs = XML_MAX_ATTRS;
+    p->max_tree_bytes =
+        max_bytes > SIZE_MAX / XML_TREE_FACTOR ? SIZE_MAX : max_bytes * XML_TREE_FACTOR;
+    setup_expat(p);
+    return p;
+}
+
+void xml_parser_reset(struct xml_parser *p)
+{
+    XML_ParserFree(p->expat);
+    xml_free(p->stanza);
+    bindings_clear(p);
+    p->stanza = p->cur = NULL;
+    p->level = 0;
+    p->mark = p->fed = 0;
+    p->violation = XML_VIOLATION_NONE;
+    p->error[0] = '\0';
+    p->stopped = false;
+    setup_expat(p);
+}
+
+void xml_parser_free(struct xml_parser **pp)
+{
+    struct xml_parser *p = *pp;
+    if (p == NULL)
+        return;
+    XML_ParserFree(p->expat);
+    xml_free(p->stanza);
+    bindings_clear(p);
+    free(p);
+    *pp = NULL;
+}
+
+void xml_parser_stop(struct xml_parser *p)
+{
+    p->stopped = true;
+    XML_StopParser(p->expat, XML_FALSE);
+}
+
+static int violation_code(const struct xml_parser *p)
+{
+    return p->violation == XML_VIOLATION_SIZE || p->violation == XML_VIOLATION_DEPTH ? CS_ELIMIT
+                                                                                     : CS_EPROTO;
+}
+
+int xml_parser_feed(struct xml_parser *p, const char *data, size_t len)
+{
+    if (p->violation)
+        return violation_code(p);
+    if (p->stopped)
+        return CS_ECLOSED;
+    while (len > 0) {
+        /* XML_Parse takes an int length: feed at most 1 GiB at a time. */
+        int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
+        enum XML_Status st = XML_Parse(p->expat, data, chunk, XML_FALSE);
+        p->fed += chunk;
+        data += chunk;
+        len -= (size_t)chunk;
+        if (p->violation)
+            return violation_code(p);
+        if (p->stopped)
+            return CS_ECLOSED;
+        if (st != XML_STATUS_OK) {
+            /* After the root has opened, expat sees a DOCTYPE as a mere
+             * syntax error; name it for what it is in the logs. */
+            /* expat points just past the "<!". */
+            long long at = XML_GetCurrentByteIndex(p->expat) - (p->fed - chunk);
+            if (at >= 2 && at < chunk && chunk - at >= 7 &&
+                (memcmp(data - chunk + at - 2, "<!DOCTYPE", 9) == 0 ||
+                 memcmp(data - chunk + at - 2, "<!ENTITY", 8) == 0)) {
+                p->violation = XML_VIOLATION_DOCTYPE;
+                cs_strlcpy(p->error, "DOCTYPE not allowed (RFC 6120 11.1)", sizeof(p->error));
+                return CS_EPROTO;
+            }
+            p->violation = XML_VIOLATION_SYNTAX;
+            snprintf(p->error, sizeof(p->error), "not well-formed: %s",
+                     XML_ErrorString(XML_GetErrorCode(p->expat)));
+            return CS_EPROTO;
+        }
+        /* Bytes expat holds for an unfinished element count too. */
+        if (p->fed - p->mark > (long long)p->max_bytes) {
+            p->violation = XML_VIOLATION_SIZE;
+            cs_strlcpy(p->error, "stanza larger than max_stanza_bytes", sizeof(p->error));
+            return CS_ELIMIT;
+        }
+    }
+    return 0;
+}
+
+enum xml_violation xml_parser_violation(const struct xml_parser *p)
+{
+    return p->violation;
+}
+
+const char *xml_parser_error(const struct xml_parser *p)
+{
+    return p->error;
+}
+
+struct parse_one {
+    struct xml_node *elem; /* the first element, owned */
+    unsigned count;        /* elements seen */
+};
+
+static void keep_first(void *ud, struct xml_node *st)
+{
+    struct parse_one *one = ud;
+    if (one->count++ == 0)
+        one->elem = xml_copy(st);
+}
+
+struct xml_node *xml_parse_one(const char *text, size_t len)
+{
+    static const struct xml_parser_handlers h = {NULL, keep_first, NULL};
+    static const char open[] = "<s xmlns='" XML_NS_COMPONENT "'>";
+    struct parse_one one = {NULL, 0};
+    struct xml_parser *p = xml_parser_new(len + sizeof(open), 1000, &h, &one);
+    int r;
+
+    /* The text is our own (it passed the stream's cap when it arrived) and
+     * building is linear, so no attribute cap: a limit lowered later must
+     * not make stored stanzas unreadable. */
+    p->max_attrs = UINT_MAX;
+    p->max_tree_bytes = SIZE_MAX;
+    r = xml_parser_feed(p, open, sizeof(open) - 1);
+    if (r == 0)
+        r = xml_parser_feed(p, text, len);
+    if (r == 0)
+        r = xml_parser_feed(p, "</s>", 4);
+    xml_parser_free(&p);
+    if (r != 0 || one.count != 1) {
+        xml_free(one.elem);
+        return NULL;
+    }
+    return one.elem;
+}
