@@ -396,6 +396,30 @@ START_TEST(test_stats_and_resources)
 }
 END_TEST
 
+/* Every counter the modules keep reaches the stats table: one stanza of
+ * each kind that moves one of them. */
+START_TEST(test_module_counters_in_stats)
+{
+    node_online(node, now_ms);
+    free(testout_take(&T));
+    one("<presence from='w@b.test/r' to='" CH "' type='bogus'/>");                    /* refused */
+    one("<message from='w@b.test/r' to='x@elsewhere.test'><body>x</body></message>"); /* dropped */
+    now_ms += 1000;
+    node_tick(node, now_ms);
+    ck_assert_int_eq(count("SELECT value FROM stats WHERE name = 'presence_refused'"), 1);
+    ck_assert_int_eq(count("SELECT value FROM stats WHERE name = 'stanzas_dropped'"), 1);
+    ck_assert_int_ge(count("SELECT value FROM stats WHERE name = 'owner_probes'"), 1);
+    static const char *const names[] = {"subscriptions_rate_limited", "messages_replied",
+                                        "messages_expired",           "messages_mirrored",
+                                        "channels_registered",        "command_steps"};
+    for (size_t i = 0; i < CS_ARRAY_SIZE(names); i++) {
+        char q[128];
+        snprintf(q, sizeof(q), "SELECT count(*) FROM stats WHERE name = '%s'", names[i]);
+        ck_assert_msg(count(q) == 1, "no counter %s", names[i]);
+    }
+}
+END_TEST
+
 /* A presence error from the owner's server reaches the home through the
  * dispatch (it is never answered) and binding is retried on the timer. */
 START_TEST(test_owner_error_through_dispatch)
@@ -588,6 +612,7 @@ int main(void)
     tcase_add_test(tc, test_bulk_edit);
     tcase_add_test(tc, test_log_at_start_keeps_removals_only);
     tcase_add_test(tc, test_stats_and_resources);
+    tcase_add_test(tc, test_module_counters_in_stats);
     tcase_add_test(tc, test_owner_error_through_dispatch);
     tcase_add_test(tc, test_resync_skips_fresh_channels);
     tcase_add_test(tc, test_answers_from_own_normalised_address);

@@ -33,6 +33,15 @@ enum stat_id {
     STAT_ROSTER_ITEMS_REMOVED, /* items removed from users' rosters */
     STAT_ROSTER_USERS_SYNCED,  /* users whose roster was brought in step */
     STAT_BINDS_SKIPPED,        /* owners bound by the presence permission */
+    STAT_RATE_LIMITED,         /* subscription stanzas dropped by the flood limit */
+    STAT_PRESENCE_REFUSED,     /* presence answered with an error or dropped as invalid */
+    STAT_OWNER_PROBES,         /* owner probes and binding requests sent */
+    STAT_REPLIES,              /* owner replies routed to a contact */
+    STAT_EXPIRED,              /* stored messages dropped after offline expiry */
+    STAT_MIRRORED,             /* messages passed on along the federation mirror path */
+    STAT_DROPPED,              /* inbound stanzas dropped unanswered (as the RFCs say) */
+    STAT_REGISTRATIONS,        /* channels created by in-band registration */
+    STAT_COMMAND_STEPS,        /* ad-hoc command steps answered */
     STAT_COUNT
 };
 

@@ -32,6 +32,15 @@ static const char *const names[STAT_COUNT] = {
     [STAT_ROSTER_ITEMS_REMOVED] = "roster_items_removed",
     [STAT_ROSTER_USERS_SYNCED] = "roster_users_synced",
     [STAT_BINDS_SKIPPED]    = "binds_skipped",
+    [STAT_RATE_LIMITED]     = "subscriptions_rate_limited",
+    [STAT_PRESENCE_REFUSED] = "presence_refused",
+    [STAT_OWNER_PROBES]     = "owner_probes",
+    [STAT_REPLIES]          = "messages_replied",
+    [STAT_EXPIRED]          = "messages_expired",
+    [STAT_MIRRORED]         = "messages_mirrored",
+    [STAT_DROPPED]          = "stanzas_dropped",
+    [STAT_REGISTRATIONS]    = "channels_registered",
+    [STAT_COMMAND_STEPS]    = "command_steps",
 };
 
 /* RFC 6120 section 8.3.3. */

@@ -476,6 +476,15 @@ static void refresh(struct node *n)
     n->counters.v[STAT_ROSTER_ITEMS_REMOVED] = uroster_stats(n->uroster)->items_removed;
     n->counters.v[STAT_ROSTER_USERS_SYNCED] = uroster_stats(n->uroster)->users_synced;
     n->counters.v[STAT_BINDS_SKIPPED] = hs->binds_skipped;
+    n->counters.v[STAT_RATE_LIMITED] = hs->rate_limited;
+    n->counters.v[STAT_PRESENCE_REFUSED] = hs->bad_presence;
+    n->counters.v[STAT_OWNER_PROBES] = hs->probes_sent;
+    n->counters.v[STAT_REPLIES] = rs->replies;
+    n->counters.v[STAT_EXPIRED] = rs->expired;
+    n->counters.v[STAT_MIRRORED] = rs->mirrored;
+    n->counters.v[STAT_DROPPED] = n->svc.stats.dropped;
+    n->counters.v[STAT_REGISTRATIONS] = n->svc.stats.registrations;
+    n->counters.v[STAT_COMMAND_STEPS] = n->svc.stats.commands;
 }
 
 const struct stats *node_counters(struct node *n)

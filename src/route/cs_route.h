@@ -44,7 +44,6 @@ struct route_stats {
     unsigned long flushed;  /* stored ones delivered */
     unsigned long expired;  /* stored ones dropped after offline_expiry_s */
     unsigned long mirrored; /* passed on along the federation mirror path */
-    unsigned long errors_sent;
 };
 
 /* All pointers must outlive the route.  Caller frees with route_free(). */

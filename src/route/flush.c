@@ -42,7 +42,6 @@ void flush_reply_error(struct route *r, const struct xml_node *msg, const char *
                        const char *cond, const char *text)
 {
     struct xml_node *e = stanza_error_reply(msg, r->domain, type, cond, text);
-    r->stats.errors_sent++;
     if (out_stanza(r->out, e) != 0)
         log_debug("route: error reply not sent: link down");
     xml_free(e);

@@ -33,10 +33,10 @@ struct stats;
 struct config_list;
 struct adhoc;
 
+/* Read by the node's stats (node.c); stanza errors are counted from the
+ * output, by condition (cs_stats.h). */
 struct service_stats {
-    unsigned long handled;
-    unsigned long errors_sent;
-    unsigned long dropped;
+    unsigned long dropped;       /* inbound stanzas dropped unanswered */
     unsigned long registrations; /* channels created by in-band registration */
     unsigned long commands;      /* ad-hoc command steps answered */
 };

@@ -30,7 +30,6 @@ void service_error_app(struct service *svc, const struct xml_node *st, const cha
          * one and its text. */
         xml_add_child(err, app, app_ns);
     }
-    svc->stats.errors_sent++;
     service_send(svc, e);
 }
 

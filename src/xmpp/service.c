@@ -324,7 +324,6 @@ void service_handle(struct service *svc, const struct xml_node *stanza, int64_t 
     struct jid from_jid, to_jid;
     const struct privilege *granted = NULL;
 
-    svc->stats.handled++;
     if (type && strcmp(type, "error") == 0) {
         /* RFC 6120 8.3.1: never answered with an error.  Still news when
          * an owner's server refused binding (retried on a timer): the
