@@ -83,7 +83,7 @@ START_TEST(test_full_file)
     ck_assert_str_eq(c.secret, "x y");
     ck_assert_str_eq(c.server, "xmpp.internal");
     ck_assert_int_eq(c.port, 5275);
-    ck_assert_int_eq(c.keepalive, 0);
+    ck_assert_int_eq(c.keepalive_ms, 0);
     ck_assert_int_eq(c.max_stanza_bytes, 65536);
     ck_assert_int_eq(c.synchronous, 1);
     ck_assert_int_eq(c.log_level, LOG_LEVEL_DEBUG);
@@ -154,6 +154,31 @@ static const struct {
     {MIN "[registration]\nenabled = 1\nenabled = 0\n", ":6: duplicate key 'enabled'"},
     {MIN "[limits]\nmax_stanza_bytes = 4096\nmax_message_bytes = 8192\n",
      ": max_message_bytes (8192) in [limits] must not exceed max_stanza_bytes (4096)"},
+    /* Durations: the range is checked on the value as written, in the
+     * key's unit, before any conversion. */
+    {MIN "connect_timeout = 601\n",
+     ":4: connect_timeout in [component] must be between 1 and 600 (got 601)"},
+    {MIN "keepalive = -1\n", ":4: keepalive in [component] must be between 0 and 3600 (got -1)"},
+    {MIN "keepalive = 1s\n", ":4: invalid value '1s' for keepalive in [component]: not an integer"},
+    {MIN "reconnect_min_ms = 9\n",
+     ":4: reconnect_min_ms in [component] must be between 10 and 600000 (got 9)"},
+    {MIN "[limits]\nstall_timeout = 4\n",
+     ":5: stall_timeout in [limits] must be between 5 and 86400 (got 4)"},
+    {MIN "[offline]\nexpiry_days = 3651\n",
+     ":5: expiry_days in [offline] must be between 1 and 3650 (got 3651)"},
+    {MIN "[offline]\nexpiry_days = 0\n",
+     ":5: expiry_days in [offline] must be between 1 and 3650 (got 0)"},
+    /* In days as milliseconds this would overflow: refused as written. */
+    {MIN "[offline]\nexpiry_days = 9223372036854775807\n",
+     ":5: expiry_days in [offline] must be between 1 and 3650 (got 9223372036854775807)"},
+    {MIN "[offline]\nexpiry_days = 9223372036854775808\n",
+     ":5: invalid value '9223372036854775808' for expiry_days in [offline]: not an integer"},
+    {MIN "[federation]\nlease = 1\n",
+     ":5: lease in [federation] must be between 2 and 604800 (got 1)"},
+    {MIN "[federation]\nrequest_timeout = 601\n",
+     ":5: request_timeout in [federation] must be between 1 and 600 (got 601)"},
+    {MIN "[storage]\nbusy_timeout_ms = 600001\n",
+     ":5: busy_timeout_ms in [storage] must be between 0 and 600000 (got 600001)"},
 };
 
 START_TEST(test_errors)
@@ -299,6 +324,79 @@ START_TEST(test_print_roundtrip)
 }
 END_TEST
 
+/* A duration is written in its key's unit (seconds, days or
+ * milliseconds) and held in milliseconds; --check-config prints it back
+ * in the file's unit. */
+START_TEST(test_durations)
+{
+    struct config c;
+    char err[512];
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    ck_assert_int_eq(load(MIN, &c, err, sizeof(err)), 0);
+    ck_assert_int_eq(c.connect_timeout_ms, 10000);
+    ck_assert_int_eq(c.keepalive_ms, 60000);
+    ck_assert_int_eq(c.reconnect_min_ms, 500);
+    ck_assert_int_eq(c.reconnect_max_ms, 30000);
+    ck_assert_int_eq(c.stall_timeout_ms, 60000);
+    ck_assert_int_eq(c.offline_expiry_ms, 2592000000); /* 30 days: more than an int holds */
+    ck_assert_int_eq(c.busy_timeout_ms, 5000);
+    ck_assert_int_eq(c.fed_lease_ms, 3600000);
+    ck_assert_int_eq(c.fed_resubscribe_delta_ms, 300000);
+    ck_assert_int_eq(c.fed_min_resubscribe_ms, 60000);
+    ck_assert_int_eq(c.fed_retry_ms, 60000);
+    ck_assert_int_eq(c.fed_linger_ms, 30000);
+    ck_assert_int_eq(c.fed_discovery_ttl_ms, 3600000);
+    ck_assert_int_eq(c.fed_request_timeout_ms, 30000);
+    config_deinit(&c);
+
+    ck_assert_msg(load(MIN "connect_timeout = 600\nkeepalive = 0\nreconnect_min_ms = 10\n"
+                           "reconnect_max_ms = 3600000\n[limits]\nstall_timeout = 86400\n"
+                           "[offline]\nexpiry_days = 3650\n[federation]\nlease = 604800\n"
+                           "resubscribe_delta = 1\nmin_resubscribe_time = 86400\n"
+                           "on_error_retry_time = 7\nlinger = 0\ndiscovery_ttl = 604800\n"
+                           "request_timeout = 600\n",
+                       &c, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_int_eq(c.connect_timeout_ms, 600000);
+    ck_assert_int_eq(c.keepalive_ms, 0);
+    ck_assert_int_eq(c.reconnect_min_ms, 10);
+    ck_assert_int_eq(c.reconnect_max_ms, 3600000);
+    ck_assert_int_eq(c.stall_timeout_ms, 86400000);
+    ck_assert_int_eq(c.offline_expiry_ms, 315360000000);
+    ck_assert_int_eq(c.fed_lease_ms, 604800000);
+    ck_assert_int_eq(c.fed_resubscribe_delta_ms, 1000);
+    ck_assert_int_eq(c.fed_min_resubscribe_ms, 86400000);
+    ck_assert_int_eq(c.fed_retry_ms, 7000);
+    ck_assert_int_eq(c.fed_linger_ms, 0);
+    ck_assert_int_eq(c.fed_discovery_ttl_ms, 604800000);
+    ck_assert_int_eq(c.fed_request_timeout_ms, 600000);
+
+    f = open_memstream(&buf, &len);
+    config_print(&c, f);
+    fclose(f);
+    static const char *const printed[] = {
+        "\nconnect_timeout = 600\n",
+        "\nkeepalive = 0\n",
+        "\nreconnect_min_ms = 10\n",
+        "\nreconnect_max_ms = 3600000\n",
+        "\nstall_timeout = 86400\n",
+        "; days a stored message is kept (1..3650, default 30)\nexpiry_days = 3650\n",
+        "\nlease = 604800\n",
+        "\nresubscribe_delta = 1\n",
+        "\non_error_retry_time = 7\n",
+        "\nlinger = 0\n",
+        "\nrequest_timeout = 600\n",
+    };
+    for (size_t i = 0; i < CS_ARRAY_SIZE(printed); i++)
+        ck_assert_msg(strstr(buf, printed[i]) != NULL, "no '%s' in\n%s", printed[i], buf);
+    free(buf);
+    config_deinit(&c);
+}
+END_TEST
+
 START_TEST(test_sample_parses)
 {
     /* The shipped sample, with domain and secret filled in, is valid. */
@@ -354,6 +452,7 @@ int main(void)
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_print_roundtrip);
     tcase_add_test(tc, test_sample_parses);
+    tcase_add_test(tc, test_durations);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

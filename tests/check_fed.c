@@ -45,11 +45,11 @@ static void side_up(struct side *s, const char *domain, const char *sql)
     snprintf(path, sizeof(path), "%s/db", s->dir);
     config_defaults(&s->cfg);
     s->cfg.domain = xstrdup(domain);
-    s->cfg.fed_lease = 600;
-    s->cfg.fed_resubscribe_delta = 60;
-    s->cfg.fed_min_resubscribe = 30;
-    s->cfg.fed_retry = 20;
-    s->cfg.fed_linger = 10;
+    s->cfg.fed_lease_ms = 600 * MS_PER_S;
+    s->cfg.fed_resubscribe_delta_ms = 60 * MS_PER_S;
+    s->cfg.fed_min_resubscribe_ms = 30 * MS_PER_S;
+    s->cfg.fed_retry_ms = 20 * MS_PER_S;
+    s->cfg.fed_linger_ms = 10 * MS_PER_S;
     ck_assert_int_eq(store_open(path, &s->cfg, &s->store, err, sizeof(err)), 0);
     if (sql)
         ck_assert_int_eq(sqlite3_exec(store_handle(s->store), sql, NULL, NULL, NULL), SQLITE_OK);
@@ -565,6 +565,80 @@ START_TEST(test_huge_or_bad_lease_from_home)
 }
 END_TEST
 
+/* The id of the first disco#info in text (an iq of ours). */
+static void disco_id(const char *text, char *id, size_t len)
+{
+    const char *p = strstr(text, "id='fed-disco-");
+    ck_assert_msg(p != NULL, "no disco#info in: %s", text);
+    p += 4;
+    ck_assert_uint_lt((size_t)(strchr(p, '\'') - p), len);
+    cs_strlcpy(id, p, (size_t)(strchr(p, '\'') - p) + 1);
+}
+
+/* The answer to "are you a chanstat node?" counts only from the domain
+ * asked, and only once, before the request timeout. */
+START_TEST(test_discovery_answered_by_the_domain_only)
+{
+    static const char *const forgers[] = {"status.c.test", "mallory@status.b.test",
+                                          "status.b.test/x", "b.test"};
+    char id[64], xml[512], *o;
+    struct xml_node *st;
+    carol_online("on");
+    /* w1 subscribes: A asks status.b.test (held back from B here). */
+    st = test_parse_stanza("<presence from='w1@a.test/r' to='" ESC "' type='subscribe'/>");
+    node_stanza(A.node, st, now_ms);
+    node_batch_end(A.node, now_ms);
+    xml_free(st);
+    o = testout_take(&A.out);
+    ck_assert_ptr_nonnull(strstr(o, "to='status.b.test' type='get'"));
+    disco_id(o, id, sizeof(id));
+    free(o);
+    /* "Yes, a node", with the right id from anybody else: not taken. */
+    renewals = 0;
+    users.len = 0;
+    for (size_t i = 0; i < CS_ARRAY_SIZE(forgers); i++) {
+        snprintf(xml, sizeof(xml),
+                 "<iq type='result' from='%s' to='status.a.test' id='%s'><query "
+                 "xmlns='http://jabber.org/protocol/disco#info'><feature "
+                 "var='urn:chanstat:federation:0'/></query></iq>",
+                 forgers[i], id);
+        to_a(xml);
+    }
+    ck_assert_uint_eq(renewals, 0);
+    ck_assert_uint_eq(users.len, 0); /* w1 still waits */
+    /* The domain itself: A subscribes, w1 is admitted. */
+    snprintf(xml, sizeof(xml),
+             "<iq type='result' from='status.b.test' to='status.a.test' id='%s'><query "
+             "xmlns='http://jabber.org/protocol/disco#info'><feature "
+             "var='urn:chanstat:federation:0'/></query></iq>",
+             id);
+    to_a(xml);
+    ck_assert_uint_eq(renewals, 1);
+    ck_assert_uint_eq(seen("<presence from='" ESC "' to='w1@a.test' type='subscribed'/>"), 1);
+    ck_assert_uint_eq(seen2("to='w1@a.test'", "<status>on</status>"), 1);
+    /* The same answer again: nothing. */
+    to_a(xml);
+    ck_assert_uint_eq(renewals, 1);
+    /* A domain that answers after the request timeout: too late. */
+    users.len = 0;
+    to_a("<presence from='w2@a.test/r' to='x\\40slow.test@status.a.test' type='subscribe'/>");
+    disco_id(users.data, id, sizeof(id));
+    for (int i = 0; i < 4; i++)
+        tick(10000);
+    ck_assert_uint_eq(seen("from='x\\40slow.test@status.a.test' to='w2@a.test'"
+                           " type='unsubscribed'/>"),
+                      1);
+    users.len = 0;
+    snprintf(xml, sizeof(xml),
+             "<iq type='result' from='slow.test' to='status.a.test' id='%s'><query "
+             "xmlns='http://jabber.org/protocol/disco#info'><feature "
+             "var='urn:chanstat:federation:0'/></query></iq>",
+             id);
+    to_a(xml);
+    ck_assert_uint_eq(users.len, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fed");
@@ -582,6 +656,7 @@ int main(void)
     tcase_add_test(tc, test_forged_claim_refused);
     tcase_add_test(tc, test_messages_mirror_path);
     tcase_add_test(tc, test_local_domains_and_trusted_nodes);
+    tcase_add_test(tc, test_discovery_answered_by_the_domain_only);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

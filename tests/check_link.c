@@ -379,7 +379,7 @@ START_TEST(test_stall_timeout)
     char buf[16384];
     struct strbuf big = {0};
     int64_t end;
-    F.cfg.stall_timeout = 1;
+    F.cfg.stall_timeout_ms = MS_PER_S;
     link_start(F.link);
     srv_handshake();
     pump_until(&F.online, 1);

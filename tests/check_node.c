@@ -430,7 +430,7 @@ START_TEST(test_owner_error_through_dispatch)
         "<remote-server-not-found "
         "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>");
     ck_assert_uint_eq(T.buf.len, 0); /* errors are not answered */
-    now_ms += (int64_t)cfg.fed_retry * 1000 + 1000;
+    now_ms += cfg.fed_retry_ms + 1000;
     node_tick(node, now_ms);
     ck_assert_uint_eq(testout_count(&T, "<presence from='" CH "' to='o@a.test' type='probe'/>"), 1);
 }
@@ -598,6 +598,155 @@ START_TEST(test_truncated_stanza_answered)
 }
 END_TEST
 
+/* Every commit the node makes is counted and timed (db_commits,
+ * db_commit_us_total), whichever path makes it: the database's own count
+ * of commits on the node's connection (a commit hook) against the
+ * counters.  The test clock moves COMMIT_US while a transaction is open,
+ * so each timed commit adds exactly COMMIT_US; a commit with nothing open
+ * is no commit and is not counted. */
+#define COMMIT_US 1000
+
+static unsigned db_commits_seen;
+static int64_t fake_us;
+
+static int on_db_commit(void *ud)
+{
+    (void)ud;
+    db_commits_seen++;
+    return 0;
+}
+
+static int64_t tx_clock_us(void)
+{
+    int64_t t = fake_us;
+    if (!sqlite3_get_autocommit(store_handle(store)))
+        fake_us += COMMIT_US;
+    return t;
+}
+
+struct commit_probe {
+    unsigned seen;
+    uint64_t commits, us;
+};
+
+static void probe_start(struct commit_probe *p)
+{
+    const struct stats *st = node_counters(node);
+    node_set_clock(node, tx_clock_us);
+    sqlite3_commit_hook(store_handle(store), on_db_commit, NULL);
+    p->seen = db_commits_seen;
+    p->commits = st->v[STAT_COMMITS];
+    p->us = st->v[STAT_COMMIT_US_TOTAL];
+}
+
+static void probe_check(const struct commit_probe *p, const char *what)
+{
+    const struct stats *st = node_counters(node);
+    unsigned seen = db_commits_seen - p->seen;
+    uint64_t us = st->v[STAT_COMMIT_US_TOTAL] - p->us;
+    uint64_t commits = st->v[STAT_COMMITS] - p->commits;
+    sqlite3_commit_hook(store_handle(store), NULL, NULL);
+    ck_assert_msg(seen > 0, "%s: no commit was made", what);
+    ck_assert_msg(us == (uint64_t)COMMIT_US * seen, "%s: %u commit(s), %llu us timed", what, seen,
+                  (unsigned long long)us);
+    ck_assert_msg(commits == seen, "%s: %u commit(s), %llu counted", what, seen,
+                  (unsigned long long)commits);
+    ck_assert_uint_ge(st->v[STAT_COMMIT_US_MAX], COMMIT_US);
+    ck_assert_uint_eq(st->v[STAT_COMMIT_FAILURES], 0);
+}
+
+/* The producers' commit (owner binding asks the owner of a channel
+ * without a subscription, and stores that it asked), then a batch's. */
+START_TEST(test_commits_counted_pump_and_batch)
+{
+    struct commit_probe p;
+    sql("INSERT INTO channel (name, owner) VALUES ('solo', 'p@a.test')");
+    probe_start(&p);
+    node_online(node, now_ms);
+    ck_assert_uint_eq(testout_count(&T, "to='p@a.test' type='subscribe'"), 1);
+    probe_check(&p, "pump");
+    probe_start(&p);
+    one("<presence from='v@b.test/r' to='" CH "' type='subscribe'/>");
+    probe_check(&p, "batch end");
+    ck_assert_int_eq(count("SELECT count(*) FROM roster WHERE jid = 'v@b.test'"), 1);
+}
+END_TEST
+
+/* The tick's background writes: a lease that ran out (the home's timers)
+ * and the counters written for admins. */
+START_TEST(test_commits_counted_tick)
+{
+    struct commit_probe p;
+    node_online(node, now_ms);
+    node_tick(node, now_ms);
+    sql("INSERT INTO node_lease (channel, node, expires) VALUES ('pub', 'status.b.test', 1)");
+    now_ms += 1000;
+    probe_start(&p);
+    node_tick(node, now_ms);
+    probe_check(&p, "tick");
+    ck_assert_int_eq(count("SELECT count(*) FROM node_lease"), 0);
+    ck_assert_int_gt(count("SELECT count(*) FROM stats"), 0);
+}
+END_TEST
+
+/* A page of edits made by another connection, applied at a tick. */
+START_TEST(test_commits_counted_edits)
+{
+    struct commit_probe p;
+    sqlite3 *db = admin_db();
+    node_online(node, now_ms);
+    node_tick(node, now_ms);
+    admin(db, "INSERT INTO roster (channel, jid, subscription) VALUES ('pub', 'n@b.test', 'from')");
+    now_ms += NODE_TICK_MS; /* the counters are not due again */
+    probe_start(&p);
+    node_tick(node, now_ms);
+    probe_check(&p, "edits");
+    ck_assert_uint_eq(node_stats(node)->edits_applied, 1);
+    ck_assert_int_eq(count("SELECT count(*) FROM change_log"), 0);
+    sqlite3_close(db);
+}
+END_TEST
+
+/* A batch cut short by the link loss is committed at node_offline(). */
+START_TEST(test_commits_counted_link_loss)
+{
+    struct commit_probe p;
+    struct xml_node *st =
+        test_parse_stanza("<presence from='v@b.test/r' to='" CH "' type='subscribe'/>");
+    node_online(node, now_ms);
+    probe_start(&p);
+    node_stanza(node, st, now_ms);
+    xml_free(st);
+    node_offline(node, now_ms);
+    probe_check(&p, "link loss");
+    ck_assert_int_eq(count("SELECT count(*) FROM roster WHERE jid = 'v@b.test'"), 1);
+}
+END_TEST
+
+/* A failed commit at link loss is counted like any other, and state is
+ * reloaded from the database. */
+START_TEST(test_commit_failure_at_link_loss_counted)
+{
+    struct xml_node *st =
+        test_parse_stanza("<presence from='v@b.test/r' to='" CH "' type='subscribe'/>");
+    node_online(node, now_ms);
+    node_stanza(node, st, now_ms);
+    xml_free(st);
+    sql("PRAGMA defer_foreign_keys = ON;"
+        "INSERT INTO offline (channel, sender, stanza, bytes, stored)"
+        " VALUES ('nosuch', 'x@b.test', '<message/>', 10, 1)");
+    node_offline(node, now_ms);
+    sql("PRAGMA defer_foreign_keys = OFF");
+    ck_assert_uint_eq(node_stats(node)->commit_failures, 1);
+    ck_assert_uint_eq(node_counters(node)->v[STAT_COMMIT_FAILURES], 1);
+    ck_assert_int_eq(count("SELECT count(*) FROM roster WHERE jid = 'v@b.test'"), 0);
+    /* The next session works from what the database holds. */
+    node_online(node, now_ms);
+    one("<presence from='v@b.test/r' to='" CH "' type='subscribe'/>");
+    ck_assert_int_eq(count("SELECT count(*) FROM roster WHERE jid = 'v@b.test'"), 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("node");
@@ -617,6 +766,11 @@ int main(void)
     tcase_add_test(tc, test_resync_skips_fresh_channels);
     tcase_add_test(tc, test_answers_from_own_normalised_address);
     tcase_add_test(tc, test_truncated_stanza_answered);
+    tcase_add_test(tc, test_commits_counted_pump_and_batch);
+    tcase_add_test(tc, test_commits_counted_tick);
+    tcase_add_test(tc, test_commits_counted_edits);
+    tcase_add_test(tc, test_commits_counted_link_loss);
+    tcase_add_test(tc, test_commit_failure_at_link_loss_counted);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

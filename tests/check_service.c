@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs_iqwait.h"
 #include "cs_service.h"
+#include "cs_util.h"
 #include "cs_xml.h"
 #include "svcfix.h"
 #include "testout.h"
@@ -201,6 +203,77 @@ START_TEST(test_silent_cases)
 }
 END_TEST
 
+/* What the registry's callback saw. */
+struct heard {
+    int calls;
+    char type[16];
+};
+
+static void on_heard(void *ud, const struct xml_node *answer, int64_t now_ms)
+{
+    struct heard *h = ud;
+    h->calls++;
+    cs_strlcpy(h->type, answer ? xml_attr(answer, "type") : "(none)", sizeof(h->type));
+}
+
+/* Results and errors go to the registry of our iqs and nowhere else; an
+ * answer it does not take is dropped, never answered. */
+START_TEST(test_answers_to_our_iqs)
+{
+    struct service svc;
+    struct testout t;
+    struct iqwait *w = iqwait_new();
+    struct heard a = {0}, b = {0};
+    char ida[IQWAIT_ID_MAX], idb[IQWAIT_ID_MAX], xml[256];
+    struct xml_node *st;
+    testout_init(&t);
+    service_init(&svc, "status.a.test", NULL, NULL, &t.path);
+    svc.iqwait = w;
+    cs_strlcpy(ida, iqwait_add(w, "ur", "u1@a.test", 31000, on_heard, &a), sizeof(ida));
+    cs_strlcpy(idb, iqwait_add(w, "ur", "u2@a.test", 31000, on_heard, &b), sizeof(idb));
+    /* A forged result (another sender) and a result to another domain:
+     * dropped; a's request still waits. */
+    snprintf(xml, sizeof(xml), "<iq type='result' id='%s' from='u2@a.test' to='status.a.test'/>",
+             ida);
+    st = parse(xml);
+    service_handle(&svc, st, 1000);
+    xml_free(st);
+    snprintf(xml, sizeof(xml), "<iq type='result' id='%s' from='u1@a.test' to='other.test'/>", ida);
+    st = parse(xml);
+    service_handle(&svc, st, 1000);
+    xml_free(st);
+    ck_assert_int_eq(a.calls + b.calls, 0);
+    ck_assert_uint_eq(iqwait_pending(w), 2);
+    /* The real answers: a result, an error. */
+    snprintf(xml, sizeof(xml),
+             "<iq type='result' id='%s' from='u1@a.test' to='status.a.test'><query "
+             "xmlns='jabber:iq:roster'/></iq>",
+             ida);
+    st = parse(xml);
+    service_handle(&svc, st, 1000);
+    xml_free(st);
+    snprintf(xml, sizeof(xml),
+             "<iq type='error' id='%s' from='u2@a.test' to='status.a.test'><error "
+             "type='cancel'><service-unavailable "
+             "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+             idb);
+    st = parse(xml);
+    service_handle(&svc, st, 1000);
+    /* Again: answered already, dropped. */
+    service_handle(&svc, st, 1000);
+    xml_free(st);
+    ck_assert_int_eq(a.calls, 1);
+    ck_assert_str_eq(a.type, "result");
+    ck_assert_int_eq(b.calls, 1);
+    ck_assert_str_eq(b.type, "error");
+    ck_assert_uint_eq(iqwait_pending(w), 0);
+    ck_assert_uint_eq(t.buf.len, 0); /* nothing is ever answered */
+    service_deinit(&svc);
+    testout_deinit(&t);
+    iqwait_free(&w);
+}
+END_TEST
+
 START_TEST(test_bad_to_and_message)
 {
     expect("<iq type='get' id='j1' from='u@a.test/r' to='a b@status.a.test'><ping "
@@ -337,6 +410,7 @@ int main(void)
     Suite *s = suite_create("service");
     TCase *tc = tcase_create("core");
     TCase *tch = tcase_create("channels");
+    TCase *tca = tcase_create("answers");
     tcase_add_test(tc, test_ping);
     tcase_add_test(tc, test_privilege_announcement);
     tcase_add_test(tc, test_disco_info);
@@ -346,6 +420,8 @@ int main(void)
     tcase_add_test(tc, test_silent_cases);
     tcase_add_test(tc, test_bad_to_and_message);
     suite_add_tcase(s, tc);
+    tcase_add_test(tca, test_answers_to_our_iqs);
+    suite_add_tcase(s, tca);
     tcase_add_checked_fixture(tch, channels_setup, svcfix_teardown);
     tcase_add_test(tch, test_channel_disco);
     tcase_add_test(tch, test_vcard_and_nick);

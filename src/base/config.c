@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <limits.h>
@@ -19,8 +20,23 @@
 
 /* DT_JIDS and DT_DOMAINS are lists (struct config_list): items separated
  * by spaces or commas; the key may be repeated to continue a list that
- * does not fit on one line. */
-enum directive_type { DT_STRING, DT_INT, DT_BOOL, DT_LOGLEVEL, DT_SYNC, DT_JIDS, DT_DOMAINS };
+ * does not fit on one line.
+ *
+ * DT_MS, DT_SECONDS and DT_DAYS are durations: an integer in the file in
+ * the key's unit, range-checked as written, stored as int64_t milliseconds
+ * (converted here, once) and printed back in the file's unit. */
+enum directive_type {
+    DT_STRING,
+    DT_INT,
+    DT_MS,
+    DT_SECONDS,
+    DT_DAYS,
+    DT_BOOL,
+    DT_LOGLEVEL,
+    DT_SYNC,
+    DT_JIDS,
+    DT_DOMAINS
+};
 
 struct directive {
     const char *section;
@@ -28,7 +44,7 @@ struct directive {
     enum directive_type type;
     size_t offset;
     const char *def; /* default as written in the file; NULL = required */
-    long min, max;   /* DT_INT range */
+    long min, max;   /* DT_INT and duration range, in the file's unit */
     const char *doc; /* one line, printed above the key by config_print() */
 };
 
@@ -46,13 +62,13 @@ static const struct directive directives[] = {
     {"component", "server", DT_STRING, OFF(server), "127.0.0.1", 0, 0,
      "host or address of the server's component listener"},
     {"component", "port", DT_INT, OFF(port), "5347", 1, 65535, "its port"},
-    {"component", "connect_timeout", DT_INT, OFF(connect_timeout), "10", 1, 600,
+    {"component", "connect_timeout", DT_SECONDS, OFF(connect_timeout_ms), "10", 1, 600,
      "seconds for TCP connect plus handshake"},
-    {"component", "keepalive", DT_INT, OFF(keepalive), "60", 0, 3600,
+    {"component", "keepalive", DT_SECONDS, OFF(keepalive_ms), "60", 0, 3600,
      "seconds between whitespace keepalives, 0 = off"},
-    {"component", "reconnect_min_ms", DT_INT, OFF(reconnect_min_ms), "500", 10, 600000,
+    {"component", "reconnect_min_ms", DT_MS, OFF(reconnect_min_ms), "500", 10, 600000,
      "first reconnect delay"},
-    {"component", "reconnect_max_ms", DT_INT, OFF(reconnect_max_ms), "30000", 10, 3600000,
+    {"component", "reconnect_max_ms", DT_MS, OFF(reconnect_max_ms), "30000", 10, 3600000,
      "reconnect delay cap, >= reconnect_min_ms"},
     {"limits", "max_stanza_bytes", DT_INT, OFF(max_stanza_bytes), "262144", 1024, 16777216,
      "largest inbound stanza; larger restarts the stream"},
@@ -60,7 +76,7 @@ static const struct directive directives[] = {
      "deepest inbound element nesting"},
     {"limits", "send_buffer_bytes", DT_INT, OFF(send_buffer_bytes), "1048576", 65536,
      1073741824, "output queued before producers and input reading pause"},
-    {"limits", "stall_timeout", DT_INT, OFF(stall_timeout), "60", 5, 86400,
+    {"limits", "stall_timeout", DT_SECONDS, OFF(stall_timeout_ms), "60", 5, 86400,
      "s without any output written while some is pending: server not reading"},
     {"limits", "subscription_burst", DT_INT, OFF(subscription_burst), "10", 1, 100000,
      "subscription stanzas one sender may send at once"},
@@ -74,7 +90,7 @@ static const struct directive directives[] = {
      "messages kept per channel while its owner is offline"},
     {"offline", "max_bytes", DT_INT, OFF(offline_max_bytes), "1048576", 0, 1073741824,
      "their total size per channel"},
-    {"offline", "expiry_days", DT_INT, OFF(offline_expiry_days), "30", 1, 3650,
+    {"offline", "expiry_days", DT_DAYS, OFF(offline_expiry_ms), "30", 1, 3650,
      "days a stored message is kept"},
     {"registration", "enabled", DT_BOOL, OFF(registration_enabled), "false", 0, 0,
      "users may create channels they own by in-band registration (XEP-0077)"},
@@ -93,19 +109,19 @@ static const struct directive directives[] = {
      "error, warning, info or debug"},
     {"log", "syslog", DT_BOOL, OFF(log_syslog), "false", 0, 0,
      "also log to syslog (facility daemon)"},
-    {"federation", "lease", DT_INT, OFF(fed_lease), "3600", 2, 604800,
+    {"federation", "lease", DT_SECONDS, OFF(fed_lease_ms), "3600", 2, 604800,
      "s of a node-to-node subscription: asked for, and the most a home grants"},
-    {"federation", "resubscribe_delta", DT_INT, OFF(fed_resubscribe_delta), "300", 1, 86400,
-     "s before a lease ends that it is renewed"},
-    {"federation", "min_resubscribe_time", DT_INT, OFF(fed_min_resubscribe), "60", 1, 86400,
-     "s at least between two renewals of one subscription"},
-    {"federation", "on_error_retry_time", DT_INT, OFF(fed_retry), "60", 1, 86400,
+    {"federation", "resubscribe_delta", DT_SECONDS, OFF(fed_resubscribe_delta_ms), "300", 1,
+     86400, "s before a lease ends that it is renewed"},
+    {"federation", "min_resubscribe_time", DT_SECONDS, OFF(fed_min_resubscribe_ms), "60", 1,
+     86400, "s at least between two renewals of one subscription"},
+    {"federation", "on_error_retry_time", DT_SECONDS, OFF(fed_retry_ms), "60", 1, 86400,
      "s before retrying after an error upstream, or after a presence error from an owner"},
-    {"federation", "linger", DT_INT, OFF(fed_linger), "30", 0, 86400,
+    {"federation", "linger", DT_SECONDS, OFF(fed_linger_ms), "30", 0, 86400,
      "s after the last local watcher left before the upstream subscription is cancelled"},
-    {"federation", "discovery_ttl", DT_INT, OFF(fed_discovery_ttl), "3600", 0, 604800,
+    {"federation", "discovery_ttl", DT_SECONDS, OFF(fed_discovery_ttl_ms), "3600", 0, 604800,
      "s a domain's answer to 'are you a chanstat node?' is kept"},
-    {"federation", "request_timeout", DT_INT, OFF(fed_request_timeout), "30", 1, 600,
+    {"federation", "request_timeout", DT_SECONDS, OFF(fed_request_timeout_ms), "30", 1, 600,
      "s to wait for a remote node's answer before counting it as an error"},
     {"federation", "local_domains", DT_DOMAINS, OFF(fed_local_domains), "", 0, 0,
      "domains whose users may watch remote channels through this node; empty = its parent domain"},
@@ -182,6 +198,18 @@ static bool is_list(const struct directive *d)
     return d->type == DT_JIDS || d->type == DT_DOMAINS;
 }
 
+/* Milliseconds in one unit of a duration as the file writes it; 0 for a
+ * key that is no duration. */
+static int64_t unit_ms(const struct directive *d)
+{
+    switch (d->type) {
+    case DT_MS: return 1;
+    case DT_SECONDS: return MS_PER_S;
+    case DT_DAYS: return MS_PER_DAY;
+    default: return 0;
+    }
+}
+
 static void list_clear(struct config_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
@@ -243,11 +271,35 @@ static int list_add(struct config_list *l, const struct directive *d, const char
     return 0;
 }
 
+/* An integer of d's range [min, max], as written in the file.  On error
+ * writes the reason into why and returns CS_EINVAL. */
+static int parse_ranged(const struct directive *d, const char *v, long *n_r, char *why,
+                        size_t whylen)
+{
+    char *end;
+    long n;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || errno == ERANGE) {
+        snprintf(why, whylen, "invalid value '%s' for %s in [%s]: not an integer", v, d->key,
+                 d->section);
+        return CS_EINVAL;
+    }
+    if (n < d->min || n > d->max) {
+        snprintf(why, whylen, "%s in [%s] must be between %ld and %ld (got %ld)", d->key,
+                 d->section, d->min, d->max, n);
+        return CS_EINVAL;
+    }
+    *n_r = n;
+    return 0;
+}
+
 /* Sets one directive from text.  On error writes the reason (without
  * file/line) into why and returns CS_EINVAL. */
 static int set_value(struct config *cfg, const struct directive *d, const char *v, char *why,
                      size_t whylen)
 {
+    long n;
     switch (d->type) {
     case DT_STRING: {
         char **s = field(cfg, d);
@@ -259,24 +311,19 @@ static int set_value(struct config *cfg, const struct directive *d, const char *
         *s = xstrdup(v);
         return 0;
     }
-    case DT_INT: {
-        char *end;
-        long n;
-        errno = 0;
-        n = strtol(v, &end, 10);
-        if (*v == '\0' || *end != '\0' || errno == ERANGE) {
-            snprintf(why, whylen, "invalid value '%s' for %s in [%s]: not an integer", v, d->key,
-                     d->section);
+    case DT_INT:
+        if (parse_ranged(d, v, &n, why, whylen) != 0)
             return CS_EINVAL;
-        }
-        if (n < d->min || n > d->max) {
-            snprintf(why, whylen, "%s in [%s] must be between %ld and %ld (got %ld)", d->key,
-                     d->section, d->min, d->max, n);
-            return CS_EINVAL;
-        }
         *(int *)field(cfg, d) = (int)n;
         return 0;
-    }
+    case DT_MS:
+    case DT_SECONDS:
+    case DT_DAYS:
+        /* In range, n * unit fits: config_defaults() checked the table. */
+        if (parse_ranged(d, v, &n, why, whylen) != 0)
+            return CS_EINVAL;
+        *(int64_t *)field(cfg, d) = (int64_t)n * unit_ms(d);
+        return 0;
     case DT_BOOL:
         if (parse_bool(v, field(cfg, d)) != 0) {
             snprintf(why, whylen, "invalid value '%s' for %s in [%s]: expected true or false", v,
@@ -312,14 +359,32 @@ static int set_value(struct config *cfg, const struct directive *d, const char *
     return CS_EINVAL;
 }
 
+/* Is the table sound?  A duration's range, in milliseconds, must fit in
+ * int64_t (so no value the parser accepts can overflow) and a DT_INT's
+ * in int. */
+static bool row_sound(const struct directive *d)
+{
+    int64_t unit = unit_ms(d);
+    if (d->min > d->max)
+        return false;
+    if (d->type == DT_INT)
+        return d->min >= INT_MIN && d->max <= INT_MAX;
+    if (unit == 0)
+        return true;
+    return d->min >= INT64_MIN / unit && d->max <= INT64_MAX / unit;
+}
+
 void config_defaults(struct config *cfg)
 {
     char why[256];
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < NDIRECTIVES; i++) {
+        /* A broken row or default is a programming error. */
+        if (!row_sound(&directives[i]))
+            abort();
         if (directives[i].def &&
             set_value(cfg, &directives[i], directives[i].def, why, sizeof(why)) != 0)
-            abort(); /* a broken default is a programming error */
+            abort();
     }
 }
 
@@ -538,8 +603,8 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
     }
     if (cfg->reconnect_max_ms < cfg->reconnect_min_ms) {
         snprintf(err, errlen,
-                 "%s: reconnect_max_ms (%d) in [component] must not be below reconnect_min_ms "
-                 "(%d)",
+                 "%s: reconnect_max_ms (%" PRId64 ") in [component] must not be below "
+                 "reconnect_min_ms (%" PRId64 ")",
                  path, cfg->reconnect_max_ms, cfg->reconnect_min_ms);
         return CS_ECONFIG;
     }
@@ -581,7 +646,7 @@ void config_print(const struct config *cfg, FILE *out)
             fprintf(out, "%s[%s]\n", section ? "\n" : "", d->section);
             section = d->section;
         }
-        if (d->type == DT_INT)
+        if (d->type == DT_INT || unit_ms(d) != 0)
             fprintf(out, "; %s (%ld..%ld, default %s)\n", d->doc, d->min, d->max, d->def);
         else if (d->def && d->def[0] == '\0')
             fprintf(out, "; %s (default empty)\n", d->doc);
@@ -602,6 +667,12 @@ void config_print(const struct config *cfg, FILE *out)
             break;
         }
         case DT_INT: fprintf(out, "%d\n", *(const int *)p); break;
+        case DT_MS:
+        case DT_SECONDS:
+        case DT_DAYS:
+            /* Back in the file's unit: exact, the value was read in it. */
+            fprintf(out, "%" PRId64 "\n", *(const int64_t *)p / unit_ms(d));
+            break;
         case DT_BOOL: fprintf(out, "%s\n", *(const bool *)p ? "true" : "false"); break;
         case DT_LOGLEVEL: fprintf(out, "%s\n", log_level_name(*(const int *)p)); break;
         case DT_SYNC: fprintf(out, "%s\n", *(const int *)p == 2 ? "full" : "normal"); break;

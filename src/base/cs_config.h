@@ -9,7 +9,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+
+/* Durations are held in milliseconds whatever unit the file writes them
+ * in (seconds, days or milliseconds, per key): converted once, when the
+ * file is read.  A module that wants another unit converts where it
+ * takes the value, with these. */
+#define MS_PER_S 1000
+#define S_PER_DAY 86400
+#define MS_PER_DAY ((int64_t)S_PER_DAY * MS_PER_S)
 
 /* A list value (space- or comma-separated items, validated and normalised
  * as the key's type says).  Items in file order; owned by the config. */
@@ -20,27 +29,27 @@ struct config_list {
 
 struct config {
     /* [component] */
-    char *domain;         /* required: the component domain (stored lowercased) */
-    char *secret;         /* required: XEP-0114 shared secret */
-    char *server;         /* host or address of the server's component listener */
-    int port;             /* component listener port */
-    int connect_timeout;  /* s: TCP connect + handshake */
-    int keepalive;        /* s: whitespace keepalive interval, 0 = off */
-    int reconnect_min_ms; /* first reconnect delay */
-    int reconnect_max_ms; /* backoff cap (>= reconnect_min_ms) */
+    char *domain;               /* required: the component domain (stored lowercased) */
+    char *secret;               /* required: XEP-0114 shared secret */
+    char *server;               /* host or address of the server's component listener */
+    int port;                   /* component listener port */
+    int64_t connect_timeout_ms; /* TCP connect + handshake (file: s) */
+    int64_t keepalive_ms;       /* whitespace keepalive interval, 0 = off (file: s) */
+    int64_t reconnect_min_ms;   /* first reconnect delay */
+    int64_t reconnect_max_ms;   /* backoff cap (>= reconnect_min_ms) */
     /* [limits] */
     int max_stanza_bytes;         /* larger inbound stanza restarts the stream */
     int max_depth;                /* deeper nesting restarts the stream */
     int send_buffer_bytes;        /* output budget: producers and input pause above it */
-    int stall_timeout;            /* s: pending output without progress this long = not reading */
+    int64_t stall_timeout_ms;     /* pending output stuck this long = not reading (file: s) */
     int subscription_burst;       /* subscription stanzas one sender may send at once */
     int subscriptions_per_minute; /* ... and per minute after that */
     int max_pending_per_channel;  /* pending requests a channel keeps */
     int max_message_bytes;        /* larger messages get policy-violation */
     /* [offline] */
-    int offline_max_messages; /* per channel */
-    int offline_max_bytes;    /* per channel */
-    int offline_expiry_days;  /* stored messages older than this are dropped */
+    int offline_max_messages;  /* per channel */
+    int offline_max_bytes;     /* per channel */
+    int64_t offline_expiry_ms; /* stored messages older than this are dropped (file: days) */
     /* [registration] (XEP-0077 on the component domain) */
     bool registration_enabled;
     int registration_max_per_owner;          /* channels one bare JID may register */
@@ -54,14 +63,14 @@ struct config {
     /* [log] */
     int log_level;   /* enum log_level */
     bool log_syslog; /* also log to syslog */
-    /* [federation] (doc/federation.md), seconds */
-    int fed_lease;
-    int fed_resubscribe_delta;
-    int fed_min_resubscribe;
-    int fed_retry; /* also the owner binding retry */
-    int fed_linger;
-    int fed_discovery_ttl;
-    int fed_request_timeout;
+    /* [federation] (doc/federation.md); the file writes seconds */
+    int64_t fed_lease_ms;
+    int64_t fed_resubscribe_delta_ms;
+    int64_t fed_min_resubscribe_ms;
+    int64_t fed_retry_ms; /* also the owner binding retry */
+    int64_t fed_linger_ms;
+    int64_t fed_discovery_ttl_ms;
+    int64_t fed_request_timeout_ms;
     struct config_list fed_local_domains; /* empty: the parent domain */
     struct config_list fed_trusted_nodes;
 };

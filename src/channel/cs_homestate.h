@@ -19,6 +19,7 @@
 #include "cs_xml.h"
 
 struct home;
+struct iqwait;
 struct privileges;
 
 struct home_limits {
@@ -76,8 +77,8 @@ struct home {
      * to "are you a chanstat node?". */
     struct fed_limits fed;
     struct channel *fed_head;
-    struct hash fed_disco; /* domain -> struct disco * */
-    unsigned fed_seq;
+    struct hash fed_disco;  /* domain -> struct disco * */
+    struct iqwait *iqwait;  /* borrowed: where our disco#info await answers */
     int64_t fed_next_check; /* ms */
     home_remote_known_cb *remote_known;
     void *remote_known_ud;

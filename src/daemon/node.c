@@ -13,6 +13,7 @@
 #include "cs_federation.h"
 #include "cs_home.h"
 #include "cs_homestate.h"
+#include "cs_iqwait.h"
 #include "cs_log.h"
 #include "cs_node.h"
 #include "cs_offline.h"
@@ -27,12 +28,31 @@
 
 /* Change-log entries applied per step. */
 #define EDIT_PAGE 1000
+/* Counters and owner resources are written for admins this often. */
+#define STATS_WRITE_INTERVAL_MS 1000
+/* Room for the first stanzas of a batch that change state; doubled as
+ * needed. */
+#define TAKEN_FIRST_CAP 16
 
 /* The output of one inbound stanza that changed state, and the error its
  * sender gets instead should the batch's commit fail. */
 struct taken {
     size_t from, to;
     char *error; /* serialised; "" when the stanza is not to be answered */
+};
+
+/* What a failed commit takes back besides the transaction. */
+enum take_back {
+    /* The batch's stanzas that changed state: their answers become the
+     * errors noted in n->taken.  State is reloaded. */
+    TAKE_BACK_ANSWERS,
+    /* The output written since the mark given.  State is reloaded. */
+    TAKE_BACK_OUTPUT,
+    /* State only: the output went with the link.  State is reloaded. */
+    TAKE_BACK_STATE,
+    /* Nothing: what was written is derived from memory and written again
+     * later, or the node is going away. */
+    TAKE_BACK_NOTHING,
 };
 
 struct node {
@@ -52,6 +72,7 @@ struct node {
     struct home *home;
     struct route *route;
     struct uroster *uroster; /* users' own rosters (XEP-0356) */
+    struct iqwait *iqwait;   /* our own iqs awaiting answers (roster sync, discovery) */
     struct service svc;
     struct taken *taken;
     size_t ntaken, captaken;
@@ -77,12 +98,6 @@ static void on_granted(void *ud, const struct privilege *pv)
 {
     struct node *n = ud;
     uroster_granted(n->uroster, pv->domain, n->now_ms);
-}
-
-static bool on_answer(void *ud, const struct xml_node *iq, int64_t now_ms)
-{
-    struct node *n = ud;
-    return uroster_iq_answer(n->uroster, iq, now_ms);
 }
 
 static bool on_roster_push(void *ud, const struct xml_node *iq, int64_t now_ms)
@@ -149,25 +164,26 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
         .sub_burst = cfg->subscription_burst,
         .sub_per_minute = cfg->subscriptions_per_minute,
         .max_pending = cfg->max_pending_per_channel,
-        .retry_ms = (int64_t)cfg->fed_retry * 1000,
+        .retry_ms = cfg->fed_retry_ms,
         .fed =
             {
                 .local_domains = &cfg->fed_local_domains,
                 .trusted_nodes = &cfg->fed_trusted_nodes,
-                .lease_ms = (int64_t)cfg->fed_lease * 1000,
-                .resubscribe_delta_ms = (int64_t)cfg->fed_resubscribe_delta * 1000,
-                .min_resubscribe_ms = (int64_t)cfg->fed_min_resubscribe * 1000,
-                .retry_ms = (int64_t)cfg->fed_retry * 1000,
-                .linger_ms = (int64_t)cfg->fed_linger * 1000,
-                .discovery_ttl_ms = (int64_t)cfg->fed_discovery_ttl * 1000,
-                .request_timeout_ms = (int64_t)cfg->fed_request_timeout * 1000,
+                .lease_ms = cfg->fed_lease_ms,
+                .resubscribe_delta_ms = cfg->fed_resubscribe_delta_ms,
+                .min_resubscribe_ms = cfg->fed_min_resubscribe_ms,
+                .retry_ms = cfg->fed_retry_ms,
+                .linger_ms = cfg->fed_linger_ms,
+                .discovery_ttl_ms = cfg->fed_discovery_ttl_ms,
+                .request_timeout_ms = cfg->fed_request_timeout_ms,
             },
     };
     struct route_limits rl = {
         .max_message_bytes = cfg->max_message_bytes,
         .offline_max_messages = cfg->offline_max_messages,
         .offline_max_bytes = cfg->offline_max_bytes,
-        .offline_expiry_s = cfg->offline_expiry_days * 86400,
+        /* Routing compares it with the stored messages' times, in seconds. */
+        .offline_expiry_s = (int)(cfg->offline_expiry_ms / MS_PER_S),
     };
     rl.fed = hl.fed;
     n->cfg = cfg;
@@ -175,6 +191,7 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     n->sink = sink;
     n->counting = (struct out){c_write, c_room, c_mark, c_splice, n};
     n->out = out;
+    n->iqwait = iqwait_new();
     n->roster = roster_new(store, err, errlen);
     if (n->roster)
         n->offline = offline_new(store, err, errlen);
@@ -190,7 +207,9 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
         node_free(&n);
         return NULL;
     }
+    uroster_use_iqwait(n->uroster, n->iqwait);
     n->home = home_new(cfg->domain, n->roster, &hl, out);
+    fed_use_iqwait(n->home, n->iqwait);
     n->route = route_new(cfg->domain, n->home, n->roster, n->offline, &rl, out);
     home_on_deliverable(n->home, on_deliverable, n);
     fed_on_remote_known(n->home, route_remote_known, n->route);
@@ -204,7 +223,7 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
                                    .counters_ud = n,
                                });
     n->svc.granted = on_granted;
-    n->svc.answer = on_answer;
+    n->svc.iqwait = n->iqwait;
     n->svc.roster_push = on_roster_push;
     n->svc.hooks_ud = n;
     home_set_privileges(n->home, &n->svc.priv);
@@ -221,13 +240,16 @@ static void clear_taken(struct node *n)
     n->ntaken = 0;
 }
 
+static bool commit_or_take_back(struct node *n, enum take_back how, size_t from, int64_t now_ms,
+                                const char *what);
+
 void node_free(struct node **np)
 {
     struct node *n = *np;
     if (n == NULL)
         return;
-    if (n->roster && roster_tx_commit(n->roster) != 0)
-        log_error("node: final commit failed");
+    if (n->roster)
+        commit_or_take_back(n, TAKE_BACK_NOTHING, 0, 0, "at exit");
     uroster_free(&n->uroster);
     service_deinit(&n->svc);
     route_free(&n->route);
@@ -235,6 +257,8 @@ void node_free(struct node **np)
     offline_free(&n->offline);
     changes_free(&n->changes);
     roster_free(&n->roster);
+    /* Last: the roster sync and the home cancelled their requests. */
+    iqwait_free(&n->iqwait);
     clear_taken(n);
     free(n->taken);
     free(n);
@@ -276,7 +300,7 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
     if (sqlite3_total_changes64(db) == changes)
         return;
     if (n->ntaken == n->captaken) {
-        n->captaken = n->captaken ? n->captaken * 2 : 16;
+        n->captaken = n->captaken ? n->captaken * 2 : TAKEN_FIRST_CAP;
         n->taken = xrealloc(n->taken, n->captaken * sizeof(*n->taken));
     }
     t = &n->taken[n->ntaken++];
@@ -297,21 +321,6 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
     }
 }
 
-/* Commits the open transaction, timing it when a clock was given. */
-static int commit(struct node *n)
-{
-    int64_t t0 = n->clock_us ? n->clock_us() : 0, dt;
-    int r = roster_tx_commit(n->roster);
-    if (n->clock_us) {
-        dt = n->clock_us() - t0;
-        n->counters.v[STAT_COMMIT_US_TOTAL] += (uint64_t)dt;
-        if ((uint64_t)dt > n->counters.v[STAT_COMMIT_US_MAX])
-            n->counters.v[STAT_COMMIT_US_MAX] = (uint64_t)dt;
-    }
-    n->counters.v[r == 0 ? STAT_COMMITS : STAT_COMMIT_FAILURES]++;
-    return r;
-}
-
 static void apply_edits(struct node *n, int64_t now_ms);
 
 /* State in memory may be ahead of the database: start again from it. */
@@ -322,20 +331,69 @@ static void reload(struct node *n, int64_t now_ms)
     n->resync_at = now_ms + NODE_RESYNC_DELAY_MS;
 }
 
-void node_batch_end(struct node *n, int64_t now_ms)
+/* Rolls the open transaction back and takes back what depended on it. */
+static void take_back(struct node *n, enum take_back how, size_t from, int64_t now_ms)
 {
-    if (commit(n) != 0) {
-        n->stats.commit_failures++;
-        log_error("node: database commit failed; %zu stanza(s) of this batch are answered with "
-                  "an error instead, state is reloaded",
-                  n->ntaken);
-        roster_tx_rollback(n->roster);
+    roster_tx_rollback(n->roster);
+    switch (how) {
+    case TAKE_BACK_ANSWERS:
         for (size_t i = n->ntaken; i-- > 0;) {
             splice(n, n->taken[i].from, n->taken[i].to, n->taken[i].error);
             n->stats.answers_taken_back++;
         }
-        reload(n, now_ms);
+        break;
+    case TAKE_BACK_OUTPUT: splice(n, from, mark(n), ""); break;
+    case TAKE_BACK_STATE:
+    case TAKE_BACK_NOTHING: break;
     }
+    if (how != TAKE_BACK_NOTHING)
+        reload(n, now_ms);
+}
+
+/* Every commit of the node goes through here: commits the open
+ * transaction, counts it (db_commits or db_commit_failures) and times it
+ * when a clock was given; on failure takes back as how says.  With no
+ * transaction open there is nothing to commit and nothing is counted
+ * (but a transaction SQLite rolled back by itself fails here).  what
+ * names the commit in the log.  Returns true when committed. */
+static bool commit_or_take_back(struct node *n, enum take_back how, size_t from, int64_t now_ms,
+                                const char *what)
+{
+    bool open = !sqlite3_get_autocommit(store_handle(n->store));
+    bool timed = open && n->clock_us != NULL;
+    int64_t t0 = timed ? n->clock_us() : 0;
+    int r = roster_tx_commit(n->roster);
+
+    if (r == 0 && !open)
+        return true;
+    if (timed) {
+        uint64_t dt = (uint64_t)(n->clock_us() - t0);
+        n->counters.v[STAT_COMMIT_US_TOTAL] += dt;
+        if (dt > n->counters.v[STAT_COMMIT_US_MAX])
+            n->counters.v[STAT_COMMIT_US_MAX] = dt;
+    }
+    if (r == 0) {
+        n->counters.v[STAT_COMMITS]++;
+        return true;
+    }
+    n->counters.v[STAT_COMMIT_FAILURES]++;
+    n->stats.commit_failures++;
+    if (how == TAKE_BACK_ANSWERS)
+        log_error("node: database commit failed (%s); %zu stanza(s) of this batch are answered "
+                  "with an error instead, state is reloaded",
+                  what, n->ntaken);
+    else
+        log_error("node: database commit failed (%s); %s", what,
+                  how == TAKE_BACK_OUTPUT  ? "its output is taken back, state is reloaded"
+                  : how == TAKE_BACK_STATE ? "state is reloaded"
+                                           : "rolled back");
+    take_back(n, how, from, now_ms);
+    return false;
+}
+
+void node_batch_end(struct node *n, int64_t now_ms)
+{
+    commit_or_take_back(n, TAKE_BACK_ANSWERS, 0, now_ms, "batch end");
     clear_taken(n);
     node_pump(n, now_ms);
 }
@@ -350,15 +408,8 @@ bool node_pump(struct node *n, int64_t now_ms)
         more = uroster_pump(n->uroster, now_ms) || more;
     /* Producers write state too (binding requests, shown flags): durable
      * before their output leaves, or their output is taken back. */
-    if (commit(n) != 0) {
-        n->stats.commit_failures++;
-        log_error("node: database commit failed after producing output; taking it back and "
-                  "reloading state");
-        roster_tx_rollback(n->roster);
-        splice(n, from, mark(n), "");
-        reload(n, now_ms);
+    if (!commit_or_take_back(n, TAKE_BACK_OUTPUT, from, now_ms, "producers"))
         more = false;
-    }
     /* Stopped for its work limit, not for room: go on after the loop
      * read its inputs (the daemon's zero-delay timer). */
     n->pump_again = more && n->out->room(n->out->ud) > 0;
@@ -396,13 +447,10 @@ void node_online(struct node *n, int64_t now_ms)
 void node_offline(struct node *n, int64_t now_ms)
 {
     /* A batch cut short by the loss: its state changes are kept (what a
-     * peer did not hear of is re-derived after the reconnect). */
-    if (roster_tx_commit(n->roster) != 0) {
-        roster_tx_rollback(n->roster);
-        log_error("node: commit at link loss failed; reloading state");
-        home_reload(n->home, now_ms);
-        route_reload(n->route);
-    }
+     * peer did not hear of is re-derived after the reconnect).  Its
+     * output went with the link; the resync the reload would schedule is
+     * cancelled below (the next online() schedules one). */
+    commit_or_take_back(n, TAKE_BACK_STATE, 0, now_ms, "link loss");
     n->resync_at = 0;
     uroster_offline(n->uroster);
     privileges_deinit(&n->svc.priv); /* the next session announces again */
@@ -444,15 +492,19 @@ static void apply_edits(struct node *n, int64_t now_ms)
         int got = 0;
         if (changes_page(n->changes, 0, EDIT_PAGE, on_change, &ac, &got) != 0)
             return;
+        /* The trim joins the page's transaction (opened here when the
+         * page wrote nothing): page and trim are one commit. */
         if (got > 0 &&
-            (changes_trim(n->changes, ac.last) != 0 || roster_tx_commit(n->roster) != 0)) {
+            (roster_tx_begin(n->roster) != 0 || changes_trim(n->changes, ac.last) != 0)) {
+            /* The page cannot be committed whole: taken back as a failed
+             * commit would be. */
             n->stats.commit_failures++;
-            roster_tx_rollback(n->roster);
-            splice(n, from, mark(n), "");
             log_error("node: applying edits failed; retried");
-            reload(n, now_ms);
+            take_back(n, TAKE_BACK_OUTPUT, from, now_ms);
             return;
         }
+        if (got > 0 && !commit_or_take_back(n, TAKE_BACK_OUTPUT, from, now_ms, "edits, retried"))
+            return;
         n->stats.edits_applied += (unsigned long)got;
         if (got > 0)
             log_info("node: applied %d edit(s) made by other connections", got);
@@ -526,16 +578,19 @@ static void put_stat(void *ud, const char *name, uint64_t value)
         pc->failed = 1;
 }
 
-/* Counters and owner resources for chanstatctl, once a second. */
+/* Counters and owner resources for chanstatctl, once a second, in a
+ * transaction of their own (node_tick() committed what came before). */
 static void write_admin_state(struct node *n, int64_t now_ms)
 {
-    struct put_ctx pc = {n, now_ms / 1000, 0};
+    struct put_ctx pc = {n, now_ms / MS_PER_S, 0};
     n->stats_written = now_ms;
     stats_each(node_counters(n), put_stat, &pc);
-    if (pc.failed || home_write_resources(n->home) != 0 || roster_tx_commit(n->roster) != 0) {
-        roster_tx_rollback(n->roster);
+    if (pc.failed || home_write_resources(n->home) != 0) {
+        take_back(n, TAKE_BACK_NOTHING, 0, now_ms);
         log_warning("node: writing stats for admins failed; retried in a second");
+        return;
     }
+    commit_or_take_back(n, TAKE_BACK_NOTHING, 0, now_ms, "stats for admins, retried in a second");
 }
 
 void node_tick(struct node *n, int64_t now_ms)
@@ -545,18 +600,20 @@ void node_tick(struct node *n, int64_t now_ms)
         home_resync(n->home);
     }
     size_t from = mark(n);
+    /* Our iqs nobody answered: the roster sync counts a timeout, a
+     * domain that did not answer discovery is no node (it may release
+     * held messages: output under the commit below). */
+    iqwait_expire(n->iqwait, now_ms);
     home_tick(n->home, now_ms);
-    if (roster_tx_commit(n->roster) != 0) {
-        n->stats.commit_failures++;
-        roster_tx_rollback(n->roster);
-        splice(n, from, mark(n), "");
-        log_error("node: database commit failed after retries; reloading state");
-        reload(n, now_ms);
-    }
+    /* Before route_tick: its conversation memory commits on its own. */
+    commit_or_take_back(n, TAKE_BACK_OUTPUT, from, now_ms, "timers");
+    /* Stored messages that expired: committed here, not with the counters
+     * for admins, whose failure takes nothing back. */
+    from = mark(n);
     route_tick(n->route, now_ms);
-    uroster_tick(n->uroster, now_ms);
+    commit_or_take_back(n, TAKE_BACK_OUTPUT, from, now_ms, "expiry");
     apply_edits(n, now_ms);
-    if (now_ms - n->stats_written >= 1000)
+    if (now_ms - n->stats_written >= STATS_WRITE_INTERVAL_MS)
         write_admin_state(n, now_ms);
     node_pump(n, now_ms);
 }

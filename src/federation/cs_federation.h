@@ -12,6 +12,7 @@
 
 #include "cs_fed.h"
 #include "cs_homestate.h"
+#include "cs_iqwait.h"
 #include "cs_jid.h"
 #include "cs_xml.h"
 
@@ -32,9 +33,10 @@ bool fed_watching(struct home *h, const struct jid *from);
  * the home's decision on a user we vouched for.  false: not ours. */
 bool fed_vouched_answer(struct home *h, const struct xml_node *p, const struct jid *from,
                         const struct jid *user);
-/* An iq result or error for a request of ours (discovery).  false: not
- * ours. */
-bool fed_iq_answer(struct home *h, const struct xml_node *iq, const struct jid *from);
+/* Where the disco#info requests to remote domains wait for their answers
+ * (borrowed: the node's registry, set once at wiring time; it must
+ * outlive the home).  Without one, remote domains are not asked. */
+void fed_use_iqwait(struct home *h, struct iqwait *w);
 void fed_tick(struct home *h, int64_t now_ms);
 void fed_online(struct home *h, int64_t now_ms);
 void fed_offline(struct home *h, int64_t now_ms);

@@ -11,7 +11,9 @@
  * is the escaped JID) with a struct remote beside it; its local watchers
  * are rows of remote_watcher.  The timers (answer deadlines, renewals,
  * retries after errors, the linger before cancelling) are checked once a
- * second: O(remote channels) per second. */
+ * second: O(remote channels) per second.  The disco#info requests wait
+ * for their answer in the node's registry of our iqs (cs_iqwait.h): at
+ * most one per remote domain. */
 #include "config.h"
 
 #include <stdio.h>
@@ -21,6 +23,7 @@
 #include "cs_config.h"
 #include "cs_error.h"
 #include "cs_fed.h"
+#include "cs_iqwait.h"
 #include "cs_jid.h"
 #include "cs_log.h"
 #include "cs_stanza.h"
@@ -55,10 +58,10 @@ struct remote {
 
 struct disco {
     bool known, is_node;
-    int64_t expires; /* ms */
-    bool asking;
-    int64_t deadline; /* ms: answer expected by */
-    char id[32];
+    int64_t expires;        /* ms */
+    bool asking;            /* a request is pending in h->iqwait ... */
+    char id[IQWAIT_ID_MAX]; /* ... under this id */
+    struct home *home;
     char domain[];
 };
 
@@ -79,14 +82,30 @@ void remote_free(struct remote *r)
     free(r);
 }
 
+/* A discovery in flight is dropped unanswered (the link went down, or
+ * the home goes). */
+static void stop_asking(struct home *h, struct disco *d)
+{
+    if (d->asking)
+        iqwait_cancel(h->iqwait, d->id);
+    d->asking = false;
+}
+
 void fed_free_disco(struct home *h)
 {
     size_t pos = 0;
     const char *k;
     void *v;
-    while (hash_next(&h->fed_disco, &pos, &k, &v))
+    while (hash_next(&h->fed_disco, &pos, &k, &v)) {
+        stop_asking(h, v);
         free(v);
+    }
     hash_clear(&h->fed_disco);
+}
+
+void fed_use_iqwait(struct home *h, struct iqwait *w)
+{
+    h->iqwait = w;
 }
 
 /* ---- Stanzas upstream ---- */
@@ -100,7 +119,7 @@ static void send_upstream(struct home *h, struct channel *c, const char *type, b
     xml_set_attr(p, "type", type);
     if (lease) {
         struct xml_node *l = xml_add_child(p, "lease", NS_FEDERATION);
-        snprintf(secs, sizeof(secs), "%lld", (long long)(h->fed.lease_ms / 1000));
+        snprintf(secs, sizeof(secs), "%lld", (long long)(h->fed.lease_ms / MS_PER_S));
         xml_set_attr(l, "seconds", secs);
     }
     if (out_stanza(h->out, p) != 0)
@@ -118,6 +137,7 @@ static void subscribe_upstream(struct home *h, struct channel *c)
 }
 
 static struct channel *remote_of(struct home *h, const char *home_jid, bool create);
+static iqwait_cb disco_answer;
 
 /* Asks domain "are you a chanstat node?" (once at a time). */
 static struct disco *ask(struct home *h, const char *domain)
@@ -126,14 +146,24 @@ static struct disco *ask(struct home *h, const char *domain)
     if (d == NULL) {
         size_t len = strlen(domain);
         d = xcalloc(1, sizeof(*d) + len + 1);
+        d->home = h;
         memcpy(d->domain, domain, len + 1);
         hash_put(&h->fed_disco, d->domain, d);
     }
     if (!d->asking) {
-        struct xml_node *iq = xml_elem_new("iq", NULL);
+        const char *id = h->iqwait
+                             ? iqwait_add(h->iqwait, "fed-disco-", domain,
+                                          h->now_ms + h->fed.request_timeout_ms, disco_answer, d)
+                             : NULL;
+        struct xml_node *iq;
+        if (id == NULL) {
+            /* A home without the node's registry would never hear it. */
+            log_debug("fed: disco#info to %s not asked: no answer could be heard", domain);
+            return d;
+        }
         d->asking = true;
-        d->deadline = h->now_ms + h->fed.request_timeout_ms;
-        snprintf(d->id, sizeof(d->id), "fed-disco-%u", ++h->fed_seq);
+        cs_strlcpy(d->id, id, sizeof(d->id));
+        iq = xml_elem_new("iq", NULL);
         xml_set_attr(iq, "from", h->domain);
         xml_set_attr(iq, "to", domain);
         xml_set_attr(iq, "type", "get");
@@ -295,7 +325,8 @@ static void refuse_all(struct home *h, struct channel *c, const char *why)
 static void upstream_error(struct home *h, struct channel *c, const char *why)
 {
     struct remote *r = c->remote;
-    log_info("fed: %s: %s; retrying in %lld s", r->home, why, (long long)(h->fed.retry_ms / 1000));
+    log_info("fed: %s: %s; retrying in %lld s", r->home, why,
+             (long long)(h->fed.retry_ms / MS_PER_S));
     r->state = R_ERROR;
     r->retry_at = h->now_ms + h->fed.retry_ms;
     r->status_known = false;
@@ -421,9 +452,9 @@ static int64_t lease_of(const struct home *h, const struct xml_node *p, char *po
     int64_t v;
     cs_strlcpy(policy, pol ? pol : "open", len);
     /* Compared before it is scaled: any number a home sends is safe. */
-    if (cs_parse_int(s, 1, INT64_MAX, &v) != 0 || v > h->fed.lease_ms / 1000)
+    if (cs_parse_int(s, 1, INT64_MAX, &v) != 0 || v > h->fed.lease_ms / MS_PER_S)
         return h->fed.lease_ms;
-    return v * 1000;
+    return v * MS_PER_S;
 }
 
 bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *from)
@@ -557,32 +588,40 @@ static bool has_feature(const struct xml_node *iq)
     return false;
 }
 
-bool fed_iq_answer(struct home *h, const struct xml_node *iq, const struct jid *from)
+/* The registry's callback for a disco#info of ours: the domain's answer
+ * (from the domain itself: the registry checked), or NULL when nobody
+ * answered within request_timeout. */
+static void disco_answer(void *ud, const struct xml_node *iq, int64_t now_ms)
 {
-    const char *id = xml_attr(iq, "id");
-    const char *type = xml_attr(iq, "type");
-    struct disco *d;
-    if (id == NULL || strncmp(id, "fed-disco-", 10) != 0 || from->local || from->resource)
-        return false;
-    d = hash_get(&h->fed_disco, from->domain);
-    if (d == NULL || !d->asking || strcmp(d->id, id) != 0)
-        return true; /* late or unknown: ignored */
+    struct disco *d = ud;
+    struct home *h = d->home;
+    const char *type = iq ? xml_attr(iq, "type") : NULL;
+    h->now_ms = now_ms;
     d->asking = false;
     d->known = true;
+    if (iq == NULL) {
+        /* Not a node (retried after the error timer).  The channels
+         * waiting for it are refused at their own deadline (fed_tick). */
+        d->is_node = false;
+        d->expires = now_ms + h->fed.retry_ms;
+        log_info("fed: %s does not answer disco#info", d->domain);
+        if (h->remote_known)
+            h->remote_known(h->remote_known_ud, d->domain, false);
+        return;
+    }
     d->is_node = type && strcmp(type, "result") == 0 && has_feature(iq);
-    d->expires = h->now_ms + h->fed.discovery_ttl_ms;
-    log_info("fed: %s %s a chanstat node", from->domain, d->is_node ? "is" : "is not");
+    d->expires = now_ms + h->fed.discovery_ttl_ms;
+    log_info("fed: %s %s a chanstat node", d->domain, d->is_node ? "is" : "is not");
     if (h->remote_known)
-        h->remote_known(h->remote_known_ud, from->domain, d->is_node);
+        h->remote_known(h->remote_known_ud, d->domain, d->is_node);
     for (struct channel *c = h->fed_head; c; c = c->remote->next) {
-        if (c->remote->state != R_DISCOVER || strcmp(c->remote->domain, from->domain) != 0)
+        if (c->remote->state != R_DISCOVER || strcmp(c->remote->domain, d->domain) != 0)
             continue;
         if (d->is_node)
             subscribe_upstream(h, c);
         else
             refuse_all(h, c, "its domain is not a chanstat node");
     }
-    return true;
 }
 
 /* ---- Timers, link events ---- */
@@ -598,25 +637,7 @@ static void forget(struct home *h, struct channel **pp)
 void fed_tick(struct home *h, int64_t now_ms)
 {
     h->now_ms = now_ms;
-    /* Discoveries nobody answered: not a node (retried after the error
-     * timer).  O(domains asked). */
-    for (size_t pos = 0;;) {
-        const char *k;
-        void *v;
-        struct disco *d;
-        if (!hash_next(&h->fed_disco, &pos, &k, &v))
-            break;
-        d = v;
-        if (d->asking && now_ms >= d->deadline) {
-            d->asking = false;
-            d->known = true;
-            d->is_node = false;
-            d->expires = now_ms + h->fed.retry_ms;
-            log_info("fed: %s does not answer disco#info", d->domain);
-            if (h->remote_known)
-                h->remote_known(h->remote_known_ud, d->domain, false);
-        }
-    }
+    /* Discoveries nobody answered expire in the registry (disco_answer). */
     for (struct channel **pp = &h->fed_head; *pp;) {
         struct channel *c = *pp;
         struct remote *r = c->remote;
@@ -635,7 +656,7 @@ void fed_tick(struct home *h, int64_t now_ms)
             if (now_ms >= r->deadline) {
                 struct disco *d = hash_get(&h->fed_disco, r->domain);
                 if (d && d->asking) {
-                    d->asking = false;
+                    stop_asking(h, d);
                     d->known = true;
                     d->is_node = false;
                     d->expires = now_ms + h->fed.retry_ms;
@@ -688,12 +709,13 @@ void fed_offline(struct home *h, int64_t now_ms)
         c->remote->status_known = false;
         status_set_clear(&c->status, now_ms / 1000);
     }
+    /* Nothing in flight will be answered: asked again once online. */
     for (size_t pos = 0;;) {
         const char *k;
         void *v;
         if (!hash_next(&h->fed_disco, &pos, &k, &v))
             break;
-        ((struct disco *)v)->asking = false;
+        stop_asking(h, v);
     }
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs_config.h"
 #include "cs_error.h"
 #include "cs_log.h"
 #include "cs_federation.h"
@@ -57,7 +58,7 @@ bool homefed_presence(struct home *h, struct channel *c, const struct xml_node *
         return false;
     if (cs_parse_int(xml_attr(lease, "seconds"), 1, INT64_MAX, &asked) != 0)
         asked = 0; /* none, or no number: the default lease */
-    secs = h->fed.lease_ms / 1000;
+    secs = h->fed.lease_ms / MS_PER_S;
     if (asked > 0 && asked < secs)
         secs = asked;
     if (roster_get(h->roster, c->name, node, &row) == CS_EDB)

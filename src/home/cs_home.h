@@ -33,10 +33,6 @@ struct home *home_new(const char *domain, struct roster *roster, const struct ho
                       const struct out *out);
 void home_free(struct home **home);
 
-/* An iq result or error addressed to us: the answer to one of our own
- * requests (federation discovery).  Returns false when it is not ours. */
-bool home_iq_answer(struct home *home, const struct xml_node *iq, int64_t now_ms);
-
 /* Advances the cursors while the output has room.  Returns true when
  * they still have output to produce (call again once drained). */
 bool home_pump(struct home *home, int64_t now_ms);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs_config.h"
 #include "cs_error.h"
 #include "cs_jid.h"
 #include "cs_log.h"
@@ -436,7 +437,7 @@ static void presence_error(struct home *h, const struct xml_node *p, const char 
     c = chancache_find(&h->cache, to->local);
     if (c && c->owner && strcmp(contact, c->owner) == 0) {
         log_info("home: presence error from owner %s of %s; binding retried in %lld s", contact,
-                 c->name, (long long)(h->limits.retry_ms / 1000));
+                 c->name, (long long)(h->limits.retry_ms / MS_PER_S));
         bind_retry_later(h, c, now_ms);
     }
 }
@@ -567,18 +568,6 @@ out:
     free(contact);
     jid_deinit(&from);
     jid_deinit(&to);
-}
-
-bool home_iq_answer(struct home *h, const struct xml_node *iq, int64_t now_ms)
-{
-    struct jid from;
-    bool ours;
-    h->now_ms = now_ms;
-    if (jid_parse(xml_attr(iq, "from"), &from) != 0)
-        return false;
-    ours = fed_iq_answer(h, iq, &from);
-    jid_deinit(&from);
-    return ours;
 }
 
 /* ---- Link events and producers ---- */

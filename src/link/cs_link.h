@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cs_xml.h"
 
@@ -87,6 +88,6 @@ const struct link_stats *link_stats(const struct link *link);
 /* Reconnect delay for the given attempt (0-based): min * 2^attempt capped
  * at max, then drawn uniformly from [delay/2, delay] ("equal jitter").
  * Exposed for tests. */
-int link_backoff_ms(int min_ms, int max_ms, unsigned attempt);
+int64_t link_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned attempt);
 
 #endif

@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -34,6 +35,16 @@
 #define READ_CHUNK 65536
 #define READS_PER_WAKEUP 16
 #define CLOSE_WAIT_MS 2000
+/* A connection that stayed online this long was stable: its loss starts
+ * the reconnect backoff afresh. */
+#define STABLE_ONLINE_MS 10000
+/* Failed attempts counted for the backoff; the delay is capped at
+ * reconnect_max_ms long before. */
+#define MAX_ATTEMPTS 32
+/* Hex SHA-1 of the handshake, with its NUL. */
+#define DIGEST_HEX_SIZE 41
+/* Our end of the stream. */
+static const char stream_close[] = "</stream:stream>";
 
 enum link_state {
     LINK_IDLE,
@@ -82,14 +93,14 @@ static const struct xml_parser_handlers parser_handlers;
 static void start_connect(struct link *link);
 static void drop(struct link *link, const char *reason);
 
-int link_backoff_ms(int min_ms, int max_ms, unsigned attempt)
+int64_t link_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned attempt)
 {
     int64_t d = min_ms;
     for (unsigned i = 0; i < attempt && d < max_ms; i++)
         d *= 2;
     if (d > max_ms)
         d = max_ms;
-    return (int)(d / 2 + cs_random_below((uint32_t)(d - d / 2) + 1));
+    return d / 2 + cs_random_below((uint32_t)(d - d / 2) + 1);
 }
 
 struct link *link_new(struct loop *loop, const struct config *cfg,
@@ -241,7 +252,7 @@ static void fail(struct link *link, bool input, const char *fmt, ...)
 static void on_stall_check(struct loop *loop, void *ud)
 {
     struct link *link = ud;
-    int64_t limit = (int64_t)link->cfg->stall_timeout * 1000;
+    int64_t limit = link->cfg->stall_timeout_ms;
     int64_t idle = cs_now_ms() - link->last_progress;
     link->stall_timer = NULL;
     if (pending(link) == 0 || link->fd < 0)
@@ -259,9 +270,9 @@ static int queue(struct link *link, const char *data, size_t len)
 {
     if (pending(link) == 0) {
         link->last_progress = cs_now_ms();
-        if (link->stall_timer == NULL && link->cfg->stall_timeout > 0)
-            link->stall_timer = loop_timer_add(link->loop, (int64_t)link->cfg->stall_timeout * 1000,
-                                               on_stall_check, link);
+        if (link->stall_timer == NULL && link->cfg->stall_timeout_ms > 0)
+            link->stall_timer =
+                loop_timer_add(link->loop, link->cfg->stall_timeout_ms, on_stall_check, link);
     }
     strbuf_append(&link->out, data, len);
     if (pending(link) > link->budget && !link->read_paused) {
@@ -343,21 +354,21 @@ static void finish_close(struct link *link)
 static void drop(struct link *link, const char *reason)
 {
     bool was_online = link->state == LINK_ONLINE;
-    int delay;
+    int64_t delay;
 
     if (link->state == LINK_CLOSING || link->shutting_down) {
         finish_close(link);
         return;
     }
-    if (was_online && cs_now_ms() - link->online_since > 10000)
+    if (was_online && cs_now_ms() - link->online_since > STABLE_ONLINE_MS)
         link->attempt = 0; /* it was stable: start the backoff afresh */
     close_socket(link);
     delay =
         link_backoff_ms(link->cfg->reconnect_min_ms, link->cfg->reconnect_max_ms, link->attempt);
-    if (link->attempt < 32)
+    if (link->attempt < MAX_ATTEMPTS)
         link->attempt++;
     link->state = LINK_WAIT;
-    log_warning("link: connection lost: %s; reconnecting in %d ms", reason, delay);
+    log_warning("link: connection lost: %s; reconnecting in %" PRId64 " ms", reason, delay);
     link->timer = loop_timer_add(link->loop, delay, on_reconnect_timer, link);
     if (was_online && link->h->offline)
         link->h->offline(link, link->ud);
@@ -384,8 +395,7 @@ static void on_keepalive(struct loop *loop, void *ud)
     if (pending(link) == 0)
         queue(link, " ", 1);
     if (link->state == LINK_ONLINE)
-        link->ka_timer =
-            loop_timer_add(loop, (int64_t)link->cfg->keepalive * 1000, on_keepalive, link);
+        link->ka_timer = loop_timer_add(loop, link->cfg->keepalive_ms, on_keepalive, link);
 }
 
 static void go_online(struct link *link)
@@ -395,9 +405,8 @@ static void go_online(struct link *link)
     link->online_since = cs_now_ms();
     link->stats.connects++;
     log_info("link: online as %s", link->cfg->domain);
-    if (link->cfg->keepalive > 0)
-        link->ka_timer =
-            loop_timer_add(link->loop, (int64_t)link->cfg->keepalive * 1000, on_keepalive, link);
+    if (link->cfg->keepalive_ms > 0)
+        link->ka_timer = loop_timer_add(link->loop, link->cfg->keepalive_ms, on_keepalive, link);
     if (link->h->online)
         link->h->online(link, link->ud);
 }
@@ -420,7 +429,7 @@ static void on_stream_start(void *ud, const struct xml_node *root)
     struct link *link = ud;
     const char *id = xml_attr(root, "id");
     struct strbuf sb = {0};
-    char digest[41];
+    char digest[DIGEST_HEX_SIZE];
 
     if (strcmp(root->name, "stream") != 0 || root->ns == NULL ||
         strcmp(root->ns, XML_NS_STREAM) != 0) {
@@ -668,8 +677,8 @@ static void start_connect(struct link *link)
         }
         link->addr_next = link->addrs;
         link->state = LINK_CONNECTING;
-        link->timer = loop_timer_add(link->loop, (int64_t)link->cfg->connect_timeout * 1000,
-                                     on_connect_timeout, link);
+        link->timer =
+            loop_timer_add(link->loop, link->cfg->connect_timeout_ms, on_connect_timeout, link);
     }
     while (link->addr_next) {
         struct addrinfo *ai = link->addr_next;
@@ -723,7 +732,7 @@ void link_shutdown(struct link *link)
         return;
     }
     loop_timer_cancel(link->loop, &link->ka_timer);
-    queue(link, "</stream:stream>", 16);
+    queue(link, stream_close, sizeof(stream_close) - 1);
     link->state = LINK_CLOSING;
     link->read_paused = false;
     update_events(link);

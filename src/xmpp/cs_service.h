@@ -13,6 +13,8 @@
  *     owner.  Anything else: service-unavailable.
  *   - presence and messages to channel addresses go to the home and the
  *     router.
+ *   - iq results and errors: answers to our own requests, matched in
+ *     the registry (cs_iqwait.h); the rest are dropped.
  *   - bad-request for malformed iq, jid-malformed for an unparseable 'to',
  *     silence for errors and results (RFC 6120 8.3.1: errors are never
  *     answered with errors).
@@ -32,6 +34,7 @@ struct route;
 struct stats;
 struct config_list;
 struct adhoc;
+struct iqwait;
 
 /* Read by the node's stats (node.c); stanza errors are counted from the
  * output, by condition (cs_stats.h). */
@@ -61,10 +64,12 @@ struct service {
     struct service_opts opts;
     struct adhoc *adhoc;    /* owned: open command sessions (adhoc.c) */
     struct privileges priv; /* owned: what servers granted (XEP-0356) */
-    /* Optional hooks (node.c): a server's grant was recorded; an iq
-     * answer may be one of the hook's own requests (true: it was). */
+    /* Answers to our own iqs (the roster sync's, federation discovery)
+     * go here and nowhere else (borrowed, set by node.c; NULL: every
+     * answer is dropped). */
+    struct iqwait *iqwait;
+    /* Optional hooks (node.c): a server's grant was recorded. */
     void (*granted)(void *ud, const struct privilege *pv);
-    bool (*answer)(void *ud, const struct xml_node *iq, int64_t now_ms);
     /* An iq set of jabber:iq:roster at the domain (a server's roster push
      * to a privileged entity): true when the hook answered it. */
     bool (*roster_push)(void *ud, const struct xml_node *iq, int64_t now_ms);

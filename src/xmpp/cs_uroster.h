@@ -36,6 +36,7 @@
 struct store;
 struct roster;
 struct uroster;
+struct iqwait;
 
 #define UROSTER_MAX_ACTIVE 64
 #define UROSTER_MAX_INFLIGHT 16
@@ -66,6 +67,12 @@ struct uroster *uroster_new(struct store *store, struct roster *roster, const ch
 void uroster_free(struct uroster **u);
 void uroster_on_removed(struct uroster *u, uroster_removed_cb *cb, void *ud);
 void uroster_on_added(struct uroster *u, uroster_added_cb *cb, void *ud);
+/* Where the iqs wait for their answers (borrowed: the node's registry, set
+ * once at wiring time; it must outlive u).  Answers whose id and sender
+ * match reach the roster sync through it, and an iq unanswered within
+ * UROSTER_TIMEOUT_MS expires there (iqwait_expire).  Without one nothing
+ * is sent, as with the link down. */
+void uroster_use_iqwait(struct uroster *u, struct iqwait *w);
 
 /* domain's server (re)announced its grants: with roster set, every user
  * of domain with rows or pushed items is synced.  When nothing is left to
@@ -86,14 +93,11 @@ void uroster_forget(struct uroster *u, const char *user, const char *channel);
  * removal (the removed callback); returns true.  false otherwise (not
  * ours to answer). */
 bool uroster_roster_push(struct uroster *u, const struct xml_node *iq);
-/* An iq result or error: true when it answered one of ours. */
-bool uroster_iq_answer(struct uroster *u, const struct xml_node *iq, int64_t now_ms);
 /* Writes while there is room, a bounded amount per call; true when it
  * stopped for that bound (call again soon). */
 bool uroster_pump(struct uroster *u, int64_t now_ms);
-/* Expires unanswered iqs. */
-void uroster_tick(struct uroster *u, int64_t now_ms);
-/* The link is gone: nothing in flight will be answered, grants end. */
+/* The link is gone: nothing in flight will be answered (the iqs are
+ * dropped unanswered, not counted as timeouts), grants end. */
 void uroster_offline(struct uroster *u);
 /* Nothing queued, active or in flight. */
 bool uroster_idle(const struct uroster *u);

@@ -10,6 +10,7 @@
 #include "cs_fed.h"
 #include "cs_home.h"
 #include "cs_homestate.h"
+#include "cs_iqwait.h"
 #include "cs_jid.h"
 #include "cs_log.h"
 #include "cs_privilege.h"
@@ -234,12 +235,15 @@ static const struct iq_handler *find_handler(const struct service *svc, unsigned
     return NULL;
 }
 
+/* An iq result or error: the answer to one of our own requests (roster
+ * sync, federation discovery) when its id and sender match one in the
+ * registry, which calls its requester back; anything else is dropped
+ * (RFC 6120 8.3.1 for errors). */
 static void iq_answer(struct service *svc, const struct xml_node *iq, int64_t now_ms)
 {
-    if (svc->answer && svc->answer(svc->hooks_ud, iq, now_ms))
-        return;
-    if (svc->home)
-        home_iq_answer(svc->home, iq, now_ms);
+    if (svc->iqwait == NULL || !iqwait_answer(svc->iqwait, iq, now_ms))
+        log_debug("service: dropping an iq %s with id %s: no request of ours awaits it",
+                  xml_attr(iq, "type"), xml_attr(iq, "id") ? xml_attr(iq, "id") : "(none)");
 }
 
 static void handle_iq(struct service *svc, const struct xml_node *iq, const struct jid *from,
@@ -251,9 +255,6 @@ static void handle_iq(struct service *svc, const struct xml_node *iq, const stru
     char *requester;
 
     if (type && (strcmp(type, "result") == 0 || strcmp(type, "error") == 0)) {
-        /* Answers to our own requests (roster sync, federation
-         * discovery); answers to nothing are dropped (RFC 6120 8.3.1 for
-         * errors). */
         iq_answer(svc, iq, now_ms);
         return;
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cs_hash.h"
+#include "cs_iqwait.h"
 #include "cs_jid.h"
 #include "cs_log.h"
 #include "cs_stanza.h"
@@ -22,13 +23,15 @@
 /* iqs written per pump call before the loop gets its inputs back. */
 #define OPS_PER_CALL 256
 
-/* An iq in flight. */
+/* An iq in flight: pending in u->iqwait (which calls op_answer) and in
+ * the list u->inflight. */
 struct op {
-    char id[24];
+    char id[IQWAIT_ID_MAX];
     enum op_kind kind;
+    struct uroster *u;
     struct uuser *user;
     struct item *item; /* SET/REMOVE: owned */
-    int64_t deadline;
+    struct op *prev, *next;
 };
 
 /* How a domain's server answers our roster sets. */
@@ -85,17 +88,34 @@ static void user_free(struct uuser *us)
     free(us);
 }
 
+static void op_free(struct op *op)
+{
+    uplan_item_free(op->item);
+    free(op);
+}
+
+static void inflight_del(struct uroster *u, struct op *op)
+{
+    if (op->prev)
+        op->prev->next = op->next;
+    else
+        u->inflight = op->next;
+    if (op->next)
+        op->next->prev = op->prev;
+    u->ninflight--;
+    op->user->inflight--;
+}
+
+/* Every iq in flight is dropped unanswered: its answer, should one still
+ * come, is ignored. */
 static void drop_inflight(struct uroster *u)
 {
-    size_t pos = 0;
-    const char *k;
-    void *v;
-    while (hash_next(&u->inflight, &pos, &k, &v)) {
-        struct op *op = v;
-        uplan_item_free(op->item);
-        free(op);
+    while (u->inflight) {
+        struct op *op = u->inflight;
+        iqwait_cancel(u->iqwait, op->id);
+        inflight_del(u, op);
+        op_free(op);
     }
-    hash_clear(&u->inflight);
 }
 
 static void drop_dstates(struct uroster *u)
@@ -153,6 +173,11 @@ void uroster_on_added(struct uroster *u, uroster_added_cb *cb, void *ud)
     u->added_ud = ud;
 }
 
+void uroster_use_iqwait(struct uroster *u, struct iqwait *w)
+{
+    u->iqwait = w;
+}
+
 const struct uroster_stats *uroster_stats(const struct uroster *u)
 {
     return &u->stats;
@@ -160,7 +185,7 @@ const struct uroster_stats *uroster_stats(const struct uroster *u)
 
 bool uroster_idle(const struct uroster *u)
 {
-    return u->users.n == 0 && u->inflight.n == 0 && u->nfull == 0;
+    return u->users.n == 0 && u->ninflight == 0 && u->nfull == 0;
 }
 
 /* ---- who may be synced ---- */
@@ -322,11 +347,10 @@ static bool full_page(struct uroster *u)
 static struct op *op_new(struct uroster *u, struct uuser *us, enum op_kind kind, struct item *it)
 {
     struct op *op = xcalloc(1, sizeof(*op));
-    snprintf(op->id, sizeof(op->id), "ur%x", ++u->seq);
     op->kind = kind;
+    op->u = u;
     op->user = us;
     op->item = it;
-    op->deadline = u->now_ms + UROSTER_TIMEOUT_MS;
     return op;
 }
 
@@ -395,15 +419,29 @@ static void check_finished(struct uroster *u)
              s->timeouts - b->timeouts);
 }
 
+static iqwait_cb op_answer;
+
 /* Takes op into flight and writes it.  false when the link is down. */
 static bool launch(struct uroster *u, struct op *op)
 {
-    if (send_op(u, op) != 0) {
-        uplan_item_free(op->item);
-        free(op);
+    const char *id = u->iqwait ? iqwait_add(u->iqwait, "ur", op->user->jid,
+                                            u->now_ms + UROSTER_TIMEOUT_MS, op_answer, op)
+                               : NULL;
+    if (id == NULL) {
+        op_free(op);
         return false;
     }
-    hash_put(&u->inflight, op->id, op);
+    cs_strlcpy(op->id, id, sizeof(op->id));
+    if (send_op(u, op) != 0) {
+        iqwait_cancel(u->iqwait, op->id);
+        op_free(op);
+        return false;
+    }
+    op->next = u->inflight;
+    if (u->inflight)
+        u->inflight->prev = op;
+    u->inflight = op;
+    u->ninflight++;
     op->user->inflight++;
     return true;
 }
@@ -478,7 +516,7 @@ bool uroster_pump(struct uroster *u, int64_t now_ms)
         /* Computed changes of active users first. */
         for (unsigned i = 0; i < u->nactive && budget > 0 && out_room(u->out) > 0; i++) {
             struct uuser *us = u->active[i];
-            while (us->itodo < us->ntodo && u->inflight.n < UROSTER_MAX_INFLIGHT && budget > 0 &&
+            while (us->itodo < us->ntodo && u->ninflight < UROSTER_MAX_INFLIGHT && budget > 0 &&
                    out_room(u->out) > 0) {
                 size_t k = us->itodo++;
                 struct op *op = op_new(u, us, us->todo_kind[k], us->todo[k]);
@@ -489,7 +527,7 @@ bool uroster_pump(struct uroster *u, int64_t now_ms)
                     return false;
             }
         }
-        if (u->inflight.n >= UROSTER_MAX_INFLIGHT)
+        if (u->ninflight >= UROSTER_MAX_INFLIGHT)
             break;
         if (u->head == NULL && u->nfull > 0) {
             full_page(u);
@@ -588,32 +626,12 @@ static void server_failed(struct uroster *u, const char *user, const struct xml_
     }
 }
 
-bool uroster_iq_answer(struct uroster *u, const struct xml_node *iq, int64_t now_ms)
+/* What op's answer does: a result, or an error (false ok). */
+static void answered(struct uroster *u, struct op *op, const struct xml_node *iq)
 {
-    const char *id = xml_attr(iq, "id"), *type = xml_attr(iq, "type"), *from = xml_attr(iq, "from");
-    struct op *op = id ? hash_get(&u->inflight, id) : NULL;
-    struct uuser *us;
-    struct jid fj;
-    bool ok;
-
-    if (op == NULL)
-        return false;
-    /* Only the user's server answers for the user. */
-    if (from == NULL || jid_parse(from, &fj) != 0)
-        return false;
-    {
-        char *bare = jid_bare(&fj);
-        bool match = strcmp(bare, op->user->jid) == 0;
-        free(bare);
-        jid_deinit(&fj);
-        if (!match)
-            return false;
-    }
-    u->now_ms = now_ms;
-    hash_del(&u->inflight, id);
-    us = op->user;
-    us->inflight--;
-    ok = type && strcmp(type, "result") == 0;
+    const char *type = xml_attr(iq, "type");
+    struct uuser *us = op->user;
+    bool ok = type && strcmp(type, "result") == 0;
     switch (op->kind) {
     case OP_GET:
         if (ok) {
@@ -649,40 +667,29 @@ bool uroster_iq_answer(struct uroster *u, const struct xml_node *iq, int64_t now
         }
         break;
     }
-    uplan_item_free(op->item);
-    free(op);
-    maybe_done(u, us);
-    check_finished(u);
-    return true;
 }
 
-void uroster_tick(struct uroster *u, int64_t now_ms)
+/* The registry's callback for op: its answer (from the user's own
+ * address: the registry checked), or NULL when none came within
+ * UROSTER_TIMEOUT_MS. */
+static void op_answer(void *ud, const struct xml_node *iq, int64_t now_ms)
 {
-    struct op **late = NULL;
-    size_t n = 0, pos = 0;
-    const char *k;
-    void *v;
+    struct op *op = ud;
+    struct uroster *u = op->u;
+    struct uuser *us = op->user;
+
     u->now_ms = now_ms;
-    while (hash_next(&u->inflight, &pos, &k, &v)) {
-        struct op *op = v;
-        if (op->deadline <= now_ms) {
-            late = xrealloc(late, (n + 1) * sizeof(*late));
-            late[n++] = op;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct uuser *us = late[i]->user;
-        hash_del(&u->inflight, late[i]->id);
-        us->inflight--;
+    inflight_del(u, op);
+    if (iq) {
+        answered(u, op, iq);
+    } else {
         u->stats.timeouts++;
         log_warning("uroster: no answer from %s's server within %d s; synced again at the next "
                     "grant",
                     us->jid, UROSTER_TIMEOUT_MS / 1000);
-        uplan_item_free(late[i]->item);
-        free(late[i]);
-        maybe_done(u, us);
     }
-    free(late);
+    op_free(op);
+    maybe_done(u, us);
     check_finished(u);
 }
 

@@ -48,7 +48,9 @@ struct uuser {
 };
 
 struct syncdb;
-struct full; /* a domain's full sync (uroster.c) */
+struct full;   /* a domain's full sync (uroster.c) */
+struct op;     /* an iq in flight (uroster.c) */
+struct iqwait; /* the node's registry of our iqs (cs_iqwait.h) */
 
 struct uroster {
     struct syncdb *db;
@@ -63,9 +65,12 @@ struct uroster {
     struct uuser *head, *tail;
     struct uuser *active[UROSTER_MAX_ACTIVE];
     unsigned nactive;
-    struct hash inflight; /* id -> struct op * */
-    struct hash dstates;  /* domain -> struct dstate * */
-    unsigned seq;
+    /* The iqs in flight: pending in iqwait under their ids, and listed
+     * here to be dropped when the link goes or the sync is freed. */
+    struct iqwait *iqwait; /* borrowed; NULL: nothing is sent */
+    struct op *inflight;
+    unsigned ninflight;
+    struct hash dstates; /* domain -> struct dstate * */
     struct full *full;
     size_t nfull;
     int64_t now_ms;
