@@ -91,10 +91,13 @@ static const char *in(const char *xml)
     struct xml_node *grabbed = test_parse_stanza(xml);
     out.len = 0;
     strbuf_append(&out, "", 0);
-    if (strcmp(grabbed->name, "presence") == 0)
-        home_presence(home, grabbed, now_s * 1000);
+    struct stanza_in st;
+    stanza_in_parse(&st, grabbed, now_s * 1000);
+    if (st.kind == STANZA_PRESENCE)
+        home_presence(home, &st);
     else
-        ck_assert(home_iq(home, grabbed, now_s * 1000));
+        ck_assert(home_iq(home, &st));
+    stanza_in_deinit(&st);
     xml_free(grabbed);
     ck_assert_int_eq(roster_tx_commit(roster), 0);
     pump();

@@ -49,7 +49,12 @@ static bool answer(struct iqwait *w, const char *type, const char *from, const c
         strbuf_printf(&xml, " from='%s'", from);
     strbuf_printf(&xml, " to='status.a.test' id='%s'/>", id);
     iq = test_parse_stanza(xml.data);
-    taken = iqwait_answer(w, iq, now_ms);
+    {
+        struct stanza_in in;
+        stanza_in_parse(&in, iq, now_ms);
+        taken = iqwait_answer(w, &in);
+        stanza_in_deinit(&in);
+    }
     xml_free(iq);
     strbuf_free(&xml);
     return taken;
@@ -86,7 +91,10 @@ START_TEST(test_matched_by_id_and_from)
     ck_assert(!answer(w, "result", "u1@a.test", "ur999", 2300));
     {
         struct xml_node *iq = test_parse_stanza("<iq type='result' from='u1@a.test'/>");
-        ck_assert(!iqwait_answer(w, iq, 2300));
+        struct stanza_in in;
+        stanza_in_parse(&in, iq, 2300);
+        ck_assert(!iqwait_answer(w, &in));
+        stanza_in_deinit(&in);
         xml_free(iq);
     }
     iqwait_free(&w);

@@ -107,10 +107,13 @@ static const char *in(const char *xml)
     struct xml_node *st = test_parse_stanza(xml);
     out.len = 0;
     strbuf_append(&out, "", 0);
-    if (strcmp(st->name, "message") == 0)
-        route_message(route, st, NOW_MS);
+    struct stanza_in in;
+    stanza_in_parse(&in, st, NOW_MS);
+    if (in.kind == STANZA_MESSAGE)
+        route_message(route, &in);
     else
-        home_presence(home, st, NOW_MS);
+        home_presence(home, &in);
+    stanza_in_deinit(&in);
     xml_free(st);
     ck_assert_int_eq(roster_tx_commit(roster), 0);
     pump(NOW_MS);

@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cs_stanza.h"
+
 /* The longest id, with its NUL.  A prefix leaves room for 16 hex digits. */
 #define IQWAIT_ID_MAX 32
 #define IQWAIT_PREFIX_MAX 15
@@ -67,7 +69,7 @@ bool iqwait_cancel(struct iqwait *w, const char *id);
  * returns true.  false for anything else (not a result or error, no such
  * id, another 'from', an answer after the deadline or a cancel): the
  * caller drops it (RFC 6120 8.3.1: errors are never answered). */
-bool iqwait_answer(struct iqwait *w, const struct xml_node *iq, int64_t now_ms);
+bool iqwait_answer(struct iqwait *w, const struct stanza_in *iq);
 /* Calls back (with NULL) every request whose deadline is at or before
  * now_ms.  Called about once a second.  Requests added by those callbacks
  * wait for the next call. */

@@ -38,6 +38,9 @@ void jid_deinit(struct jid *jid);
 
 /* Writes local@domain (or domain) / the full form into a new string;
  * caller frees. */
+/* A deep copy of a parsed JID into dst (release with jid_deinit()): a
+ * stanza kept for later keeps its parsed addresses, never re-parsed. */
+void jid_copy(const struct jid *src, struct jid *dst);
 char *jid_bare(const struct jid *jid);
 char *jid_full(const struct jid *jid);
 

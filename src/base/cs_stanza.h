@@ -4,8 +4,11 @@
 #ifndef CS_STANZA_H
 #define CS_STANZA_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "cs_jid.h"
 #include "cs_xml.h"
 
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
@@ -30,5 +33,38 @@ struct xml_node *stanza_error_reply(const struct xml_node *orig, const char *dom
 /* <iq type='result'/> for an iq get/set, addressed as above; caller owns
  * the result. */
 struct xml_node *stanza_iq_result(const struct xml_node *iq, const char *domain);
+
+/* ---- One inbound stanza, parsed once ----
+ *
+ * Dispatch (service_handle) parses what every handler needs, once: the
+ * kind, the type, 'from' and 'to' as JIDs (normalised, RFC 7622) and a
+ * relay address in 'to' decoded (XEP-0106), with the time it arrived.
+ * Presence, routing, federation and the iq handlers read these; nobody
+ * parses the attributes again. */
+
+enum stanza_kind { STANZA_OTHER, STANZA_MESSAGE, STANZA_PRESENCE, STANZA_IQ };
+
+struct stanza_in {
+    const struct xml_node *xml; /* borrowed for the call */
+    enum stanza_kind kind;
+    const char *type; /* the type attribute, NULL when absent (borrowed from xml) */
+    bool from_ok;     /* from is a valid JID (the server stamps it) */
+    struct jid from;
+    char *sender; /* from's bare JID when from_ok, else NULL */
+    bool to_ok;   /* to is a valid JID */
+    struct jid to;
+    /* to.local as a relay address (jid_relay_parse): 0 it is one, decoded
+     * in relay; CS_ENOTFOUND it is none (or there is no to.local);
+     * CS_EINVAL an escaped '@' that names no bare JID. */
+    int relay_rc;
+    struct jid relay;
+    int64_t now_ms; /* when it arrived */
+};
+
+/* Fills in from xml (borrowed: it must outlive in).  Never fails: what
+ * does not parse is marked (from_ok, to_ok, relay_rc).  Release with
+ * stanza_in_deinit(). */
+void stanza_in_parse(struct stanza_in *in, const struct xml_node *xml, int64_t now_ms);
+void stanza_in_deinit(struct stanza_in *in);
 
 #endif

@@ -137,14 +137,15 @@ bool iqwait_cancel(struct iqwait *w, const char *id)
     return true;
 }
 
-bool iqwait_answer(struct iqwait *w, const struct xml_node *iq, int64_t now_ms)
+bool iqwait_answer(struct iqwait *w, const struct stanza_in *in)
 {
-    const char *type = xml_attr(iq, "type"), *id = xml_attr(iq, "id");
+    const struct xml_node *iq = in->xml;
+    const char *type = in->type, *id = xml_attr(iq, "id");
     struct wait *e;
     char *from;
     bool match;
 
-    if (strcmp(iq->name, "iq") != 0 || type == NULL ||
+    if (in->kind != STANZA_IQ || type == NULL ||
         (strcmp(type, "result") != 0 && strcmp(type, "error") != 0) || id == NULL)
         return false;
     e = hash_get(&w->byid, id);
@@ -152,14 +153,14 @@ bool iqwait_answer(struct iqwait *w, const struct xml_node *iq, int64_t now_ms)
         return false; /* not ours, answered already, expired or cancelled */
     /* Only the address asked answers: anyone may send an iq with a
      * guessed id. */
-    from = normalised(xml_attr(iq, "from"));
+    from = in->from_ok ? jid_full(&in->from) : NULL; /* parsed, so normalised */
     match = from && strcmp(from, e->to) == 0;
     free(from);
     if (!match)
         return false;
     hash_del(&w->byid, id);
     unlink_wait(w, e);
-    e->cb(e->ud, iq, now_ms);
+    e->cb(e->ud, iq, in->now_ms);
     wait_free(e);
     return true;
 }

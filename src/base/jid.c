@@ -114,6 +114,23 @@ void jid_deinit(struct jid *jid)
     memset(jid, 0, sizeof(*jid));
 }
 
+void jid_copy(const struct jid *src, struct jid *dst)
+{
+    size_t ll = src->local ? strlen(src->local) + 1 : 0, dl = strlen(src->domain) + 1;
+    size_t rl = src->resource ? strlen(src->resource) + 1 : 0;
+    char *p = xmalloc(ll + dl + rl);
+    memset(dst, 0, sizeof(*dst));
+    dst->buf = p;
+    if (src->local) {
+        dst->local = memcpy(p, src->local, ll);
+        p += ll;
+    }
+    dst->domain = memcpy(p, src->domain, dl);
+    p += dl;
+    if (src->resource)
+        dst->resource = memcpy(p, src->resource, rl);
+}
+
 char *jid_bare(const struct jid *jid)
 {
     struct strbuf sb = {0};

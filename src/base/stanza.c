@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cs_error.h"
 #include "cs_jid.h"
 #include "cs_stanza.h"
 #include "cs_util.h"
@@ -60,4 +61,34 @@ struct xml_node *stanza_error_reply(const struct xml_node *orig, const char *dom
 struct xml_node *stanza_iq_result(const struct xml_node *iq, const char *domain)
 {
     return reply_skeleton(iq, domain, "result");
+}
+
+void stanza_in_parse(struct stanza_in *in, const struct xml_node *xml, int64_t now_ms)
+{
+    memset(in, 0, sizeof(*in));
+    in->xml = xml;
+    in->now_ms = now_ms;
+    in->kind = strcmp(xml->name, "message") == 0    ? STANZA_MESSAGE
+               : strcmp(xml->name, "presence") == 0 ? STANZA_PRESENCE
+               : strcmp(xml->name, "iq") == 0       ? STANZA_IQ
+                                                    : STANZA_OTHER;
+    in->type = xml_attr(xml, "type");
+    in->from_ok = jid_parse(xml_attr(xml, "from"), &in->from) == 0;
+    if (in->from_ok)
+        in->sender = jid_bare(&in->from);
+    in->to_ok = jid_parse(xml_attr(xml, "to"), &in->to) == 0;
+    in->relay_rc =
+        in->to_ok && in->to.local ? jid_relay_parse(in->to.local, &in->relay) : CS_ENOTFOUND;
+}
+
+void stanza_in_deinit(struct stanza_in *in)
+{
+    if (in->from_ok)
+        jid_deinit(&in->from);
+    if (in->to_ok)
+        jid_deinit(&in->to);
+    if (in->relay_rc == 0)
+        jid_deinit(&in->relay);
+    free(in->sender);
+    memset(in, 0, sizeof(*in));
 }

@@ -50,9 +50,10 @@ static void last_activity(struct home *h, const struct xml_node *iq, struct chan
     send_result(h, res);
 }
 
-bool home_iq(struct home *h, const struct xml_node *iq, int64_t now_ms)
+bool home_iq(struct home *h, const struct stanza_in *in)
 {
-    struct jid from, to;
+    const struct xml_node *iq = in->xml;
+    int64_t now_ms = in->now_ms;
     struct channel *c;
     const struct xml_node *q = xml_first_elem(iq);
     const char *ns = xml_ns(q);
@@ -62,22 +63,14 @@ bool home_iq(struct home *h, const struct xml_node *iq, int64_t now_ms)
     if (q == NULL || ns == NULL || strcmp(xml_attr(iq, "type"), "get") != 0 ||
         strcmp(q->name, "query") != 0)
         return false;
-    if (jid_parse(xml_attr(iq, "from"), &from) != 0)
+    if (!in->from_ok || !in->to_ok || in->to.local == NULL)
         return false;
-    if (jid_parse(xml_attr(iq, "to"), &to) != 0 || to.local == NULL) {
-        jid_deinit(&from);
-        return false;
-    }
-    c = chancache_find(&h->cache, to.local);
+    c = chancache_find(&h->cache, in->to.local);
     if (c == NULL) {
         /* not a channel (relay addresses included): service-unavailable */
     } else if (strcmp(ns, NS_LAST) == 0) {
-        char *contact = jid_bare(&from);
-        last_activity(h, iq, c, contact, now_ms);
-        free(contact);
+        last_activity(h, iq, c, in->sender, now_ms);
         handled = true;
     }
-    jid_deinit(&from);
-    jid_deinit(&to);
     return handled;
 }

@@ -15,6 +15,7 @@
 #include "cs_out.h"
 #include "cs_rate.h"
 #include "cs_roster.h"
+#include "cs_stanza.h"
 #include "cs_util.h"
 #include "cs_xml.h"
 
@@ -128,18 +129,10 @@ void bind_forget_all(struct home *h);
 void bind_unqueue(struct home *h, struct channel *c);
 
 /* chaniq.c */
-/* An inbound <presence/> whose 'to' is at our domain. */
-void home_presence(struct home *home, const struct xml_node *presence, int64_t now_ms);
 /* An inbound iq get/set to a channel JID.  Returns false when the home
  * serves no such query (the caller answers service-unavailable). */
-bool home_iq(struct home *home, const struct xml_node *iq, int64_t now_ms);
+bool home_iq(struct home *home, const struct stanza_in *iq);
 /* fanout.c */
-/* The link came up: start binding owners (a paced cursor over the
- * channels with an owner: subscribe, or probe those who approved). */
-void home_online(struct home *home, int64_t now_ms);
-/* The link went down: owner resources are unknown until re-probed;
- * cursors stop (they restart from online/resync). */
-void home_offline(struct home *home, int64_t now_ms);
 /* Starts sending every watcher that may hold a stale view its channel's
  * current status (a while after online, when probe answers are in). */
 void home_resync(struct home *home);

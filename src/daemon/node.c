@@ -100,10 +100,10 @@ static void on_granted(void *ud, const struct privilege *pv)
     uroster_granted(n->uroster, pv->domain, n->now_ms);
 }
 
-static bool on_roster_push(void *ud, const struct xml_node *iq, int64_t now_ms)
+static bool on_roster_push(void *ud, const struct stanza_in *iq)
 {
     struct node *n = ud;
-    n->now_ms = now_ms;
+    n->now_ms = iq->now_ms;
     return uroster_roster_push(n->uroster, iq);
 }
 

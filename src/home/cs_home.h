@@ -25,6 +25,7 @@
 
 #include "cs_homestate.h"
 #include "cs_out.h"
+#include "cs_stanza.h"
 #include "cs_xml.h"
 
 /* domain, roster and out must outlive the home.  Caller frees with
@@ -32,6 +33,16 @@
 struct home *home_new(const char *domain, struct roster *roster, const struct home_limits *limits,
                       const struct out *out);
 void home_free(struct home **home);
+
+/* An inbound <presence/> whose 'to' is at our domain, parsed once at
+ * dispatch. */
+void home_presence(struct home *home, const struct stanza_in *presence);
+/* The link came up: start binding owners (a paced cursor over the
+ * channels with an owner: subscribe, or probe those who approved). */
+void home_online(struct home *home, int64_t now_ms);
+/* The link went down: owner resources are unknown until re-probed;
+ * cursors stop (they restart from online/resync). */
+void home_offline(struct home *home, int64_t now_ms);
 
 /* Advances the cursors while the output has room.  Returns true when
  * they still have output to produce (call again once drained). */

@@ -442,14 +442,16 @@ static void presence_error(struct home *h, const struct xml_node *p, const char 
     }
 }
 
-void home_presence(struct home *h, const struct xml_node *p, int64_t now_ms)
+void home_presence(struct home *h, const struct stanza_in *in)
 {
-    const char *type = xml_attr(p, "type");
-    struct jid from, to, relay;
+    const struct xml_node *p = in->xml;
+    const char *type = in->type;
+    const struct jid *from = &in->from, *to = &in->to, *relay = &in->relay;
+    int64_t now_ms = in->now_ms;
     struct channel *c;
     char *contact;
     bool is_owner;
-    int r;
+    int r = in->relay_rc;
 
     h->now_ms = now_ms;
     if (type && strcmp(type, "error") != 0 && !is_subscription_type(type) &&
@@ -459,59 +461,52 @@ void home_presence(struct home *h, const struct xml_node *p, int64_t now_ms)
         home_reply_error(h, p, "modify", "bad-request");
         return;
     }
-    if (jid_parse(xml_attr(p, "from"), &from) != 0) {
+    if (!in->from_ok) {
         h->stats.bad_presence++;
         return; /* the server stamps from: nobody to answer */
     }
-    if (jid_parse(xml_attr(p, "to"), &to) != 0) {
+    if (!in->to_ok) {
         h->stats.bad_presence++;
         if (type == NULL || strcmp(type, "error") != 0)
             home_reply_error(h, p, "modify", "jid-malformed");
-        jid_deinit(&from);
         return;
     }
-    contact = jid_bare(&from);
-    if (to.local == NULL && from.local && fed_from_home(h, p, &from))
+    contact = xstrdup(in->sender);
+    if (to->local == NULL && from->local && fed_from_home(h, p, from))
         goto out; /* a remote channel we watch, talking to this node */
     if (type && strcmp(type, "error") == 0) {
-        if (!fed_vouch_error(h, &from, &to))
-            presence_error(h, p, contact, &to, now_ms);
+        if (!fed_vouch_error(h, from, to))
+            presence_error(h, p, contact, to, now_ms);
         goto out;
     }
     /* A node's lease requests are not a subscription flood: one per
      * remote channel it watches (doc/federation.md). */
     if (type && is_subscription_type(type) &&
-        !(from.local == NULL && xml_child(p, "lease", NS_FEDERATION)) &&
-        !(xml_child(p, "vouch", NS_FEDERATION) && fed_watching(h, &from)) &&
+        !(from->local == NULL && xml_child(p, "lease", NS_FEDERATION)) &&
+        !(xml_child(p, "vouch", NS_FEDERATION) && fed_watching(h, from)) &&
         !rate_allow(&h->rate, contact, now_ms)) {
         h->stats.rate_limited++;
         log_info("home: subscription flood from %s; dropping %s", contact, type);
         goto out;
     }
-    if (to.local == NULL) {
-        if ((type == NULL || strcmp(type, "unavailable") == 0) && from.local &&
-            privileged_presence(h, p, &from, contact, now_ms))
+    if (to->local == NULL) {
+        if ((type == NULL || strcmp(type, "unavailable") == 0) && from->local &&
+            privileged_presence(h, p, from, contact, now_ms))
             goto out;
         /* The bare component domain has no presence to share. */
         if (type && (strcmp(type, "subscribe") == 0 || strcmp(type, "probe") == 0))
             home_send_presence(h, h->domain, contact, "unsubscribed", NULL);
         goto out;
     }
-    r = jid_relay_parse(to.local, &relay);
-    if (r == 0 && xml_child(p, "vouch", NS_FEDERATION) && fed_vouched_answer(h, p, &from, &relay)) {
-        jid_deinit(&relay);
+    if (r == 0 && xml_child(p, "vouch", NS_FEDERATION) && fed_vouched_answer(h, p, from, relay))
         goto out;
-    }
-    if (r == 0 && !owner_relay(h, contact, &relay) && fed_presence(h, p, &from, &to, &relay)) {
-        jid_deinit(&relay);
+    if (r == 0 && !owner_relay(h, contact, relay) && fed_presence(h, p, from, to, relay))
         goto out;
-    }
     if (r == 0) {
-        char *relay_addr = jid_bare(&to);
+        char *relay_addr = jid_bare(to);
         if (type)
-            relay_answer(h, &relay, contact, type, relay_addr);
+            relay_answer(h, relay, contact, type, relay_addr);
         free(relay_addr);
-        jid_deinit(&relay);
         goto out;
     }
     if (r == CS_EINVAL) {
@@ -521,21 +516,21 @@ void home_presence(struct home *h, const struct xml_node *p, int64_t now_ms)
             home_reply_error(h, p, "modify", "jid-malformed");
         goto out;
     }
-    c = chancache_find(&h->cache, to.local);
+    c = chancache_find(&h->cache, to->local);
     if (c == NULL) {
         /* RFC 6121 8.5.1: no such channel. */
         if (type && (strcmp(type, "subscribe") == 0 || strcmp(type, "probe") == 0)) {
-            char *to_bare = jid_bare(&to);
+            char *to_bare = jid_bare(to);
             home_send_presence(h, to_bare, contact, "unsubscribed", NULL);
             free(to_bare);
         }
         goto out;
     }
-    if (from.local == NULL && homefed_presence(h, c, p, &from, contact))
+    if (from->local == NULL && homefed_presence(h, c, p, from, contact))
         goto out; /* a chanstat node subscribing with a lease */
-    if (from.local && xml_child(p, "vouch", NS_FEDERATION)) {
+    if (from->local && xml_child(p, "vouch", NS_FEDERATION)) {
         /* A node speaking for one of its users (doc/federation.md). */
-        char *vouched = homefed_vouched(h, c, p, &from);
+        char *vouched = homefed_vouched(h, c, p, from);
         if (vouched == NULL)
             goto out;
         free(contact);
@@ -546,11 +541,11 @@ void home_presence(struct home *h, const struct xml_node *p, int64_t now_ms)
     is_owner = c->owner && strcmp(contact, c->owner) == 0;
     if (type == NULL || strcmp(type, "unavailable") == 0) {
         if (is_owner)
-            owner_presence(h, c, p, &from, now_ms);
+            owner_presence(h, c, p, from, now_ms);
         goto out; /* presence from others to a channel means nothing */
     }
     if (strcmp(type, "probe") == 0) {
-        char *full = jid_full(&from);
+        char *full = jid_full(from);
         inbound_probe(h, c, contact, full);
         free(full);
     } else if (strcmp(type, "subscribe") == 0) {
@@ -566,8 +561,6 @@ void home_presence(struct home *h, const struct xml_node *p, int64_t now_ms)
     }
 out:
     free(contact);
-    jid_deinit(&from);
-    jid_deinit(&to);
 }
 
 /* ---- Link events and producers ---- */

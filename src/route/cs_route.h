@@ -23,6 +23,7 @@
 #include "cs_fed.h"
 #include "cs_home.h"
 #include "cs_out.h"
+#include "cs_stanza.h"
 #include "cs_xml.h"
 
 struct offline;
@@ -53,7 +54,7 @@ struct route *route_new(const char *domain, struct home *home, struct roster *ro
 void route_free(struct route **route);
 
 /* An inbound <message/> whose 'to' is at our domain. */
-void route_message(struct route *route, const struct xml_node *msg, int64_t now_ms);
+void route_message(struct route *route, const struct stanza_in *msg);
 /* The channel's owner can receive messages: queue its stored messages. */
 void route_flush(struct route *route, const char *channel);
 /* Writes stored messages while the output has room.  Returns true when

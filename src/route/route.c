@@ -22,6 +22,7 @@
 /* A message waiting for "is that domain a chanstat node?". */
 struct held {
     struct xml_node *msg;
+    struct jid from, target; /* parsed when it arrived (jid_copy) */
     char *domain;
     struct held *next;
 };
@@ -53,6 +54,8 @@ void route_free(struct route **rp)
         struct held *hd = r->held_head;
         r->held_head = hd->next;
         xml_free(hd->msg);
+        jid_deinit(&hd->from);
+        jid_deinit(&hd->target);
         free(hd->domain);
         free(hd);
     }
@@ -226,7 +229,8 @@ static bool mirror(struct route *r, const struct xml_node *msg, const struct jid
 
 /* Keeps msg until the target's domain said whether it is a chanstat
  * node (route_remote_known).  Bounded: HELD_MAX messages in all. */
-static void hold(struct route *r, const struct xml_node *msg, const char *domain)
+static void hold(struct route *r, const struct xml_node *msg, const struct jid *from,
+                 const struct jid *target)
 {
     struct held *hd;
     if (r->nheld >= HELD_MAX) {
@@ -235,7 +239,9 @@ static void hold(struct route *r, const struct xml_node *msg, const char *domain
     }
     hd = xcalloc(1, sizeof(*hd));
     hd->msg = xml_copy(msg);
-    hd->domain = xstrdup(domain);
+    jid_copy(from, &hd->from);
+    jid_copy(target, &hd->target);
+    hd->domain = xstrdup(target->domain);
     if (r->held_tail)
         r->held_tail->next = hd;
     else
@@ -271,7 +277,7 @@ static void relay_or_mirror(struct route *r, const struct xml_node *msg, const c
     if (k == 1)
         mirror(r, msg, from, target);
     else if (k == CS_EAGAIN)
-        hold(r, msg, target->domain);
+        hold(r, msg, from, target);
     else
         reply(r, msg, contact, target, false); /* no chanstat node: forbidden */
 }
@@ -282,7 +288,6 @@ void route_remote_known(void *ud, const char *domain, bool is_node)
     struct held **pp = &r->held_head, *last = NULL;
     while (*pp) {
         struct held *hd = *pp;
-        struct jid from, to, target;
         if (strcmp(hd->domain, domain) != 0) {
             last = hd;
             pp = &hd->next;
@@ -290,22 +295,15 @@ void route_remote_known(void *ud, const char *domain, bool is_node)
         }
         *pp = hd->next;
         r->nheld--;
-        if (jid_parse(xml_attr(hd->msg, "from"), &from) == 0) {
-            if (jid_parse(xml_attr(hd->msg, "to"), &to) == 0) {
-                if (to.local && jid_relay_parse(to.local, &target) == 0) {
-                    if (is_node) {
-                        mirror(r, hd->msg, &from, &target);
-                    } else {
-                        char *contact = jid_bare(&from);
-                        reply(r, hd->msg, contact, &target, false);
-                        free(contact);
-                    }
-                    jid_deinit(&target);
-                }
-                jid_deinit(&to);
-            }
-            jid_deinit(&from);
+        if (is_node) {
+            mirror(r, hd->msg, &hd->from, &hd->target);
+        } else {
+            char *contact = jid_bare(&hd->from);
+            reply(r, hd->msg, contact, &hd->target, false);
+            free(contact);
         }
+        jid_deinit(&hd->from);
+        jid_deinit(&hd->target);
         xml_free(hd->msg);
         free(hd->domain);
         free(hd);
@@ -315,36 +313,28 @@ void route_remote_known(void *ud, const char *domain, bool is_node)
         r->held_tail = NULL;
 }
 
-void route_message(struct route *r, const struct xml_node *msg, int64_t now_ms)
+void route_message(struct route *r, const struct stanza_in *in)
 {
-    const char *type = xml_attr(msg, "type");
-    struct jid from, to, relay;
+    const struct xml_node *msg = in->xml;
+    const char *type = in->type ? in->type : "normal";
+    const struct jid *from = &in->from, *to = &in->to;
+    int64_t now_ms = in->now_ms;
     struct strbuf sb = {0};
     char *contact = NULL;
     struct xml_node *clean = NULL; /* msg without <vouch/> */
-    int rc;
 
-    if (type == NULL)
-        type = "normal";
-    if (jid_parse(xml_attr(msg, "from"), &from) != 0)
+    if (!in->from_ok)
         return;
     if (strcmp(type, "error") == 0) {
         /* RFC 6120 8.3.1: never answered.  An error on the mirror path goes
          * back to the user it concerns; others (bounces of relayed mail)
          * end here. */
-        if (jid_parse(xml_attr(msg, "to"), &to) == 0) {
-            if (to.local && jid_relay_parse(to.local, &relay) == 0) {
-                mirror(r, msg, &from, &relay);
-                jid_deinit(&relay);
-            }
-            jid_deinit(&to);
-        }
-        jid_deinit(&from);
+        if (in->relay_rc == 0)
+            mirror(r, msg, from, &in->relay);
         return;
     }
-    if (jid_parse(xml_attr(msg, "to"), &to) != 0) {
+    if (!in->to_ok) {
         flush_reply_error(r, msg, "modify", "jid-malformed", NULL);
-        jid_deinit(&from);
         return;
     }
     xml_serialize(msg, XML_NS_COMPONENT, &sb);
@@ -352,22 +342,20 @@ void route_message(struct route *r, const struct xml_node *msg, int64_t now_ms)
         flush_reply_error(r, msg, "modify", "policy-violation", "message too large");
         goto out;
     }
-    contact = jid_bare(&from);
-    if (to.local == NULL) {
+    contact = xstrdup(in->sender);
+    if (to->local == NULL) {
         if (strcmp(type, "headline") != 0)
             flush_reply_error(r, msg, "cancel", "service-unavailable", NULL);
         goto out;
     }
-    rc = jid_relay_parse(to.local, &relay);
-    if (rc == 0) {
+    if (in->relay_rc == 0) {
         /* An owner answering a contact it talks to; else the mirror path
          * (federation); else an owner's first reply, or forbidden. */
-        if (!reply(r, msg, contact, &relay, true))
-            relay_or_mirror(r, msg, contact, &from, &relay);
-        jid_deinit(&relay);
+        if (!reply(r, msg, contact, &in->relay, true))
+            relay_or_mirror(r, msg, contact, from, &in->relay);
         goto out;
     }
-    if (rc == CS_EINVAL) {
+    if (in->relay_rc == CS_EINVAL) {
         flush_reply_error(r, msg, "modify", "jid-malformed", "the relay address names no bare JID");
         goto out;
     }
@@ -375,24 +363,24 @@ void route_message(struct route *r, const struct xml_node *msg, int64_t now_ms)
         const char *owner, *resource, *channel_jid, *via = NULL;
         const struct xml_node *m = msg;
         struct stored *s;
-        if (home_message_target(r->home, to.local, &owner, &resource, &channel_jid) != 0 ||
+        if (home_message_target(r->home, to->local, &owner, &resource, &channel_jid) != 0 ||
             owner == NULL) {
             /* RFC 6121 8.5.2: no such channel, or nobody behind it. */
             if (strcmp(type, "headline") != 0)
                 flush_reply_error(r, msg, "cancel", "service-unavailable", NULL);
             goto out;
         }
-        if (from.local && xml_child(msg, "vouch", NS_FEDERATION)) {
+        if (from->local && xml_child(msg, "vouch", NS_FEDERATION)) {
             /* A node passing on its user's message (the mirror path): the
              * owner sees the user's relay address here, as if the user
              * had written directly. */
             struct jid user;
-            if (jid_relay_parse(from.local, &user) != 0) {
+            if (jid_relay_parse(from->local, &user) != 0) {
                 flush_reply_error(r, msg, "modify", "jid-malformed", NULL);
                 goto out;
             }
-            if (user.local == NULL || !fed_may_vouch(&r->limits.fed, from.domain, user.domain)) {
-                log_warning("route: %s may not speak for %s@%s; refused", from.domain,
+            if (user.local == NULL || !fed_may_vouch(&r->limits.fed, from->domain, user.domain)) {
+                log_warning("route: %s may not speak for %s@%s; refused", from->domain,
                             user.local ? user.local : "", user.domain);
                 flush_reply_error(r, msg, "auth", "forbidden",
                                   "that node may not speak for that user");
@@ -402,14 +390,14 @@ void route_message(struct route *r, const struct xml_node *msg, int64_t now_ms)
             free(contact);
             contact = jid_bare(&user);
             jid_deinit(&user);
-            via = from.domain;
+            via = from->domain;
             clean = without_vouch(msg);
             m = clean;
             sb.len = 0;
             xml_serialize(clean, XML_NS_COMPONENT, &sb);
         }
-        conv_note(r, owner, contact, to.local, via);
-        s = flush_usage(r, to.local);
+        conv_note(r, owner, contact, to->local, via);
+        s = flush_usage(r, to->local);
         if (resource && s && s->count == 0) {
             char *from_addr = jid_relay_address(contact, r->domain);
             char *owner_full = flush_full_of(owner, resource);
@@ -426,16 +414,14 @@ void route_message(struct route *r, const struct xml_node *msg, int64_t now_ms)
             flush_reply_error(r, msg, "cancel", "service-unavailable", NULL);
             goto out;
         }
-        flush_store(r, m, to.local, contact, &sb, now_ms);
+        flush_store(r, m, to->local, contact, &sb, now_ms);
         if (resource)
-            route_flush(r, to.local); /* order kept: older ones first */
+            route_flush(r, to->local); /* order kept: older ones first */
     }
 out:
     xml_free(clean);
     strbuf_free(&sb);
     free(contact);
-    jid_deinit(&from);
-    jid_deinit(&to);
 }
 
 void route_tick(struct route *r, int64_t now_ms)

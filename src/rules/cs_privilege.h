@@ -16,6 +16,7 @@
 #include <stdbool.h>
 
 #include "cs_hash.h"
+#include "cs_stanza.h"
 #include "cs_xml.h"
 
 #define NS_PRIVILEGE_1 "urn:xmpp:privilege:1"
@@ -52,7 +53,7 @@ typedef bool privileges_serves_cb(void *ud, const char *domain);
  * and logged when serves says the domain is served (NULL: any), else
  * logged and ignored (a remote server speaks for nobody here); *granted_r
  * is then the record, else NULL.  false otherwise. */
-bool privileges_message(struct privileges *p, const struct xml_node *msg,
+bool privileges_message(struct privileges *p, const struct stanza_in *msg,
                         privileges_serves_cb *serves, void *ud, const struct privilege **granted_r);
 /* What domain's server granted, or NULL (nothing announced). */
 const struct privilege *privileges_of(const struct privileges *p, const char *domain);

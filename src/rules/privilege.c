@@ -56,15 +56,16 @@ bool privileges_presence(const struct privileges *p, const char *domain)
     return pv && pv->version >= 2 && pv->presence != PRIV_PRESENCE_NONE;
 }
 
-bool privileges_message(struct privileges *p, const struct xml_node *msg,
+bool privileges_message(struct privileges *p, const struct stanza_in *in,
                         privileges_serves_cb *serves, void *ud, const struct privilege **granted_r)
 {
+    const struct xml_node *msg = in->xml;
+    const struct jid *from = &in->from;
     static const char *const rosters[] = {"none", "get", "set", "both"};
     static const char *const messages[] = {"none", "outgoing"};
     static const char *const presences[] = {"none", "managed_entity", "roster"};
     const struct xml_node *priv = xml_child(msg, "privilege", NS_PRIVILEGE_2);
     struct privilege *pv;
-    struct jid from;
     size_t len;
     int version = 2;
 
@@ -73,23 +74,19 @@ bool privileges_message(struct privileges *p, const struct xml_node *msg,
         version = 1;
     }
     *granted_r = NULL;
-    if (priv == NULL || jid_parse(xml_attr(msg, "from"), &from) != 0)
+    if (priv == NULL || !in->from_ok)
         return false;
-    if (from.local || from.resource) {
-        /* Only a server speaks for its users. */
-        jid_deinit(&from);
-        return false;
-    }
-    if (serves && !serves(ud, from.domain)) {
+    if (from->local || from->resource)
+        return false; /* only a server speaks for its users */
+    if (serves && !serves(ud, from->domain)) {
         log_warning("privilege: ignoring an announcement from %s: not a domain whose users this "
                     "component serves",
-                    from.domain);
-        jid_deinit(&from);
+                    from->domain);
         return true;
     }
-    len = strlen(from.domain);
+    len = strlen(from->domain);
     pv = xcalloc(1, sizeof(*pv) + len + 1);
-    memcpy(pv->domain, from.domain, len + 1);
+    memcpy(pv->domain, from->domain, len + 1);
     pv->version = version;
     for (const struct xml_node *perm = xml_first_elem(priv); perm; perm = xml_next_elem(perm)) {
         const char *access = xml_attr(perm, "access"), *type = xml_attr(perm, "type");
@@ -113,7 +110,6 @@ bool privileges_message(struct privileges *p, const struct xml_node *msg,
                     "need not forward a closed session's unavailable); owners stay bound by "
                     "subscription",
                     pv->domain);
-    jid_deinit(&from);
     *granted_r = pv;
     return true;
 }

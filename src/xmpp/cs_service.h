@@ -72,7 +72,7 @@ struct service {
     void (*granted)(void *ud, const struct privilege *pv);
     /* An iq set of jabber:iq:roster at the domain (a server's roster push
      * to a privileged entity): true when the hook answered it. */
-    bool (*roster_push)(void *ud, const struct xml_node *iq, int64_t now_ms);
+    bool (*roster_push)(void *ud, const struct stanza_in *iq);
     void *hooks_ud;
     struct service_stats stats;
 };

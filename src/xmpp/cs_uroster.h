@@ -31,6 +31,7 @@
 
 #include "cs_out.h"
 #include "cs_privilege.h"
+#include "cs_stanza.h"
 #include "cs_xml.h"
 
 struct store;
@@ -92,7 +93,7 @@ void uroster_forget(struct uroster *u, const char *user, const char *channel);
  * result, and an item chanstat pushed that the push removes is the user's
  * removal (the removed callback); returns true.  false otherwise (not
  * ours to answer). */
-bool uroster_roster_push(struct uroster *u, const struct xml_node *iq);
+bool uroster_roster_push(struct uroster *u, const struct stanza_in *iq);
 /* Writes while there is room, a bounded amount per call; true when it
  * stopped for that bound (call again soon). */
 bool uroster_pump(struct uroster *u, int64_t now_ms);

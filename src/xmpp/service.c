@@ -218,7 +218,7 @@ static void gateway_set(struct service *svc, const struct iq_ctx *q)
 /* XEP-0012 on a channel: the home knows who may see it (chaniq.c). */
 static void last_activity(struct service *svc, const struct iq_ctx *q)
 {
-    if (!home_iq(svc->home, q->iq, q->now_ms))
+    if (!home_iq(svc->home, q->in))
         service_error(svc, q->iq, "cancel", "service-unavailable", NULL);
 }
 
@@ -239,23 +239,23 @@ static const struct iq_handler *find_handler(const struct service *svc, unsigned
  * sync, federation discovery) when its id and sender match one in the
  * registry, which calls its requester back; anything else is dropped
  * (RFC 6120 8.3.1 for errors). */
-static void iq_answer(struct service *svc, const struct xml_node *iq, int64_t now_ms)
+static void iq_answer(struct service *svc, const struct stanza_in *in)
 {
-    if (svc->iqwait == NULL || !iqwait_answer(svc->iqwait, iq, now_ms))
-        log_debug("service: dropping an iq %s with id %s: no request of ours awaits it",
-                  xml_attr(iq, "type"), xml_attr(iq, "id") ? xml_attr(iq, "id") : "(none)");
+    if (svc->iqwait == NULL || !iqwait_answer(svc->iqwait, in))
+        log_debug("service: dropping an iq %s with id %s: no request of ours awaits it", in->type,
+                  xml_attr(in->xml, "id") ? xml_attr(in->xml, "id") : "(none)");
 }
 
-static void handle_iq(struct service *svc, const struct xml_node *iq, const struct jid *from,
-                      const struct jid *to, int64_t now_ms)
+static void handle_iq(struct service *svc, const struct stanza_in *in)
 {
-    const char *type = xml_attr(iq, "type");
+    const struct xml_node *iq = in->xml;
+    const char *type = in->type;
+    const struct jid *to = &in->to;
     const struct iq_handler *h;
-    struct iq_ctx q = {.iq = iq, .from = from, .now_ms = now_ms};
-    char *requester;
+    struct iq_ctx q = {.iq = iq, .in = in, .from = &in->from, .now_ms = in->now_ms};
 
     if (type && (strcmp(type, "result") == 0 || strcmp(type, "error") == 0)) {
-        iq_answer(svc, iq, now_ms);
+        iq_answer(svc, in);
         return;
     }
     /* RFC 6120 8.2.3: an iq needs an id and a type of get/set, and a
@@ -275,8 +275,7 @@ static void handle_iq(struct service *svc, const struct xml_node *iq, const stru
     q.channel = to->local;
     if (!to->local && !to->resource && strcmp(type, "set") == 0 && svc->roster_push &&
         strcmp(q.payload->name, "query") == 0 && xml_ns(q.payload) &&
-        strcmp(xml_ns(q.payload), "jabber:iq:roster") == 0 &&
-        svc->roster_push(svc->hooks_ud, iq, now_ms))
+        strcmp(xml_ns(q.payload), "jabber:iq:roster") == 0 && svc->roster_push(svc->hooks_ud, in))
         return;
     /* A full JID at the domain or a channel names no entity we serve;
      * RFC 6121 8.5.1: an iq to no such channel gets service-unavailable. */
@@ -293,10 +292,8 @@ static void handle_iq(struct service *svc, const struct xml_node *iq, const stru
         service_error(svc, iq, "cancel", "service-unavailable", NULL);
         return;
     }
-    requester = jid_bare(from);
-    q.requester = requester;
+    q.requester = in->sender;
     h->handle(svc, &q);
-    free(requester);
 }
 
 static void handle_message(struct service *svc, const struct xml_node *msg)
@@ -317,29 +314,28 @@ static bool serves(void *ud, const char *domain)
     return home_serves(svc->home, domain);
 }
 
-void service_handle(struct service *svc, const struct xml_node *stanza, int64_t now_ms)
+/* Dispatch of one stanza parsed once (cs_stanza.h). */
+static void dispatch(struct service *svc, const struct stanza_in *in)
 {
-    const char *from = xml_attr(stanza, "from");
-    const char *to = xml_attr(stanza, "to");
-    const char *type = xml_attr(stanza, "type");
-    struct jid from_jid, to_jid;
+    const struct xml_node *stanza = in->xml;
+    const char *type = in->type;
     const struct privilege *granted = NULL;
 
     if (type && strcmp(type, "error") == 0) {
         /* RFC 6120 8.3.1: never answered with an error.  Still news when
          * an owner's server refused binding (retried on a timer): the
          * home only records it. */
-        if (svc->home && strcmp(stanza->name, "presence") == 0)
-            home_presence(svc->home, stanza, now_ms);
-        else if (strcmp(stanza->name, "iq") == 0)
-            iq_answer(svc, stanza, now_ms); /* a user's server or a remote node */
-        else if (svc->route && strcmp(stanza->name, "message") == 0)
-            route_message(svc->route, stanza, now_ms); /* the mirror path's errors */
+        if (svc->home && in->kind == STANZA_PRESENCE)
+            home_presence(svc->home, in);
+        else if (in->kind == STANZA_IQ)
+            iq_answer(svc, in); /* a user's server or a remote node */
+        else if (svc->route && in->kind == STANZA_MESSAGE)
+            route_message(svc->route, in); /* the mirror path's errors */
         else
             svc->stats.dropped++;
         return;
     }
-    if (from == NULL || jid_parse(from, &from_jid) != 0) {
+    if (!in->from_ok) {
         /* The server stamps 'from'; without a valid one there is nobody
          * to answer. */
         log_debug("service: dropping <%s/> with missing or invalid from", stanza->name);
@@ -353,39 +349,41 @@ void service_handle(struct service *svc, const struct xml_node *stanza, int64_t 
             svc->stats.dropped++;
         else
             service_error(svc, stanza, "modify", "policy-violation", "stanza too large");
-        jid_deinit(&from_jid);
         return;
     }
-    if (to == NULL || jid_parse(to, &to_jid) != 0) {
+    if (!in->to_ok) {
         service_error(svc, stanza, "modify", "jid-malformed", NULL);
-        jid_deinit(&from_jid);
         return;
     }
-    if (strcasecmp(to_jid.domain, svc->domain) != 0) {
+    if (strcasecmp(in->to.domain, svc->domain) != 0) {
         log_debug("service: dropping <%s/> addressed to foreign domain %s", stanza->name,
-                  to_jid.domain);
+                  in->to.domain);
         svc->stats.dropped++;
-        jid_deinit(&from_jid);
-        jid_deinit(&to_jid);
         return;
     }
-    if (strcmp(stanza->name, "message") == 0 && to_jid.local == NULL &&
-        privileges_message(&svc->priv, stanza, svc->home ? serves : NULL, svc, &granted)) {
+    if (in->kind == STANZA_MESSAGE && in->to.local == NULL &&
+        privileges_message(&svc->priv, in, svc->home ? serves : NULL, svc, &granted)) {
         /* A server's XEP-0356 announcement: recorded, never answered. */
         if (granted && svc->granted)
             svc->granted(svc->hooks_ud, granted);
-    } else if (strcmp(stanza->name, "iq") == 0)
-        handle_iq(svc, stanza, &from_jid, &to_jid, now_ms);
-    else if (strcmp(stanza->name, "message") == 0 && svc->route)
-        route_message(svc->route, stanza, now_ms);
-    else if (strcmp(stanza->name, "message") == 0)
+    } else if (in->kind == STANZA_IQ)
+        handle_iq(svc, in);
+    else if (in->kind == STANZA_MESSAGE && svc->route)
+        route_message(svc->route, in);
+    else if (in->kind == STANZA_MESSAGE)
         handle_message(svc, stanza);
-    else if (strcmp(stanza->name, "presence") == 0 && svc->home)
-        home_presence(svc->home, stanza, now_ms);
-    else if (strcmp(stanza->name, "presence") == 0)
+    else if (in->kind == STANZA_PRESENCE && svc->home)
+        home_presence(svc->home, in);
+    else if (in->kind == STANZA_PRESENCE)
         svc->stats.dropped++; /* RFC 6121 8.5.1: presence to nobody: ignored */
     else
         svc->stats.dropped++;
-    jid_deinit(&from_jid);
-    jid_deinit(&to_jid);
+}
+
+void service_handle(struct service *svc, const struct xml_node *stanza, int64_t now_ms)
+{
+    struct stanza_in in;
+    stanza_in_parse(&in, stanza, now_ms);
+    dispatch(svc, &in);
+    stanza_in_deinit(&in);
 }

@@ -23,6 +23,7 @@
 /* One iq get/set being answered.  Everything borrowed for the call. */
 struct iq_ctx {
     const struct xml_node *iq;
+    const struct stanza_in *in;     /* the iq, parsed once at dispatch */
     const struct xml_node *payload; /* the one child element */
     const struct jid *from;         /* the sender, parsed */
     const char *requester;          /* its bare JID */

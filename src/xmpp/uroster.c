@@ -554,23 +554,19 @@ static bool pushed(struct uroster *u, const char *user, const char *channel)
     return has;
 }
 
-bool uroster_roster_push(struct uroster *u, const struct xml_node *iq)
+bool uroster_roster_push(struct uroster *u, const struct stanza_in *in)
 {
+    const struct xml_node *iq = in->xml;
     const struct xml_node *q = xml_child(iq, "query", NS_ROSTER);
     const struct privilege *pv;
     struct xml_node *r;
-    struct jid from;
-    char *user;
+    const char *user = in->sender;
 
-    if (q == NULL || jid_parse(xml_attr(iq, "from"), &from) != 0)
+    if (q == NULL || !in->from_ok)
         return false;
-    pv = from.local && !from.resource ? grant_of(u, from.domain) : NULL;
-    if (pv == NULL || !may_read(pv)) {
-        jid_deinit(&from);
+    pv = in->from.local && !in->from.resource ? grant_of(u, in->from.domain) : NULL;
+    if (pv == NULL || !may_read(pv))
         return false;
-    }
-    user = jid_bare(&from);
-    jid_deinit(&from);
     for (const struct xml_node *e = xml_first_elem(q); e; e = xml_next_elem(e)) {
         const char *sub = xml_attr(e, "subscription");
         char *channel;
@@ -587,7 +583,6 @@ bool uroster_roster_push(struct uroster *u, const struct xml_node *iq)
         }
         free(channel);
     }
-    free(user);
     r = stanza_iq_result(iq, u->domain);
     if (out_stanza(u->out, r) != 0)
         log_debug("uroster: answer to a roster push not sent: link down");
