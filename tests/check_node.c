@@ -689,6 +689,29 @@ START_TEST(test_commits_counted_tick)
 }
 END_TEST
 
+/* Routing's own commits: the conversation memory written at a tick and
+ * the deletion of stored messages once written to the socket. */
+START_TEST(test_commits_counted_routing)
+{
+    struct commit_probe p;
+    node_online(node, now_ms);
+    node_tick(node, now_ms);
+    /* Stored while the owner is away, then flushed when it comes. */
+    one("<message from='w@b.test/r' to='" CH "' id='m1' type='chat'><body>hi</body></message>");
+    one("<presence from='o@a.test/pc' to='" CH "'/>");
+    probe_start(&p);
+    node_drained(node, now_ms);
+    probe_check(&p, "delivered messages");
+    ck_assert_int_eq(count("SELECT count(*) FROM offline"), 0);
+    /* The contact's message made a conversation, written at the next tick. */
+    now_ms += NODE_TICK_MS;
+    probe_start(&p);
+    node_tick(node, now_ms);
+    probe_check(&p, "conversations");
+    ck_assert_int_eq(count("SELECT count(*) FROM conversation"), 1);
+}
+END_TEST
+
 /* A page of edits made by another connection, applied at a tick. */
 START_TEST(test_commits_counted_edits)
 {
@@ -769,6 +792,7 @@ int main(void)
     tcase_add_test(tc, test_commits_counted_pump_and_batch);
     tcase_add_test(tc, test_commits_counted_tick);
     tcase_add_test(tc, test_commits_counted_edits);
+    tcase_add_test(tc, test_commits_counted_routing);
     tcase_add_test(tc, test_commits_counted_link_loss);
     tcase_add_test(tc, test_commit_failure_at_link_loss_counted);
     suite_add_tcase(s, tc);

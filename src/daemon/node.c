@@ -155,6 +155,17 @@ static void c_splice(void *ud, size_t from, size_t to, const char *repl, size_t 
         n->sink->splice(n->sink->ud, from, to, repl, len);
 }
 
+static bool commit_or_take_back(struct node *n, enum take_back how, size_t from, int64_t now_ms,
+                                const char *what);
+
+/* Routing's commits (conversation memory, delivered messages) go through
+ * the one commit path; a failure is rolled back and retried by routing,
+ * nothing else is taken back. */
+static bool commit_for_route(void *ud, const char *what)
+{
+    return commit_or_take_back(ud, TAKE_BACK_NOTHING, 0, 0, what);
+}
+
 struct node *node_new(const struct config *cfg, struct store *store, const struct out *sink,
                       char *err, size_t errlen)
 {
@@ -197,7 +208,10 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
         n->offline = offline_new(store, err, errlen);
     if (n->offline)
         n->changes = changes_new(store, err, errlen);
-    if (n->changes && changes_at_start(n->changes) != 0) {
+    /* The trim at start is a commit like the others: timed and counted. */
+    if (n->changes && (roster_tx_begin(n->roster) != 0 || changes_at_start(n->changes) != 0 ||
+                       !commit_or_take_back(n, TAKE_BACK_NOTHING, 0, 0, "change log at start"))) {
+        roster_tx_rollback(n->roster);
         snprintf(err, errlen, "cannot trim the change log");
         changes_free(&n->changes);
     }
@@ -211,6 +225,7 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     n->home = home_new(cfg->domain, n->roster, &hl, out);
     fed_use_iqwait(n->home, n->iqwait);
     n->route = route_new(cfg->domain, n->home, n->roster, n->offline, &rl, out);
+    route_on_commit(n->route, commit_for_route, n);
     home_on_deliverable(n->home, on_deliverable, n);
     fed_on_remote_known(n->home, route_remote_known, n->route);
     service_init(&n->svc, cfg->domain, n->home, n->route, out);
@@ -239,9 +254,6 @@ static void clear_taken(struct node *n)
         free(n->taken[i].error);
     n->ntaken = 0;
 }
-
-static bool commit_or_take_back(struct node *n, enum take_back how, size_t from, int64_t now_ms,
-                                const char *what);
 
 void node_free(struct node **np)
 {

@@ -224,7 +224,7 @@ void conv_persist(struct route *r)
         conv_write_failed(r);
         return;
     }
-    if (roster_tx_commit(r->roster) != 0) {
+    if (!route_commit(r, "conversations")) {
         conv_write_failed(r);
         return;
     }

@@ -47,11 +47,18 @@ struct route_stats {
     unsigned long mirrored; /* passed on along the federation mirror path */
 };
 
+/* Commits the open transaction for routing (conversation memory, the
+ * deletion of delivered messages): true when committed; on failure it is
+ * rolled back.  The node registers its one commit path here, which times
+ * and counts every commit; without one, routing commits by itself. */
+typedef bool route_commit_cb(void *ud, const char *what);
+
 /* All pointers must outlive the route.  Caller frees with route_free(). */
 struct route *route_new(const char *domain, struct home *home, struct roster *roster,
                         struct offline *offline, const struct route_limits *limits,
                         const struct out *out);
 void route_free(struct route **route);
+void route_on_commit(struct route *route, route_commit_cb *cb, void *ud);
 
 /* An inbound <message/> whose 'to' is at our domain. */
 void route_message(struct route *route, const struct stanza_in *msg);

@@ -274,6 +274,16 @@ bool route_pump(struct route *r, int64_t now_ms)
     return false;
 }
 
+bool route_commit(struct route *r, const char *what)
+{
+    if (r->commit)
+        return r->commit(r->commit_ud, what);
+    if (roster_tx_commit(r->roster) == 0)
+        return true;
+    roster_tx_rollback(r->roster);
+    return false;
+}
+
 int route_drained(struct route *r)
 {
     int rc = 0;
@@ -283,10 +293,12 @@ int route_drained(struct route *r)
         return CS_EDB;
     for (size_t i = 0; i < r->nsent && rc == 0; i++)
         rc = offline_delete(r->offline, r->sent[i].id);
-    if (rc != 0 || roster_tx_commit(r->roster) != 0) {
+    if (rc != 0) {
         roster_tx_rollback(r->roster);
         return CS_EDB;
     }
+    if (!route_commit(r, "delivered messages"))
+        return CS_EDB;
     for (size_t i = 0; i < r->nsent; i++) {
         struct stored *s = r->sent[i].s;
         s->count--;

@@ -64,6 +64,12 @@ void route_free(struct route **rp)
     *rp = NULL;
 }
 
+void route_on_commit(struct route *r, route_commit_cb *cb, void *ud)
+{
+    r->commit = cb;
+    r->commit_ud = ud;
+}
+
 void route_reload(struct route *r)
 {
     flush_free_usage(r);

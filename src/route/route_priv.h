@@ -43,6 +43,8 @@ struct route {
     struct offline *offline;
     struct route_limits limits;
     const struct out *out;
+    route_commit_cb *commit; /* route_on_commit(), or NULL */
+    void *commit_ud;
     /* flush.c: the store's usage and the flush cursor */
     struct hash usage; /* channel -> struct stored * */
     size_t usage_sweep_at;
@@ -103,5 +105,9 @@ int flush_forward(struct route *r, const struct xml_node *msg, const char *from,
                   int64_t delayed);
 /* bare/resource; caller frees. */
 char *flush_full_of(const char *bare, const char *resource);
+
+/* flush.c: commits the open transaction through the registered path
+ * (cs_route.h); what names it in the log.  True when committed. */
+bool route_commit(struct route *r, const char *what);
 
 #endif
