@@ -639,6 +639,91 @@ START_TEST(test_discovery_answered_by_the_domain_only)
 }
 END_TEST
 
+/* ---- The wall clock moves, deadlines do not ----
+ *
+ * Both nodes get a wall clock the test steps by an hour, forward and
+ * back, as NTP or an admin would: every deadline runs on the monotonic
+ * now_ms, so the lease at the home, the renewal, the retry after an
+ * error and the timeout of an unanswered request fire when they are due
+ * and at no other time; only what is stored (a lease's end in
+ * node_lease) follows the wall clock. */
+static int64_t wall_offset_ms; /* wall - monotonic */
+
+static int64_t fake_wall_minus_mono(void *ud)
+{
+    (void)ud;
+    return wall_offset_ms;
+}
+
+static const struct cs_clock fake_clock = {fake_wall_minus_mono, NULL};
+
+/* Ticks in steps of 10 s up to `to` ms after t0, counting renewals. */
+static void tick_until(int64_t t0, int64_t to)
+{
+    while (now_ms - t0 < to)
+        tick(10000);
+}
+
+static int lease_rows(void)
+{
+    return count(&B, "SELECT count(*) FROM node_lease");
+}
+
+START_TEST(test_wall_clock_steps_move_no_deadline)
+{
+    static const int64_t hour = 3600 * 1000;
+    int64_t t0, t1, stored;
+
+    wall_offset_ms = INT64_C(1800000000000) - now_ms; /* a plausible wall clock */
+    node_use_clock(A.node, &fake_clock);
+    node_use_clock(B.node, &fake_clock);
+    carol_online("on");
+    subscribe("w1@a.test");
+    t0 = now_ms; /* the lease of 600 s starts; renewal due at 540 s */
+    stored = count(&B, "SELECT expires FROM node_lease");
+    ck_assert_int_eq(stored, (t0 + wall_offset_ms) / 1000 + 600);
+
+    /* An hour forward: nothing is due early. */
+    wall_offset_ms += hour;
+    renewals = 0;
+    tick_until(t0, 530 * 1000);
+    ck_assert_uint_eq(renewals, 0);
+    ck_assert_int_eq(lease_rows(), 1);
+    /* The renewal comes when due (540 s), not an hour early or late. */
+    tick_until(t0, 550 * 1000);
+    ck_assert_uint_eq(renewals, 1);
+    t1 = now_ms; /* the home granted a fresh lease at about t1 */
+    /* What is stored follows the wall clock, stepped an hour. */
+    stored = count(&B, "SELECT expires FROM node_lease");
+    ck_assert_int_ge(stored, (t1 - 10000 + wall_offset_ms) / 1000 + 600);
+    ck_assert_int_le(stored, (t1 + wall_offset_ms) / 1000 + 600);
+
+    /* Two hours back, and the node stops renewing: the home's lease ends
+     * 600 s after it was granted, not an hour late. */
+    wall_offset_ms -= 2 * hour;
+    drop_to_b = true;
+    tick_until(t1, 580 * 1000);
+    ck_assert_int_eq(lease_rows(), 1);
+    tick_until(t1, 620 * 1000);
+    ck_assert_int_eq(lease_rows(), 0);
+
+    /* The node's own lease ran out too (A sees no answer to its renewals):
+     * it retries every on_error_retry_time (20 s) plus the request's
+     * timeout (30 s), as it would without a clock step. */
+    wall_offset_ms += 2 * hour;
+    renewals = 0;
+    t0 = now_ms;
+    tick_until(t0, 200 * 1000);
+    ck_assert_uint_ge(renewals, 3);
+    ck_assert_uint_le(renewals, 5);
+    /* The link comes back: the next retry is answered and the lease is
+     * there again within one retry period. */
+    drop_to_b = false;
+    tick_until(now_ms, 60 * 1000);
+    ck_assert_int_eq(lease_rows(), 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fed");
@@ -649,6 +734,7 @@ int main(void)
     tcase_add_test(tc, test_last_watcher_cancels_after_linger);
     tcase_add_test(tc, test_lease_renewed_and_expired);
     tcase_add_test(tc, test_huge_or_bad_lease_from_home);
+    tcase_add_test(tc, test_wall_clock_steps_move_no_deadline);
     tcase_add_test(tc, test_unknown_channel_and_non_nodes);
     tcase_add_test(tc, test_gateway_prompt);
     tcase_add_test(tc, test_restart_renews_at_once);

@@ -20,8 +20,27 @@ void *xrealloc(void *ptr, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 
-/* Monotonic clock in milliseconds. */
+/* Monotonic clock in milliseconds: the now_ms every function of the core
+ * takes, for every deadline (timers, leases, retries, rate buckets,
+ * timeouts).  Read only by the daemon and the link. */
 int64_t cs_now_ms(void);
+
+/* The wall clock as the core sees it: a port the daemon registers at
+ * wiring time.  It turns a monotonic now_ms into wall-clock milliseconds
+ * at the one boundary where a time is stored or shown (delay stamps, last
+ * seen, when a stored message arrived, a lease's end as stored for
+ * chanstatctl).  No deadline goes through it, so a step of the wall clock
+ * (NTP, an admin) moves no timer.  Tests give one whose wall clock they
+ * move. */
+struct cs_clock {
+    int64_t (*wall_minus_mono_ms)(void *ud); /* wall - monotonic, at the call */
+    void *ud;
+};
+/* mono_ms (a now_ms) in wall-clock ms.  clock NULL: mono_ms is taken as
+ * the wall time too (tests that drive a single clock). */
+int64_t cs_wall_of(const struct cs_clock *clock, int64_t mono_ms);
+/* The system's clocks as a struct cs_clock (what the daemon registers). */
+int64_t cs_system_wall_minus_mono(void *unused);
 /* Wall clock in milliseconds since the epoch.  Read only at
  * the edge (the daemon); the core gets the time passed in. */
 int64_t cs_wall_ms(void);

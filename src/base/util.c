@@ -71,6 +71,17 @@ int64_t cs_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t cs_wall_of(const struct cs_clock *clock, int64_t mono_ms)
+{
+    return clock ? mono_ms + clock->wall_minus_mono_ms(clock->ud) : mono_ms;
+}
+
+int64_t cs_system_wall_minus_mono(void *unused)
+{
+    (void)unused;
+    return cs_wall_ms() - cs_now_ms();
+}
+
 void cs_sha1_hex(const void *data, size_t len, char out[41])
 {
     unsigned char md[EVP_MAX_MD_SIZE];

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cs_error.h"
+#include "cs_config.h"
 #include "cs_jid.h"
 #include "cs_log.h"
 #include "cs_stanza.h"
@@ -44,7 +45,7 @@ static void last_activity(struct home *h, const struct xml_node *iq, struct chan
     }
     res = stanza_iq_result(iq, h->domain);
     rq = xml_add_child(res, "query", NS_LAST);
-    s = v.show == SHOW_UNAVAILABLE ? now_ms / 1000 - v.last_seen : 0;
+    s = v.show == SHOW_UNAVAILABLE ? cs_wall_of(h->clock, now_ms) / MS_PER_S - v.last_seen : 0;
     snprintf(secs, sizeof(secs), "%lld", s < 0 ? 0 : s);
     xml_set_attr(rq, "seconds", secs);
     send_result(h, res);
@@ -59,7 +60,6 @@ bool home_iq(struct home *h, const struct stanza_in *in)
     const char *ns = xml_ns(q);
     bool handled = false;
 
-    h->now_ms = now_ms;
     if (q == NULL || ns == NULL || strcmp(xml_attr(iq, "type"), "get") != 0 ||
         strcmp(q->name, "query") != 0)
         return false;

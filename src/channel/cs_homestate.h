@@ -56,7 +56,10 @@ struct home {
     struct chancache cache;
     struct rate_limiter rate;
     struct home_stats stats;
-    int64_t now_ms;        /* the time of the current entry point (passed in) */
+    const struct cs_clock *clock; /* wall clock for stored times (cs_util.h); NULL: now_ms */
+    /* homefed.c: leases granted to nodes, by monotonic deadline. */
+    struct hash leases; /* "channel\nnode" -> struct lease * */
+    bool leases_loaded;
     unsigned online_epoch; /* counts link (re)connects */
     struct strbuf scratch; /* one fan-out stanza */
     home_deliverable_cb *deliverable;
@@ -110,8 +113,8 @@ int home_change(struct home *h, const char *channel, struct channel *c, const ch
 bool home_owner_privileged(const struct home *h, const char *owner);
 
 /* fanout.c: c's status changed (or its watchers must be told again). */
-void fanout_queue(struct home *h, struct channel *c);
-bool fanout_pump(struct home *h);
+void fanout_queue(struct home *h, struct channel *c, int64_t now_ms);
+bool fanout_pump(struct home *h, int64_t now_ms);
 void fanout_stop(struct home *h);
 /* c is being freed or the cache forgotten: take it off the queue. */
 void fanout_forget_all(struct home *h);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs_config.h"
 #include "cs_error.h"
 #include "cs_log.h"
 #include "cs_homestate.h"
@@ -30,14 +31,14 @@
 /* Keeps channel_state in step: whether watchers are shown "available",
  * and the last-seen time: when the owner left, or, while available, when
  * it became so (after a crash that is the best known last sighting). */
-static void persist_shown(struct home *h, struct channel *c)
+static void persist_shown(struct home *h, struct channel *c, int64_t now_ms)
 {
     struct status_view v;
     bool shown;
     status_set_view(&c->status, &v);
     shown = v.show != SHOW_UNAVAILABLE;
     if (shown && !c->shown)
-        v.last_seen = h->now_ms / 1000;
+        v.last_seen = cs_wall_of(h->clock, now_ms) / MS_PER_S;
     else if (shown)
         v.last_seen = c->saved_last_seen;
     if (shown == c->shown && v.last_seen == c->saved_last_seen)
@@ -50,11 +51,11 @@ static void persist_shown(struct home *h, struct channel *c)
     c->saved_last_seen = v.last_seen;
 }
 
-void fanout_queue(struct home *h, struct channel *c)
+void fanout_queue(struct home *h, struct channel *c, int64_t now_ms)
 {
     if (c->remote == NULL) {
         /* A remote channel's state lives at its home. */
-        persist_shown(h, c);
+        persist_shown(h, c, now_ms);
         chancache_resources_dirty(&h->cache, c);
     }
     free(c->fan_body);
@@ -124,9 +125,16 @@ static bool run_channel(struct home *h, struct channel *c, unsigned *budget)
     return true;
 }
 
+struct shown_ctx {
+    struct home *h;
+    int64_t now_ms;
+};
+
 static void on_shown(void *ud, const char *name)
 {
-    struct home *h = ud;
+    struct shown_ctx *sc = ud;
+    struct home *h = sc->h;
+    int64_t now_ms = sc->now_ms;
     struct channel *c;
     free(h->resync_after);
     h->resync_after = xstrdup(name);
@@ -134,12 +142,13 @@ static void on_shown(void *ud, const char *name)
         return; /* done in the first phase */
     c = chancache_find(&h->cache, name);
     if (c)
-        fanout_queue(h, c);
+        fanout_queue(h, c, now_ms);
 }
 
 /* Queues the next resync step.  false when the resync is complete. */
-static bool resync_step(struct home *h)
+static bool resync_step(struct home *h, int64_t now_ms)
 {
+    struct shown_ctx sc = {h, now_ms};
     int n = 0;
     if (h->resync_after == NULL) {
         while (h->resync_index < h->cache.n) {
@@ -147,20 +156,20 @@ static bool resync_step(struct home *h)
             /* Already told everyone since the link came up (an owner's
              * answer to the probe): not again. */
             if (c->synced_epoch != h->online_epoch || c->fan_queued) {
-                fanout_queue(h, c);
+                fanout_queue(h, c, now_ms);
                 return true;
             }
         }
         h->resync_after = xstrdup("");
     }
-    if (roster_shown_page(h->roster, h->resync_after, RESYNC_PAGE, on_shown, h, &n) != 0) {
+    if (roster_shown_page(h->roster, h->resync_after, RESYNC_PAGE, on_shown, &sc, &n) != 0) {
         log_error("home: resync: reading channel states failed; resync cut short");
         return false;
     }
     return n > 0;
 }
 
-bool fanout_pump(struct home *h)
+bool fanout_pump(struct home *h, int64_t now_ms)
 {
     unsigned budget = FANOUT_STEP;
     for (;;) {
@@ -174,7 +183,7 @@ bool fanout_pump(struct home *h)
         if (out_room(h->out) == 0 || budget == 0)
             return true;
         budget = budget > 64 ? budget - 64 : 0; /* a resync step loads a channel */
-        if (!resync_step(h)) {
+        if (!resync_step(h, now_ms)) {
             h->resync_active = false;
             free(h->resync_after);
             h->resync_after = NULL;

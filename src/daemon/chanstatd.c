@@ -99,34 +99,34 @@ static void on_repump(struct loop *loop, void *ud)
     struct daemon *d = ud;
     d->repump = NULL;
     if (link_online(d->link))
-        node_pump(d->node, cs_wall_ms());
+        node_pump(d->node, cs_now_ms());
     after(d);
 }
 
 static void on_writable(struct link *link, void *ud)
 {
     struct daemon *d = ud;
-    node_writable(d->node, cs_wall_ms());
+    node_writable(d->node, cs_now_ms());
     after(d);
 }
 
 static void on_online(struct link *link, void *ud)
 {
     struct daemon *d = ud;
-    node_online(d->node, cs_wall_ms());
+    node_online(d->node, cs_now_ms());
     after(d);
 }
 
 static void on_offline(struct link *link, void *ud)
 {
     struct daemon *d = ud;
-    node_offline(d->node, cs_wall_ms());
+    node_offline(d->node, cs_now_ms());
 }
 
 static void on_drained(struct link *link, void *ud)
 {
     struct daemon *d = ud;
-    node_drained(d->node, cs_wall_ms());
+    node_drained(d->node, cs_now_ms());
     after(d);
 }
 
@@ -135,14 +135,14 @@ static void on_drained(struct link *link, void *ud)
 static void on_batch_end(struct link *link, void *ud)
 {
     struct daemon *d = ud;
-    node_batch_end(d->node, cs_wall_ms());
+    node_batch_end(d->node, cs_now_ms());
     after(d);
 }
 
 static void on_stanza(struct link *link, struct xml_node *stanza, void *ud)
 {
     struct daemon *d = ud;
-    node_stanza(d->node, stanza, cs_wall_ms());
+    node_stanza(d->node, stanza, cs_now_ms());
 }
 
 static void on_closed(struct link *link, void *ud)
@@ -157,10 +157,12 @@ static void on_tick(struct loop *loop, void *ud)
     d->tick = loop_timer_add(loop, NODE_TICK_MS, on_tick, d);
     node_note_link(d->node, link_stats(d->link)->connects);
     if (link_online(d->link)) {
-        node_tick(d->node, cs_wall_ms());
+        node_tick(d->node, cs_now_ms());
         after(d);
     }
 }
+
+static const struct cs_clock system_clock = {cs_system_wall_minus_mono, NULL};
 
 static int64_t clock_us(void)
 {
@@ -292,6 +294,9 @@ int main(int argc, char **argv)
     /* Nothing is loaded here: channels are read on first use, so start-up
      * costs the same with ten channels or ten million. */
     node_set_clock(d.node, clock_us);
+    /* Deadlines run on the monotonic clock (every now_ms above); the wall
+     * clock only dates what is stored or shown. */
+    node_use_clock(d.node, &system_clock);
     node_set_bind_delay(d.node, NODE_BIND_DELAY_MS);
     d.link = link_new(d.loop, &d.cfg, &handlers, &d);
     d.tick = loop_timer_add(d.loop, NODE_TICK_MS, on_tick, &d);

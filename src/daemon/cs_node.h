@@ -69,6 +69,10 @@ struct stats;
 const struct stats *node_counters(struct node *node);
 /* The link's handshake count, for the reconnect counter. */
 void node_note_link(struct node *node, unsigned long connects);
+/* The wall clock for what is stored or shown (cs_util.h; borrowed).
+ * Every now_ms passed in is monotonic and drives every deadline; without
+ * a clock (tests), now_ms is taken as the wall time too. */
+void node_use_clock(struct node *node, const struct cs_clock *clock);
 /* A microsecond clock to time commits with (none: not timed). */
 void node_set_clock(struct node *node, int64_t (*clock_us)(void));
 struct uroster *node_uroster(struct node *node);

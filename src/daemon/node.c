@@ -57,6 +57,7 @@ enum take_back {
 
 struct node {
     const struct config *cfg;
+    const struct cs_clock *clock; /* node_use_clock(); NULL: now_ms is wall time */
     struct store *store;
     const struct out *out;  /* what the modules write to: counts, then sink */
     const struct out *sink; /* the daemon's (the link) */
@@ -77,7 +78,6 @@ struct node {
     struct taken *taken;
     size_t ntaken, captaken;
     int64_t resync_at; /* ms, 0 = none due */
-    int64_t now_ms;    /* of the current entry point */
     struct node_stats stats;
 };
 
@@ -94,16 +94,15 @@ static void on_deliverable(void *ud, const char *channel)
 
 /* ---- XEP-0356: grants, roster sync answers, removals ---- */
 
-static void on_granted(void *ud, const struct privilege *pv)
+static void on_granted(void *ud, const struct privilege *pv, int64_t now_ms)
 {
     struct node *n = ud;
-    uroster_granted(n->uroster, pv->domain, n->now_ms);
+    uroster_granted(n->uroster, pv->domain, now_ms);
 }
 
 static bool on_roster_push(void *ud, const struct stanza_in *iq)
 {
     struct node *n = ud;
-    n->now_ms = iq->now_ms;
     return uroster_roster_push(n->uroster, iq);
 }
 
@@ -113,10 +112,10 @@ static void on_unsubscribed(void *ud, const char *channel, const char *contact)
     uroster_forget(n->uroster, contact, channel);
 }
 
-static void on_user_removed(void *ud, const char *channel, const char *user)
+static void on_user_removed(void *ud, const char *channel, const char *user, int64_t now_ms)
 {
     struct node *n = ud;
-    home_user_removed(n->home, channel, user, n->now_ms);
+    home_user_removed(n->home, channel, user, now_ms);
 }
 
 static void on_user_added(void *ud, const char *channel, const char *user)
@@ -307,7 +306,6 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
         n->counters.v[STAT_IN_PRESENCE]++;
     else if (strcmp(stanza->name, "iq") == 0)
         n->counters.v[STAT_IN_IQ]++;
-    n->now_ms = now_ms;
     service_handle(&n->svc, stanza, now_ms);
     if (sqlite3_total_changes64(db) == changes)
         return;
@@ -562,6 +560,13 @@ void node_note_link(struct node *n, unsigned long connects)
     n->counters.v[STAT_LINK_RECONNECTS] = connects > 0 ? connects - 1 : 0;
 }
 
+void node_use_clock(struct node *n, const struct cs_clock *clock)
+{
+    n->clock = clock;
+    home_use_clock(n->home, clock);
+    route_use_clock(n->route, clock);
+}
+
 void node_set_bind_delay(struct node *n, int64_t ms)
 {
     home_set_bind_delay(n->home, ms);
@@ -594,7 +599,7 @@ static void put_stat(void *ud, const char *name, uint64_t value)
  * transaction of their own (node_tick() committed what came before). */
 static void write_admin_state(struct node *n, int64_t now_ms)
 {
-    struct put_ctx pc = {n, now_ms / MS_PER_S, 0};
+    struct put_ctx pc = {n, cs_wall_of(n->clock, now_ms) / MS_PER_S, 0};
     n->stats_written = now_ms;
     stats_each(node_counters(n), put_stat, &pc);
     if (pc.failed || home_write_resources(n->home) != 0) {

@@ -20,19 +20,20 @@
 /* Presence from a local user to escape(remote)@DOMAIN.  false: not ours
  * (not a local user, or no remote channel for an answer). */
 bool fed_presence(struct home *h, const struct xml_node *p, const struct jid *from,
-                  const struct jid *to, const struct jid *remote);
+                  const struct jid *to, const struct jid *remote, int64_t now_ms);
 /* Presence from a remote channel to our bare domain.  false: not one we
  * watch. */
-bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *from);
+bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *from,
+                   int64_t now_ms);
 /* A presence error from a watched remote channel to escape(user)@DOMAIN:
  * the home refused a request made for that user.  false: not ours. */
-bool fed_vouch_error(struct home *h, const struct jid *from, const struct jid *to);
+bool fed_vouch_error(struct home *h, const struct jid *from, const struct jid *to, int64_t now_ms);
 /* Is from a remote channel this node watches? */
 bool fed_watching(struct home *h, const struct jid *from);
 /* Presence from a remote channel to escape(user)@DOMAIN with <vouch/>:
  * the home's decision on a user we vouched for.  false: not ours. */
 bool fed_vouched_answer(struct home *h, const struct xml_node *p, const struct jid *from,
-                        const struct jid *user);
+                        const struct jid *user, int64_t now_ms);
 /* Where the disco#info requests to remote domains wait for their answers
  * (borrowed: the node's registry, set once at wiring time; it must
  * outlive the home).  Without one, remote domains are not asked. */
@@ -47,7 +48,10 @@ void fed_forget_all(struct home *h);
 void fed_free_disco(struct home *h);
 /* ---- homefed.c: the home's side ---- */
 bool homefed_presence(struct home *h, struct channel *c, const struct xml_node *p,
-                      const struct jid *from, const char *contact);
+                      const struct jid *from, const char *contact, int64_t now_ms);
+/* Forgets the leases held in memory (home_reload, home_free): read from
+ * node_lease again at the next tick. */
+void homefed_forget_leases(struct home *h);
 void homefed_tick(struct home *h, int64_t now_ms);
 /* Gives node c's status, or stops doing so, as it may have it now (its
  * lease row, and for approve/closed channels an approved user). */
@@ -64,7 +68,7 @@ bool fed_knows_remote(struct home *home, const char *jid);
 /* Is jid a channel homed on another chanstat node?  1 yes, 0 no, or
  * CS_EAGAIN while its domain is being asked (the answer comes through
  * the callback below, within [federation] request_timeout). */
-int fed_remote_channel(struct home *home, const char *jid);
+int fed_remote_channel(struct home *home, const char *jid, int64_t now_ms);
 void fed_on_remote_known(struct home *home, home_remote_known_cb *cb, void *ud);
 
 #endif

@@ -110,7 +110,8 @@ void fed_use_iqwait(struct home *h, struct iqwait *w)
 
 /* ---- Stanzas upstream ---- */
 
-static void send_upstream(struct home *h, struct channel *c, const char *type, bool lease)
+static void send_upstream(struct home *h, struct channel *c, const char *type, bool lease,
+                          int64_t now_ms)
 {
     struct xml_node *p = xml_elem_new("presence", NULL);
     char secs[32];
@@ -127,20 +128,20 @@ static void send_upstream(struct home *h, struct channel *c, const char *type, b
     xml_free(p);
 }
 
-static void subscribe_upstream(struct home *h, struct channel *c)
+static void subscribe_upstream(struct home *h, struct channel *c, int64_t now_ms)
 {
     struct remote *r = c->remote;
     r->state = R_SUBSCRIBE;
-    r->last_sent = h->now_ms;
-    r->deadline = h->now_ms + h->fed.request_timeout_ms;
-    send_upstream(h, c, "subscribe", true);
+    r->last_sent = now_ms;
+    r->deadline = now_ms + h->fed.request_timeout_ms;
+    send_upstream(h, c, "subscribe", true, now_ms);
 }
 
 static struct channel *remote_of(struct home *h, const char *home_jid, bool create);
 static iqwait_cb disco_answer;
 
 /* Asks domain "are you a chanstat node?" (once at a time). */
-static struct disco *ask(struct home *h, const char *domain)
+static struct disco *ask(struct home *h, const char *domain, int64_t now_ms)
 {
     struct disco *d = hash_get(&h->fed_disco, domain);
     if (d == NULL) {
@@ -151,10 +152,9 @@ static struct disco *ask(struct home *h, const char *domain)
         hash_put(&h->fed_disco, d->domain, d);
     }
     if (!d->asking) {
-        const char *id = h->iqwait
-                             ? iqwait_add(h->iqwait, "fed-disco-", domain,
-                                          h->now_ms + h->fed.request_timeout_ms, disco_answer, d)
-                             : NULL;
+        const char *id = h->iqwait ? iqwait_add(h->iqwait, "fed-disco-", domain,
+                                                now_ms + h->fed.request_timeout_ms, disco_answer, d)
+                                   : NULL;
         struct xml_node *iq;
         if (id == NULL) {
             /* A home without the node's registry would never hear it. */
@@ -176,7 +176,7 @@ static struct disco *ask(struct home *h, const char *domain)
     return d;
 }
 
-int fed_remote_channel(struct home *h, const char *jid)
+int fed_remote_channel(struct home *h, const char *jid, int64_t now_ms)
 {
     struct jid j;
     struct disco *d;
@@ -189,10 +189,10 @@ int fed_remote_channel(struct home *h, const char *jid)
         return 0;
     }
     d = hash_get(&h->fed_disco, j.domain);
-    if (d && d->known && d->expires > h->now_ms)
+    if (d && d->known && d->expires > now_ms)
         r = d->is_node ? 1 : 0;
     else {
-        ask(h, j.domain);
+        ask(h, j.domain, now_ms);
         r = CS_EAGAIN;
     }
     jid_deinit(&j);
@@ -205,22 +205,22 @@ void fed_on_remote_known(struct home *h, home_remote_known_cb *cb, void *ud)
     h->remote_known_ud = ud;
 }
 
-static void discover(struct home *h, struct channel *c)
+static void discover(struct home *h, struct channel *c, int64_t now_ms)
 {
     struct remote *r = c->remote;
     struct disco *d = hash_get(&h->fed_disco, r->domain);
-    if (d && d->known && d->expires > h->now_ms) {
+    if (d && d->known && d->expires > now_ms) {
         if (d->is_node) {
-            subscribe_upstream(h, c);
+            subscribe_upstream(h, c, now_ms);
         } else {
             r->state = R_DISCOVER; /* failed at once below */
-            r->deadline = h->now_ms;
+            r->deadline = now_ms;
         }
         return;
     }
     r->state = R_DISCOVER;
-    r->deadline = h->now_ms + h->fed.request_timeout_ms;
-    ask(h, r->domain);
+    r->deadline = now_ms + h->fed.request_timeout_ms;
+    ask(h, r->domain, now_ms);
 }
 
 /* ---- Local watchers ---- */
@@ -298,7 +298,7 @@ static void admit(struct home *h, struct channel *c, const char *jid)
         home_send_status_to(h, c, jid);
 }
 
-static void refuse_all(struct home *h, struct channel *c, const char *why)
+static void refuse_all(struct home *h, struct channel *c, const char *why, int64_t now_ms)
 {
     struct remote *r = c->remote;
     log_info("fed: %s: %s; telling %u watcher(s)", r->home, why, r->npending + c->nwatchers);
@@ -316,22 +316,22 @@ static void refuse_all(struct home *h, struct channel *c, const char *why)
         home_send_presence(h, c->jid, w, "unavailable", NULL);
         free(w);
     }
-    r->linger_at = h->now_ms; /* forgotten at the next check */
+    r->linger_at = now_ms; /* forgotten at the next check */
     r->state = R_ERROR;
     r->retry_at = INT64_MAX;
 }
 
 /* The upstream is gone or failing: nobody keeps a stale "available". */
-static void upstream_error(struct home *h, struct channel *c, const char *why)
+static void upstream_error(struct home *h, struct channel *c, const char *why, int64_t now_ms)
 {
     struct remote *r = c->remote;
     log_info("fed: %s: %s; retrying in %lld s", r->home, why,
              (long long)(h->fed.retry_ms / MS_PER_S));
     r->state = R_ERROR;
-    r->retry_at = h->now_ms + h->fed.retry_ms;
+    r->retry_at = now_ms + h->fed.retry_ms;
     r->status_known = false;
-    if (status_set_clear(&c->status, h->now_ms / 1000))
-        fanout_queue(h, c);
+    if (status_set_clear(&c->status, cs_wall_of(h->clock, now_ms) / MS_PER_S))
+        fanout_queue(h, c, now_ms);
 }
 
 static struct channel *remote_of(struct home *h, const char *home_jid, bool create)
@@ -381,7 +381,7 @@ bool fed_watching(struct home *h, const struct jid *from)
 }
 
 bool fed_presence(struct home *h, const struct xml_node *p, const struct jid *from,
-                  const struct jid *to, const struct jid *remote)
+                  const struct jid *to, const struct jid *remote, int64_t now_ms)
 {
     const char *type = xml_attr(p, "type");
     char *home_jid, *contact;
@@ -415,7 +415,7 @@ bool fed_presence(struct home *h, const struct xml_node *p, const struct jid *fr
             pending_add(c->remote, contact);
             store_watcher(h, c, contact, "pending");
             if (c->remote->state == R_IDLE)
-                discover(h, c);
+                discover(h, c, now_ms);
         }
         c->remote->linger_at = 0;
     } else if (strcmp(type, "unsubscribe") == 0 || strcmp(type, "unsubscribed") == 0) {
@@ -428,7 +428,7 @@ bool fed_presence(struct home *h, const struct xml_node *p, const struct jid *fr
         if (was)
             home_send_presence(h, c->jid, contact, "unavailable", NULL);
         if (c->nwatchers == 0 && c->remote->npending == 0)
-            c->remote->linger_at = h->now_ms + h->fed.linger_ms;
+            c->remote->linger_at = now_ms + h->fed.linger_ms;
     } else if (strcmp(type, "probe") == 0) {
         char *full = jid_full(from);
         if (watchers_has(c, contact))
@@ -457,7 +457,7 @@ static int64_t lease_of(const struct home *h, const struct xml_node *p, char *po
     return v * MS_PER_S;
 }
 
-bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *from)
+bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *from, int64_t now_ms)
 {
     const char *type = xml_attr(p, "type");
     char *home_jid;
@@ -478,18 +478,18 @@ bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *f
             /* The first word since we (re)subscribed: everybody gets it,
              * even if it equals what we held (a restart cleared it). */
             r->status_known = true;
-            fanout_queue(h, c);
+            fanout_queue(h, c, now_ms);
         }
         if (type == NULL && status_update_parse(p, UPSTREAM, &u) == 0) {
-            if (status_set_apply(&c->status, &u, h->now_ms / 1000))
-                fanout_queue(h, c);
-        } else if (type && status_set_clear(&c->status, h->now_ms / 1000)) {
-            fanout_queue(h, c);
+            if (status_set_apply(&c->status, &u, cs_wall_of(h->clock, now_ms) / MS_PER_S))
+                fanout_queue(h, c, now_ms);
+        } else if (type && status_set_clear(&c->status, cs_wall_of(h->clock, now_ms) / MS_PER_S)) {
+            fanout_queue(h, c, now_ms);
         }
         if (type == NULL)
             status_update_deinit(&u);
     } else if (strcmp(type, "subscribed") == 0) {
-        r->lease_end = h->now_ms + lease_of(h, p, r->policy, sizeof(r->policy));
+        r->lease_end = now_ms + lease_of(h, p, r->policy, sizeof(r->policy));
         r->state = R_ACTIVE;
         r->subscribed_once = true;
         if (open_policy(r)) {
@@ -504,21 +504,21 @@ bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *f
         }
     } else if (strcmp(type, "unsubscribed") == 0) {
         if (!r->subscribed_once)
-            refuse_all(h, c, "no such channel at its home, or refused");
+            refuse_all(h, c, "no such channel at its home, or refused", now_ms);
         else
-            upstream_error(h, c, "the home ended our subscription");
+            upstream_error(h, c, "the home ended our subscription", now_ms);
     } else if (strcmp(type, "error") == 0) {
         if (r->state == R_SUBSCRIBE && !r->subscribed_once && r->npending > 0 && c->nwatchers == 0)
-            refuse_all(h, c, "the home answered with an error");
+            refuse_all(h, c, "the home answered with an error", now_ms);
         else
-            upstream_error(h, c, "error from the home");
+            upstream_error(h, c, "error from the home", now_ms);
     }
     return true;
 }
 
 /* The home's answer for one user we vouched for. */
 bool fed_vouched_answer(struct home *h, const struct xml_node *p, const struct jid *from,
-                        const struct jid *user)
+                        const struct jid *user, int64_t now_ms)
 {
     const char *type = xml_attr(p, "type");
     char *home_jid = jid_bare(from), *bare;
@@ -540,14 +540,14 @@ bool fed_vouched_answer(struct home *h, const struct xml_node *p, const struct j
             if (watching)
                 home_send_presence(h, c->jid, bare, "unavailable", NULL);
             if (c->nwatchers == 0 && c->remote->npending == 0)
-                c->remote->linger_at = h->now_ms + h->fed.linger_ms;
+                c->remote->linger_at = now_ms + h->fed.linger_ms;
         }
     }
     free(bare);
     return true;
 }
 
-bool fed_vouch_error(struct home *h, const struct jid *from, const struct jid *to)
+bool fed_vouch_error(struct home *h, const struct jid *from, const struct jid *to, int64_t now_ms)
 {
     struct jid user;
     bool ours = false;
@@ -565,7 +565,7 @@ bool fed_vouch_error(struct home *h, const struct jid *from, const struct jid *t
             store_watcher(h, c, bare, NULL);
             home_send_presence(h, c->jid, bare, "unsubscribed", NULL);
             if (c->nwatchers == 0 && c->remote->npending == 0)
-                c->remote->linger_at = h->now_ms + h->fed.linger_ms;
+                c->remote->linger_at = now_ms + h->fed.linger_ms;
         }
         ours = true;
         free(home_jid);
@@ -596,7 +596,6 @@ static void disco_answer(void *ud, const struct xml_node *iq, int64_t now_ms)
     struct disco *d = ud;
     struct home *h = d->home;
     const char *type = iq ? xml_attr(iq, "type") : NULL;
-    h->now_ms = now_ms;
     d->asking = false;
     d->known = true;
     if (iq == NULL) {
@@ -618,9 +617,9 @@ static void disco_answer(void *ud, const struct xml_node *iq, int64_t now_ms)
         if (c->remote->state != R_DISCOVER || strcmp(c->remote->domain, d->domain) != 0)
             continue;
         if (d->is_node)
-            subscribe_upstream(h, c);
+            subscribe_upstream(h, c, now_ms);
         else
-            refuse_all(h, c, "its domain is not a chanstat node");
+            refuse_all(h, c, "its domain is not a chanstat node", now_ms);
     }
 }
 
@@ -636,21 +635,20 @@ static void forget(struct home *h, struct channel **pp)
 
 void fed_tick(struct home *h, int64_t now_ms)
 {
-    h->now_ms = now_ms;
     /* Discoveries nobody answered expire in the registry (disco_answer). */
     for (struct channel **pp = &h->fed_head; *pp;) {
         struct channel *c = *pp;
         struct remote *r = c->remote;
         if (c->nwatchers == 0 && r->npending == 0 && r->linger_at && r->linger_at <= now_ms) {
             if (r->state == R_ACTIVE || r->state == R_SUBSCRIBE)
-                send_upstream(h, c, "unsubscribe", false);
+                send_upstream(h, c, "unsubscribe", false, now_ms);
             forget(h, pp);
             continue;
         }
         switch (r->state) {
         case R_IDLE:
             if (c->nwatchers > 0 || r->npending > 0)
-                discover(h, c);
+                discover(h, c, now_ms);
             break;
         case R_DISCOVER:
             if (now_ms >= r->deadline) {
@@ -662,31 +660,31 @@ void fed_tick(struct home *h, int64_t now_ms)
                     d->expires = now_ms + h->fed.retry_ms;
                 }
                 if (r->subscribed_once)
-                    upstream_error(h, c, "its domain does not answer");
+                    upstream_error(h, c, "its domain does not answer", now_ms);
                 else
-                    refuse_all(h, c, "its domain does not answer as a chanstat node");
+                    refuse_all(h, c, "its domain does not answer as a chanstat node", now_ms);
             }
             break;
         case R_SUBSCRIBE:
             if (now_ms >= r->deadline) {
                 if (r->subscribed_once || c->nwatchers > 0)
-                    upstream_error(h, c, "no answer from the home");
+                    upstream_error(h, c, "no answer from the home", now_ms);
                 else
-                    refuse_all(h, c, "no answer from the home");
+                    refuse_all(h, c, "no answer from the home", now_ms);
             }
             break;
         case R_ACTIVE:
             if (now_ms >= r->lease_end) {
-                upstream_error(h, c, "lease ran out before it was renewed");
+                upstream_error(h, c, "lease ran out before it was renewed", now_ms);
             } else if (now_ms >= r->lease_end - h->fed.resubscribe_delta_ms &&
                        now_ms - r->last_sent >= h->fed.min_resubscribe_ms) {
                 r->last_sent = now_ms;
-                send_upstream(h, c, "subscribe", true); /* renewal; stays active */
+                send_upstream(h, c, "subscribe", true, now_ms); /* renewal; stays active */
             }
             break;
         case R_ERROR:
             if (now_ms >= r->retry_at)
-                discover(h, c);
+                discover(h, c, now_ms);
             break;
         }
         pp = &c->remote->next;
@@ -695,10 +693,9 @@ void fed_tick(struct home *h, int64_t now_ms)
 
 void fed_online(struct home *h, int64_t now_ms)
 {
-    h->now_ms = now_ms;
     for (struct channel *c = h->fed_head; c; c = c->remote->next) {
         if (c->nwatchers > 0 || c->remote->npending > 0)
-            discover(h, c); /* renewed at once after the link came up */
+            discover(h, c, now_ms); /* renewed at once after the link came up */
     }
 }
 
@@ -707,7 +704,7 @@ void fed_offline(struct home *h, int64_t now_ms)
     for (struct channel *c = h->fed_head; c; c = c->remote->next) {
         c->remote->state = R_IDLE;
         c->remote->status_known = false;
-        status_set_clear(&c->status, now_ms / 1000);
+        status_set_clear(&c->status, cs_wall_of(h->clock, now_ms) / MS_PER_S);
     }
     /* Nothing in flight will be answered: asked again once online. */
     for (size_t pos = 0;;) {

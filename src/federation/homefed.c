@@ -4,8 +4,12 @@
  * with a <lease/> (doc/federation.md).  It is let in whatever the policy
  * (it forwards status only to watchers it authorised), gets the lease
  * granted (at most ours) and the policy, and is one ordinary watcher row:
- * every status change reaches it once.  Leases are kept in node_lease and
- * swept once a second; a lease that ran out ends the node's row. */
+ * every status change reaches it once.  A lease's end is kept twice: in
+ * node_lease as wall-clock seconds, for chanstatctl and the next start,
+ * and in memory as a deadline on the monotonic clock, which is what ends
+ * it: a step of the wall clock neither shortens nor stretches a lease.
+ * The deadlines are read from node_lease once (the first tick after start
+ * or a reload) and checked once a second: O(leases) per second. */
 #include "config.h"
 
 #include <stdio.h>
@@ -18,6 +22,81 @@
 #include "cs_federation.h"
 
 #define SWEEP_PAGE 100
+
+/* One lease in memory: key "channel\nnode". */
+struct lease {
+    int64_t deadline_ms; /* monotonic */
+    char key[];
+};
+
+static char *lease_key(const char *channel, const char *node)
+{
+    struct strbuf sb = {0};
+    strbuf_printf(&sb, "%s\n%s", channel, node);
+    return sb.data;
+}
+
+static void lease_set(struct home *h, const char *channel, const char *node, int64_t deadline_ms)
+{
+    char *key = lease_key(channel, node);
+    struct lease *l = hash_get(&h->leases, key);
+    if (l == NULL) {
+        size_t len = strlen(key);
+        l = xmalloc(sizeof(*l) + len + 1);
+        memcpy(l->key, key, len + 1);
+        hash_put(&h->leases, l->key, l);
+    }
+    l->deadline_ms = deadline_ms;
+    free(key);
+}
+
+static void lease_drop(struct home *h, const char *channel, const char *node)
+{
+    char *key = lease_key(channel, node);
+    free(hash_del(&h->leases, key));
+    free(key);
+}
+
+void homefed_forget_leases(struct home *h)
+{
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    while (hash_next(&h->leases, &pos, &k, &v))
+        free(v);
+    hash_clear(&h->leases);
+    h->leases_loaded = false;
+}
+
+struct load_ctx {
+    struct home *h;
+    int64_t now_ms, wall_ms;
+};
+
+/* A stored end in wall-clock seconds becomes a monotonic deadline: the
+ * one conversion, at the boundary. */
+static void on_lease_row(void *ud, const char *channel, const char *node, const char *expires)
+{
+    struct load_ctx *lc = ud;
+    int64_t end_s;
+    char *key = lease_key(channel, node);
+    bool known = hash_get(&lc->h->leases, key) != NULL;
+    free(key);
+    if (known)
+        return; /* granted by this process: its deadline is exact */
+    if (cs_parse_int(expires, INT64_MIN / MS_PER_S, INT64_MAX / MS_PER_S, &end_s) != 0)
+        end_s = 0; /* hand-written nonsense: ended */
+    lease_set(lc->h, channel, node, lc->now_ms + (end_s * MS_PER_S - lc->wall_ms));
+}
+
+static int leases_load(struct home *h, int64_t now_ms)
+{
+    struct load_ctx lc = {h, now_ms, cs_wall_of(h->clock, now_ms)};
+    if (roster_leases_all(h->roster, on_lease_row, &lc) != 0)
+        return CS_EDB;
+    h->leases_loaded = true;
+    return 0;
+}
 
 static void send_subscribed(struct home *h, struct channel *c, const char *node, int64_t secs)
 {
@@ -37,7 +116,7 @@ static void send_subscribed(struct home *h, struct channel *c, const char *node,
 }
 
 bool homefed_presence(struct home *h, struct channel *c, const struct xml_node *p,
-                      const struct jid *from, const char *node)
+                      const struct jid *from, const char *node, int64_t now_ms)
 {
     const char *type = xml_attr(p, "type");
     const struct xml_node *lease = xml_child(p, "lease", NS_FEDERATION);
@@ -52,6 +131,7 @@ bool homefed_presence(struct home *h, struct channel *c, const struct xml_node *
         /* The node cancels: the ordinary path ends the row; the lease goes. */
         if (roster_lease_delete(h->roster, c->name, node) != 0)
             log_error("home: cannot delete the lease of %s on %s", node, c->name);
+        lease_drop(h, c->name, node);
         return false;
     }
     if (strcmp(type, "subscribe") != 0 || lease == NULL)
@@ -70,10 +150,14 @@ bool homefed_presence(struct home *h, struct channel *c, const struct xml_node *
             return true;
         log_info("home: node %s subscribed to %s (lease %lld s)", node, c->name, (long long)secs);
     }
-    if (roster_lease_put(h->roster, c->name, node, h->now_ms / 1000 + secs) != 0) {
+    if (roster_lease_put(h->roster, c->name, node,
+                         cs_wall_of(h->clock, now_ms) / MS_PER_S + secs) != 0) {
         log_error("home: cannot store the lease of %s on %s", node, c->name);
         return true;
     }
+    if (!h->leases_loaded)
+        (void)leases_load(h, now_ms); /* the stored ones first: this one is exact */
+    lease_set(h, c->name, node, now_ms + secs * MS_PER_S);
     send_subscribed(h, c, node, secs);
     if (!renewal) {
         watchers_set(c, node, false);
@@ -163,40 +247,37 @@ char *homefed_vouched(struct home *h, struct channel *c, const struct xml_node *
     return bare;
 }
 
-struct expired {
-    char *channel[SWEEP_PAGE];
-    char *node[SWEEP_PAGE];
-    int n;
-};
-
-static void on_expired(void *ud, const char *channel, const char *node, const char *unused)
-{
-    struct expired *e = ud;
-    if (e->n < SWEEP_PAGE) {
-        e->channel[e->n] = xstrdup(channel);
-        e->node[e->n] = xstrdup(node);
-        e->n++;
-    }
-}
-
-/* Once a second: leases that ran out end their node's subscription. */
+/* Once a second: leases whose monotonic deadline passed end their
+ * node's subscription, at most SWEEP_PAGE a second.  A lease removed
+ * behind our back (the channel removed, an edit) is only forgotten. */
 void homefed_tick(struct home *h, int64_t now_ms)
 {
-    struct expired e = {.n = 0};
+    char *due[SWEEP_PAGE];
     int n = 0;
-    h->now_ms = now_ms;
-    if (roster_leases_expired(h->roster, now_ms / 1000, SWEEP_PAGE, on_expired, &e, &n) != 0)
-        return;
-    for (int i = 0; i < e.n; i++) {
-        struct channel *c = chancache_find(&h->cache, e.channel[i]);
+    size_t pos = 0;
+    const char *k;
+    void *v;
+
+    if (!h->leases_loaded && leases_load(h, now_ms) != 0)
+        return; /* logged by the store; tried again next tick */
+    while (n < SWEEP_PAGE && hash_next(&h->leases, &pos, &k, &v)) {
+        if (((struct lease *)v)->deadline_ms < now_ms) /* valid through its last ms */
+            due[n++] = xstrdup(k);
+    }
+    for (int i = 0; i < n; i++) {
+        char *nl = strchr(due[i], '\n');
+        const char *node = nl + 1;
+        struct channel *c;
         struct sub_row row;
-        log_info("home: lease of %s on %s ran out", e.node[i], e.channel[i]);
-        if (roster_lease_delete(h->roster, e.channel[i], e.node[i]) != 0)
-            log_error("home: cannot delete the lease of %s on %s", e.node[i], e.channel[i]);
-        if (c && roster_get(h->roster, c->name, e.node[i], &row) == 0 &&
-            home_change(h, c->name, c, e.node[i], &row, SUB_OUT_UNSUBSCRIBED) >= 0)
-            home_send_presence(h, c->jid, e.node[i], "unsubscribed", NULL);
-        free(e.channel[i]);
-        free(e.node[i]);
+        *nl = '\0';
+        lease_drop(h, due[i], node);
+        c = chancache_find(&h->cache, due[i]);
+        log_info("home: lease of %s on %s ran out", node, due[i]);
+        if (roster_lease_delete(h->roster, due[i], node) != 0)
+            log_error("home: cannot delete the lease of %s on %s", node, due[i]);
+        if (c && roster_get(h->roster, c->name, node, &row) == 0 &&
+            home_change(h, c->name, c, node, &row, SUB_OUT_UNSUBSCRIBED) >= 0)
+            home_send_presence(h, c->jid, node, "unsubscribed", NULL);
+        free(due[i]);
     }
 }

@@ -33,6 +33,10 @@
 struct home *home_new(const char *domain, struct roster *roster, const struct home_limits *limits,
                       const struct out *out);
 void home_free(struct home **home);
+/* The wall clock for stored and shown times: last seen, a lease's end as
+ * stored (cs_util.h; borrowed; NULL: now_ms is the wall time too).
+ * Deadlines use now_ms, which is monotonic. */
+void home_use_clock(struct home *home, const struct cs_clock *clock);
 
 /* An inbound <presence/> whose 'to' is at our domain, parsed once at
  * dispatch. */

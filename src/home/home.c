@@ -68,6 +68,7 @@ void home_free(struct home **hp)
     fanout_forget_all(h);
     bind_forget_all(h);
     fed_forget_all(h);
+    homefed_forget_leases(h);
     fed_free_disco(h);
     chancache_deinit(&h->cache);
     rate_deinit(&h->rate);
@@ -76,12 +77,17 @@ void home_free(struct home **hp)
     *hp = NULL;
 }
 
+void home_use_clock(struct home *h, const struct cs_clock *clock)
+{
+    h->clock = clock;
+}
+
 void home_reload(struct home *h, int64_t now_ms)
 {
-    h->now_ms = now_ms;
     fanout_forget_all(h);
     bind_forget_all(h);
     fed_forget_all(h);
+    homefed_forget_leases(h);
     chancache_deinit(&h->cache);
     cache_start(h);
     if (fed_load(h) != 0)
@@ -204,8 +210,8 @@ static void inbound_subscribe(struct home *h, struct channel *c, const char *con
 
 void home_owner_lost(struct home *h, struct channel *c, int64_t now_ms)
 {
-    if (status_set_clear(&c->status, now_ms / 1000))
-        fanout_queue(h, c);
+    if (status_set_clear(&c->status, cs_wall_of(h->clock, now_ms) / MS_PER_S))
+        fanout_queue(h, c, now_ms);
 }
 
 static void inbound_answer(struct home *h, struct channel *c, const char *contact,
@@ -260,8 +266,8 @@ static void owner_presence(struct home *h, struct channel *c, const struct xml_n
         status_update_deinit(&u);
         return;
     }
-    if (status_set_apply(&c->status, &u, now_ms / 1000))
-        fanout_queue(h, c);
+    if (status_set_apply(&c->status, &u, cs_wall_of(h->clock, now_ms) / MS_PER_S))
+        fanout_queue(h, c, now_ms);
     status_update_deinit(&u);
     if (u.available && h->deliverable && status_set_message_target(&c->status))
         h->deliverable(h->deliverable_ud, c->name);
@@ -345,7 +351,6 @@ void home_status_to_watcher(struct home *h, const char *name, const char *contac
 void home_user_removed(struct home *h, const char *name, const char *contact, int64_t now_ms)
 {
     struct channel *c = chancache_find(&h->cache, name);
-    h->now_ms = now_ms;
     if (c)
         inbound_answer(h, c, contact, SUB_IN_UNSUBSCRIBE, now_ms);
 }
@@ -453,7 +458,6 @@ void home_presence(struct home *h, const struct stanza_in *in)
     bool is_owner;
     int r = in->relay_rc;
 
-    h->now_ms = now_ms;
     if (type && strcmp(type, "error") != 0 && !is_subscription_type(type) &&
         strcmp(type, "probe") != 0 && strcmp(type, "unavailable") != 0) {
         /* RFC 6120 8.3.3.1: an unknown type is a bad request. */
@@ -472,10 +476,10 @@ void home_presence(struct home *h, const struct stanza_in *in)
         return;
     }
     contact = xstrdup(in->sender);
-    if (to->local == NULL && from->local && fed_from_home(h, p, from))
+    if (to->local == NULL && from->local && fed_from_home(h, p, from, now_ms))
         goto out; /* a remote channel we watch, talking to this node */
     if (type && strcmp(type, "error") == 0) {
-        if (!fed_vouch_error(h, from, to))
+        if (!fed_vouch_error(h, from, to, now_ms))
             presence_error(h, p, contact, to, now_ms);
         goto out;
     }
@@ -498,9 +502,10 @@ void home_presence(struct home *h, const struct stanza_in *in)
             home_send_presence(h, h->domain, contact, "unsubscribed", NULL);
         goto out;
     }
-    if (r == 0 && xml_child(p, "vouch", NS_FEDERATION) && fed_vouched_answer(h, p, from, relay))
+    if (r == 0 && xml_child(p, "vouch", NS_FEDERATION) &&
+        fed_vouched_answer(h, p, from, relay, now_ms))
         goto out;
-    if (r == 0 && !owner_relay(h, contact, relay) && fed_presence(h, p, from, to, relay))
+    if (r == 0 && !owner_relay(h, contact, relay) && fed_presence(h, p, from, to, relay, now_ms))
         goto out;
     if (r == 0) {
         char *relay_addr = jid_bare(to);
@@ -526,7 +531,7 @@ void home_presence(struct home *h, const struct stanza_in *in)
         }
         goto out;
     }
-    if (from->local == NULL && homefed_presence(h, c, p, from, contact))
+    if (from->local == NULL && homefed_presence(h, c, p, from, contact, now_ms))
         goto out; /* a chanstat node subscribing with a lease */
     if (from->local && xml_child(p, "vouch", NS_FEDERATION)) {
         /* A node speaking for one of its users (doc/federation.md). */
@@ -567,7 +572,6 @@ out:
 
 void home_online(struct home *h, int64_t now_ms)
 {
-    h->now_ms = now_ms;
     h->online_epoch++;
     if (h->limits.bind_delay_ms > 0)
         h->bind_at = now_ms + h->limits.bind_delay_ms; /* home_tick starts it */
@@ -578,13 +582,12 @@ void home_online(struct home *h, int64_t now_ms)
 
 void home_offline(struct home *h, int64_t now_ms)
 {
-    h->now_ms = now_ms;
     fed_offline(h, now_ms);
     fanout_stop(h);
     bind_stop(h);
     h->bind_at = 0;
     for (size_t i = 0; i < h->cache.n; i++) {
-        if (status_set_clear(&h->cache.all[i]->status, now_ms / 1000))
+        if (status_set_clear(&h->cache.all[i]->status, cs_wall_of(h->clock, now_ms) / MS_PER_S))
             chancache_resources_dirty(&h->cache, h->cache.all[i]);
     }
 }
@@ -592,9 +595,8 @@ void home_offline(struct home *h, int64_t now_ms)
 bool home_pump(struct home *h, int64_t now_ms)
 {
     bool more;
-    h->now_ms = now_ms;
     /* Status to watchers first: it is what users see. */
-    more = fanout_pump(h);
+    more = fanout_pump(h, now_ms);
     if (!more || out_room(h->out) > 0)
         more = bind_pump(h, now_ms) || more;
     return more || h->fan_head || h->resync_active || h->bind_active;
@@ -602,7 +604,6 @@ bool home_pump(struct home *h, int64_t now_ms)
 
 void home_tick(struct home *h, int64_t now_ms)
 {
-    h->now_ms = now_ms;
     if (h->bind_at && now_ms >= h->bind_at) {
         h->bind_at = 0;
         bind_start(h);

@@ -180,7 +180,6 @@ static void apply_channel(struct home *h, const struct change *ch, int64_t now_m
 
 void home_apply_change(struct home *h, const struct change *ch, int64_t now_ms)
 {
-    h->now_ms = now_ms;
     if (jid_check_local(ch->channel, strlen(ch->channel)) != 0)
         return;
     if (ch->roster)
@@ -219,7 +218,6 @@ int home_answer_request(struct home *h, const char *name, const char *contact, b
     struct channel *c = chancache_find(&h->cache, name);
     struct sub_row row;
     int r;
-    h->now_ms = now_ms;
     if (c == NULL)
         return CS_ENOTFOUND;
     r = roster_get(h->roster, name, contact, &row);
@@ -243,7 +241,6 @@ int home_set_policy(struct home *h, const char *name, const char *policy, int64_
 {
     struct channel *c = chancache_find(&h->cache, name);
     enum channel_policy p;
-    h->now_ms = now_ms;
     if (c == NULL)
         return CS_ENOTFOUND;
     if (channel_policy_parse(policy, &p) != 0)
@@ -259,7 +256,6 @@ int home_create_channel(struct home *h, const char *name, const char *owner, int
     struct jid probe;
     struct channel *c;
     int r;
-    h->now_ms = now_ms;
     if (jid_check_local(name, strlen(name)) != 0)
         return CS_EINVAL;
     r = jid_relay_parse(name, &probe);
@@ -290,7 +286,6 @@ int home_remove_channel(struct home *h, const char *name, int64_t now_ms)
     char *jid, *owner;
     char **watchers;
     unsigned n;
-    h->now_ms = now_ms;
     if (c == NULL)
         return CS_ENOTFOUND;
     if (roster_channel_delete(h->roster, name) != 0)

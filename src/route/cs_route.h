@@ -59,6 +59,9 @@ struct route *route_new(const char *domain, struct home *home, struct roster *ro
                         const struct out *out);
 void route_free(struct route **route);
 void route_on_commit(struct route *route, route_commit_cb *cb, void *ud);
+/* The wall clock for when a message was stored, its delay stamp and its
+ * expiry (cs_util.h; borrowed; NULL: now_ms is the wall time). */
+void route_use_clock(struct route *route, const struct cs_clock *clock);
 
 /* An inbound <message/> whose 'to' is at our domain. */
 void route_message(struct route *route, const struct stanza_in *msg);

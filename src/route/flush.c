@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cs_error.h"
+#include "cs_config.h"
 #include "cs_hash.h"
 #include "cs_home.h"
 #include "cs_jid.h"
@@ -152,7 +153,8 @@ void flush_store(struct route *r, const struct xml_node *msg, const char *channe
         return;
     }
     if (roster_tx_begin(r->roster) != 0 ||
-        offline_put(r->offline, channel, contact, sb->data, sb->len, now_ms / 1000) != 0) {
+        offline_put(r->offline, channel, contact, sb->data, sb->len,
+                    cs_wall_of(r->clock, now_ms) / MS_PER_S) != 0) {
         flush_reply_error(r, msg, "wait", "internal-server-error", NULL);
         return;
     }
@@ -246,7 +248,7 @@ bool route_pump(struct route *r, int64_t now_ms)
             return true; /* more: the loop reads its inputs in between */
         struct stored *s = r->flush_head;
         const char *owner, *resource, *jid;
-        struct flush_ctx f = {.r = r, .s = s, .now_s = now_ms / 1000};
+        struct flush_ctx f = {.r = r, .s = s, .now_s = cs_wall_of(r->clock, now_ms) / MS_PER_S};
         size_t room = out_room(r->out);
         char *owner_full;
         int n = 0;
@@ -353,7 +355,8 @@ void flush_expire(struct route *r, int64_t now_ms)
         return;
     r->next_expire = now_ms + EXPIRE_INTERVAL_MS;
     if (r->nsent == 0) {
-        int n = offline_expire(r->offline, now_ms / 1000 - r->limits.offline_expiry_s);
+        int n = offline_expire(r->offline, cs_wall_of(r->clock, now_ms) / MS_PER_S -
+                                               r->limits.offline_expiry_s);
         if (n > 0) {
             log_info("route: %d stored message(s) expired", n);
             r->stats.expired += (unsigned long)n;

@@ -64,6 +64,11 @@ void route_free(struct route **rp)
     *rp = NULL;
 }
 
+void route_use_clock(struct route *r, const struct cs_clock *clock)
+{
+    r->clock = clock;
+}
+
 void route_on_commit(struct route *r, route_commit_cb *cb, void *ud)
 {
     r->commit = cb;
@@ -261,7 +266,7 @@ static void hold(struct route *r, const struct xml_node *msg, const struct jid *
  * local user; else an owner's reply from its first channel, or
  * forbidden. */
 static void relay_or_mirror(struct route *r, const struct xml_node *msg, const char *contact,
-                            const struct jid *from, const struct jid *target)
+                            const struct jid *from, const struct jid *target, int64_t now_ms)
 {
     char *bare;
     int k;
@@ -278,7 +283,7 @@ static void relay_or_mirror(struct route *r, const struct xml_node *msg, const c
         return;
     }
     bare = jid_bare(target);
-    k = fed_remote_channel(r->home, bare);
+    k = fed_remote_channel(r->home, bare, now_ms);
     free(bare);
     if (k == 1)
         mirror(r, msg, from, target);
@@ -358,7 +363,7 @@ void route_message(struct route *r, const struct stanza_in *in)
         /* An owner answering a contact it talks to; else the mirror path
          * (federation); else an owner's first reply, or forbidden. */
         if (!reply(r, msg, contact, &in->relay, true))
-            relay_or_mirror(r, msg, contact, from, &in->relay);
+            relay_or_mirror(r, msg, contact, from, &in->relay, now_ms);
         goto out;
     }
     if (in->relay_rc == CS_EINVAL) {

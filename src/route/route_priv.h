@@ -43,7 +43,8 @@ struct route {
     struct offline *offline;
     struct route_limits limits;
     const struct out *out;
-    route_commit_cb *commit; /* route_on_commit(), or NULL */
+    route_commit_cb *commit;      /* route_on_commit(), or NULL */
+    const struct cs_clock *clock; /* wall clock for stored times; NULL: now_ms */
     void *commit_ud;
     /* flush.c: the store's usage and the flush cursor */
     struct hash usage; /* channel -> struct stored * */

@@ -139,10 +139,10 @@ typedef void roster_pair_cb(void *ud, const char *a, const char *b, const char *
 /* At a home: the lease of node on channel (unix seconds). */
 int roster_lease_put(struct roster *roster, const char *channel, const char *node, int64_t expires);
 int roster_lease_delete(struct roster *roster, const char *channel, const char *node);
-/* Up to limit leases that ended before `before`, oldest first:
- * cb(ud, channel, node, NULL).  *n_r how many. */
-int roster_leases_expired(struct roster *roster, int64_t before, int limit, roster_pair_cb *cb,
-                          void *ud, int *n_r);
+/* Every lease: cb(ud, channel, node, expires as text).  O(leases): read
+ * once at start, the home then keeps their deadlines on the monotonic
+ * clock. */
+int roster_leases_all(struct roster *roster, roster_pair_cb *cb, void *ud);
 /* At a status service: local watcher jid of remote channel remote, in
  * state "pending" or "watching". */
 int roster_remote_watcher_put(struct roster *roster, const char *remote, const char *jid,

@@ -43,7 +43,7 @@ enum stmt_id {
     ST_RESOURCE_PUT,
     ST_LEASE_PUT,
     ST_LEASE_DELETE,
-    ST_LEASE_EXPIRED,
+    ST_LEASES_ALL,
     ST_RW_PUT,
     ST_RW_DELETE,
     ST_RW_ALL,
@@ -119,8 +119,7 @@ static const char *const sql[ST_COUNT] = {
     [ST_LEASE_PUT] = "INSERT INTO node_lease (channel, node, expires) VALUES (?1, ?2, ?3)"
                      " ON CONFLICT (channel, node) DO UPDATE SET expires = excluded.expires",
     [ST_LEASE_DELETE] = "DELETE FROM node_lease WHERE channel = ?1 AND node = ?2",
-    [ST_LEASE_EXPIRED] = "SELECT channel, node FROM node_lease WHERE expires < ?1"
-                         " ORDER BY expires LIMIT ?2",
+    [ST_LEASES_ALL] = "SELECT channel, node, expires FROM node_lease",
     [ST_RW_PUT] = "INSERT INTO remote_watcher (remote, jid, state) VALUES (?1, ?2, ?3)"
                   " ON CONFLICT (remote, jid) DO UPDATE SET state = excluded.state",
     [ST_RW_DELETE] = "DELETE FROM remote_watcher WHERE remote = ?1 AND jid = ?2",
@@ -743,17 +742,11 @@ static int step_rows(sqlite3_stmt *st, int ncols, roster_pair_cb *cb, void *ud, 
     return rc;
 }
 
-int roster_leases_expired(struct roster *r, int64_t before, int limit, roster_pair_cb *cb, void *ud,
-                          int *n_r)
+int roster_leases_all(struct roster *r, roster_pair_cb *cb, void *ud)
 {
-    sqlite3_stmt *st = r->st[ST_LEASE_EXPIRED];
-    int rc = sqlite3_bind_int64(st, 1, before);
-    *n_r = 0;
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(st, 2, limit);
-    if (rc == SQLITE_OK)
-        rc = step_rows(st, 2, cb, ud, n_r);
-    return end(r, st, rc, "reading expired leases");
+    sqlite3_stmt *st = r->st[ST_LEASES_ALL];
+    int n;
+    return end(r, st, step_rows(st, 3, cb, ud, &n), "reading the leases");
 }
 
 int roster_remote_watcher_put(struct roster *r, const char *remote, const char *jid,

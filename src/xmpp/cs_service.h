@@ -69,7 +69,7 @@ struct service {
      * answer is dropped). */
     struct iqwait *iqwait;
     /* Optional hooks (node.c): a server's grant was recorded. */
-    void (*granted)(void *ud, const struct privilege *pv);
+    void (*granted)(void *ud, const struct privilege *pv, int64_t now_ms);
     /* An iq set of jabber:iq:roster at the domain (a server's roster push
      * to a privileged entity): true when the hook answered it. */
     bool (*roster_push)(void *ud, const struct stanza_in *iq);

@@ -55,7 +55,7 @@ struct uroster_stats {
 };
 
 /* A pushed item is gone from user's roster: the user removed channel. */
-typedef void uroster_removed_cb(void *ud, const char *channel, const char *user);
+typedef void uroster_removed_cb(void *ud, const char *channel, const char *user, int64_t now_ms);
 /* channel is now in user's roster (it was not, or not as a subscription
  * of theirs): the place to send them the channel's status. */
 typedef void uroster_added_cb(void *ud, const char *channel, const char *user);
@@ -98,7 +98,7 @@ bool uroster_roster_push(struct uroster *u, const struct stanza_in *iq);
  * stopped for that bound (call again soon). */
 bool uroster_pump(struct uroster *u, int64_t now_ms);
 /* The link is gone: nothing in flight will be answered (the iqs are
- * dropped unanswered, not counted as timeouts), grants end. */
+ * dropped unanswered, not counted as timeouts, now_ms), grants end. */
 void uroster_offline(struct uroster *u);
 /* Nothing queued, active or in flight. */
 bool uroster_idle(const struct uroster *u);

@@ -365,7 +365,7 @@ static void dispatch(struct service *svc, const struct stanza_in *in)
         privileges_message(&svc->priv, in, svc->home ? serves : NULL, svc, &granted)) {
         /* A server's XEP-0356 announcement: recorded, never answered. */
         if (granted && svc->granted)
-            svc->granted(svc->hooks_ud, granted);
+            svc->granted(svc->hooks_ud, granted, in->now_ms);
     } else if (in->kind == STANZA_IQ)
         handle_iq(svc, in);
     else if (in->kind == STANZA_MESSAGE && svc->route)

@@ -265,7 +265,6 @@ void uroster_granted(struct uroster *u, const char *domain, int64_t now_ms)
 {
     size_t len = strlen(domain) + 2;
     struct full *f;
-    u->now_ms = now_ms;
     free(hash_del(&u->dstates, domain)); /* a new session: a new chance */
     if (grant_of(u, domain) == NULL)
         return;
@@ -405,7 +404,7 @@ static int send_op(struct uroster *u, const struct op *op)
 }
 
 /* Logs the end of a full sync once nothing is left to do. */
-static void check_finished(struct uroster *u)
+static void check_finished(struct uroster *u, int64_t now_ms)
 {
     const struct uroster_stats *s = &u->stats, *b = &u->sync_base;
     if (!u->syncing || !uroster_idle(u))
@@ -413,7 +412,7 @@ static void check_finished(struct uroster *u)
     u->syncing = false;
     log_info("uroster: roster sync finished in %.1f s: %lu users, %lu items set, %lu removed, "
              "%lu left as the users' own, %lu removed by their users, %lu errors, %lu timeouts",
-             (double)(u->now_ms - u->sync_since) / 1000.0, s->users_synced - b->users_synced,
+             (double)(now_ms - u->sync_since) / 1000.0, s->users_synced - b->users_synced,
              s->items_set - b->items_set, s->items_removed - b->items_removed,
              s->kept_own - b->kept_own, s->user_removed - b->user_removed, s->errors - b->errors,
              s->timeouts - b->timeouts);
@@ -422,10 +421,10 @@ static void check_finished(struct uroster *u)
 static iqwait_cb op_answer;
 
 /* Takes op into flight and writes it.  false when the link is down. */
-static bool launch(struct uroster *u, struct op *op)
+static bool launch(struct uroster *u, struct op *op, int64_t now_ms)
 {
     const char *id = u->iqwait ? iqwait_add(u->iqwait, "ur", op->user->jid,
-                                            u->now_ms + UROSTER_TIMEOUT_MS, op_answer, op)
+                                            now_ms + UROSTER_TIMEOUT_MS, op_answer, op)
                                : NULL;
     if (id == NULL) {
         op_free(op);
@@ -481,7 +480,7 @@ static void maybe_done(struct uroster *u, struct uuser *us)
 
 /* Starts the first queued user: reads their roster (when allowed) or
  * plans at once. */
-static void start_next(struct uroster *u)
+static void start_next(struct uroster *u, int64_t now_ms)
 {
     struct uuser *us = u->head;
     const struct privilege *pv;
@@ -497,20 +496,19 @@ static void start_next(struct uroster *u)
         return;
     }
     if (may_read(pv)) {
-        if (launch(u, op_new(u, us, OP_GET, NULL)))
+        if (launch(u, op_new(u, us, OP_GET, NULL), now_ms))
             u->stats.gets++;
         else
             maybe_done(u, us);
         return;
     }
-    uplan_user(u, us, NULL);
+    uplan_user(u, us, NULL, now_ms);
     maybe_done(u, us);
 }
 
 bool uroster_pump(struct uroster *u, int64_t now_ms)
 {
     int budget = OPS_PER_CALL;
-    u->now_ms = now_ms;
     while (budget > 0 && out_room(u->out) > 0) {
         bool progressed = false;
         /* Computed changes of active users first. */
@@ -523,7 +521,7 @@ bool uroster_pump(struct uroster *u, int64_t now_ms)
                 us->todo[k] = NULL;
                 budget--;
                 progressed = true;
-                if (!launch(u, op))
+                if (!launch(u, op, now_ms))
                     return false;
             }
         }
@@ -534,14 +532,14 @@ bool uroster_pump(struct uroster *u, int64_t now_ms)
             progressed = true;
         }
         if (u->head && u->nactive < UROSTER_MAX_ACTIVE) {
-            start_next(u);
+            start_next(u, now_ms);
             budget--;
             progressed = true;
         }
         if (!progressed)
             break;
     }
-    check_finished(u);
+    check_finished(u, now_ms);
     return budget == 0 && out_room(u->out) > 0;
 }
 
@@ -579,7 +577,7 @@ bool uroster_roster_push(struct uroster *u, const struct stanza_in *in)
                      user, channel, u->domain);
             syncdb_delete(u->db, user, channel);
             if (u->removed)
-                u->removed(u->removed_ud, channel, user);
+                u->removed(u->removed_ud, channel, user, in->now_ms);
         }
         free(channel);
     }
@@ -622,7 +620,7 @@ static void server_failed(struct uroster *u, const char *user, const struct xml_
 }
 
 /* What op's answer does: a result, or an error (false ok). */
-static void answered(struct uroster *u, struct op *op, const struct xml_node *iq)
+static void answered(struct uroster *u, struct op *op, const struct xml_node *iq, int64_t now_ms)
 {
     const char *type = xml_attr(iq, "type");
     struct uuser *us = op->user;
@@ -630,7 +628,7 @@ static void answered(struct uroster *u, struct op *op, const struct xml_node *iq
     switch (op->kind) {
     case OP_GET:
         if (ok) {
-            uplan_user(u, us, iq);
+            uplan_user(u, us, iq, now_ms);
         } else {
             u->stats.errors++;
             log_info("uroster: reading the roster of %s failed; not synced", us->jid);
@@ -673,10 +671,9 @@ static void op_answer(void *ud, const struct xml_node *iq, int64_t now_ms)
     struct uroster *u = op->u;
     struct uuser *us = op->user;
 
-    u->now_ms = now_ms;
     inflight_del(u, op);
     if (iq) {
-        answered(u, op, iq);
+        answered(u, op, iq, now_ms);
     } else {
         u->stats.timeouts++;
         log_warning("uroster: no answer from %s's server within %d s; synced again at the next "
@@ -685,7 +682,7 @@ static void op_answer(void *ud, const struct xml_node *iq, int64_t now_ms)
     }
     op_free(op);
     maybe_done(u, us);
-    check_finished(u);
+    check_finished(u, now_ms);
 }
 
 void uroster_offline(struct uroster *u)

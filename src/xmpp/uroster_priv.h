@@ -73,7 +73,6 @@ struct uroster {
     struct hash dstates; /* domain -> struct dstate * */
     struct full *full;
     size_t nfull;
-    int64_t now_ms;
     struct uroster_stats stats;
     /* A full sync in progress: since when, and the counts at its start. */
     bool syncing;
@@ -94,6 +93,6 @@ char *uplan_our_channel(const struct uroster *u, const char *jid);
  * adds the iqs that bring the server in step to us's todo.  roster NULL:
  * the user's roster is not readable.  Records that need no iq are
  * written at once; an item the user removed calls the removed callback. */
-void uplan_user(struct uroster *u, struct uuser *us, const struct xml_node *roster);
+void uplan_user(struct uroster *u, struct uuser *us, const struct xml_node *roster, int64_t now_ms);
 
 #endif

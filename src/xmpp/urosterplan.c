@@ -240,7 +240,7 @@ static void todo_add(struct uuser *us, enum op_kind kind, struct item *it)
 /* Compares what is wanted with what we pushed (and, when read, what the
  * server has) and queues the iqs that bring the server in step.  server
  * NULL: not readable.  Records that need no iq are written here. */
-static void plan(struct uroster *u, struct uuser *us, const struct itemset *server)
+static void plan(struct uroster *u, struct uuser *us, const struct itemset *server, int64_t now_ms)
 {
     struct itemset want = {0}, pushed = {0};
     if (load_user(u, us->jid, &want, &pushed) != 0) {
@@ -264,7 +264,7 @@ static void plan(struct uroster *u, struct uuser *us, const struct itemset *serv
                      us->jid, w->channel, u->domain);
             record(u, us->jid, p, false);
             if (u->removed)
-                u->removed(u->removed_ud, w->channel, us->jid);
+                u->removed(u->removed_ud, w->channel, us->jid, now_ms);
             continue;
         }
         if (server ? (s && item_same(s, w)) : (p && item_same(p, w))) {
@@ -292,14 +292,14 @@ out:
     set_free(&pushed);
 }
 
-void uplan_user(struct uroster *u, struct uuser *us, const struct xml_node *roster)
+void uplan_user(struct uroster *u, struct uuser *us, const struct xml_node *roster, int64_t now_ms)
 {
     struct itemset server = {0};
     if (roster == NULL) {
-        plan(u, us, NULL);
+        plan(u, us, NULL, now_ms);
         return;
     }
     read_server(u, roster, &server);
-    plan(u, us, &server);
+    plan(u, us, &server, now_ms);
     set_free(&server);
 }
