@@ -204,7 +204,8 @@ START_TEST(test_handshake_and_stanzas)
     xml_free(reply);
     srv_expect(&in, "<iq type='result' id='1'/>");
     ck_assert_uint_eq(link_stats(F.link)->connects, 1);
-    ck_assert_uint_eq(link_stats(F.link)->stanzas_in, 1);
+    ck_assert_uint_gt(link_stats(F.link)->bytes_in, 0);
+    ck_assert_uint_gt(link_stats(F.link)->bytes_out, 0);
     strbuf_free(&in);
 }
 END_TEST

@@ -42,6 +42,9 @@ enum stat_id {
     STAT_DROPPED,              /* inbound stanzas dropped unanswered (as the RFCs say) */
     STAT_REGISTRATIONS,        /* channels created by in-band registration */
     STAT_COMMAND_STEPS,        /* ad-hoc command steps answered */
+    STAT_LINK_BYTES_IN,        /* bytes read from the component link */
+    STAT_LINK_BYTES_OUT,       /* bytes written to it */
+    STAT_LINK_INPUT_REJECTS,   /* stream restarts for bad input */
     STAT_COUNT
 };
 

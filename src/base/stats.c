@@ -41,6 +41,9 @@ static const char *const names[STAT_COUNT] = {
     [STAT_DROPPED]          = "stanzas_dropped",
     [STAT_REGISTRATIONS]    = "channels_registered",
     [STAT_COMMAND_STEPS]    = "command_steps",
+    [STAT_LINK_BYTES_IN]    = "link_bytes_in",
+    [STAT_LINK_BYTES_OUT]   = "link_bytes_out",
+    [STAT_LINK_INPUT_REJECTS] = "link_input_rejects",
 };
 
 /* RFC 6120 section 8.3.3. */

@@ -472,6 +472,10 @@ const char *xml_parser_error(const struct xml_parser *p)
     return p->error;
 }
 
+/* Stored stanzas were within the stream's depth limit when they came;
+ * this only guards the recursion of a hand-edited row. */
+#define PARSE_ONE_MAX_DEPTH 1000
+
 struct parse_one {
     struct xml_node *elem; /* the first element, owned */
     unsigned count;        /* elements seen */
@@ -489,7 +493,7 @@ struct xml_node *xml_parse_one(const char *text, size_t len)
     static const struct xml_parser_handlers h = {NULL, keep_first, NULL};
     static const char open[] = "<s xmlns='" XML_NS_COMPONENT "'>";
     struct parse_one one = {NULL, 0};
-    struct xml_parser *p = xml_parser_new(len + sizeof(open), 1000, &h, &one);
+    struct xml_parser *p = xml_parser_new(len + sizeof(open), PARSE_ONE_MAX_DEPTH, &h, &one);
     int r;
 
     /* The text is our own (it passed the stream's cap when it arrived) and

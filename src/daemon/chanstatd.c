@@ -155,7 +155,7 @@ static void on_tick(struct loop *loop, void *ud)
 {
     struct daemon *d = ud;
     d->tick = loop_timer_add(loop, NODE_TICK_MS, on_tick, d);
-    node_note_link(d->node, link_stats(d->link)->connects);
+    node_note_link(d->node, link_stats(d->link));
     if (link_online(d->link)) {
         node_tick(d->node, cs_now_ms());
         after(d);

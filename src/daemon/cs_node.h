@@ -67,8 +67,9 @@ const struct node_stats *node_stats(const struct node *node);
 /* Every counter, up to date (cs_stats.h).  Borrowed. */
 struct stats;
 const struct stats *node_counters(struct node *node);
-/* The link's handshake count, for the reconnect counter. */
-void node_note_link(struct node *node, unsigned long connects);
+/* The link's counters, for the stats (reconnects, bytes, input rejects). */
+struct link_stats;
+void node_note_link(struct node *node, const struct link_stats *link);
 /* The wall clock for what is stored or shown (cs_util.h; borrowed).
  * Every now_ms passed in is monotonic and drives every deadline; without
  * a clock (tests), now_ms is taken as the wall time too. */

@@ -14,6 +14,7 @@
 #include "cs_home.h"
 #include "cs_homestate.h"
 #include "cs_iqwait.h"
+#include "cs_link.h"
 #include "cs_log.h"
 #include "cs_node.h"
 #include "cs_offline.h"
@@ -555,9 +556,12 @@ const struct stats *node_counters(struct node *n)
     return &n->counters;
 }
 
-void node_note_link(struct node *n, unsigned long connects)
+void node_note_link(struct node *n, const struct link_stats *ls)
 {
-    n->counters.v[STAT_LINK_RECONNECTS] = connects > 0 ? connects - 1 : 0;
+    n->counters.v[STAT_LINK_RECONNECTS] = ls->connects > 0 ? ls->connects - 1 : 0;
+    n->counters.v[STAT_LINK_BYTES_IN] = ls->bytes_in;
+    n->counters.v[STAT_LINK_BYTES_OUT] = ls->bytes_out;
+    n->counters.v[STAT_LINK_INPUT_REJECTS] = ls->input_rejects;
 }
 
 void node_use_clock(struct node *n, const struct cs_clock *clock)

@@ -24,6 +24,9 @@
 #include "cs_text.h"
 #include "home_priv.h"
 
+/* Federation timers are checked at most this often (O(remote channels)). */
+#define FED_CHECK_INTERVAL_MS 1000
+
 /* The cache's forget hook: c leaves the fan-out and binding queues, then
  * the cache (keeping the resync cursor, which walks cache.all, exact). */
 static void forget_channel(void *ud, struct channel *c)
@@ -611,7 +614,7 @@ void home_tick(struct home *h, int64_t now_ms)
     bind_tick(h, now_ms);
     if (now_ms >= h->fed_next_check) {
         /* Once a second: remote channels' timers, leases that ran out. */
-        h->fed_next_check = now_ms + 1000;
+        h->fed_next_check = now_ms + FED_CHECK_INTERVAL_MS;
         fed_tick(h, now_ms);
         homefed_tick(h, now_ms);
     }

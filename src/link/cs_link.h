@@ -47,8 +47,6 @@ struct link_handlers {
 /* Counters for logs, tests and benchmarks. */
 struct link_stats {
     unsigned long connects; /* successful handshakes */
-    unsigned long stanzas_in;
-    unsigned long stanzas_out;
     unsigned long long bytes_in;
     unsigned long long bytes_out;
     unsigned long input_rejects; /* stream restarts for bad input */

@@ -294,7 +294,6 @@ int link_send_raw(struct link *link, const char *data, size_t len)
     if (log_enabled(LOG_LEVEL_DEBUG))
         log_debug("link: out: %.*s", (int)len, data);
     queue(link, data, len);
-    link->stats.stanzas_out++;
     return 0;
 }
 
@@ -509,7 +508,6 @@ static void on_stanza(void *ud, struct xml_node *stanza)
         fail(link, true, "server sent <%s/> before the handshake", stanza->name);
         return;
     }
-    link->stats.stanzas_in++;
     if (link->h->stanza)
         link->h->stanza(link, stanza, link->ud);
 }

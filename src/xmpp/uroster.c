@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs_config.h"
 #include "cs_hash.h"
 #include "cs_iqwait.h"
 #include "cs_jid.h"
@@ -412,7 +413,7 @@ static void check_finished(struct uroster *u, int64_t now_ms)
     u->syncing = false;
     log_info("uroster: roster sync finished in %.1f s: %lu users, %lu items set, %lu removed, "
              "%lu left as the users' own, %lu removed by their users, %lu errors, %lu timeouts",
-             (double)(now_ms - u->sync_since) / 1000.0, s->users_synced - b->users_synced,
+             (double)(now_ms - u->sync_since) / MS_PER_S, s->users_synced - b->users_synced,
              s->items_set - b->items_set, s->items_removed - b->items_removed,
              s->kept_own - b->kept_own, s->user_removed - b->user_removed, s->errors - b->errors,
              s->timeouts - b->timeouts);
@@ -678,7 +679,7 @@ static void op_answer(void *ud, const struct xml_node *iq, int64_t now_ms)
         u->stats.timeouts++;
         log_warning("uroster: no answer from %s's server within %d s; synced again at the next "
                     "grant",
-                    us->jid, UROSTER_TIMEOUT_MS / 1000);
+                    us->jid, (int)(UROSTER_TIMEOUT_MS / MS_PER_S));
     }
     op_free(op);
     maybe_done(u, us);
