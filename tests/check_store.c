@@ -890,7 +890,7 @@ START_TEST(test_queries_use_indexes)
         {"channel = ?1 AND stored < ?2", "offline_by_channel"},
         {"channel = ?1 AND id > ?2", "offline_by_channel"},
         {"WHERE r.jid = ?1", "roster_by_jid"},
-        {"subscription FROM pushed_item WHERE user = ?1", "PRIMARY KEY"},
+        {"name FROM pushed_item WHERE user = ?1", "PRIMARY KEY"},
         {"FROM pushed_item WHERE channel = ?1", "pushed_item_by_channel"},
         {"DISTINCT jid FROM roster WHERE jid > ?1", "roster_by_jid"},
         {"DISTINCT user FROM pushed_item p WHERE user > ?1", "PRIMARY KEY"},

@@ -36,4 +36,14 @@ int store_schema_version(struct store *store);
 /* The connection, for the storage code of later modules.  Borrowed. */
 struct sqlite3 *store_handle(struct store *store);
 
+/* Ends a use of a prepared statement: logs "store: WHAT: <SQLite's
+ * message>" unless rc is SQLITE_DONE (or SQLITE_ROW, where a reader
+ * stopped early on purpose), then resets it and drops its bindings on
+ * every path.  Logs first: a reset may overwrite the message of a failed
+ * bind, whose code rc then carries.  Returns 0 or CS_EDB.  Every store
+ * module ends its statements here. */
+struct sqlite3_stmt;
+int store_end(struct sqlite3_stmt *st, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

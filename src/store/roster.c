@@ -165,37 +165,13 @@ void roster_free(struct roster **rp)
     *rp = NULL;
 }
 
-/* Ends a use of st: logs unless rc is SQLITE_DONE (or SQLITE_ROW, where a
- * reader stopped early on purpose), then resets st and drops its bindings
- * on every path.  sqlite3_reset only repeats the error of the last step,
- * logged here already; sqlite3_clear_bindings cannot fail.  Returns 0 or
- * CS_EDB.  A failed bind leaves its code in rc, so it is reported too. */
-static int end(struct roster *r, sqlite3_stmt *st, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int end(struct roster *r, sqlite3_stmt *st, int rc, const char *fmt, ...)
-{
-    int ret = 0;
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        char what[256];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(what, sizeof(what), fmt, ap);
-        va_end(ap);
-        log_error("store: %s: %s", what, sqlite3_errmsg(r->db));
-        ret = CS_EDB;
-    }
-    (void)sqlite3_reset(st);
-    (void)sqlite3_clear_bindings(st);
-    return ret;
-}
-
 /* Steps a statement that returns no rows, unless binding its parameters
  * failed (bound is the first failing bind's code), and resets it.
  * 0 or CS_EDB. */
 static int run_bound(struct roster *r, enum stmt_id id, int bound)
 {
     int rc = bound == SQLITE_OK ? sqlite3_step(r->st[id]) : bound;
-    return end(r, r->st[id], rc == SQLITE_ROW ? SQLITE_DONE : rc, "%s", sql[id]);
+    return store_end(r->st[id], rc == SQLITE_ROW ? SQLITE_DONE : rc, "%s", sql[id]);
 }
 
 static int run(struct roster *r, enum stmt_id id)
@@ -267,7 +243,7 @@ int roster_get(struct roster *r, const char *channel, const char *jid, struct su
     } else if (rc == SQLITE_DONE) {
         ret = CS_ENOTFOUND;
     }
-    if (end(r, st, rc, "reading roster %s/%s", channel, jid) != 0)
+    if (store_end(st, rc, "reading roster %s/%s", channel, jid) != 0)
         return CS_EDB;
     return ret;
 }
@@ -335,7 +311,7 @@ int roster_pending_in(struct roster *r, const char *channel, int limit, int *cou
         while ((rc = sqlite3_step(st)) == SQLITE_ROW)
             n++;
     }
-    if (end(r, st, rc, "counting pending requests of %s", channel) != 0)
+    if (store_end(st, rc, "counting pending requests of %s", channel) != 0)
         return CS_EDB;
     *count_r = n;
     return 0;
@@ -366,7 +342,7 @@ static int each_channel_row(struct roster *r, sqlite3_stmt *st, roster_channel_c
         n++;
     }
     *n_r = n;
-    return end(r, st, rc, "reading channels");
+    return store_end(st, rc, "reading channels");
 }
 
 int roster_find_channel(struct roster *r, const char *name, roster_channel_cb *cb, void *ud)
@@ -374,7 +350,7 @@ int roster_find_channel(struct roster *r, const char *name, roster_channel_cb *c
     sqlite3_stmt *st = r->st[ST_CHANNEL];
     int n, rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     if (rc != SQLITE_OK)
-        return end(r, st, rc, "reading channel %s", name);
+        return store_end(st, rc, "reading channel %s", name);
     if (each_channel_row(r, st, cb, ud, &n) != 0)
         return CS_EDB;
     return n == 0 ? CS_ENOTFOUND : 0;
@@ -397,7 +373,7 @@ int roster_each_item(struct roster *r, const char *channel, roster_item_cb *cb, 
             cb(ud, jid, &row);
         }
     }
-    return end(r, st, rc, "listing roster of %s", channel);
+    return store_end(st, rc, "listing roster of %s", channel);
 }
 
 /* Binds after (NULL = "") and limit as ?1 and ?2 of a page query, steps
@@ -416,7 +392,7 @@ static int channel_page(struct roster *r, enum stmt_id id, const char *key, int 
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int(st, 2, limit);
     if (rc != SQLITE_OK)
-        return end(r, st, rc, "reading channels after '%s'", key ? key : "");
+        return store_end(st, rc, "reading channels after '%s'", key ? key : "");
     return each_channel_row(r, st, cb, ud, n_r);
 }
 
@@ -449,7 +425,7 @@ int roster_state_get(struct roster *r, const char *channel, int64_t *last_seen_r
         *last_seen_r = sqlite3_column_int64(st, 0);
         *shown_r = sqlite3_column_int(st, 1) != 0;
     }
-    return end(r, st, rc, "reading the state of %s", channel);
+    return store_end(st, rc, "reading the state of %s", channel);
 }
 
 /* Steps a write binding texts (NULL binds NULL) then integers, in the
@@ -468,7 +444,7 @@ static int put_row(struct roster *r, enum stmt_id id, const char *const *texts, 
         rc = sqlite3_bind_int64(st, i + k + 1, ints[k]);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    return end(r, st, rc, "%s", what);
+    return store_end(st, rc, "%s", what);
 }
 
 int roster_state_put(struct roster *r, const char *channel, int64_t last_seen, bool shown)
@@ -502,7 +478,7 @@ int roster_shown_page(struct roster *r, const char *after, int limit, roster_nam
         }
     }
     *n_r = n;
-    return end(r, st, rc, "reading shown channels after '%s'", after ? after : "");
+    return store_end(st, rc, "reading shown channels after '%s'", after ? after : "");
 }
 
 int roster_conv_get(struct roster *r, const char *owner, const char *contact, char **channel_r,
@@ -528,7 +504,7 @@ int roster_conv_get(struct roster *r, const char *owner, const char *contact, ch
         if (v != NULL)
             *via_r = xstrdup(v);
     }
-    return end(r, st, rc, "reading the conversation of %s with %s", owner, contact);
+    return store_end(st, rc, "reading the conversation of %s with %s", owner, contact);
 }
 
 int roster_conv_put(struct roster *r, const char *owner, const char *contact, const char *channel,
@@ -555,7 +531,7 @@ int roster_conv_put(struct roster *r, const char *owner, const char *contact, co
         (void)sqlite3_clear_bindings(st);
         return CS_ENOTFOUND;
     }
-    return end(r, st, rc, "writing the conversation of %s with %s", owner, contact);
+    return store_end(st, rc, "writing the conversation of %s with %s", owner, contact);
 }
 
 int roster_items_page(struct roster *r, const char *channel, const char *after, int limit,
@@ -590,7 +566,7 @@ int roster_items_page(struct roster *r, const char *channel, const char *after, 
         }
     }
     *n_r = n;
-    return end(r, st, rc, "reading the roster of %s after '%s'", channel, after ? after : "");
+    return store_end(st, rc, "reading the roster of %s after '%s'", channel, after ? after : "");
 }
 
 const char *channel_policy_name(enum channel_policy p)
@@ -624,7 +600,7 @@ static int write_texts(struct roster *r, enum stmt_id id, int n, const char *con
         (void)sqlite3_reset(st);
         return CS_EEXIST;
     }
-    return end(r, st, rc, "%s", sql[id]);
+    return store_end(st, rc, "%s", sql[id]);
 }
 
 int roster_channel_add(struct roster *r, const char *name, const char *owner,
@@ -666,7 +642,7 @@ int roster_display_name(struct roster *r, const char *name, char **display_r)
         else
             *display_r = xstrdup(t);
     }
-    return end(r, st, rc, "reading the display name of %s", name);
+    return store_end(st, rc, "reading the display name of %s", name);
 }
 
 int roster_stats_put(struct roster *r, const char *name, int64_t value, int64_t updated)
@@ -705,7 +681,7 @@ int roster_resource_put(struct roster *r, const char *channel, const char *resou
         rc = sqlite3_bind_int64(st, 6, since);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    return end(r, st, rc, "storing a resource of %s", channel);
+    return store_end(st, rc, "storing a resource of %s", channel);
 }
 
 int roster_lease_put(struct roster *r, const char *channel, const char *node, int64_t expires)
@@ -746,7 +722,7 @@ int roster_leases_all(struct roster *r, roster_pair_cb *cb, void *ud)
 {
     sqlite3_stmt *st = r->st[ST_LEASES_ALL];
     int n;
-    return end(r, st, step_rows(st, 3, cb, ud, &n), "reading the leases");
+    return store_end(st, step_rows(st, 3, cb, ud, &n), "reading the leases");
 }
 
 int roster_remote_watcher_put(struct roster *r, const char *remote, const char *jid,
@@ -770,7 +746,7 @@ int roster_remote_watchers(struct roster *r, roster_pair_cb *cb, void *ud)
 {
     sqlite3_stmt *st = r->st[ST_RW_ALL];
     int n;
-    return end(r, st, step_rows(st, 3, cb, ud, &n), "reading remote watchers");
+    return store_end(st, step_rows(st, 3, cb, ud, &n), "reading remote watchers");
 }
 
 int roster_via_put(struct roster *r, const char *channel, const char *jid, const char *node)
@@ -810,5 +786,5 @@ static int pairs_of(struct roster *r, enum stmt_id id, const char *channel, rost
     int n, rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_TRANSIENT);
     if (rc == SQLITE_OK)
         rc = step_rows(st, 2, cb, ud, &n);
-    return end(r, st, rc, "%s (%s)", sql[id], channel);
+    return store_end(st, rc, "%s (%s)", sql[id], channel);
 }

@@ -467,3 +467,20 @@ struct sqlite3 *store_handle(struct store *s)
 {
     return s->db;
 }
+
+int store_end(sqlite3_stmt *st, int rc, const char *fmt, ...)
+{
+    int ret = 0;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        char what[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        log_error("store: %s: %s", what, sqlite3_errmsg(sqlite3_db_handle(st)));
+        ret = CS_EDB;
+    }
+    (void)sqlite3_reset(st);
+    (void)sqlite3_clear_bindings(st);
+    return ret;
+}

@@ -33,7 +33,8 @@ static const char *const sql[ST_COUNT] = {
     [ST_DESIRED] = "SELECT r.channel, r.subscription, r.groups, c.display_name"
                    " FROM roster r JOIN channel c ON c.name = r.channel"
                    " WHERE r.jid = ?1 AND r.subscription IN ('from', 'both')",
-    [ST_PUSHED] = "SELECT channel, name, groups, subscription FROM pushed_item WHERE user = ?1",
+    /* Columns in the order of ST_DESIRED: one reader for both. */
+    [ST_PUSHED] = "SELECT channel, subscription, groups, name FROM pushed_item WHERE user = ?1",
     [ST_PUT] = "INSERT OR REPLACE INTO pushed_item (user, channel, name, groups, subscription)"
                " VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_DELETE] = "DELETE FROM pushed_item WHERE user = ?1 AND channel = ?2",
@@ -84,39 +85,17 @@ void syncdb_free(struct syncdb **sp)
     *sp = NULL;
 }
 
-/* Ends a use of st: logs unless rc is SQLITE_DONE (or SQLITE_ROW, where a
- * reader stopped early on purpose), then resets st and drops its bindings
- * on every path.  Logs first: a reset may overwrite the message of a
- * failed bind.  sqlite3_reset only repeats the last step's error;
- * sqlite3_clear_bindings cannot fail.  A failed bind leaves its code in
- * rc, so it is reported too.  0 or CS_EDB. */
-static int end(struct syncdb *s, sqlite3_stmt *st, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int end(struct syncdb *s, sqlite3_stmt *st, int rc, const char *fmt, ...)
-{
-    int ret = 0;
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        char what[256];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(what, sizeof(what), fmt, ap);
-        va_end(ap);
-        log_error("store: %s: %s", what, sqlite3_errmsg(s->db));
-        ret = CS_EDB;
-    }
-    (void)sqlite3_reset(st);
-    (void)sqlite3_clear_bindings(st);
-    return ret;
-}
-
 static const char *col(sqlite3_stmt *st, int i)
 {
     return (const char *)sqlite3_column_text(st, i);
 }
 
-int syncdb_desired(struct syncdb *s, const char *user, syncdb_item_cb *cb, void *ud)
+/* Items of user from a statement selecting (channel, subscription,
+ * groups, name): one callback per row. */
+static int read_items(struct syncdb *s, int id, const char *user, syncdb_item_cb *cb, void *ud,
+                      const char *what)
 {
-    sqlite3_stmt *st = s->st[ST_DESIRED];
+    sqlite3_stmt *st = s->st[id];
     int rc = sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK) {
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -127,23 +106,17 @@ int syncdb_desired(struct syncdb *s, const char *user, syncdb_item_cb *cb, void 
             cb(ud, &it);
         }
     }
-    return end(s, st, rc, "reading the roster rows of %s", user);
+    return store_end(st, rc, "reading %s %s", what, user);
+}
+
+int syncdb_desired(struct syncdb *s, const char *user, syncdb_item_cb *cb, void *ud)
+{
+    return read_items(s, ST_DESIRED, user, cb, ud, "the roster rows of");
 }
 
 int syncdb_pushed(struct syncdb *s, const char *user, syncdb_item_cb *cb, void *ud)
 {
-    sqlite3_stmt *st = s->st[ST_PUSHED];
-    int rc = sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) {
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            struct syncdb_item it = {.channel = col(st, 0),
-                                     .name = col(st, 1),
-                                     .groups = col(st, 2),
-                                     .subscription = col(st, 3)};
-            cb(ud, &it);
-        }
-    }
-    return end(s, st, rc, "reading the items pushed to %s", user);
+    return read_items(s, ST_PUSHED, user, cb, ud, "the items pushed to");
 }
 
 int syncdb_put(struct syncdb *s, const char *user, const char *channel, const char *name,
@@ -164,8 +137,8 @@ int syncdb_put(struct syncdb *s, const char *user, const char *channel, const ch
         rc = sqlite3_bind_text(st, 5, subscription, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    return end(s, st, rc == SQLITE_ROW ? SQLITE_DONE : rc, "recording the item %s of %s", channel,
-               user);
+    return store_end(st, rc == SQLITE_ROW ? SQLITE_DONE : rc, "recording the item %s of %s",
+                     channel, user);
 }
 
 int syncdb_delete(struct syncdb *s, const char *user, const char *channel)
@@ -179,8 +152,8 @@ int syncdb_delete(struct syncdb *s, const char *user, const char *channel)
         rc = sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    return end(s, st, rc == SQLITE_ROW ? SQLITE_DONE : rc, "forgetting the item %s of %s", channel,
-               user);
+    return store_end(st, rc == SQLITE_ROW ? SQLITE_DONE : rc, "forgetting the item %s of %s",
+                     channel, user);
 }
 
 int syncdb_has(struct syncdb *s, const char *user, const char *channel, bool *has_r)
@@ -192,7 +165,7 @@ int syncdb_has(struct syncdb *s, const char *user, const char *channel, bool *ha
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     *has_r = rc == SQLITE_ROW;
-    return end(s, st, rc, "looking up the item %s of %s", channel, user);
+    return store_end(st, rc, "looking up the item %s of %s", channel, user);
 }
 
 /* Steps st (bound, unless bound failed) and passes the user in its
@@ -215,7 +188,7 @@ int syncdb_users_of_channel(struct syncdb *s, const char *channel, syncdb_user_c
     sqlite3_stmt *st = s->st[ST_BY_CHANNEL];
     int n, rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
     rc = each_user(st, rc, cb, ud, &n);
-    return end(s, st, rc, "reading the users of channel %s", channel);
+    return store_end(st, rc, "reading the users of channel %s", channel);
 }
 
 static int users_page(struct syncdb *s, enum stmt_id id, const char *suffix, const char *after,
@@ -232,7 +205,7 @@ static int users_page(struct syncdb *s, enum stmt_id id, const char *suffix, con
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int(st, 3, limit);
     rc = each_user(st, rc, cb, ud, n_r);
-    return end(s, st, rc, "reading users to sync (%s)", suffix);
+    return store_end(st, rc, "reading users to sync (%s)", suffix);
 }
 
 int syncdb_watchers_page(struct syncdb *s, const char *suffix, const char *after, int limit,
