@@ -22,6 +22,7 @@
 struct home;
 struct iqwait;
 struct privileges;
+struct lease_due;
 
 struct home_limits {
     int sub_burst;         /* subscription stanzas one sender may send at once */
@@ -58,7 +59,9 @@ struct home {
     struct home_stats stats;
     const struct cs_clock *clock; /* wall clock for stored times (cs_util.h); NULL: now_ms */
     /* homefed.c: leases granted to nodes, by monotonic deadline. */
-    struct hash leases; /* "channel\nnode" -> struct lease * */
+    struct hash leases;    /* "channel\nnode" -> struct lease * */
+    struct lease_due *due; /* min-heap of deadlines as set (stale ones skipped) */
+    size_t ndue, capdue;
     bool leases_loaded;
     unsigned online_epoch; /* counts link (re)connects */
     struct strbuf scratch; /* one fan-out stanza */

@@ -9,7 +9,9 @@
  * and in memory as a deadline on the monotonic clock, which is what ends
  * it: a step of the wall clock neither shortens nor stretches a lease.
  * The deadlines are read from node_lease once (the first tick after start
- * or a reload) and checked once a second: O(leases) per second. */
+ * or a reload) and kept in a min-heap beside the table: a tick costs
+ * O(log leases) per lease that ends (or per renewal seen, whose old entry
+ * is skipped as stale), never a scan. */
 #include "config.h"
 
 #include <stdio.h>
@@ -29,6 +31,55 @@ struct lease {
     char key[];
 };
 
+/* A deadline as it was set: stale once the lease was renewed or dropped
+ * (the table holds another deadline, or none). */
+struct lease_due {
+    int64_t deadline_ms;
+    char *key; /* owned */
+};
+
+static void due_swap(struct home *h, size_t a, size_t b)
+{
+    struct lease_due t = h->due[a];
+    h->due[a] = h->due[b];
+    h->due[b] = t;
+}
+
+static void due_push(struct home *h, int64_t deadline_ms, const char *key)
+{
+    size_t i;
+    if (h->ndue == h->capdue) {
+        h->capdue = h->capdue ? 2 * h->capdue : 64;
+        h->due = xrealloc(h->due, h->capdue * sizeof(*h->due));
+    }
+    i = h->ndue++;
+    h->due[i] = (struct lease_due){deadline_ms, xstrdup(key)};
+    while (i > 0 && h->due[i].deadline_ms < h->due[(i - 1) / 2].deadline_ms) {
+        due_swap(h, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+/* Removes the earliest entry; the caller owns its key. */
+static struct lease_due due_pop(struct home *h)
+{
+    struct lease_due top = h->due[0];
+    size_t i = 0;
+    h->due[0] = h->due[--h->ndue];
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->ndue && h->due[l].deadline_ms < h->due[m].deadline_ms)
+            m = l;
+        if (r < h->ndue && h->due[r].deadline_ms < h->due[m].deadline_ms)
+            m = r;
+        if (m == i)
+            break;
+        due_swap(h, i, m);
+        i = m;
+    }
+    return top;
+}
+
 static char *lease_key(const char *channel, const char *node)
 {
     struct strbuf sb = {0};
@@ -47,6 +98,7 @@ static void lease_set(struct home *h, const char *channel, const char *node, int
         hash_put(&h->leases, l->key, l);
     }
     l->deadline_ms = deadline_ms;
+    due_push(h, deadline_ms, l->key);
     free(key);
 }
 
@@ -65,6 +117,11 @@ void homefed_forget_leases(struct home *h)
     while (hash_next(&h->leases, &pos, &k, &v))
         free(v);
     hash_clear(&h->leases);
+    for (size_t i = 0; i < h->ndue; i++)
+        free(h->due[i].key);
+    free(h->due);
+    h->due = NULL;
+    h->ndue = h->capdue = 0;
     h->leases_loaded = false;
 }
 
@@ -254,15 +311,17 @@ void homefed_tick(struct home *h, int64_t now_ms)
 {
     char *due[SWEEP_PAGE];
     int n = 0;
-    size_t pos = 0;
-    const char *k;
-    void *v;
 
     if (!h->leases_loaded && leases_load(h, now_ms) != 0)
         return; /* logged by the store; tried again next tick */
-    while (n < SWEEP_PAGE && hash_next(&h->leases, &pos, &k, &v)) {
-        if (((struct lease *)v)->deadline_ms < now_ms) /* valid through its last ms */
-            due[n++] = xstrdup(k);
+    /* A lease is valid through its last ms. */
+    while (n < SWEEP_PAGE && h->ndue > 0 && h->due[0].deadline_ms < now_ms) {
+        struct lease_due d = due_pop(h);
+        const struct lease *l = hash_get(&h->leases, d.key);
+        if (l && l->deadline_ms == d.deadline_ms)
+            due[n++] = d.key;
+        else
+            free(d.key); /* renewed or dropped since: stale */
     }
     for (int i = 0; i < n; i++) {
         char *nl = strchr(due[i], '\n');
