@@ -345,6 +345,23 @@ START_TEST(test_unknown_channel_and_non_nodes)
 }
 END_TEST
 
+/* A message to a channel of a domain being asked waits for the answer;
+ * when the domain is no chanstat node the sender is told, from the
+ * address it wrote to (normalised), with its id. */
+START_TEST(test_message_held_while_asking)
+{
+    to_a("<message from='w1@a.test/r' to='x\\40silent.test@STATUS.a.test.' id='h1' type='chat'>"
+         "<body>hi</body></message>");
+    ck_assert_uint_eq(seen("id='h1'"), 0);
+    for (int i = 0; i < 4; i++)
+        tick(10000);
+    ck_assert_uint_eq(seen2("<message from='x\\40silent.test@status.a.test' to='w1@a.test/r' "
+                            "id='h1' type='error'>",
+                            "<forbidden"),
+                      1);
+}
+END_TEST
+
 START_TEST(test_gateway_prompt)
 {
     to_a("<iq type='set' id='g' from='w1@a.test/r' to='status.a.test'>"
@@ -741,6 +758,7 @@ int main(void)
     tcase_add_test(tc, test_approve_across_domains);
     tcase_add_test(tc, test_forged_claim_refused);
     tcase_add_test(tc, test_messages_mirror_path);
+    tcase_add_test(tc, test_message_held_while_asking);
     tcase_add_test(tc, test_local_domains_and_trusted_nodes);
     tcase_add_test(tc, test_discovery_answered_by_the_domain_only);
     suite_add_tcase(s, tc);

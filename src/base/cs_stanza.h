@@ -17,23 +17,6 @@
 #define NS_VERSION "jabber:iq:version"
 #define NS_NICK "http://jabber.org/protocol/nick" /* XEP-0172 */
 
-/* The address a reply to orig comes from: orig's 'to' normalised (RFC
- * 7622: case-folded domain and localpart, no trailing dot) when it is a
- * valid JID at domain (our component domain), else domain itself, so
- * that nothing we write claims an address we do not own, however the
- * request spelled it.  Caller frees. */
-char *stanza_reply_from(const struct xml_node *orig, const char *domain);
-/* A stanza error in reply to orig (RFC 6120 8.3): same element name and
- * id, to = orig's from, from = stanza_reply_from(orig, domain),
- * type='error', an <error type=TYPE> with the defined CONDITION and
- * optional text.  For an iq the request payload is echoed.  Caller owns
- * the result. */
-struct xml_node *stanza_error_reply(const struct xml_node *orig, const char *domain,
-                                    const char *type, const char *condition, const char *text);
-/* <iq type='result'/> for an iq get/set, addressed as above; caller owns
- * the result. */
-struct xml_node *stanza_iq_result(const struct xml_node *iq, const char *domain);
-
 /* ---- One inbound stanza, parsed once ----
  *
  * Dispatch (service_handle) parses what every handler needs, once: the
@@ -66,5 +49,26 @@ struct stanza_in {
  * stanza_in_deinit(). */
 void stanza_in_parse(struct stanza_in *in, const struct xml_node *xml, int64_t now_ms);
 void stanza_in_deinit(struct stanza_in *in);
+/* A deep copy of src describing xml, which the caller made as a copy of
+ * src->xml and keeps as long as dst (for a stanza held for later).
+ * Release with stanza_in_deinit(). */
+void stanza_in_copy(struct stanza_in *dst, const struct stanza_in *src, const struct xml_node *xml);
+
+/* ---- Answers ----
+ *
+ * A reply comes from the request's 'to' as parsed (normalised, RFC
+ * 7622: case-folded domain and localpart, no trailing dot) when that is
+ * a valid JID at domain (our component domain), else from domain itself,
+ * so that nothing we write claims an address we do not own, however the
+ * request spelled it.  It goes to the request's 'from' and keeps its id. */
+
+/* A stanza error in reply to in (RFC 6120 8.3): same element name,
+ * type='error', an <error type=TYPE> with the defined CONDITION and
+ * optional text.  For an iq the request payload is echoed.  Caller owns
+ * the result. */
+struct xml_node *stanza_error_reply(const struct stanza_in *in, const char *domain,
+                                    const char *type, const char *condition, const char *text);
+/* <iq type='result'/> for an iq get/set; caller owns the result. */
+struct xml_node *stanza_iq_result(const struct stanza_in *iq, const char *domain);
 
 #endif

@@ -10,25 +10,23 @@
 #include "cs_stanza.h"
 #include "cs_util.h"
 
-char *stanza_reply_from(const struct xml_node *orig, const char *domain)
+/* The address a reply comes from (see cs_stanza.h); caller frees. */
+static char *reply_from(const struct stanza_in *in, const char *domain)
 {
-    struct jid to;
-    char *self;
-    if (jid_parse(xml_attr(orig, "to"), &to) != 0)
-        return xstrdup(domain);
-    /* jid_parse normalises: folded case, no trailing dot. */
-    self = strcasecmp(to.domain, domain) == 0 ? jid_full(&to) : xstrdup(domain);
-    jid_deinit(&to);
-    return self;
+    /* jid_parse normalised in->to: folded case, no trailing dot. */
+    if (in->to_ok && strcasecmp(in->to.domain, domain) == 0)
+        return jid_full(&in->to);
+    return xstrdup(domain);
 }
 
-static struct xml_node *reply_skeleton(const struct xml_node *orig, const char *domain,
+static struct xml_node *reply_skeleton(const struct stanza_in *in, const char *domain,
                                        const char *type)
 {
+    const struct xml_node *orig = in->xml;
     struct xml_node *r = xml_elem_new(orig->name, NULL);
     const char *from = xml_attr(orig, "from");
     const char *id = xml_attr(orig, "id");
-    char *self = stanza_reply_from(orig, domain);
+    char *self = reply_from(in, domain);
     xml_set_attr(r, "from", self);
     free(self);
     if (from)
@@ -39,13 +37,13 @@ static struct xml_node *reply_skeleton(const struct xml_node *orig, const char *
     return r;
 }
 
-struct xml_node *stanza_error_reply(const struct xml_node *orig, const char *domain,
+struct xml_node *stanza_error_reply(const struct stanza_in *in, const char *domain,
                                     const char *type, const char *condition, const char *text)
 {
-    struct xml_node *r = reply_skeleton(orig, domain, "error");
+    struct xml_node *r = reply_skeleton(in, domain, "error");
     struct xml_node *err, *payload;
 
-    if (strcmp(orig->name, "iq") == 0 && (payload = xml_first_elem(orig)) != NULL)
+    if (in->kind == STANZA_IQ && (payload = xml_first_elem(in->xml)) != NULL)
         xml_append(r, xml_copy(payload));
     err = xml_add_child(r, "error", NULL);
     xml_set_attr(err, "type", type);
@@ -58,7 +56,7 @@ struct xml_node *stanza_error_reply(const struct xml_node *orig, const char *dom
     return r;
 }
 
-struct xml_node *stanza_iq_result(const struct xml_node *iq, const char *domain)
+struct xml_node *stanza_iq_result(const struct stanza_in *iq, const char *domain)
 {
     return reply_skeleton(iq, domain, "result");
 }
@@ -91,4 +89,18 @@ void stanza_in_deinit(struct stanza_in *in)
         jid_deinit(&in->relay);
     free(in->sender);
     memset(in, 0, sizeof(*in));
+}
+
+void stanza_in_copy(struct stanza_in *dst, const struct stanza_in *src, const struct xml_node *xml)
+{
+    *dst = *src;
+    dst->xml = xml;
+    dst->type = xml_attr(xml, "type");
+    if (src->from_ok)
+        jid_copy(&src->from, &dst->from);
+    if (src->to_ok)
+        jid_copy(&src->to, &dst->to);
+    if (src->relay_rc == 0)
+        jid_copy(&src->relay, &dst->relay);
+    dst->sender = src->sender ? xstrdup(src->sender) : NULL;
 }

@@ -26,9 +26,9 @@ static void send_result(struct home *h, struct xml_node *r)
 
 /* XEP-0012 section 4: only those who may see the channel's presence
  * learn when it was last seen. */
-static void last_activity(struct home *h, const struct xml_node *iq, struct channel *c,
-                          const char *contact, int64_t now_ms)
+static void last_activity(struct home *h, const struct stanza_in *iq, struct channel *c)
 {
+    const char *contact = iq->sender;
     struct status_view v;
     struct xml_node *res, *rq;
     char secs[32];
@@ -45,7 +45,7 @@ static void last_activity(struct home *h, const struct xml_node *iq, struct chan
     }
     res = stanza_iq_result(iq, h->domain);
     rq = xml_add_child(res, "query", NS_LAST);
-    s = v.show == SHOW_UNAVAILABLE ? cs_wall_of(h->clock, now_ms) / MS_PER_S - v.last_seen : 0;
+    s = v.show == SHOW_UNAVAILABLE ? cs_wall_of(h->clock, iq->now_ms) / MS_PER_S - v.last_seen : 0;
     snprintf(secs, sizeof(secs), "%lld", s < 0 ? 0 : s);
     xml_set_attr(rq, "seconds", secs);
     send_result(h, res);
@@ -53,14 +53,12 @@ static void last_activity(struct home *h, const struct xml_node *iq, struct chan
 
 bool home_iq(struct home *h, const struct stanza_in *in)
 {
-    const struct xml_node *iq = in->xml;
-    int64_t now_ms = in->now_ms;
     struct channel *c;
-    const struct xml_node *q = xml_first_elem(iq);
+    const struct xml_node *q = xml_first_elem(in->xml);
     const char *ns = xml_ns(q);
     bool handled = false;
 
-    if (q == NULL || ns == NULL || strcmp(xml_attr(iq, "type"), "get") != 0 ||
+    if (q == NULL || ns == NULL || in->type == NULL || strcmp(in->type, "get") != 0 ||
         strcmp(q->name, "query") != 0)
         return false;
     if (!in->from_ok || !in->to_ok || in->to.local == NULL)
@@ -69,7 +67,7 @@ bool home_iq(struct home *h, const struct stanza_in *in)
     if (c == NULL) {
         /* not a channel (relay addresses included): service-unavailable */
     } else if (strcmp(ns, NS_LAST) == 0) {
-        last_activity(h, iq, c, in->sender, now_ms);
+        last_activity(h, in, c);
         handled = true;
     }
     return handled;

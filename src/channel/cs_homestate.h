@@ -100,7 +100,7 @@ struct home {
 void home_send_presence(struct home *h, const char *from, const char *to, const char *type,
                         const char *status_text);
 void home_send_status_to(struct home *h, struct channel *c, const char *to);
-void home_reply_error(struct home *h, const struct xml_node *st, const char *type,
+void home_reply_error(struct home *h, const struct stanza_in *st, const char *type,
                       const char *cond);
 /* Presence from c to contact, redirected for vouched contacts. */
 void home_tell(struct home *h, struct channel *c, const char *contact, const char *type);

@@ -298,18 +298,21 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
     sqlite3 *db = store_handle(n->store);
     sqlite3_int64 changes = sqlite3_total_changes64(db);
     size_t from = mark(n);
-    const char *type = xml_attr(stanza, "type");
+    struct stanza_in in;
     struct taken *t;
 
-    if (strcmp(stanza->name, "message") == 0)
+    stanza_in_parse(&in, stanza, now_ms);
+    if (in.kind == STANZA_MESSAGE)
         n->counters.v[STAT_IN_MESSAGE]++;
-    else if (strcmp(stanza->name, "presence") == 0)
+    else if (in.kind == STANZA_PRESENCE)
         n->counters.v[STAT_IN_PRESENCE]++;
-    else if (strcmp(stanza->name, "iq") == 0)
+    else if (in.kind == STANZA_IQ)
         n->counters.v[STAT_IN_IQ]++;
-    service_handle(&n->svc, stanza, now_ms);
-    if (sqlite3_total_changes64(db) == changes)
+    service_dispatch(&n->svc, &in);
+    if (sqlite3_total_changes64(db) == changes) {
+        stanza_in_deinit(&in);
         return;
+    }
     if (n->ntaken == n->captaken) {
         n->captaken = n->captaken ? n->captaken * 2 : TAKEN_FIRST_CAP;
         n->taken = xrealloc(n->taken, n->captaken * sizeof(*n->taken));
@@ -317,19 +320,20 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
     t = &n->taken[n->ntaken++];
     t->from = from;
     t->to = mark(n);
-    if (type && (strcmp(type, "error") == 0 ||
-                 (strcmp(stanza->name, "iq") == 0 && strcmp(type, "result") == 0))) {
+    if (in.type && (strcmp(in.type, "error") == 0 ||
+                    (in.kind == STANZA_IQ && strcmp(in.type, "result") == 0))) {
         /* RFC 6120 8.2.3, 8.3.1: results and errors are not answered */
         t->error = xstrdup("");
     } else {
         struct strbuf sb = {0};
         struct xml_node *e =
-            stanza_error_reply(stanza, n->svc.domain, "wait", "internal-server-error",
+            stanza_error_reply(&in, n->svc.domain, "wait", "internal-server-error",
                                "the change could not be stored; try again");
         xml_serialize(e, XML_NS_COMPONENT, &sb);
         xml_free(e);
         t->error = sb.data ? sb.data : xstrdup("");
     }
+    stanza_in_deinit(&in);
 }
 
 static void apply_edits(struct node *n, int64_t now_ms);

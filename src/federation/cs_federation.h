@@ -25,9 +25,10 @@ bool fed_presence(struct home *h, const struct xml_node *p, const struct jid *fr
  * watch. */
 bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *from,
                    int64_t now_ms);
-/* A presence error from a watched remote channel to escape(user)@DOMAIN:
- * the home refused a request made for that user.  false: not ours. */
-bool fed_vouch_error(struct home *h, const struct jid *from, const struct jid *to, int64_t now_ms);
+/* A presence error in from a watched remote channel to
+ * escape(user)@DOMAIN: the home refused a request made for that user.
+ * false: not ours. */
+bool fed_vouch_error(struct home *h, const struct stanza_in *in);
 /* Is from a remote channel this node watches? */
 bool fed_watching(struct home *h, const struct jid *from);
 /* Presence from a remote channel to escape(user)@DOMAIN with <vouch/>:
@@ -56,11 +57,10 @@ void homefed_tick(struct home *h, int64_t now_ms);
 /* Gives node c's status, or stops doing so, as it may have it now (its
  * lease row, and for approve/closed channels an approved user). */
 void homefed_refresh_node(struct home *h, struct channel *c, const char *node);
-/* Presence to c from escape(user)@node with <vouch/>: the user's bare JID
+/* Presence in to c from escape(user)@node with <vouch/>: the user's bare JID
  * (caller frees) when node may speak for the user's domain, recorded as
  * the user's node; NULL when refused (answered and logged) or malformed. */
-char *homefed_vouched(struct home *h, struct channel *c, const struct xml_node *p,
-                      const struct jid *from);
+char *homefed_vouched(struct home *h, struct channel *c, const struct stanza_in *in);
 
 /* Is jid a channel on another chanstat node (one we watch, or on a
  * domain that answered as a chanstat node)? */

@@ -547,32 +547,30 @@ bool fed_vouched_answer(struct home *h, const struct xml_node *p, const struct j
     return true;
 }
 
-bool fed_vouch_error(struct home *h, const struct jid *from, const struct jid *to, int64_t now_ms)
+bool fed_vouch_error(struct home *h, const struct stanza_in *in)
 {
-    struct jid user;
-    bool ours = false;
-    if (to->local == NULL || !fed_watching(h, from) || jid_relay_parse(to->local, &user) != 0)
+    const struct jid *from = &in->from, *user = &in->relay;
+    char *home_jid, *bare;
+    struct channel *c;
+    if (in->relay_rc != 0 || user->local == NULL || !fed_watching(h, from))
         return false;
-    if (user.local) {
-        /* The home refused what we asked for this user (a forbidden
-         * claim, an error): the user is told, never left pending. */
-        char *home_jid = jid_bare(from), *bare = jid_bare(&user);
-        struct channel *c = remote_of(h, home_jid, false);
-        if (c && (pending_index(c->remote, bare) >= 0 || watchers_has(c, bare))) {
-            log_info("fed: %s refused a request for %s", c->remote->home, bare);
-            watchers_set(c, bare, false);
-            pending_del(c->remote, bare);
-            store_watcher(h, c, bare, NULL);
-            home_send_presence(h, c->jid, bare, "unsubscribed", NULL);
-            if (c->nwatchers == 0 && c->remote->npending == 0)
-                c->remote->linger_at = now_ms + h->fed.linger_ms;
-        }
-        ours = true;
-        free(home_jid);
-        free(bare);
+    /* The home refused what we asked for this user (a forbidden claim,
+     * an error): the user is told, never left pending. */
+    home_jid = jid_bare(from);
+    bare = jid_bare(user);
+    c = remote_of(h, home_jid, false);
+    if (c && (pending_index(c->remote, bare) >= 0 || watchers_has(c, bare))) {
+        log_info("fed: %s refused a request for %s", c->remote->home, bare);
+        watchers_set(c, bare, false);
+        pending_del(c->remote, bare);
+        store_watcher(h, c, bare, NULL);
+        home_send_presence(h, c->jid, bare, "unsubscribed", NULL);
+        if (c->nwatchers == 0 && c->remote->npending == 0)
+            c->remote->linger_at = in->now_ms + h->fed.linger_ms;
     }
-    jid_deinit(&user);
-    return ours;
+    free(home_jid);
+    free(bare);
+    return true;
 }
 
 /* ---- Discovery answers ---- */

@@ -266,18 +266,19 @@ void homefed_refresh_node(struct home *h, struct channel *c, const char *node)
         home_send_status_to(h, c, node);
 }
 
-char *homefed_vouched(struct home *h, struct channel *c, const struct xml_node *p,
-                      const struct jid *from)
+char *homefed_vouched(struct home *h, struct channel *c, const struct stanza_in *in)
 {
-    const char *type = xml_attr(p, "type");
+    const char *type = in->type;
+    const struct jid *from = &in->from;
     struct jid user;
     char *bare;
-    if (jid_relay_parse(from->local, &user) != 0 || user.local == NULL) {
+    int rc = jid_relay_parse(from->local, &user);
+    if (rc != 0 || user.local == NULL) {
         log_warning("home: %s: a vouched address that names no user: %s@%s", c->name, from->local,
                     from->domain);
         if (type == NULL || strcmp(type, "error") != 0)
-            home_reply_error(h, p, "modify", "jid-malformed");
-        if (jid_relay_parse(from->local, &user) == 0)
+            home_reply_error(h, in, "modify", "jid-malformed");
+        if (rc == 0)
             jid_deinit(&user);
         return NULL;
     }
@@ -289,7 +290,7 @@ char *homefed_vouched(struct home *h, struct channel *c, const struct xml_node *
         log_warning("home: %s may not vouch for %s; refused", from->domain, bare);
         h->stats.bad_presence++;
         if (type == NULL || strcmp(type, "error") != 0)
-            home_reply_error(h, p, "auth", "forbidden");
+            home_reply_error(h, in, "auth", "forbidden");
         free(bare);
         jid_deinit(&user);
         return NULL;

@@ -465,7 +465,7 @@ void home_presence(struct home *h, const struct stanza_in *in)
         strcmp(type, "probe") != 0 && strcmp(type, "unavailable") != 0) {
         /* RFC 6120 8.3.3.1: an unknown type is a bad request. */
         h->stats.bad_presence++;
-        home_reply_error(h, p, "modify", "bad-request");
+        home_reply_error(h, in, "modify", "bad-request");
         return;
     }
     if (!in->from_ok) {
@@ -475,14 +475,14 @@ void home_presence(struct home *h, const struct stanza_in *in)
     if (!in->to_ok) {
         h->stats.bad_presence++;
         if (type == NULL || strcmp(type, "error") != 0)
-            home_reply_error(h, p, "modify", "jid-malformed");
+            home_reply_error(h, in, "modify", "jid-malformed");
         return;
     }
     contact = xstrdup(in->sender);
     if (to->local == NULL && from->local && fed_from_home(h, p, from, now_ms))
         goto out; /* a remote channel we watch, talking to this node */
     if (type && strcmp(type, "error") == 0) {
-        if (!fed_vouch_error(h, from, to, now_ms))
+        if (!fed_vouch_error(h, in))
             presence_error(h, p, contact, to, now_ms);
         goto out;
     }
@@ -521,7 +521,7 @@ void home_presence(struct home *h, const struct stanza_in *in)
         /* An escaped '@' that names no bare JID: no channel, no contact. */
         h->stats.bad_presence++;
         if (type && (strcmp(type, "subscribe") == 0 || strcmp(type, "probe") == 0))
-            home_reply_error(h, p, "modify", "jid-malformed");
+            home_reply_error(h, in, "modify", "jid-malformed");
         goto out;
     }
     c = chancache_find(&h->cache, to->local);
@@ -538,7 +538,7 @@ void home_presence(struct home *h, const struct stanza_in *in)
         goto out; /* a chanstat node subscribing with a lease */
     if (from->local && xml_child(p, "vouch", NS_FEDERATION)) {
         /* A node speaking for one of its users (doc/federation.md). */
-        char *vouched = homefed_vouched(h, c, p, from);
+        char *vouched = homefed_vouched(h, c, in);
         if (vouched == NULL)
             goto out;
         free(contact);

@@ -39,7 +39,7 @@ struct sent {
 
 /* ---- Replies and forwarding (route.c's too) ---- */
 
-void flush_reply_error(struct route *r, const struct xml_node *msg, const char *type,
+void flush_reply_error(struct route *r, const struct stanza_in *msg, const char *type,
                        const char *cond, const char *text)
 {
     struct xml_node *e = stanza_error_reply(msg, r->domain, type, cond, text);
@@ -136,26 +136,24 @@ struct stored *flush_usage(struct route *r, const char *channel)
     return s;
 }
 
-/* Stores msg in the batch's transaction.  The sender hears of a failure
- * now; a failed commit is answered by the daemon (cs_node.h). */
-void flush_store(struct route *r, const struct xml_node *msg, const char *channel,
-                 const char *contact, const struct strbuf *sb, int64_t now_ms)
+void flush_store(struct route *r, const struct stanza_in *in, const char *channel,
+                 const char *contact, const struct strbuf *sb)
 {
     struct stored *s = flush_usage(r, channel);
     if (s == NULL) {
-        flush_reply_error(r, msg, "wait", "internal-server-error", NULL);
+        flush_reply_error(r, in, "wait", "internal-server-error", NULL);
         return;
     }
     if (s->count + 1 > r->limits.offline_max_messages ||
         s->bytes + (int64_t)sb->len > r->limits.offline_max_bytes) {
-        flush_reply_error(r, msg, "wait", "resource-constraint",
+        flush_reply_error(r, in, "wait", "resource-constraint",
                           "the channel's offline store is full");
         return;
     }
     if (roster_tx_begin(r->roster) != 0 ||
         offline_put(r->offline, channel, contact, sb->data, sb->len,
-                    cs_wall_of(r->clock, now_ms) / MS_PER_S) != 0) {
-        flush_reply_error(r, msg, "wait", "internal-server-error", NULL);
+                    cs_wall_of(r->clock, in->now_ms) / MS_PER_S) != 0) {
+        flush_reply_error(r, in, "wait", "internal-server-error", NULL);
         return;
     }
     s->count++;

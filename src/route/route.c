@@ -22,7 +22,8 @@
 /* A message waiting for "is that domain a chanstat node?". */
 struct held {
     struct xml_node *msg;
-    struct jid from, target; /* parsed when it arrived (jid_copy) */
+    struct stanza_in in; /* msg as parsed when it arrived (a copy) */
+    struct jid target;
     char *domain;
     struct held *next;
 };
@@ -53,9 +54,9 @@ void route_free(struct route **rp)
     while (r->held_head) {
         struct held *hd = r->held_head;
         r->held_head = hd->next;
-        xml_free(hd->msg);
-        jid_deinit(&hd->from);
+        stanza_in_deinit(&hd->in);
         jid_deinit(&hd->target);
+        xml_free(hd->msg);
         free(hd->domain);
         free(hd);
     }
@@ -163,9 +164,10 @@ static bool local_user(const struct route *r, const char *domain)
  * through one.  Returns false when owner has no conversation with the
  * contact and `strict` asks for one (then the address may name a remote
  * channel instead). */
-static bool reply(struct route *r, const struct xml_node *msg, const char *owner,
+static bool reply(struct route *r, const struct stanza_in *in, const char *owner,
                   const struct jid *contact_jid, bool strict)
 {
+    const struct xml_node *msg = in->xml;
     char *contact = jid_bare(contact_jid), *via = NULL;
     bool known;
     char *channel_jid = conv_reply_channel(r, owner, contact, &via, &known);
@@ -177,7 +179,7 @@ static bool reply(struct route *r, const struct xml_node *msg, const char *owner
     }
     if (channel_jid == NULL) {
         /* Not an owner: chanstat is no open relay. */
-        flush_reply_error(r, msg, "auth", "forbidden", NULL);
+        flush_reply_error(r, in, "auth", "forbidden", NULL);
     } else if (via ? forward_vouched(r, msg, channel_jid, contact, via) == 0
                    : flush_forward(r, msg, channel_jid, contact, 0) == 0) {
         r->stats.replies++;
@@ -240,17 +242,16 @@ static bool mirror(struct route *r, const struct xml_node *msg, const struct jid
 
 /* Keeps msg until the target's domain said whether it is a chanstat
  * node (route_remote_known).  Bounded: HELD_MAX messages in all. */
-static void hold(struct route *r, const struct xml_node *msg, const struct jid *from,
-                 const struct jid *target)
+static void hold(struct route *r, const struct stanza_in *in, const struct jid *target)
 {
     struct held *hd;
     if (r->nheld >= HELD_MAX) {
-        flush_reply_error(r, msg, "wait", "resource-constraint", "too many messages waiting");
+        flush_reply_error(r, in, "wait", "resource-constraint", "too many messages waiting");
         return;
     }
     hd = xcalloc(1, sizeof(*hd));
-    hd->msg = xml_copy(msg);
-    jid_copy(from, &hd->from);
+    hd->msg = xml_copy(in->xml);
+    stanza_in_copy(&hd->in, in, hd->msg);
     jid_copy(target, &hd->target);
     hd->domain = xstrdup(target->domain);
     if (r->held_tail)
@@ -265,32 +266,34 @@ static void hold(struct route *r, const struct xml_node *msg, const struct jid *
  * the mirror path when it names a remote channel and the sender is a
  * local user; else an owner's reply from its first channel, or
  * forbidden. */
-static void relay_or_mirror(struct route *r, const struct xml_node *msg, const char *contact,
-                            const struct jid *from, const struct jid *target, int64_t now_ms)
+static void relay_or_mirror(struct route *r, const struct stanza_in *in, const char *contact,
+                            const struct jid *target)
 {
+    const struct xml_node *msg = in->xml;
+    const struct jid *from = &in->from;
     char *bare;
     int k;
     if (!local_user(r, from->domain)) {
         /* A remote channel answering one of our users (vouched), else an
          * owner elsewhere, or forbidden. */
         if (!mirror(r, msg, from, target))
-            reply(r, msg, contact, target, false);
+            reply(r, in, contact, target, false);
         return;
     }
     if (target->local == NULL || strcmp(target->domain, r->domain) == 0 ||
         (owns_channels(r, contact) && !remote_target(r, target))) {
-        reply(r, msg, contact, target, false);
+        reply(r, in, contact, target, false);
         return;
     }
     bare = jid_bare(target);
-    k = fed_remote_channel(r->home, bare, now_ms);
+    k = fed_remote_channel(r->home, bare, in->now_ms);
     free(bare);
     if (k == 1)
         mirror(r, msg, from, target);
     else if (k == CS_EAGAIN)
-        hold(r, msg, from, target);
+        hold(r, in, target);
     else
-        reply(r, msg, contact, target, false); /* no chanstat node: forbidden */
+        reply(r, in, contact, target, false); /* no chanstat node: forbidden */
 }
 
 void route_remote_known(void *ud, const char *domain, bool is_node)
@@ -306,14 +309,11 @@ void route_remote_known(void *ud, const char *domain, bool is_node)
         }
         *pp = hd->next;
         r->nheld--;
-        if (is_node) {
-            mirror(r, hd->msg, &hd->from, &hd->target);
-        } else {
-            char *contact = jid_bare(&hd->from);
-            reply(r, hd->msg, contact, &hd->target, false);
-            free(contact);
-        }
-        jid_deinit(&hd->from);
+        if (is_node)
+            mirror(r, hd->msg, &hd->in.from, &hd->target);
+        else
+            reply(r, &hd->in, hd->in.sender, &hd->target, false);
+        stanza_in_deinit(&hd->in);
         jid_deinit(&hd->target);
         xml_free(hd->msg);
         free(hd->domain);
@@ -329,7 +329,6 @@ void route_message(struct route *r, const struct stanza_in *in)
     const struct xml_node *msg = in->xml;
     const char *type = in->type ? in->type : "normal";
     const struct jid *from = &in->from, *to = &in->to;
-    int64_t now_ms = in->now_ms;
     struct strbuf sb = {0};
     char *contact = NULL;
     struct xml_node *clean = NULL; /* msg without <vouch/> */
@@ -345,29 +344,29 @@ void route_message(struct route *r, const struct stanza_in *in)
         return;
     }
     if (!in->to_ok) {
-        flush_reply_error(r, msg, "modify", "jid-malformed", NULL);
+        flush_reply_error(r, in, "modify", "jid-malformed", NULL);
         return;
     }
     xml_serialize(msg, XML_NS_COMPONENT, &sb);
     if (sb.len > (size_t)r->limits.max_message_bytes) {
-        flush_reply_error(r, msg, "modify", "policy-violation", "message too large");
+        flush_reply_error(r, in, "modify", "policy-violation", "message too large");
         goto out;
     }
     contact = xstrdup(in->sender);
     if (to->local == NULL) {
         if (strcmp(type, "headline") != 0)
-            flush_reply_error(r, msg, "cancel", "service-unavailable", NULL);
+            flush_reply_error(r, in, "cancel", "service-unavailable", NULL);
         goto out;
     }
     if (in->relay_rc == 0) {
         /* An owner answering a contact it talks to; else the mirror path
          * (federation); else an owner's first reply, or forbidden. */
-        if (!reply(r, msg, contact, &in->relay, true))
-            relay_or_mirror(r, msg, contact, from, &in->relay, now_ms);
+        if (!reply(r, in, contact, &in->relay, true))
+            relay_or_mirror(r, in, contact, &in->relay);
         goto out;
     }
     if (in->relay_rc == CS_EINVAL) {
-        flush_reply_error(r, msg, "modify", "jid-malformed", "the relay address names no bare JID");
+        flush_reply_error(r, in, "modify", "jid-malformed", "the relay address names no bare JID");
         goto out;
     }
     {
@@ -378,7 +377,7 @@ void route_message(struct route *r, const struct stanza_in *in)
             owner == NULL) {
             /* RFC 6121 8.5.2: no such channel, or nobody behind it. */
             if (strcmp(type, "headline") != 0)
-                flush_reply_error(r, msg, "cancel", "service-unavailable", NULL);
+                flush_reply_error(r, in, "cancel", "service-unavailable", NULL);
             goto out;
         }
         if (from->local && xml_child(msg, "vouch", NS_FEDERATION)) {
@@ -387,13 +386,13 @@ void route_message(struct route *r, const struct stanza_in *in)
              * had written directly. */
             struct jid user;
             if (jid_relay_parse(from->local, &user) != 0) {
-                flush_reply_error(r, msg, "modify", "jid-malformed", NULL);
+                flush_reply_error(r, in, "modify", "jid-malformed", NULL);
                 goto out;
             }
             if (user.local == NULL || !fed_may_vouch(&r->limits.fed, from->domain, user.domain)) {
                 log_warning("route: %s may not speak for %s@%s; refused", from->domain,
                             user.local ? user.local : "", user.domain);
-                flush_reply_error(r, msg, "auth", "forbidden",
+                flush_reply_error(r, in, "auth", "forbidden",
                                   "that node may not speak for that user");
                 jid_deinit(&user);
                 goto out;
@@ -422,10 +421,10 @@ void route_message(struct route *r, const struct stanza_in *in)
         if (strcmp(type, "headline") == 0 || !has_content(m))
             goto out; /* not stored: headlines, chat states and receipts alone */
         if (strcmp(type, "groupchat") == 0) {
-            flush_reply_error(r, msg, "cancel", "service-unavailable", NULL);
+            flush_reply_error(r, in, "cancel", "service-unavailable", NULL);
             goto out;
         }
-        flush_store(r, m, to->local, contact, &sb, now_ms);
+        flush_store(r, in, to->local, contact, &sb);
         if (resource)
             route_flush(r, to->local); /* order kept: older ones first */
     }

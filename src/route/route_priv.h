@@ -85,11 +85,12 @@ void conv_free_all(struct route *r);
 /* The channel's store usage (one indexed query the first time).  NULL on
  * a database error. */
 struct stored *flush_usage(struct route *r, const char *channel);
-/* Stores msg (serialised in sb) in the batch's transaction.  The sender
- * hears of a failure now; a failed commit is answered by the daemon
- * (cs_node.h). */
-void flush_store(struct route *r, const struct xml_node *msg, const char *channel,
-                 const char *contact, const struct strbuf *sb, int64_t now_ms);
+/* Stores sb, the message in (as delivered, or without its <vouch/>)
+ * serialised, in the batch's transaction, stamped with in's time.  The
+ * sender hears of a failure now; a failed commit is answered by the
+ * daemon (cs_node.h). */
+void flush_store(struct route *r, const struct stanza_in *in, const char *channel,
+                 const char *contact, const struct strbuf *sb);
 /* Forgets the cached usage and the flush queue (read again on demand). */
 void flush_free_usage(struct route *r);
 /* Drops expired stored messages, at most once a minute (route_tick). */
@@ -97,8 +98,8 @@ void flush_expire(struct route *r, int64_t now_ms);
 
 /* Helpers of all three, kept in the lowest file. */
 
-/* An error reply to msg from our domain, counted. */
-void flush_reply_error(struct route *r, const struct xml_node *msg, const char *type,
+/* An error reply to msg (cs_stanza.h). */
+void flush_reply_error(struct route *r, const struct stanza_in *msg, const char *type,
                        const char *cond, const char *text);
 /* A copy of msg readdressed, with a XEP-0203 delay stamp when `delayed`
  * (seconds) is not 0.  0 or CS_ENOTCONN. */

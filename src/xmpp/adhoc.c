@@ -188,7 +188,7 @@ struct xml_node *adhoc_answer(const struct service *svc, const struct iq_ctx *q,
                               const struct command *cmd, const char *sid, const char *status,
                               struct xml_node **cmd_r)
 {
-    struct xml_node *r = stanza_iq_result(q->iq, svc->domain);
+    struct xml_node *r = stanza_iq_result(q->in, svc->domain);
     struct xml_node *c = xml_add_child(r, "command", NS_COMMANDS);
     xml_set_attr(c, "node", cmd->node);
     xml_set_attr(c, "sessionid", sid);

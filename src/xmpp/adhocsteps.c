@@ -16,12 +16,12 @@
 
 static void internal_error(struct service *svc, const struct iq_ctx *q)
 {
-    service_error(svc, q->iq, "wait", "internal-server-error", NULL);
+    service_error(svc, q->in, "wait", "internal-server-error", NULL);
 }
 
 static void bad_payload(struct service *svc, const struct iq_ctx *q, const char *text)
 {
-    service_error_app(svc, q->iq, "modify", "bad-request", "bad-payload", NS_COMMANDS_ERR, text);
+    service_error_app(svc, q->in, "modify", "bad-request", "bad-payload", NS_COMMANDS_ERR, text);
 }
 
 /* The form asking an admin at the domain which channel; note: an error
@@ -149,7 +149,7 @@ static void policy_form(struct service *svc, const struct iq_ctx *q, struct sess
     char *jid;
 
     if (home_channel_info(svc->home, s->channel, &owner, &policy, &display) != 0) {
-        service_error(svc, q->iq, "cancel", "item-not-found", "no such channel");
+        service_error(svc, q->in, "cancel", "item-not-found", "no such channel");
         adhoc_session_free(s);
         return;
     }
@@ -193,7 +193,7 @@ static void first_step(struct service *svc, const struct iq_ctx *q, const struct
     if (s == NULL) {
         s = adhoc_session_open(svc, q, cmd);
         if (s == NULL) {
-            service_error(svc, q->iq, "wait", "resource-constraint",
+            service_error(svc, q->in, "wait", "resource-constraint",
                           "too many command sessions are open; try again later");
             return;
         }
@@ -333,7 +333,7 @@ static void policy_apply(struct service *svc, const struct iq_ctx *q, struct ses
         return;
     }
     if (rc == CS_ENOTFOUND)
-        service_error(svc, q->iq, "cancel", "item-not-found", "no such channel");
+        service_error(svc, q->in, "cancel", "item-not-found", "no such channel");
     else if (rc != 0)
         internal_error(svc, q);
     if (rc != 0) {
@@ -397,33 +397,33 @@ void adhoc_command(struct service *svc, const struct iq_ctx *q)
     for (size_t i = 0; i < CS_ARRAY_SIZE(known); i++)
         valid = valid || strcmp(action, known[i]) == 0;
     if (node == NULL || !valid) {
-        service_error_app(svc, q->iq, "modify", "bad-request", node ? "malformed-action" : NULL,
+        service_error_app(svc, q->in, "modify", "bad-request", node ? "malformed-action" : NULL,
                           NS_COMMANDS_ERR, node ? NULL : "a command needs a node");
         return;
     }
     cmd = adhoc_command_by_node(node);
     if (cmd == NULL) {
-        service_error(svc, q->iq, "cancel", "item-not-found", NULL);
+        service_error(svc, q->in, "cancel", "item-not-found", NULL);
         return;
     }
     if (!adhoc_may_run(svc, q, cmd)) {
         log_info("service: %s may not run %s at %s", q->requester, node,
                  q->channel ? q->channel : svc->domain);
         /* XEP-0050 section 4.4 gives forbidden the type cancel. */
-        service_error(svc, q->iq, "cancel", "forbidden", NULL);
+        service_error(svc, q->in, "cancel", "forbidden", NULL);
         return;
     }
     svc->stats.commands++;
     if (sid == NULL) {
         if (strcmp(action, "execute") != 0) {
-            service_error_app(svc, q->iq, "modify", "bad-request", "bad-sessionid", NS_COMMANDS_ERR,
+            service_error_app(svc, q->in, "modify", "bad-request", "bad-sessionid", NS_COMMANDS_ERR,
                               "no session to continue");
             return;
         }
         if (cmd->channel && q->channel == NULL) {
             s = adhoc_session_open(svc, q, cmd);
             if (s == NULL) {
-                service_error(svc, q->iq, "wait", "resource-constraint",
+                service_error(svc, q->in, "wait", "resource-constraint",
                               "too many command sessions are open; try again later");
                 return;
             }
@@ -452,10 +452,10 @@ void adhoc_command(struct service *svc, const struct iq_ctx *q)
          * canceled, timed out, or dropped for a newer one) has expired;
          * an id we never gave out, or another's, is a bad one. */
         if (adhoc_issued(svc->adhoc, sid) && !adhoc_session_find(svc->adhoc, sid))
-            service_error_app(svc, q->iq, "cancel", "not-allowed", "session-expired",
+            service_error_app(svc, q->in, "cancel", "not-allowed", "session-expired",
                               NS_COMMANDS_ERR, NULL);
         else
-            service_error_app(svc, q->iq, "modify", "bad-request", "bad-sessionid", NS_COMMANDS_ERR,
+            service_error_app(svc, q->in, "modify", "bad-request", "bad-sessionid", NS_COMMANDS_ERR,
                               NULL);
         return;
     }
@@ -468,7 +468,7 @@ void adhoc_command(struct service *svc, const struct iq_ctx *q)
     }
     if (strcmp(action, "prev") == 0) {
         /* Never offered: every form has one way on. */
-        service_error_app(svc, q->iq, "modify", "bad-request", "bad-action", NS_COMMANDS_ERR, NULL);
+        service_error_app(svc, q->in, "modify", "bad-request", "bad-action", NS_COMMANDS_ERR, NULL);
         return;
     }
     next_step(svc, q, s); /* execute, next or complete: the form's one way on */
@@ -478,7 +478,7 @@ void adhoc_command(struct service *svc, const struct iq_ctx *q)
 
 void adhoc_items(struct service *svc, const struct iq_ctx *q)
 {
-    struct xml_node *r = stanza_iq_result(q->iq, svc->domain);
+    struct xml_node *r = stanza_iq_result(q->in, svc->domain);
     struct xml_node *rq = xml_add_child(r, "query", NS_DISCO_ITEMS);
     char *at = adhoc_address_of(svc, q);
     xml_set_attr(rq, "node", NS_COMMANDS);
@@ -502,7 +502,7 @@ bool adhoc_node_info(struct service *svc, const struct iq_ctx *q, const char *no
     if (cmd == NULL || !adhoc_may_run(svc, q, cmd))
         return false;
     /* XEP-0050 section 2.2: a command node's identity and features. */
-    r = stanza_iq_result(q->iq, svc->domain);
+    r = stanza_iq_result(q->in, svc->domain);
     rq = xml_add_child(r, "query", NS_DISCO_INFO);
     xml_set_attr(rq, "node", node);
     id = xml_add_child(rq, "identity", NULL);

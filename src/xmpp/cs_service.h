@@ -84,7 +84,10 @@ void service_init(struct service *svc, const char *domain, struct home *home, st
 void service_configure(struct service *svc, const struct service_opts *opts);
 /* Frees the command sessions; safe to call twice. */
 void service_deinit(struct service *svc);
-/* Handles one inbound stanza received at now_ms (wall clock). */
+/* Handles one inbound stanza, parsed once by the caller (cs_stanza.h);
+ * whoever answers it answers from in, never parsing it again. */
+void service_dispatch(struct service *svc, const struct stanza_in *in);
+/* stanza_in_parse() at now_ms (monotonic), then service_dispatch(). */
 void service_handle(struct service *svc, const struct xml_node *stanza, int64_t now_ms);
 
 #endif

@@ -89,14 +89,14 @@ void register_get(struct service *svc, const struct iq_ctx *q)
     const char *why = refused(svc, q);
 
     if (why) {
-        service_error(svc, q->iq, "cancel", "not-allowed", why);
+        service_error(svc, q->in, "cancel", "not-allowed", why);
         return;
     }
     if (owned_by(svc, q->requester, REGISTER_LIST_MAX, NULL, &o) != 0) {
-        service_error(svc, q->iq, "wait", "internal-server-error", NULL);
+        service_error(svc, q->in, "wait", "internal-server-error", NULL);
         return;
     }
-    r = stanza_iq_result(q->iq, svc->domain);
+    r = stanza_iq_result(q->in, svc->domain);
     rq = xml_add_child(r, "query", NS_REGISTER);
     if (o.total == 0) {
         strbuf_printf(&text,
@@ -136,12 +136,12 @@ static void remove_all(struct service *svc, const struct iq_ctx *q)
     struct owned o;
     int r;
     if (owned_by(svc, q->requester, SIZE_MAX, NULL, &o) != 0) {
-        service_error(svc, q->iq, "wait", "internal-server-error", NULL);
+        service_error(svc, q->in, "wait", "internal-server-error", NULL);
         return;
     }
     if (o.total == 0) {
         /* XEP-0077 section 3.2. */
-        service_error(svc, q->iq, "auth", "registration-required", "you own no channel");
+        service_error(svc, q->in, "auth", "registration-required", "you own no channel");
         owned_free(&o);
         return;
     }
@@ -158,9 +158,9 @@ static void remove_all(struct service *svc, const struct iq_ctx *q)
     /* A failed write: the node rolls the batch back and answers
      * internal-server-error in place of what was sent. */
     if (r != 0)
-        service_error(svc, q->iq, "wait", "internal-server-error", NULL);
+        service_error(svc, q->in, "wait", "internal-server-error", NULL);
     else
-        service_send(svc, stanza_iq_result(q->iq, svc->domain));
+        service_send(svc, stanza_iq_result(q->in, svc->domain));
 }
 
 /* The channel name from <username/>, ASCII-lowercased as every localpart
@@ -207,7 +207,7 @@ void register_set(struct service *svc, const struct iq_ctx *q)
         const char *ns = xml_ns(c);
         if (ns == NULL || strcmp(ns, NS_REGISTER) != 0) {
             /* A data form (we offer none) or anything foreign. */
-            service_error(svc, q->iq, "modify", "bad-request",
+            service_error(svc, q->in, "modify", "bad-request",
                           "only the fields of jabber:iq:register are accepted");
             return;
         }
@@ -223,7 +223,7 @@ void register_set(struct service *svc, const struct iq_ctx *q)
     if (nremove > 0) {
         /* XEP-0077 section 3.2: <remove/> must be the only child. */
         if (nremove + nusername + nother != 1) {
-            service_error(svc, q->iq, "modify", "bad-request",
+            service_error(svc, q->in, "modify", "bad-request",
                           "<remove/> must be the only child of <query/>");
             return;
         }
@@ -231,40 +231,40 @@ void register_set(struct service *svc, const struct iq_ctx *q)
         return;
     }
     if (nusername > 1 || (username && xml_first_elem(username))) {
-        service_error(svc, q->iq, "modify", "bad-request", "one <username/> with text expected");
+        service_error(svc, q->in, "modify", "bad-request", "one <username/> with text expected");
         return;
     }
     why = refused(svc, q);
     if (why) {
-        service_error(svc, q->iq, "cancel", "not-allowed", why);
+        service_error(svc, q->in, "cancel", "not-allowed", why);
         return;
     }
     name = username ? channel_name(username) : NULL;
     if (name == NULL) {
         /* XEP-0077 section 3.1: required information missing. */
-        service_error(svc, q->iq, "modify", "not-acceptable", "a channel name is required");
+        service_error(svc, q->in, "modify", "not-acceptable", "a channel name is required");
         return;
     }
     if (!valid_name(name)) {
-        service_error(svc, q->iq, "modify", "not-acceptable", INVALID_NAME);
+        service_error(svc, q->in, "modify", "not-acceptable", INVALID_NAME);
         free(name);
         return;
     }
     if (owned_by(svc, q->requester, 0, name, &o) != 0) {
-        service_error(svc, q->iq, "wait", "internal-server-error", NULL);
+        service_error(svc, q->in, "wait", "internal-server-error", NULL);
         free(name);
         return;
     }
     owned_free(&o);
     if (o.has_want) {
-        service_send(svc, stanza_iq_result(q->iq, svc->domain)); /* registered already */
+        service_send(svc, stanza_iq_result(q->in, svc->domain)); /* registered already */
         free(name);
         return;
     }
     if ((long)o.total >= svc->opts.max_channels_per_owner) {
         struct strbuf text = {0};
         strbuf_printf(&text, "you own %zu channels, the most allowed", o.total);
-        service_error(svc, q->iq, "cancel", "not-allowed", text.data);
+        service_error(svc, q->in, "cancel", "not-allowed", text.data);
         strbuf_free(&text);
         free(name);
         return;
@@ -273,13 +273,13 @@ void register_set(struct service *svc, const struct iq_ctx *q)
     if (r == 0) {
         svc->stats.registrations++;
         log_info("service: %s registered channel %s", q->requester, name);
-        service_send(svc, stanza_iq_result(q->iq, svc->domain));
+        service_send(svc, stanza_iq_result(q->in, svc->domain));
     } else if (r == CS_EEXIST) {
-        service_error(svc, q->iq, "cancel", "conflict", "that channel name is taken");
+        service_error(svc, q->in, "cancel", "conflict", "that channel name is taken");
     } else if (r == CS_EINVAL) {
-        service_error(svc, q->iq, "modify", "not-acceptable", INVALID_NAME);
+        service_error(svc, q->in, "modify", "not-acceptable", INVALID_NAME);
     } else {
-        service_error(svc, q->iq, "wait", "internal-server-error", NULL);
+        service_error(svc, q->in, "wait", "internal-server-error", NULL);
     }
     free(name);
 }

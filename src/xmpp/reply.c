@@ -20,7 +20,7 @@ void service_send(struct service *svc, struct xml_node *st)
     xml_free(st);
 }
 
-void service_error_app(struct service *svc, const struct xml_node *st, const char *type,
+void service_error_app(struct service *svc, const struct stanza_in *st, const char *type,
                        const char *cond, const char *app, const char *app_ns, const char *text)
 {
     struct xml_node *e = stanza_error_reply(st, svc->domain, type, cond, text);
@@ -33,7 +33,7 @@ void service_error_app(struct service *svc, const struct xml_node *st, const cha
     service_send(svc, e);
 }
 
-void service_error(struct service *svc, const struct xml_node *st, const char *type,
+void service_error(struct service *svc, const struct stanza_in *st, const char *type,
                    const char *cond, const char *text)
 {
     service_error_app(svc, st, type, cond, NULL, NULL, text);

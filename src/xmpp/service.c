@@ -91,7 +91,7 @@ void service_deinit(struct service *svc)
     privileges_deinit(&svc->priv);
 }
 
-static struct xml_node *result_query(const struct service *svc, const struct xml_node *iq,
+static struct xml_node *result_query(const struct service *svc, const struct stanza_in *iq,
                                      const char *ns, struct xml_node **query_r)
 {
     struct xml_node *r = stanza_iq_result(iq, svc->domain);
@@ -119,10 +119,10 @@ static void disco_info(struct service *svc, const struct iq_ctx *q)
 
     if (node) {
         if (!adhoc_node_info(svc, q, node))
-            service_error(svc, q->iq, "cancel", "item-not-found", NULL);
+            service_error(svc, q->in, "cancel", "item-not-found", NULL);
         return;
     }
-    r = result_query(svc, q->iq, NS_DISCO_INFO, &rq);
+    r = result_query(svc, q->in, NS_DISCO_INFO, &rq);
     if (q->channel) {
         const char *owner, *policy, *display;
         home_channel_info(svc->home, q->channel, &owner, &policy, &display);
@@ -151,23 +151,23 @@ static void disco_items(struct service *svc, const struct iq_ctx *q)
         return;
     }
     if (node) {
-        service_error(svc, q->iq, "cancel", "item-not-found", NULL);
+        service_error(svc, q->in, "cancel", "item-not-found", NULL);
         return;
     }
     /* Channels are not listed: enumerating them would disclose who has
      * one (see doc/xmpp.md).  A channel has no items. */
-    service_send(svc, result_query(svc, q->iq, NS_DISCO_ITEMS, &rq));
+    service_send(svc, result_query(svc, q->in, NS_DISCO_ITEMS, &rq));
 }
 
 static void ping(struct service *svc, const struct iq_ctx *q)
 {
-    service_send(svc, stanza_iq_result(q->iq, svc->domain));
+    service_send(svc, stanza_iq_result(q->in, svc->domain));
 }
 
 static void version(struct service *svc, const struct iq_ctx *q)
 {
     struct xml_node *rq;
-    struct xml_node *r = result_query(svc, q->iq, NS_VERSION, &rq);
+    struct xml_node *r = result_query(svc, q->in, NS_VERSION, &rq);
     xml_add_text(xml_add_child(rq, "name", NULL), PACKAGE_NAME);
     xml_add_text(xml_add_child(rq, "version", NULL), PACKAGE_VERSION);
     /* No <os/>: XEP-0092 makes it optional and it tells attackers too much. */
@@ -179,7 +179,7 @@ static void version(struct service *svc, const struct iq_ctx *q)
 static void gateway_get(struct service *svc, const struct iq_ctx *q)
 {
     struct xml_node *rq;
-    struct xml_node *r = result_query(svc, q->iq, NS_GATEWAY, &rq);
+    struct xml_node *r = result_query(svc, q->in, NS_GATEWAY, &rq);
     xml_add_text(xml_add_child(rq, "desc", NULL),
                  "Enter the address of a channel on another chanstat node");
     xml_add_text(xml_add_child(rq, "prompt", NULL), "Channel address");
@@ -192,16 +192,16 @@ static void gateway_set(struct service *svc, const struct iq_ctx *q)
     char *text = pr ? xml_text_dup(pr) : NULL;
     struct jid j;
     if (text == NULL || jid_parse(text, &j) != 0) {
-        service_error(svc, q->iq, "modify", "jid-malformed", "not an XMPP address");
+        service_error(svc, q->in, "modify", "jid-malformed", "not an XMPP address");
     } else if (j.local == NULL || j.resource) {
-        service_error(svc, q->iq, "modify", "jid-malformed", "a channel address is name@domain");
+        service_error(svc, q->in, "modify", "jid-malformed", "a channel address is name@domain");
         jid_deinit(&j);
     } else {
         char *bare = jid_bare(&j);
         char *esc = jid_escape_local(bare);
         struct strbuf addr = {0};
         struct xml_node *rq;
-        struct xml_node *r = result_query(svc, q->iq, NS_GATEWAY, &rq);
+        struct xml_node *r = result_query(svc, q->in, NS_GATEWAY, &rq);
         strbuf_printf(&addr, "%s@%s", esc, svc->domain);
         /* XEP-0100 names both: <jid/> now, <prompt/> for old clients. */
         xml_add_text(xml_add_child(rq, "jid", NULL), addr.data);
@@ -219,7 +219,7 @@ static void gateway_set(struct service *svc, const struct iq_ctx *q)
 static void last_activity(struct service *svc, const struct iq_ctx *q)
 {
     if (!home_iq(svc->home, q->in))
-        service_error(svc, q->iq, "cancel", "service-unavailable", NULL);
+        service_error(svc, q->in, "cancel", "service-unavailable", NULL);
 }
 
 static const struct iq_handler *find_handler(const struct service *svc, unsigned at, bool set,
@@ -261,12 +261,12 @@ static void handle_iq(struct service *svc, const struct stanza_in *in)
     /* RFC 6120 8.2.3: an iq needs an id and a type of get/set, and a
      * get/set has exactly one child element. */
     if (type == NULL || (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)) {
-        service_error(svc, iq, "modify", "bad-request",
+        service_error(svc, in, "modify", "bad-request",
                       "iq type must be get, set, result or error");
         return;
     }
     if (xml_attr(iq, "id") == NULL || xml_count_elems(iq) != 1) {
-        service_error(svc, iq, "modify", "bad-request",
+        service_error(svc, in, "modify", "bad-request",
                       xml_attr(iq, "id") ? "iq get/set needs exactly one child element"
                                          : "iq needs an id");
         return;
@@ -289,16 +289,16 @@ static void handle_iq(struct service *svc, const struct stanza_in *in)
             h = NULL;
     }
     if (h == NULL) {
-        service_error(svc, iq, "cancel", "service-unavailable", NULL);
+        service_error(svc, in, "cancel", "service-unavailable", NULL);
         return;
     }
     q.requester = in->sender;
     h->handle(svc, &q);
 }
 
-static void handle_message(struct service *svc, const struct xml_node *msg)
+static void handle_message(struct service *svc, const struct stanza_in *msg)
 {
-    const char *type = xml_attr(msg, "type");
+    const char *type = msg->type;
     /* RFC 6121 8.5.2: headlines to a bare address nobody serves are
      * dropped silently; other types get service-unavailable. */
     if (type && strcmp(type, "headline") == 0) {
@@ -314,8 +314,7 @@ static bool serves(void *ud, const char *domain)
     return home_serves(svc->home, domain);
 }
 
-/* Dispatch of one stanza parsed once (cs_stanza.h). */
-static void dispatch(struct service *svc, const struct stanza_in *in)
+void service_dispatch(struct service *svc, const struct stanza_in *in)
 {
     const struct xml_node *stanza = in->xml;
     const char *type = in->type;
@@ -348,11 +347,11 @@ static void dispatch(struct service *svc, const struct stanza_in *in)
         if (type && strcmp(type, "result") == 0)
             svc->stats.dropped++;
         else
-            service_error(svc, stanza, "modify", "policy-violation", "stanza too large");
+            service_error(svc, in, "modify", "policy-violation", "stanza too large");
         return;
     }
     if (!in->to_ok) {
-        service_error(svc, stanza, "modify", "jid-malformed", NULL);
+        service_error(svc, in, "modify", "jid-malformed", NULL);
         return;
     }
     if (strcasecmp(in->to.domain, svc->domain) != 0) {
@@ -371,7 +370,7 @@ static void dispatch(struct service *svc, const struct stanza_in *in)
     else if (in->kind == STANZA_MESSAGE && svc->route)
         route_message(svc->route, in);
     else if (in->kind == STANZA_MESSAGE)
-        handle_message(svc, stanza);
+        handle_message(svc, in);
     else if (in->kind == STANZA_PRESENCE && svc->home)
         home_presence(svc->home, in);
     else if (in->kind == STANZA_PRESENCE)
@@ -384,6 +383,6 @@ void service_handle(struct service *svc, const struct xml_node *stanza, int64_t 
 {
     struct stanza_in in;
     stanza_in_parse(&in, stanza, now_ms);
-    dispatch(svc, &in);
+    service_dispatch(svc, &in);
     stanza_in_deinit(&in);
 }

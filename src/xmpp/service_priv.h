@@ -34,11 +34,11 @@ struct iq_ctx {
 /* Sends and frees st (the one output path). */
 void service_send(struct service *svc, struct xml_node *st);
 /* A stanza error in reply to st (RFC 6120 8.3), with optional text. */
-void service_error(struct service *svc, const struct xml_node *st, const char *type,
+void service_error(struct service *svc, const struct stanza_in *st, const char *type,
                    const char *cond, const char *text);
 /* ... with an application-specific condition app (in namespace app_ns)
  * next to the defined one (RFC 6120 8.3.2). */
-void service_error_app(struct service *svc, const struct xml_node *st, const char *type,
+void service_error_app(struct service *svc, const struct stanza_in *st, const char *type,
                        const char *cond, const char *app, const char *app_ns, const char *text);
 /* Is bare (a normalised bare JID) one of the configured admins? */
 bool service_is_admin(const struct service *svc, const char *bare);

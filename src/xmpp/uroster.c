@@ -582,7 +582,7 @@ bool uroster_roster_push(struct uroster *u, const struct stanza_in *in)
         }
         free(channel);
     }
-    r = stanza_iq_result(iq, u->domain);
+    r = stanza_iq_result(in, u->domain);
     if (out_stanza(u->out, r) != 0)
         log_debug("uroster: answer to a roster push not sent: link down");
     xml_free(r);

@@ -17,7 +17,7 @@ void vcard_get(struct service *svc, const struct iq_ctx *q)
     const char *name;
 
     if (home_channel_info(svc->home, q->channel, &owner, &policy, &display) != 0) {
-        service_error(svc, q->iq, "cancel", "service-unavailable", NULL);
+        service_error(svc, q->in, "cancel", "service-unavailable", NULL);
         return;
     }
     if (display && !text_name_ok(display)) {
@@ -27,7 +27,7 @@ void vcard_get(struct service *svc, const struct iq_ctx *q)
     }
     name = display ? display : q->channel;
     /* Public, like disco#info: the name is what watchers are meant to see. */
-    r = stanza_iq_result(q->iq, svc->domain);
+    r = stanza_iq_result(q->in, svc->domain);
     vc = xml_add_child(r, "vCard", NS_VCARD);
     xml_add_text(xml_add_child(vc, "FN", NULL), name);
     xml_add_text(xml_add_child(vc, "NICKNAME", NULL), name);
