@@ -150,14 +150,16 @@ START_TEST(test_newer_schema)
 {
     struct store *s = open_ok();
     char err[256], want[256];
-    ck_assert_ptr_null(exec(s, "PRAGMA user_version = 7"));
+    char set[64];
+    snprintf(set, sizeof(set), "PRAGMA user_version = %d", STORE_SCHEMA_VERSION + 1);
+    ck_assert_ptr_null(exec(s, set));
     store_close(&s);
     ck_assert_int_eq(store_open(db, &cfg, &s, err, sizeof(err)), CS_EDBVERSION);
     ck_assert_ptr_null(s);
     snprintf(want, sizeof(want),
-             "database '%s' has schema version 7, newer than this chanstat supports (%d); "
+             "database '%s' has schema version %d, newer than this chanstat supports (%d); "
              "upgrade chanstat",
-             db, STORE_SCHEMA_VERSION);
+             db, STORE_SCHEMA_VERSION + 1, STORE_SCHEMA_VERSION);
     ck_assert_str_eq(err, want);
 }
 END_TEST
@@ -648,6 +650,27 @@ START_TEST(test_upgrade_keeps_existing_rows)
                      "roster.jid: " R_LOWER);
     ck_assert_ptr_null(exec(s, "UPDATE roster SET jid = 'v@c.test' WHERE jid = 'v@C.TEST'"));
     ck_assert_ptr_null(exec(s, "DELETE FROM roster WHERE jid = 'o''b@c.test'"));
+    store_close(&s);
+}
+END_TEST
+
+START_TEST(test_upgrade_6_to_7_drops_lease_index)
+{
+    /* A version-6 file: the lease rows stay, the unused index goes. */
+    struct store *s = open_ok();
+    ck_assert_ptr_null(exec(s, "CREATE INDEX node_lease_by_expiry ON node_lease(expires);"
+                               "PRAGMA user_version = 6;"
+                               "INSERT INTO channel (name) VALUES ('desk');"
+                               "INSERT INTO node_lease (channel, node, expires)"
+                               " VALUES ('desk', 'status.a.test', 1700000000)"));
+    store_close(&s);
+    s = open_ok();
+    ck_assert_int_eq(store_schema_version(s), 7);
+    ck_assert_int_eq(count_db(store_handle(s), "SELECT count(*) FROM sqlite_master"
+                                               " WHERE name = 'node_lease_by_expiry'"),
+                     0);
+    ck_assert_str_eq(one(s, "SELECT node || ' ' || expires FROM node_lease"),
+                     "status.a.test 1700000000");
     store_close(&s);
 }
 END_TEST
@@ -1622,6 +1645,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_fresh_and_reopen);
     tcase_add_test(tc, test_newer_schema);
+    tcase_add_test(tc, test_upgrade_6_to_7_drops_lease_index);
     tcase_add_test(tc, test_not_a_database);
     tcase_add_test(tc, test_missing_directory);
     tcase_add_test(tc, test_read_only);

@@ -295,6 +295,10 @@ static const char *const migrations[] = {
     ") STRICT, WITHOUT ROWID;"
     "CREATE INDEX pushed_item_by_channel ON pushed_item(channel);"
     "CREATE INDEX roster_by_jid ON roster(jid, channel);",
+    /* 6 -> 7: leases are read whole at start and kept in memory in
+     * order of expiry; the index on expires served no query and cost
+     * every lease write. */
+    "DROP INDEX node_lease_by_expiry;",
 };
 /* clang-format on */
 
