@@ -15,13 +15,32 @@ static int check_utf8(const unsigned char *s, size_t len)
     return text_ok((const char *)s, len) ? 0 : CS_EINVAL;
 }
 
+/* Bytes a part may not hold beyond the text rule: RFC 7622 3.3.1's
+ * disallowed characters in a localpart; separators, whitespace and
+ * characters a hostname never has in a domain.  NUL in both. */
+enum { BAD_IN_LOCAL = 1, BAD_IN_DOMAIN = 2 };
+static const unsigned char bad_byte[256] = {
+    [0] = BAD_IN_LOCAL | BAD_IN_DOMAIN,
+    ['"'] = BAD_IN_LOCAL | BAD_IN_DOMAIN,
+    ['&'] = BAD_IN_LOCAL | BAD_IN_DOMAIN,
+    ['\''] = BAD_IN_LOCAL | BAD_IN_DOMAIN,
+    ['/'] = BAD_IN_LOCAL | BAD_IN_DOMAIN,
+    [':'] = BAD_IN_LOCAL | BAD_IN_DOMAIN,
+    ['<'] = BAD_IN_LOCAL | BAD_IN_DOMAIN,
+    ['>'] = BAD_IN_LOCAL | BAD_IN_DOMAIN,
+    ['@'] = BAD_IN_LOCAL | BAD_IN_DOMAIN,
+    [' '] = BAD_IN_LOCAL | BAD_IN_DOMAIN,
+    ['['] = BAD_IN_DOMAIN,
+    [']'] = BAD_IN_DOMAIN,
+    ['\\'] = BAD_IN_DOMAIN,
+};
+
 int jid_check_local(const char *s, size_t len)
 {
     if (len == 0 || len > JID_PART_MAX)
         return CS_EINVAL;
     for (size_t i = 0; i < len; i++) {
-        /* RFC 7622 3.3.1: these are disallowed in the localpart. */
-        if (strchr("\"&'/:<>@ ", s[i]) != NULL || s[i] == '\0')
+        if (bad_byte[(unsigned char)s[i]] & BAD_IN_LOCAL)
             return CS_EINVAL;
     }
     return check_utf8((const unsigned char *)s, len);
@@ -42,8 +61,7 @@ int jid_check_domain(const char *s, size_t len)
         return 0;
     }
     for (size_t i = 0; i < len; i++) {
-        /* No separators, whitespace or characters a hostname never has. */
-        if (strchr("@/ \"&'<>:[]\\", s[i]) != NULL || s[i] == '\0')
+        if (bad_byte[(unsigned char)s[i]] & BAD_IN_DOMAIN)
             return CS_EINVAL;
         if (s[i] == '.' && (i == 0 || s[i - 1] == '.'))
             return CS_EINVAL; /* empty label */

@@ -50,7 +50,12 @@ bool text_ok(const char *s, size_t len)
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t k = text_utf8_seq(u + i, len - i, &cp);
+        size_t k;
+        if (u[i] >= 0x20 && u[i] < 0x7f) {
+            i++; /* printable ASCII, nearly every byte of an address */
+            continue;
+        }
+        k = text_utf8_seq(u + i, len - i, &cp);
         if (k == 0 || text_forbidden(cp))
             return false;
         i += k;
