@@ -38,14 +38,9 @@ struct changes *changes_new(struct store *store, char *err, size_t errlen)
 {
     struct changes *ch = xcalloc(1, sizeof(*ch));
     ch->db = store_handle(store);
-    for (int i = 0; i < ST_COUNT; i++) {
-        if (sqlite3_prepare_v3(ch->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &ch->st[i], NULL) !=
-            SQLITE_OK) {
-            snprintf(err, errlen, "preparing change-log statement %d: %s", i,
-                     sqlite3_errmsg(ch->db));
-            changes_free(&ch);
-            return NULL;
-        }
+    if (store_prepare(store, sql, ST_COUNT, ch->st, "change-log", err, errlen) != 0) {
+        changes_free(&ch);
+        return NULL;
     }
     return ch;
 }
@@ -55,8 +50,7 @@ void changes_free(struct changes **chp)
     struct changes *ch = *chp;
     if (ch == NULL)
         return;
-    for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(ch->st[i]);
+    store_finalize(ch->st, ST_COUNT);
     free(ch);
     *chp = NULL;
 }

@@ -45,5 +45,11 @@ struct sqlite3 *store_handle(struct store *store);
 struct sqlite3_stmt;
 int store_end(struct sqlite3_stmt *st, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Prepares the n statements of a store module (sql[i] into st[i], kept
+ * for the life of the handle).  0, or -1 with err naming `what` and the
+ * statement; the caller then finalises with store_finalize(). */
+int store_prepare(struct store *store, const char *const *sql, int n, struct sqlite3_stmt **st,
+                  const char *what, char *err, size_t errlen);
+void store_finalize(struct sqlite3_stmt **st, int n);
 
 #endif

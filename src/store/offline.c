@@ -38,13 +38,9 @@ struct offline *offline_new(struct store *store, char *err, size_t errlen)
 {
     struct offline *o = xcalloc(1, sizeof(*o));
     o->db = store_handle(store);
-    for (int i = 0; i < ST_COUNT; i++) {
-        if (sqlite3_prepare_v3(o->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &o->st[i], NULL) !=
-            SQLITE_OK) {
-            snprintf(err, errlen, "preparing offline statement %d: %s", i, sqlite3_errmsg(o->db));
-            offline_free(&o);
-            return NULL;
-        }
+    if (store_prepare(store, sql, ST_COUNT, o->st, "offline", err, errlen) != 0) {
+        offline_free(&o);
+        return NULL;
     }
     return o;
 }
@@ -54,8 +50,7 @@ void offline_free(struct offline **op)
     struct offline *o = *op;
     if (o == NULL)
         return;
-    for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(o->st[i]);
+    store_finalize(o->st, ST_COUNT);
     free(o);
     *op = NULL;
 }

@@ -141,13 +141,9 @@ struct roster *roster_new(struct store *store, char *err, size_t errlen)
 {
     struct roster *r = xcalloc(1, sizeof(*r));
     r->db = store_handle(store);
-    for (int i = 0; i < ST_COUNT; i++) {
-        if (sqlite3_prepare_v3(r->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &r->st[i], NULL) !=
-            SQLITE_OK) {
-            snprintf(err, errlen, "preparing roster statement %d: %s", i, sqlite3_errmsg(r->db));
-            roster_free(&r);
-            return NULL;
-        }
+    if (store_prepare(store, sql, ST_COUNT, r->st, "roster", err, errlen) != 0) {
+        roster_free(&r);
+        return NULL;
     }
     return r;
 }
@@ -159,8 +155,7 @@ void roster_free(struct roster **rp)
         return;
     if (r->in_tx)
         roster_tx_rollback(r);
-    for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(r->st[i]);
+    store_finalize(r->st, ST_COUNT);
     free(r);
     *rp = NULL;
 }

@@ -472,6 +472,28 @@ struct sqlite3 *store_handle(struct store *s)
     return s->db;
 }
 
+int store_prepare(struct store *store, const char *const *sql, int n, sqlite3_stmt **st,
+                  const char *what, char *err, size_t errlen)
+{
+    for (int i = 0; i < n; i++) {
+        if (sqlite3_prepare_v3(store->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st[i], NULL) !=
+            SQLITE_OK) {
+            snprintf(err, errlen, "preparing %s statement %d: %s", what, i,
+                     sqlite3_errmsg(store->db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void store_finalize(sqlite3_stmt **st, int n)
+{
+    for (int i = 0; i < n; i++) {
+        sqlite3_finalize(st[i]);
+        st[i] = NULL;
+    }
+}
+
 int store_end(sqlite3_stmt *st, int rc, const char *fmt, ...)
 {
     int ret = 0;

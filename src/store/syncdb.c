@@ -62,14 +62,9 @@ struct syncdb *syncdb_new(struct store *store, struct roster *roster, char *err,
     struct syncdb *s = xcalloc(1, sizeof(*s));
     s->db = store_handle(store);
     s->roster = roster;
-    for (int i = 0; i < ST_COUNT; i++) {
-        if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
-            SQLITE_OK) {
-            snprintf(err, errlen, "preparing user-roster statement %d: %s", i,
-                     sqlite3_errmsg(s->db));
-            syncdb_free(&s);
-            return NULL;
-        }
+    if (store_prepare(store, sql, ST_COUNT, s->st, "user-roster", err, errlen) != 0) {
+        syncdb_free(&s);
+        return NULL;
     }
     return s;
 }
@@ -79,8 +74,7 @@ void syncdb_free(struct syncdb **sp)
     struct syncdb *s = *sp;
     if (s == NULL)
         return;
-    for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(s->st[i]);
+    store_finalize(s->st, ST_COUNT);
     free(s);
     *sp = NULL;
 }
