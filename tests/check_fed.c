@@ -54,7 +54,7 @@ static void side_up(struct side *s, const char *domain, const char *sql)
     if (sql)
         ck_assert_int_eq(sqlite3_exec(store_handle(s->store), sql, NULL, NULL, NULL), SQLITE_OK);
     testout_init(&s->out);
-    s->node = node_new(&s->cfg, s->store, &s->out.path, err, sizeof(err));
+    s->node = node_new(&s->cfg, s->store, &s->out.path, now_ms, err, sizeof(err));
     ck_assert_ptr_nonnull(s->node);
 }
 
@@ -380,7 +380,7 @@ START_TEST(test_restart_renews_at_once)
     subscribe("w1@a.test");
     /* kill -9 of the status service, and a restart. */
     node_free(&A.node);
-    A.node = node_new(&A.cfg, A.store, &A.out.path, err, sizeof(err));
+    A.node = node_new(&A.cfg, A.store, &A.out.path, now_ms, err, sizeof(err));
     users.len = 0;
     s2s = 0;
     node_online(A.node, now_ms);

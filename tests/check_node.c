@@ -62,7 +62,7 @@ static void setup(void)
     sql("INSERT INTO channel (name, owner) VALUES ('pub', 'o@a.test');"
         "INSERT INTO roster (channel, jid, subscription) VALUES ('pub', 'o@a.test', 'to')");
     testout_init(&T);
-    node = node_new(&cfg, store, &T.path, err, sizeof(err));
+    node = node_new(&cfg, store, &T.path, 0, err, sizeof(err));
     ck_assert_ptr_nonnull(node);
 }
 
@@ -188,7 +188,7 @@ START_TEST(test_resync_after_restart)
     ck_assert_int_eq(count("SELECT shown FROM channel_state WHERE channel = 'pub'"), 1);
     /* kill -9: nothing more is written; a new node starts. */
     node_free(&node);
-    node = node_new(&cfg, store, &T.path, err, sizeof(err));
+    node = node_new(&cfg, store, &T.path, 0, err, sizeof(err));
     free(testout_take(&T));
     node_online(node, now_ms);
     ck_assert_uint_eq(testout_count(&T, "type='probe'"), 1);
@@ -354,7 +354,7 @@ START_TEST(test_log_at_start_keeps_removals_only)
               "DELETE FROM roster WHERE jid = 'b@b.test'");
     /* New rows (old NULL), a channel, a from -> both change, a removal. */
     ck_assert_int_eq(count("SELECT count(*) FROM change_log"), 6);
-    node = node_new(&cfg, store, &T.path, err, sizeof(err));
+    node = node_new(&cfg, store, &T.path, 0, err, sizeof(err));
     ck_assert_ptr_nonnull(node);
     ck_assert_int_eq(count("SELECT count(*) FROM change_log"), 2);
     ck_assert_int_eq(count("SELECT count(*) FROM change_log WHERE kind = 'roster' AND old IN "

@@ -117,7 +117,8 @@ START_TEST(test_disco_info)
            "<feature var='http://jabber.org/protocol/disco#info'/>"
            "<feature var='http://jabber.org/protocol/disco#items'/>"
            "<feature var='urn:xmpp:ping'/>"
-           "<feature var='jabber:iq:version'/></query></iq>\n");
+           "<feature var='jabber:iq:version'/>"
+           "<feature var='jabber:iq:last'/></query></iq>\n");
     expect("<iq type='get' id='d2' from='u@a.test/r' to='status.a.test'>"
            "<query xmlns='http://jabber.org/protocol/disco#info' node='x'/></iq>",
            "<iq from='status.a.test' to='u@a.test/r' id='d2' type='error'>"
@@ -284,6 +285,15 @@ START_TEST(test_bad_to_and_message)
            "to='status.a.test'><body>hi</body></message>",
            "<message from='status.a.test' to='u@a.test/r' id='c1' type='error'>" ERR(
                "service-unavailable", "cancel") "</message>\n");
+    /* A full JID of the domain is the domain, answered from the address
+     * asked (some clients ask nothing else); uptime (XEP-0012) there too. */
+    expect("<iq type='get' id='p3' from='u@a.test/r' to='status.a.test/anything'><ping "
+           "xmlns='urn:xmpp:ping'/></iq>",
+           "<iq from='status.a.test/anything' to='u@a.test/r' id='p3' type='result'/>\n");
+    expect("<iq type='get' id='l1' from='u@a.test/r' to='status.a.test/x'><query "
+           "xmlns='jabber:iq:last'/></iq>",
+           "<iq from='status.a.test/x' to='u@a.test/r' id='l1' type='result'><query "
+           "xmlns='jabber:iq:last' seconds='1'/></iq>\n");
     /* Upper-case domain in 'to' is the same domain; the answer comes from
      * the address normalised. */
     expect("<iq type='get' id='p2' from='u@a.test/r' to='STATUS.a.test.'><ping "
@@ -339,6 +349,7 @@ START_TEST(test_channel_disco)
           "<feature var='http://jabber.org/protocol/disco#items'/>"
           "<feature var='urn:xmpp:ping'/>"
           "<feature var='jabber:iq:version'/>"
+          "<feature var='jabber:iq:last'/>"
           "<feature var='http://jabber.org/protocol/commands'/>"
           "<feature var='jabber:iq:gateway'/></query></iq>\n");
     /* A channel has no items; unknown nodes are not found. */

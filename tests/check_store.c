@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "cs_config.h"
+#include "cs_directory.h"
 #include "cs_error.h"
 #include "cs_log.h"
 #include "cs_offline.h"
@@ -583,8 +584,14 @@ static const char *const v3_objects[] = {
     "TABLE channel_state",
 };
 
-/* What versions 4 (live administration), 5 (federation) and 6 (users' rosters) added. */
+/* What versions 4 (live administration), 5 (federation), 6 (users'
+ * rosters) and 8 (the channel directory) added. */
 static const char *const v4_objects[] = {
+    "TRIGGER channel_listed_insert",
+    "TRIGGER channel_listed_delete",
+    "TRIGGER channel_listed_policy",
+    "TABLE directory_size",
+    "INDEX channel_listed",
     "TABLE pushed_item",
     "INDEX roster_by_jid",
     "TRIGGER channel_delete_lease",
@@ -658,14 +665,18 @@ START_TEST(test_upgrade_6_to_7_drops_lease_index)
 {
     /* A version-6 file: the lease rows stay, the unused index goes. */
     struct store *s = open_ok();
-    ck_assert_ptr_null(exec(s, "CREATE INDEX node_lease_by_expiry ON node_lease(expires);"
+    ck_assert_ptr_null(exec(s, "DROP TRIGGER channel_listed_insert;"
+                               "DROP TRIGGER channel_listed_delete;"
+                               "DROP TRIGGER channel_listed_policy;"
+                               "DROP TABLE directory_size; DROP INDEX channel_listed;"
+                               "CREATE INDEX node_lease_by_expiry ON node_lease(expires);"
                                "PRAGMA user_version = 6;"
                                "INSERT INTO channel (name) VALUES ('desk');"
                                "INSERT INTO node_lease (channel, node, expires)"
                                " VALUES ('desk', 'status.a.test', 1700000000)"));
     store_close(&s);
     s = open_ok();
-    ck_assert_int_eq(store_schema_version(s), 7);
+    ck_assert_int_eq(store_schema_version(s), STORE_SCHEMA_VERSION);
     ck_assert_int_eq(count_db(store_handle(s), "SELECT count(*) FROM sqlite_master"
                                                " WHERE name = 'node_lease_by_expiry'"),
                      0);
@@ -773,6 +784,7 @@ struct handles {
     struct roster *r;
     struct offline *o;
     struct uroster *u;
+    struct directory *d;
     sqlite3 *h;
     struct strbuf got; /* what the callbacks saw */
 };
@@ -803,11 +815,14 @@ static void open_handles(struct handles *f)
     ck_assert_msg(f->o != NULL, "%s", err);
     f->u = uroster_new(f->s, f->r, "status.a.test", &no_out, &no_privileges, err, sizeof(err));
     ck_assert_msg(f->u != NULL, "%s", err);
+    f->d = directory_new(f->s, err, sizeof(err));
+    ck_assert_msg(f->d != NULL, "%s", err);
     strbuf_append_str(&f->got, "");
 }
 
 static void close_handles(struct handles *f)
 {
+    directory_free(&f->d);
     uroster_free(&f->u);
     offline_free(&f->o);
     roster_free(&f->r);
@@ -898,6 +913,16 @@ START_TEST(test_queries_use_indexes)
         "SELECT channel, node, expires FROM node_lease",
         "UPDATE log_control SET quiet = 1", /* one row: around chanstatd's transactions */
         "UPDATE log_control SET quiet = 0",
+        "SELECT listed FROM directory_size", /* one row, kept by triggers */
+    };
+    /* Pages from either end of an index: read in its order, stopped by
+     * their LIMIT. */
+    static const struct {
+        const char *sql_part, *plan;
+    } ordered[] = {
+        {"policy <> 'closed' ORDER BY name LIMIT", "SCAN channel USING COVERING INDEX channel_listed"},
+        {"policy <> 'closed' ORDER BY name DESC LIMIT",
+         "SCAN channel USING COVERING INDEX channel_listed"},
     };
     /* The index each paged or capped query must use. */
     static const struct {
@@ -917,8 +942,10 @@ START_TEST(test_queries_use_indexes)
         {"FROM pushed_item WHERE channel = ?1", "pushed_item_by_channel"},
         {"DISTINCT jid FROM roster WHERE jid > ?1", "roster_by_jid"},
         {"DISTINCT user FROM pushed_item p WHERE user > ?1", "PRIMARY KEY"},
+        {"policy <> 'closed' AND name > ?1", "COVERING INDEX channel_listed"},
+        {"policy <> 'closed' AND name < ?1", "COVERING INDEX channel_listed"},
     };
-    int found[CS_ARRAY_SIZE(uses)] = {0}, statements = 0;
+    int found[CS_ARRAY_SIZE(uses)] = {0}, statements = 0, scans = 0;
     struct handles f;
     open_handles(&f);
     for (sqlite3_stmt *st = sqlite3_next_stmt(f.h, NULL); st; st = sqlite3_next_stmt(f.h, st)) {
@@ -927,6 +954,20 @@ START_TEST(test_queries_use_indexes)
         statements++;
         for (size_t i = 0; i < CS_ARRAY_SIZE(whole_table); i++)
             skip = skip || strcmp(sql, whole_table[i]) == 0;
+        for (size_t i = 0; i < CS_ARRAY_SIZE(ordered); i++) {
+            if (strstr(sql, ordered[i].sql_part) == NULL)
+                continue;
+            char q[1024];
+            sqlite3_stmt *plan;
+            snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+            ck_assert_int_eq(sqlite3_prepare_v2(f.h, q, -1, &plan, NULL), SQLITE_OK);
+            ck_assert_int_eq(sqlite3_step(plan), SQLITE_ROW);
+            ck_assert_str_eq((const char *)sqlite3_column_text(plan, 3), ordered[i].plan);
+            ck_assert_int_eq(sqlite3_step(plan), SQLITE_DONE); /* no sort step */
+            ck_assert_int_eq(sqlite3_finalize(plan), SQLITE_OK);
+            skip = true;
+            scans++;
+        }
         if (skip)
             continue;
         assert_indexed(f.h, sql);
@@ -948,7 +989,92 @@ START_TEST(test_queries_use_indexes)
     for (size_t i = 0; i < CS_ARRAY_SIZE(uses); i++)
         ck_assert_msg(found[i] == 1, "%d statements with '%s'", found[i], uses[i].sql_part);
     ck_assert_int_ge(statements, 20);
+    ck_assert_int_eq(scans, 2);
     close_handles(&f);
+}
+END_TEST
+
+static void on_listed(void *ud, const char *name, const char *display)
+{
+    struct strbuf *sb = ud;
+    strbuf_printf(sb, "%s%s%s ", name, display ? "=" : "", display ? display : "");
+}
+
+static const char *page(struct handles *f, const char *after, const char *before, int limit)
+{
+    int n = -1;
+    f->got.len = 0;
+    strbuf_append_str(&f->got, "");
+    ck_assert_int_eq(directory_page(f->d, after, before, limit, on_listed, &f->got, &n), 0);
+    ck_assert_int_ge(n, 0);
+    return f->got.data;
+}
+
+static long long listed(struct handles *f)
+{
+    long long n = -1;
+    ck_assert_int_eq(directory_count(f->d, &n), 0);
+    return n;
+}
+
+START_TEST(test_directory_pages_and_count)
+{
+    /* Closed channels are never listed; the count follows every way a
+     * channel comes, goes or changes policy, also by hand. */
+    struct handles f;
+    open_handles(&f);
+    ck_assert_int_eq(listed(&f), 0);
+    ck_assert_str_eq(page(&f, NULL, NULL, 10), "");
+    ck_assert_ptr_null(exec(f.s, "INSERT INTO channel (name, policy, display_name) VALUES"
+                                 " ('b', 'open', 'Bee & Co'), ('a', 'approve', NULL),"
+                                 " ('c', 'closed', 'Hidden'), ('d', 'open', NULL),"
+                                 " ('e', 'open', NULL)"));
+    ck_assert_int_eq(listed(&f), 4);
+    ck_assert_str_eq(page(&f, NULL, NULL, 10), "a b=Bee & Co d e ");
+    ck_assert_str_eq(page(&f, NULL, NULL, 2), "a b=Bee & Co ");
+    ck_assert_str_eq(page(&f, "b", NULL, 2), "d e ");
+    ck_assert_str_eq(page(&f, "bb", NULL, 2), "d e "); /* a name not listed */
+    ck_assert_str_eq(page(&f, "e", NULL, 2), "");
+    ck_assert_str_eq(page(&f, NULL, "", 3), "b=Bee & Co d e "); /* the last page */
+    ck_assert_str_eq(page(&f, NULL, "d", 3), "a b=Bee & Co ");
+    ck_assert_str_eq(page(&f, NULL, "a", 3), "");
+    ck_assert_str_eq(page(&f, NULL, NULL, 0), "");
+    ck_assert_ptr_null(exec(f.s, "UPDATE channel SET policy = 'closed' WHERE name = 'd'"));
+    ck_assert_ptr_null(exec(f.s, "UPDATE channel SET policy = 'approve' WHERE name = 'e'"));
+    ck_assert_ptr_null(exec(f.s, "UPDATE channel SET policy = 'open' WHERE name = 'c'"));
+    ck_assert_int_eq(listed(&f), 4);
+    ck_assert_str_eq(page(&f, "b", NULL, 5), "c=Hidden e ");
+    ck_assert_ptr_null(exec(f.s, "DELETE FROM channel WHERE name IN ('a', 'd')"));
+    ck_assert_int_eq(listed(&f), 3);
+    ck_assert_ptr_null(exec(f.s, "UPDATE channel SET name = 'z' WHERE name = 'b'"));
+    ck_assert_int_eq(listed(&f), 3);
+    ck_assert_str_eq(page(&f, NULL, NULL, 5), "c=Hidden e z=Bee & Co ");
+    /* The count row deleted by hand: no count, pages still work. */
+    ck_assert_ptr_null(exec(f.s, "DELETE FROM directory_size"));
+    long long n;
+    ck_assert_int_eq(directory_count(f.d, &n), CS_ENOTFOUND);
+    ck_assert_str_eq(page(&f, NULL, NULL, 1), "c=Hidden ");
+    close_handles(&f);
+}
+END_TEST
+
+START_TEST(test_directory_count_at_upgrade)
+{
+    /* Channels made before version 8 are counted by the migration. */
+    struct store *s = open_ok();
+    ck_assert_ptr_null(exec(s, "DROP TRIGGER channel_listed_insert;"
+                               "DROP TRIGGER channel_listed_delete;"
+                               "DROP TRIGGER channel_listed_policy;"
+                               "DROP TABLE directory_size; DROP INDEX channel_listed;"
+                               "PRAGMA user_version = 7;"
+                               "INSERT INTO channel (name, policy) VALUES ('a', 'open'),"
+                               " ('b', 'closed'), ('c', 'approve')"));
+    store_close(&s);
+    s = open_ok();
+    ck_assert_str_eq(one(s, "SELECT listed FROM directory_size"), "2");
+    ck_assert_ptr_null(exec(s, "INSERT INTO channel (name) VALUES ('d')"));
+    ck_assert_str_eq(one(s, "SELECT listed FROM directory_size"), "3");
+    store_close(&s);
 }
 END_TEST
 
@@ -1646,6 +1772,7 @@ int main(void)
     tcase_add_test(tc, test_fresh_and_reopen);
     tcase_add_test(tc, test_newer_schema);
     tcase_add_test(tc, test_upgrade_6_to_7_drops_lease_index);
+    tcase_add_test(tc, test_directory_count_at_upgrade);
     tcase_add_test(tc, test_not_a_database);
     tcase_add_test(tc, test_missing_directory);
     tcase_add_test(tc, test_read_only);
@@ -1664,6 +1791,7 @@ int main(void)
     tc = tcase_create("roster");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_queries_use_indexes);
+    tcase_add_test(tc, test_directory_pages_and_count);
     tcase_add_test(tc, test_pending_in_counts_up_to_limit);
     tcase_add_test(tc, test_failures_are_reported_and_reset);
     tcase_add_test(tc, test_owned_page);

@@ -95,7 +95,7 @@ static void setup(void)
     cfg.domain = xstrdup("status.a.test");
     ck_assert_int_eq(store_open(path, &cfg, &store, err, sizeof(err)), 0);
     testout_init(&T);
-    node = node_new(&cfg, store, &T.path, err, sizeof(err));
+    node = node_new(&cfg, store, &T.path, 0, err, sizeof(err));
     ck_assert_ptr_nonnull(node);
     ck_assert_int_eq(sqlite3_open(path, &admin), SQLITE_OK);
     sqlite3_busy_timeout(admin, 2000);

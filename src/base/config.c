@@ -100,6 +100,8 @@ static const struct directive directives[] = {
      "domains registrants may come from, space or comma separated; empty = any"},
     {"admin", "jids", DT_JIDS, OFF(admin_jids), "", 0, 0,
      "bare JIDs allowed the admin commands (XEP-0050), space or comma separated"},
+    {"service", "list_channels", DT_BOOL, OFF(list_channels), "true", 0, 0,
+     "disco#items of the domain lists the open and approve channels"},
     {"storage", "database", DT_STRING, OFF(database), "/var/lib/chanstat/chanstat.db", 0, 0,
      "SQLite file, created if missing"},
     {"storage", "busy_timeout_ms", DT_INT, OFF(busy_timeout_ms), "5000", 0, 600000,

@@ -56,6 +56,8 @@ struct config {
     struct config_list registration_domains; /* senders' domains allowed; empty = any */
     /* [admin] */
     struct config_list admin_jids; /* bare JIDs allowed the domain's ad-hoc commands */
+    /* [service] */
+    bool list_channels; /* disco#items of the domain lists open and approve channels */
     /* [storage] */
     char *database;      /* SQLite file */
     int busy_timeout_ms; /* SQLite busy timeout */

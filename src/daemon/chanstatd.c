@@ -285,7 +285,7 @@ int main(int argc, char **argv)
         goto out;
     }
     d.out = (struct out){out_write, out_room_cb, out_mark, out_splice, &d};
-    d.node = node_new(&d.cfg, d.store, &d.out, err, sizeof(err));
+    d.node = node_new(&d.cfg, d.store, &d.out, cs_now_ms(), err, sizeof(err));
     if (d.node == NULL) {
         log_error("chanstatd: cannot prepare the database: %s", err);
         status = EXIT_RUNTIME;

@@ -34,10 +34,12 @@ struct node_stats {
     unsigned long edits_applied;      /* change-log entries (sqlite3, chanstatctl) applied */
 };
 
-/* cfg, store and out must outlive the node.  NULL with err filled when
- * the storage handles cannot be prepared.  Caller frees with node_free(). */
+/* cfg, store and out must outlive the node; now_ms is when the daemon
+ * started (the domain's uptime, XEP-0012, counts from it).  NULL with err
+ * filled when the storage handles cannot be prepared.  Caller frees with
+ * node_free(). */
 struct node *node_new(const struct config *cfg, struct store *store, const struct out *out,
-                      char *err, size_t errlen);
+                      int64_t now_ms, char *err, size_t errlen);
 void node_free(struct node **node);
 
 void node_stanza(struct node *node, const struct xml_node *stanza, int64_t now_ms);

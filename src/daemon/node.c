@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "cs_changes.h"
+#include "cs_directory.h"
 #include "cs_config.h"
 #include "cs_error.h"
 #include "cs_federation.h"
@@ -69,6 +70,7 @@ struct node {
     struct roster *roster;
     struct offline *offline;
     struct changes *changes;
+    struct directory *directory; /* NULL when [service] list_channels is off */
     bool edits_pending; /* another connection committed: read the change log */
     bool pump_again;    /* producers stopped for their work limit, with room left */
     struct home *home;
@@ -167,7 +169,7 @@ static bool commit_for_route(void *ud, const char *what)
 }
 
 struct node *node_new(const struct config *cfg, struct store *store, const struct out *sink,
-                      char *err, size_t errlen)
+                      int64_t now_ms, char *err, size_t errlen)
 {
     struct node *n = xcalloc(1, sizeof(*n));
     const struct out *out = &n->counting;
@@ -215,7 +217,9 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
         snprintf(err, errlen, "cannot trim the change log");
         changes_free(&n->changes);
     }
-    if (n->changes)
+    if (n->changes && cfg->list_channels)
+        n->directory = directory_new(store, err, errlen);
+    if (n->changes && (n->directory || !cfg->list_channels))
         n->uroster = uroster_new(store, n->roster, cfg->domain, out, &n->svc.priv, err, errlen);
     if (n->uroster == NULL) {
         node_free(&n);
@@ -236,6 +240,8 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
                                    .admins = &cfg->admin_jids,
                                    .counters = counters_of,
                                    .counters_ud = n,
+                                   .started_ms = now_ms,
+                                   .directory = n->directory,
                                });
     n->svc.granted = on_granted;
     n->svc.iqwait = n->iqwait;
@@ -268,6 +274,7 @@ void node_free(struct node **np)
     home_free(&n->home);
     offline_free(&n->offline);
     changes_free(&n->changes);
+    directory_free(&n->directory);
     roster_free(&n->roster);
     /* Last: the roster sync and the home cancelled their requests. */
     iqwait_free(&n->iqwait);

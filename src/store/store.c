@@ -299,6 +299,22 @@ static const char *const migrations[] = {
      * order of expiry; the index on expires served no query and cost
      * every lease write. */
     "DROP INDEX node_lease_by_expiry;",
+    /* 7 -> 8: the channel directory (disco#items of the domain, see
+     * cs_directory.h): the channels anyone may ask for, in name order
+     * with what an item shows, and how many there are, kept by triggers
+     * so that counting reads one row. */
+    "CREATE INDEX channel_listed ON channel(name, display_name, policy)"
+    " WHERE policy <> 'closed';"
+    "CREATE TABLE directory_size (listed INTEGER NOT NULL) STRICT;"
+    "INSERT INTO directory_size SELECT count(*) FROM channel WHERE policy <> 'closed';"
+    "CREATE TRIGGER channel_listed_insert AFTER INSERT ON channel WHEN NEW.policy <> 'closed'"
+    "  BEGIN UPDATE directory_size SET listed = listed + 1; END;"
+    "CREATE TRIGGER channel_listed_delete AFTER DELETE ON channel WHEN OLD.policy <> 'closed'"
+    "  BEGIN UPDATE directory_size SET listed = listed - 1; END;"
+    "CREATE TRIGGER channel_listed_policy AFTER UPDATE OF policy ON channel"
+    "  WHEN (OLD.policy <> 'closed') <> (NEW.policy <> 'closed')"
+    "  BEGIN UPDATE directory_size SET listed = listed +"
+    "    (CASE WHEN NEW.policy <> 'closed' THEN 1 ELSE -1 END); END;",
 };
 /* clang-format on */
 

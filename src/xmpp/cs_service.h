@@ -54,6 +54,10 @@ struct service_opts {
      * command is not offered).  Borrowed result, valid for the call. */
     const struct stats *(*counters)(void *ud);
     void *counters_ud;
+    int64_t started_ms; /* when the daemon started (monotonic): the domain's uptime */
+    /* The channel directory listed by disco#items of the domain (NULL:
+     * none is listed). */
+    struct directory *directory;
 };
 
 struct service {

@@ -2,6 +2,7 @@
  * handlers of the domain and of channels, disco. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -59,7 +60,7 @@ static const struct iq_handler handlers[] = {
     {AT_DOMAIN | AT_CHANNEL, false, "query", NS_DISCO_ITEMS, NS_DISCO_ITEMS, NULL, disco_items},
     {AT_DOMAIN, false, "ping", NS_PING, NS_PING, NULL, ping},
     {AT_DOMAIN, false, "query", NS_VERSION, NS_VERSION, NULL, version},
-    {AT_CHANNEL, false, "query", NS_LAST, NS_LAST, NULL, last_activity},
+    {AT_DOMAIN | AT_CHANNEL, false, "query", NS_LAST, NS_LAST, NULL, last_activity},
     {AT_CHANNEL, false, "vCard", NS_VCARD, NS_VCARD, NULL, vcard_get},
     {AT_DOMAIN, false, "query", NS_REGISTER, NS_REGISTER, registration_on, register_get},
     {AT_DOMAIN, true, "query", NS_REGISTER, NULL, registration_on, register_set},
@@ -133,6 +134,8 @@ static void disco_info(struct service *svc, const struct iq_ctx *q)
         /* The node-to-node protocol (doc/federation.md): presence, no iq. */
         if (svc->home)
             xml_set_attr(xml_add_child(rq, "feature", NULL), "var", NS_FEDERATION);
+        if (svc->opts.directory) /* its disco#items pages */
+            xml_set_attr(xml_add_child(rq, "feature", NULL), "var", NS_RSM);
     }
     for (size_t i = 0; i < CS_ARRAY_SIZE(handlers); i++) {
         const struct iq_handler *h = &handlers[i];
@@ -154,9 +157,12 @@ static void disco_items(struct service *svc, const struct iq_ctx *q)
         service_error(svc, q->in, "cancel", "item-not-found", NULL);
         return;
     }
-    /* Channels are not listed: enumerating them would disclose who has
-     * one (see doc/xmpp.md).  A channel has no items. */
-    service_send(svc, result_query(svc, q->in, NS_DISCO_ITEMS, &rq));
+    /* The domain lists the channels anyone may ask for, unless the
+     * operator turned the directory off; a channel has no items. */
+    if (q->channel == NULL && svc->opts.directory)
+        browse_items(svc, q);
+    else
+        service_send(svc, result_query(svc, q->in, NS_DISCO_ITEMS, &rq));
 }
 
 static void ping(struct service *svc, const struct iq_ctx *q)
@@ -215,11 +221,22 @@ static void gateway_set(struct service *svc, const struct iq_ctx *q)
     free(text);
 }
 
-/* XEP-0012 on a channel: the home knows who may see it (chaniq.c). */
+/* XEP-0012: at the domain, the seconds since the service started
+ * (section 5); on a channel, when it was last seen, which the home
+ * answers as it knows who may see it (chaniq.c). */
 static void last_activity(struct service *svc, const struct iq_ctx *q)
 {
-    if (!home_iq(svc->home, q->in))
+    if (q->channel == NULL) {
+        struct xml_node *rq;
+        struct xml_node *r = result_query(svc, q->in, NS_LAST, &rq);
+        char secs[32];
+        int64_t up = (q->now_ms - svc->opts.started_ms) / MS_PER_S;
+        snprintf(secs, sizeof(secs), "%lld", (long long)(up < 0 ? 0 : up));
+        xml_set_attr(rq, "seconds", secs);
+        service_send(svc, r);
+    } else if (svc->home == NULL || !home_iq(svc->home, q->in)) {
         service_error(svc, q->in, "cancel", "service-unavailable", NULL);
+    }
 }
 
 static const struct iq_handler *find_handler(const struct service *svc, unsigned at, bool set,
@@ -277,11 +294,13 @@ static void handle_iq(struct service *svc, const struct stanza_in *in)
         strcmp(q.payload->name, "query") == 0 && xml_ns(q.payload) &&
         strcmp(xml_ns(q.payload), "jabber:iq:roster") == 0 && svc->roster_push(svc->hooks_ud, in))
         return;
-    /* A full JID at the domain or a channel names no entity we serve;
-     * RFC 6121 8.5.1: an iq to no such channel gets service-unavailable. */
-    h = to->resource ? NULL
-                     : find_handler(svc, to->local ? AT_CHANNEL : AT_DOMAIN,
-                                    strcmp(type, "set") == 0, q.payload);
+    /* The domain answers at any full JID of it as at the domain (some
+     * clients ask only full JIDs); a full JID of a channel names no
+     * entity.  RFC 6121 8.5.1: an iq to no such channel gets
+     * service-unavailable. */
+    h = to->local && to->resource ? NULL
+                                  : find_handler(svc, to->local ? AT_CHANNEL : AT_DOMAIN,
+                                                 strcmp(type, "set") == 0, q.payload);
     if (h && to->local) {
         const char *owner, *policy, *display;
         if (svc->home == NULL ||

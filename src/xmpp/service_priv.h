@@ -19,6 +19,7 @@
 #define NS_REGISTER "jabber:iq:register"
 #define NS_VCARD "vcard-temp"
 #define NS_DATA "jabber:x:data"
+#define NS_RSM "http://jabber.org/protocol/rsm"
 
 /* One iq get/set being answered.  Everything borrowed for the call. */
 struct iq_ctx {
@@ -62,5 +63,10 @@ bool adhoc_node_info(struct service *svc, const struct iq_ctx *q, const char *no
 
 /* vcard.c: the vCard of channel q->channel. */
 void vcard_get(struct service *svc, const struct iq_ctx *q);
+
+/* browse.c: disco#items of the domain with svc->opts.directory set: a
+ * page of the channel directory, at most BROWSE_PAGE_MAX items. */
+#define BROWSE_PAGE_MAX 100
+void browse_items(struct service *svc, const struct iq_ctx *q);
 
 #endif
