@@ -128,6 +128,8 @@ START_TEST(test_discovery)
                                             "pending") "' name='Approve or deny "
                                                        "pending requests'/>"
                                                        "<item jid='" ASK "' node='" NODE(
+                                                           "revoke") "' name='Revoke watchers'/>"
+                                                       "<item jid='" ASK "' node='" NODE(
                                                            "policy") "' name='Set the subscription "
                                                                      "policy'/></query></iq>\n");
     /* A stranger sees none; neither at the domain, nor does the owner there. */

@@ -233,14 +233,31 @@ START_TEST(test_approve_policy)
     make_home(10);
     ck_assert_str_eq(row_of("ask", "w@b.test"), "None + Pending In");
     /* The owner approves at the relay address. */
+    /* The owner approves at the relay address; the relay address lets go
+     * of what the owner's server now counts as its subscription. */
     ck_assert_str_eq(in("<presence from='owner@a.test' to='w\\40b.test@status.a.test' "
                         "type='subscribed'/>"),
                      "<presence from='ask@status.a.test' to='w@b.test' type='subscribed'/>\n"
-                     "<presence from='ask@status.a.test' type='unavailable' to='w@b.test'/>\n");
+                     "<presence from='ask@status.a.test' type='unavailable' to='w@b.test'/>\n"
+                     "<presence from='w\\40b.test@status.a.test' to='owner@a.test' "
+                     "type='unsubscribe'/>\n");
     ck_assert_str_eq(row_of("ask", "w@b.test"), "From");
-    /* A repeated approval changes nothing. */
+    /* A repeated approval changes nothing but lets go again. */
     ck_assert_str_eq(in("<presence from='owner@a.test' to='w\\40b.test@status.a.test' "
                         "type='subscribed'/>"),
+                     "<presence from='w\\40b.test@status.a.test' to='owner@a.test' "
+                     "type='unsubscribe'/>\n");
+    /* The owner's server still sends the owner's presence to a relay
+     * address (approved before this rule): let go once; it is no status
+     * of any channel.  Presence from someone else there changes nothing. */
+    ck_assert_str_eq(in("<presence from='owner@a.test/pc' to='w\\40b.test@status.a.test'>"
+                        "<show>away</show></presence>"),
+                     "<presence from='w\\40b.test@status.a.test' to='owner@a.test' "
+                     "type='unsubscribe'/>\n");
+    ck_assert_str_eq(in("<presence from='owner@a.test/pc' to='w\\40b.test@status.a.test' "
+                        "type='unavailable'/>"),
+                     "");
+    ck_assert_str_eq(in("<presence from='mallory@a.test/pc' to='w\\40b.test@status.a.test'/>"),
                      "");
     /* Denial of another request. */
     in("<presence from='v@b.test/r' to='ask@status.a.test' type='subscribe'/>");
@@ -338,6 +355,27 @@ START_TEST(test_subscribe_flood)
     ck_assert_uint_eq(home_stats(home)->rate_limited, 2);
     /* Others are not affected. */
     ck_assert_str_ne(in("<presence from='g@b.test/r' to='" CH "' type='subscribe'/>"), "");
+    /* An owner answering many requests is no flood: each answer acts on
+     * a pending request only (here six answers, in two rounds of the
+     * three pending requests the channel may hold, past a burst of 3). */
+    for (int i = 0; i < 6; i++) {
+        char xml[160], who[32];
+        snprintf(xml, sizeof(xml),
+                 "<presence from='p%d@b.test/r' to='ask@status.a.test' type='subscribe'/>", i);
+        in(xml);
+        if (i % 3 != 2)
+            continue;
+        for (int k = i - 2; k <= i; k++) {
+            snprintf(xml, sizeof(xml),
+                     "<presence from='owner@a.test' to='p%d\\40b.test@status.a.test' "
+                     "type='subscribed'/>",
+                     k);
+            ck_assert_ptr_nonnull(strstr(in(xml), "type='subscribed'"));
+            snprintf(who, sizeof(who), "p%d@b.test", k);
+            ck_assert_str_eq(row_of("ask", who), "From");
+        }
+    }
+    ck_assert_uint_eq(home_stats(home)->rate_limited, 2);
 }
 END_TEST
 

@@ -88,6 +88,12 @@ int home_list_entries(struct home *home, const char *name, home_entry_cb *cb, vo
  * deny.  0, CS_ENOTFOUND (no such channel or no pending request) or CS_EDB. */
 int home_answer_request(struct home *home, const char *name, const char *contact, bool approve,
                         int64_t now_ms);
+/* The owner (or an admin) revokes contact, a watcher of channel name: it
+ * is told `unsubscribed` and sees the channel unavailable, as if the owner
+ * had denied it at the relay address; a later request is put to the
+ * owner again.  0, CS_ENOTFOUND (no such channel, or contact watches
+ * none) or CS_EDB. */
+int home_revoke(struct home *home, const char *name, const char *contact);
 /* Sets the policy (applies to the next request).  0, CS_ENOTFOUND or CS_EDB. */
 int home_set_policy(struct home *home, const char *name, const char *policy, int64_t now_ms);
 /* Creates channel name owned by owner (open policy) and starts binding

@@ -399,6 +399,14 @@ static void relay_answer(struct home *h, const struct jid *contact_jid, const ch
     }
     free(owned.names);
     free(contact);
+    if (sub)
+        /* The owner's server now counts the relay address as subscribed
+         * to the owner: it would send the owner's every presence change
+         * there, and answer the contact's next request itself (RFC 6121
+         * 3.1.3), so the owner would never be asked again.  The relay
+         * address lets go of that subscription at once; the channel's own
+         * subscription carries the owner's status. */
+        home_send_presence(h, relay, owner, "unsubscribe", NULL);
 }
 
 struct relay_ctx {
@@ -487,8 +495,11 @@ void home_presence(struct home *h, const struct stanza_in *in)
         goto out;
     }
     /* A node's lease requests are not a subscription flood: one per
-     * remote channel it watches (doc/federation.md). */
+     * remote channel it watches (doc/federation.md).  Nor is an owner
+     * answering requests at relay addresses: each answer acts only on a
+     * pending request, of which a channel has at most max_pending. */
     if (type && is_subscription_type(type) &&
+        !(r == 0 && (strcmp(type, "subscribed") == 0 || strcmp(type, "unsubscribed") == 0)) &&
         !(from->local == NULL && xml_child(p, "lease", NS_FEDERATION)) &&
         !(xml_child(p, "vouch", NS_FEDERATION) && fed_watching(h, from)) &&
         !rate_allow(&h->rate, contact, now_ms)) {
@@ -508,12 +519,19 @@ void home_presence(struct home *h, const struct stanza_in *in)
     if (r == 0 && xml_child(p, "vouch", NS_FEDERATION) &&
         fed_vouched_answer(h, p, from, relay, now_ms))
         goto out;
-    if (r == 0 && !owner_relay(h, contact, relay) && fed_presence(h, p, from, to, relay, now_ms))
-        goto out;
     if (r == 0) {
-        char *relay_addr = jid_bare(to);
+        bool ours = owner_relay(h, contact, relay);
+        char *relay_addr;
+        if (!ours && fed_presence(h, p, from, to, relay, now_ms))
+            goto out;
+        relay_addr = jid_bare(to);
         if (type)
             relay_answer(h, relay, contact, type, relay_addr);
+        else if (ours)
+            /* The owner's server still counts the relay address as
+             * subscribed to the owner (approved before chanstat let go of
+             * it): let go now, once, and its broadcasts stop. */
+            home_send_presence(h, relay_addr, contact, "unsubscribe", NULL);
         free(relay_addr);
         goto out;
     }

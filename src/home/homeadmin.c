@@ -237,6 +237,22 @@ int home_answer_request(struct home *h, const char *name, const char *contact, b
     return 0;
 }
 
+int home_revoke(struct home *h, const char *name, const char *contact)
+{
+    struct channel *c = chancache_find(&h->cache, name);
+    struct sub_row row;
+    int r;
+    if (c == NULL)
+        return CS_ENOTFOUND;
+    r = roster_get(h->roster, name, contact, &row);
+    if (r == CS_EDB)
+        return CS_EDB;
+    if (r != 0 || !sub_is_watcher(row.state))
+        return CS_ENOTFOUND;
+    home_decide(h, c, contact, &row, false);
+    return 0;
+}
+
 int home_set_policy(struct home *h, const char *name, const char *policy, int64_t now_ms)
 {
     struct channel *c = chancache_find(&h->cache, name);

@@ -5,6 +5,7 @@
  *   node                        at a channel       at the domain (admins)
  *   urn:chanstat:cmd:watchers   1 step: the lists  channel form, the lists
  *   urn:chanstat:cmd:pending    form, apply        channel form, form, apply
+ *   urn:chanstat:cmd:revoke     form, apply        channel form, form, apply
  *   urn:chanstat:cmd:policy     form, apply        channel form, form, apply
  *   urn:chanstat:cmd:stats      -                  1 step: the counters
  *
@@ -40,6 +41,7 @@
 const struct command adhoc_commands[] = {
     {CMD_WATCHERS, "urn:chanstat:cmd:watchers", "List watchers and pending requests", true, false},
     {CMD_PENDING,  "urn:chanstat:cmd:pending",  "Approve or deny pending requests",   true, false},
+    {CMD_REVOKE,   "urn:chanstat:cmd:revoke",   "Revoke watchers",                    true, false},
     {CMD_POLICY,   "urn:chanstat:cmd:policy",   "Set the subscription policy",        true, false},
     {CMD_STATS,    "urn:chanstat:cmd:stats",    "Show the counters",                  false, true},
 };

@@ -19,7 +19,7 @@
 
 #define NS_COMMANDS_ERR NS_COMMANDS /* XEP-0050 section 4.4: errors in the same namespace */
 
-enum cmd_id { CMD_WATCHERS, CMD_PENDING, CMD_POLICY, CMD_STATS };
+enum cmd_id { CMD_WATCHERS, CMD_PENDING, CMD_REVOKE, CMD_POLICY, CMD_STATS };
 
 struct command {
     enum cmd_id id;
@@ -59,7 +59,7 @@ struct entries {
     struct jidlist watchers, pending;
 };
 
-extern const struct command adhoc_commands[4];
+extern const struct command adhoc_commands[5];
 
 void adhoc_session_free(struct session *s);
 /* A session id: unique in this process, not guessable enough to matter

@@ -1,6 +1,6 @@
 /* adhocsteps.c - the XEP-0050 commands step by step: the entry point for
  * an iq <command/>, the form each step sends and what its answer applies
- * (watchers, pending, policy, stats), and their discovery.  Sessions,
+ * (watchers, pending, revoke, policy, stats), and their discovery.  Sessions,
  * permissions and form building are adhoc.c's. */
 
 #include <stdio.h>
@@ -140,6 +140,62 @@ static void pending_form(struct service *svc, const struct iq_ctx *q, struct ses
     free(jid);
 }
 
+/* Watchers the owner may revoke: people, not the owner, not a node
+ * (a domain watching for all its users). */
+static bool revocable(const char *jid, const char *owner)
+{
+    return strchr(jid, '@') != NULL && (owner == NULL || strcmp(jid, owner) != 0);
+}
+
+/* The revoke form, or completed at once when nobody could be revoked. */
+static void revoke_form(struct service *svc, const struct iq_ctx *q, struct session *s)
+{
+    const char *owner, *policy, *display;
+    struct entries e = {0};
+    struct xml_node *c, *x, *f = NULL, *r;
+    struct strbuf title = {0};
+    char *jid;
+    size_t n = 0;
+
+    if (home_channel_info(svc->home, s->channel, &owner, &policy, &display) != 0 ||
+        adhoc_entries_of(svc, s->channel, &e) != 0) {
+        internal_error(svc, q);
+        adhoc_entries_free(&e);
+        adhoc_session_free(s);
+        return;
+    }
+    jid = service_channel_jid(svc, s->channel);
+    r = adhoc_answer(svc, q, s->cmd, s->id, "executing", &c);
+    adhoc_cut_note(c, "Watchers", &e.watchers);
+    strbuf_printf(&title, "Watchers of %s", jid);
+    x = adhoc_form(c, "form", title.data,
+                   "Select the watchers to revoke: each is told, sees the channel unavailable, "
+                   "and a later request is put to the owner again.");
+    for (size_t i = 0; i < e.watchers.n; i++) {
+        if (!revocable(e.watchers.v[i], owner))
+            continue;
+        if (f == NULL)
+            f = adhoc_field(x, "revoke", "list-multi", "Revoke");
+        adhoc_option(f, e.watchers.v[i]);
+        n++;
+    }
+    if (n == 0) {
+        xml_free(r);
+        r = adhoc_answer(svc, q, s->cmd, s->id, "completed", &c);
+        title.len = 0;
+        strbuf_printf(&title, "Nobody watches %s who could be revoked.", jid);
+        adhoc_note(c, "info", title.data);
+        adhoc_session_free(s);
+    } else {
+        adhoc_actions(c, "complete");
+        s->stage = STAGE_FORM;
+    }
+    service_send(svc, r);
+    strbuf_free(&title);
+    adhoc_entries_free(&e);
+    free(jid);
+}
+
 static void policy_form(struct service *svc, const struct iq_ctx *q, struct session *s)
 {
     static const char *const policies[] = {"open", "approve", "closed"};
@@ -201,6 +257,8 @@ static void first_step(struct service *svc, const struct iq_ctx *q, const struct
     }
     if (cmd->id == CMD_PENDING)
         pending_form(svc, q, s);
+    else if (cmd->id == CMD_REVOKE)
+        revoke_form(svc, q, s);
     else
         policy_form(svc, q, s);
 }
@@ -314,6 +372,52 @@ static void pending_apply(struct service *svc, const struct iq_ctx *q, struct se
     strbuf_free(&text);
 }
 
+/* Revokes the watchers listed; a list that does not validate changes
+ * nothing. */
+static void revoke_apply(struct service *svc, const struct iq_ctx *q, struct session *s,
+                         const struct xml_node *x)
+{
+    static char revoke_mark;
+    const char *owner, *policy, *display;
+    struct jidlist list = {0};
+    struct hash seen = {0};
+    unsigned done = 0, gone = 0;
+    struct strbuf text = {0};
+    struct xml_node *c, *r;
+    int rc = home_channel_info(svc->home, s->channel, &owner, &policy, &display) != 0
+                 ? CS_EDB
+                 : read_jids(adhoc_form_field(x, "revoke"), &list, &seen, &revoke_mark, &text);
+
+    hash_clear(&seen);
+    for (size_t i = 0; i < list.n && rc == 0; i++) {
+        int a = revocable(list.v[i], owner) ? home_revoke(svc->home, s->channel, list.v[i])
+                                            : CS_ENOTFOUND;
+        if (a == 0)
+            done++;
+        else if (a == CS_ENOTFOUND)
+            gone++; /* gone meanwhile, never a watcher, the owner or a node */
+        else
+            rc = a;
+    }
+    adhoc_list_free(&list);
+    if (rc == CS_EINVAL) {
+        bad_payload(svc, q, text.data); /* the session stays: submit again */
+    } else if (rc != 0) {
+        internal_error(svc, q);
+        adhoc_session_free(s);
+    } else {
+        r = adhoc_answer(svc, q, s->cmd, s->id, "completed", &c);
+        strbuf_printf(&text, "Revoked %u.", done);
+        if (gone)
+            strbuf_printf(&text, " %u were not watchers that could be revoked.", gone);
+        adhoc_note(c, "info", text.data);
+        log_info("service: %s revoked %u watchers of channel %s", q->requester, done, s->channel);
+        adhoc_session_free(s);
+        service_send(svc, r);
+    }
+    strbuf_free(&text);
+}
+
 static void policy_apply(struct service *svc, const struct iq_ctx *q, struct session *s,
                          const struct xml_node *x)
 {
@@ -378,6 +482,8 @@ static void next_step(struct service *svc, const struct iq_ctx *q, struct sessio
     }
     if (s->cmd->id == CMD_PENDING)
         pending_apply(svc, q, s, x);
+    else if (s->cmd->id == CMD_REVOKE)
+        revoke_apply(svc, q, s, x);
     else
         policy_apply(svc, q, s, x);
 }
