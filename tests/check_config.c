@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +287,31 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+START_TEST(test_database_given_as_config)
+{
+    /* A real database file where the configuration was meant: said in
+     * plain words, not as a parse error. */
+    struct config c;
+    char err[512], want[512];
+    sqlite3 *db;
+    ck_assert_uint_lt(cs_strlcpy(path, "/tmp/check_config.XXXXXX", sizeof(path)), sizeof(path));
+    ck_assert_int_ge(mkstemp(path), 0);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE t (x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    config_defaults(&c);
+    ck_assert_int_eq(config_load(&c, path, err, sizeof(err)), CS_ECONFIG);
+    snprintf(want, sizeof(want),
+             "%s is an SQLite database, not a configuration file; give the configuration file "
+             "(for example -c /etc/chanstat/chanstat.conf), which names the database in [storage] "
+             "database",
+             path);
+    ck_assert_str_eq(err, want);
+    unlink(path);
+    config_deinit(&c);
+}
+END_TEST
+
 START_TEST(test_print_roundtrip)
 {
     struct config c, d;
@@ -450,6 +476,7 @@ int main(void)
     tcase_add_test(tc, test_long_list_roundtrip);
     tcase_add_test(tc, test_longest_line);
     tcase_add_test(tc, test_missing_file);
+    tcase_add_test(tc, test_database_given_as_config);
     tcase_add_test(tc, test_print_roundtrip);
     tcase_add_test(tc, test_sample_parses);
     tcase_add_test(tc, test_durations);

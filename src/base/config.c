@@ -512,6 +512,9 @@ static int on_pair(void *user, const char *section, const char *key, const char 
     return 1;
 }
 
+/* The first bytes of every SQLite 3 database file, its NUL included. */
+#define SQLITE_MAGIC "SQLite format 3\0"
+
 /* Reads path into sb.  0, or CS_EIO / CS_ECONFIG with err filled. */
 static int read_file(const char *path, struct strbuf *sb, char *err, size_t errlen)
 {
@@ -532,6 +535,17 @@ static int read_file(const char *path, struct strbuf *sb, char *err, size_t errl
             return CS_ECONFIG;
         }
         strbuf_append(sb, buf, n);
+        if (sb->len == n && n >= sizeof(SQLITE_MAGIC) - 1 &&
+            memcmp(buf, SQLITE_MAGIC, sizeof(SQLITE_MAGIC) - 1) == 0) {
+            /* The database where the configuration was meant. */
+            fclose(f);
+            snprintf(err, errlen,
+                     "%s is an SQLite database, not a configuration file; give the configuration "
+                     "file (for example -c /etc/chanstat/chanstat.conf), which names the database "
+                     "in [storage] database",
+                     path);
+            return CS_ECONFIG;
+        }
     }
     if (ferror(f)) {
         int e = errno;
