@@ -87,38 +87,61 @@ prosodyctl --config "$run/prosody.cfg.lua" register bob localhost bobpw
 sqlite3 "$run/chanstat.db" <<'SQL'
 INSERT INTO channel (name, owner, policy, display_name) VALUES
     ('alice', 'alice@localhost', 'open', 'Alice'),
-    ('desk', 'bob@localhost', 'approve', 'Front desk');
+    ('desk', 'bob@localhost', 'approve', 'Front desk'),
+    ('hall', 'bob@localhost', 'closed', 'Main hall');
 SQL
+ctl="$build/src/chanstatctl -c $run/chanstat.conf"
+step6="sqlite3 -cmd '.timeout 5000' $run/chanstat.db \"INSERT INTO roster (channel, jid, subscription, groups) VALUES ('hall', 'alice@localhost', 'from', 'Work')\""
 
 cat <<TXT
 
   chanstat demo is running.
 
-  XMPP accounts (server 127.0.0.1, port 5222; STARTTLS with a self-signed
-  certificate is offered, plain login on loopback is allowed):
+  XMPP accounts (server 127.0.0.1, port 5222; plain login on loopback is
+  allowed, STARTTLS is offered with a self-signed certificate: accept it
+  when the client asks, e.g. Gajim's "untrusted certificate" dialog, Dino's
+  or Profanity's "/tls allow"; or turn TLS off for this account):
       alice@localhost   password alicepw   (owner of channel alice@status.localhost)
-      bob@localhost     password bobpw     (owner of channel desk@status.localhost)
+      bob@localhost     password bobpw     (owner of channels desk@ and hall@status.localhost)
 
   Try, in any XMPP client (Gajim, Dino, Profanity, ...):
-    1. Log in as alice@localhost and accept the request from alice@status.localhost
-       (the channel asks to see your presence: that is what it shows its watchers).
-    2. Log in as bob@localhost, add the contact alice@status.localhost: it is
-       approved at once (open channel) and shows Alice's status; change Alice's
-       status (away, busy, offline) and watch bob's view follow.
-    3. As alice, add desk@status.localhost: bob is asked (approve policy) and
-       his answer decides.
+    1. Log in as alice@localhost: alice@status.localhost asks to see your
+       presence.  Accept: that is how the channel learns the status it
+       shows its watchers (an owner is asked by each of their channels,
+       once, at their first login).
+    2. Log in as bob@localhost: desk@status.localhost and hall@status.localhost
+       ask the same, for the same reason; accept both.  Add the contact
+       alice@status.localhost: it is approved at once (open channel) and
+       shows Alice's status; change Alice's status (away, busy, offline)
+       and watch bob's view follow.
+    3. As alice, add desk@status.localhost: bob is asked (approve policy),
+       by the address alice\\40localhost@status.localhost, and his answer
+       decides.  If alice later removes desk and asks again, bob is asked
+       again.  To revoke her, bob runs the ad-hoc command "Revoke watchers"
+       on desk@status.localhost (Gajim: Execute command; Profanity:
+       /cmd exec urn:chanstat:cmd:revoke desk@status.localhost).
     4. As bob, send a message to alice@status.localhost: Alice gets it from
        bob\\40localhost@status.localhost; her reply reaches bob from
        alice@status.localhost.  Log Alice out and write again: the messages
        wait in chanstat and arrive, stamped, when she logs back in.
-    5. Service discovery on status.localhost; ping it; ask its software version.
+    5. Service discovery on status.localhost (Gajim: Accounts > Discover
+       services; Profanity: /disco items status.localhost) lists the channels
+       anyone may ask for (alice and desk; hall is closed) by their display
+       names; ping it (/ping status.localhost) and ask its software
+       version (/software status.localhost/x: Profanity wants a full JID).
     6. Prosody lets chanstat write its users' rosters (XEP-0356): while
-       alice is logged in, make her a watcher of the front desk by hand,
-         sqlite3 -cmd '.timeout 5000' $run/chanstat.db \\
-           "INSERT INTO roster (channel, jid, subscription, groups) VALUES ('desk', 'alice@localhost', 'from', 'Work')"
-       and "Front desk" appears in her contact list, in the group Work, with
-       bob's status.  Deleting the row removes it again.
-  Admin: sqlite3 $run/chanstat.db 'SELECT * FROM roster'
+       alice is logged in, make her a watcher of the closed channel hall by
+       hand,
+         $step6
+       and "Main hall" appears in her contact list, in the group Work, with
+       bob's status.  Deleting the row removes it again.  A channel a user
+       added herself keeps the name her client gave it: display names reach
+       contact lists through this roster sync, and clients that show a
+       contact's vCard or disco name show it there.
+  Admin:  $ctl channel list
+          $ctl subscriptions desk
+          (chanstatctl wants the configuration file, $run/chanstat.conf,
+          which names the database $run/chanstat.db)
 
   Ctrl-C stops chanstatd and Prosody.
 
@@ -130,9 +153,25 @@ if [ "${DEMO_SMOKE:-}" = 1 ]; then
     for _ in $(seq 100); do grep -q "link: online" "$run/chanstatd.log" && break; sleep 0.05; done
     for _ in $(seq 100); do grep -q "privilege: localhost grants roster both" "$run/chanstatd.log" && break; sleep 0.05; done
     grep "privilege: " "$run/chanstatd.log" || { echo "demo: Prosody granted chanstat nothing" >&2; exit 1; }
-    "$build/tests/e2e/xmpp_query" bob@localhost bobpw 5222 \
-        "<iq type='get' to='status.localhost' id='v1'><query xmlns='jabber:iq:version'/></iq>"
-    rc=$?
+    # What the walk-through tells the reader to run, as printed.
+    rc=0
+    smoke() { echo "demo smoke: $*" >&2; rc=1; }
+    q() { "$build/tests/e2e/xmpp_query" bob@localhost bobpw 5222 "$1" || true; }
+    r=$(q "<iq type='get' to='status.localhost/x' id='v1'><query xmlns='jabber:iq:version'/></iq>")
+    echo "$r" | grep -q '<name>chanstat</name>' || smoke "no version at a full JID: $r"
+    r=$(q "<iq type='get' to='status.localhost' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+    echo "$r" | grep -q 'type="result"' || smoke "no ping answer: $r"
+    r=$(q "<iq type='get' to='status.localhost' id='i1'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
+    { echo "$r" | grep -q 'name="Front desk"' && echo "$r" | grep -q 'name="Alice"' &&
+        ! echo "$r" | grep -q 'hall@'; } || smoke "the directory is not alice and desk: $r"
+    $ctl channel list | grep -q '^hall' || smoke "'$ctl channel list' does not list hall"
+    $ctl subscriptions desk >/dev/null || smoke "'$ctl subscriptions desk' failed"
+    eval "$step6" || smoke "step 6's command failed"
+    [ "$($ctl --json subscriptions hall | grep -c alice@localhost)" -ge 1 ] ||
+        smoke "step 6 did not make alice a watcher of hall"
+    err=$("$build/src/chanstatctl" -c "$run/chanstat.db" channel list 2>&1) || true
+    echo "$err" | grep -q "is an SQLite database, not a configuration file" ||
+        smoke "chanstatctl given the database: $err"
     kill -TERM "$cs"
     wait "$cs" || rc=1
     exit $rc

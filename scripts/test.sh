@@ -1,8 +1,9 @@
 #!/bin/bash
 # Installs what is needed, checks the sources (no banned C library calls,
 # includes only down the floors of src/, clang-format clean), builds, and
-# runs every test: the unit suites and end-to-end tests (make check), the
-# same under ASan+UBSan, then make distcheck.  The last line is "N passed, N failed".
+# runs every test: the unit suites and end-to-end tests (make check), a
+# smoke run of the demo's printed commands, the same suites under
+# ASan+UBSan, then make distcheck.  The last line is "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -52,6 +53,8 @@ step configure _build ../configure -q --enable-werror && {
     step build _build make -j2 -s &&
         { step check _build make -j2 check || show_failures _build; }
 }
+# The demo's walk-through: what the Quick start prints is run as printed.
+step demo-smoke . env DEMO_SMOKE=1 bash scripts/demo.sh
 step configure-asan _build-asan ../configure -q --enable-werror --enable-sanitizers &&
     step build-asan _build-asan make -j2 -s &&
     { ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
