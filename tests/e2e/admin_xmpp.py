@@ -115,7 +115,7 @@ async def main():
     bob.send_presence(pto=DESK, ptype="subscribed")
     items = await bob.plugin["xep_0030"].get_items(DESK, node="http://jabber.org/protocol/commands")
     nodes = sorted(i[1] for i in items["disco_items"]["items"])
-    assert nodes == [CMD + "pending", CMD + "policy", CMD + "watchers"], nodes
+    assert nodes == [CMD + "pending", CMD + "policy", CMD + "revoke", CMD + "watchers"], nodes
 
     erin = client("erin")
     await erin.login()
