@@ -212,19 +212,28 @@ int home_list_entries(struct home *h, const char *name, home_entry_cb *cb, void 
     return roster_each_item(h->roster, name, on_entry, &lc) == 0 ? 0 : CS_EDB;
 }
 
+/* The channel name and contact's row in it: 0, CS_ENOTFOUND (no such
+ * channel or row) or CS_EDB. */
+static int row_in(struct home *h, const char *name, const char *contact, struct channel **c_r,
+                  struct sub_row *row)
+{
+    int r;
+    *c_r = chancache_find(&h->cache, name);
+    if (*c_r == NULL)
+        return CS_ENOTFOUND;
+    r = roster_get(h->roster, name, contact, row);
+    return r == CS_EDB ? CS_EDB : r != 0 ? CS_ENOTFOUND : 0;
+}
+
 int home_answer_request(struct home *h, const char *name, const char *contact, bool approve,
                         int64_t now_ms)
 {
-    struct channel *c = chancache_find(&h->cache, name);
+    struct channel *c;
     struct sub_row row;
-    int r;
-    if (c == NULL)
-        return CS_ENOTFOUND;
-    r = roster_get(h->roster, name, contact, &row);
-    if (r == CS_EDB)
-        return CS_EDB;
-    if (r != 0 ||
-        !(row.state == SUB_NONE_IN || row.state == SUB_NONE_OUT_IN || row.state == SUB_TO_IN))
+    int r = row_in(h, name, contact, &c, &row);
+    if (r != 0)
+        return r;
+    if (!(row.state == SUB_NONE_IN || row.state == SUB_NONE_OUT_IN || row.state == SUB_TO_IN))
         return CS_ENOTFOUND;
     home_decide(h, c, contact, &row, approve);
     if (c->owner) {
@@ -239,15 +248,12 @@ int home_answer_request(struct home *h, const char *name, const char *contact, b
 
 int home_revoke(struct home *h, const char *name, const char *contact)
 {
-    struct channel *c = chancache_find(&h->cache, name);
+    struct channel *c;
     struct sub_row row;
-    int r;
-    if (c == NULL)
-        return CS_ENOTFOUND;
-    r = roster_get(h->roster, name, contact, &row);
-    if (r == CS_EDB)
-        return CS_EDB;
-    if (r != 0 || !sub_is_watcher(row.state))
+    int r = row_in(h, name, contact, &c, &row);
+    if (r != 0)
+        return r;
+    if (!sub_is_watcher(row.state))
         return CS_ENOTFOUND;
     home_decide(h, c, contact, &row, false);
     return 0;

@@ -324,6 +324,26 @@ static int read_jids(const struct xml_node *f, struct jidlist *l, struct hash *s
     return 0;
 }
 
+/* The end of a form's apply step: rc CS_EINVAL answers bad-payload with
+ * text (the session stays: submit again), another error
+ * internal-server-error; 0 completes the command with text as its note. */
+static void finish_apply(struct service *svc, const struct iq_ctx *q, struct session *s, int rc,
+                         const char *text)
+{
+    struct xml_node *c, *r;
+    if (rc == CS_EINVAL) {
+        bad_payload(svc, q, text);
+    } else if (rc != 0) {
+        internal_error(svc, q);
+        adhoc_session_free(s);
+    } else {
+        r = adhoc_answer(svc, q, s->cmd, s->id, "completed", &c);
+        adhoc_note(c, "info", text);
+        adhoc_session_free(s);
+        service_send(svc, r);
+    }
+}
+
 /* Reads the approve and deny lists and answers each request; a list
  * that does not validate changes nothing. */
 static void pending_apply(struct service *svc, const struct iq_ctx *q, struct session *s,
@@ -334,7 +354,6 @@ static void pending_apply(struct service *svc, const struct iq_ctx *q, struct se
     struct hash seen = {0};
     unsigned done[2] = {0, 0}, gone = 0;
     struct strbuf text = {0};
-    struct xml_node *c, *r;
     int rc = read_jids(adhoc_form_field(x, "approve"), &lists[0], &seen, &approve_mark, &text);
 
     if (rc == 0)
@@ -353,22 +372,14 @@ static void pending_apply(struct service *svc, const struct iq_ctx *q, struct se
     }
     adhoc_list_free(&lists[0]);
     adhoc_list_free(&lists[1]);
-    if (rc == CS_EINVAL) {
-        bad_payload(svc, q, text.data); /* the session stays: submit again */
-    } else if (rc != 0) {
-        internal_error(svc, q);
-        adhoc_session_free(s);
-    } else {
-        r = adhoc_answer(svc, q, s->cmd, s->id, "completed", &c);
+    if (rc == 0) {
         strbuf_printf(&text, "Approved %u, denied %u.", done[0], done[1]);
         if (gone)
             strbuf_printf(&text, " %u were not pending.", gone);
-        adhoc_note(c, "info", text.data);
         log_info("service: %s answered requests at channel %s: %u approved, %u denied",
                  q->requester, s->channel, done[0], done[1]);
-        adhoc_session_free(s);
-        service_send(svc, r);
     }
+    finish_apply(svc, q, s, rc, text.data);
     strbuf_free(&text);
 }
 
@@ -383,7 +394,6 @@ static void revoke_apply(struct service *svc, const struct iq_ctx *q, struct ses
     struct hash seen = {0};
     unsigned done = 0, gone = 0;
     struct strbuf text = {0};
-    struct xml_node *c, *r;
     int rc = home_channel_info(svc->home, s->channel, &owner, &policy, &display) != 0
                  ? CS_EDB
                  : read_jids(adhoc_form_field(x, "revoke"), &list, &seen, &revoke_mark, &text);
@@ -400,21 +410,13 @@ static void revoke_apply(struct service *svc, const struct iq_ctx *q, struct ses
             rc = a;
     }
     adhoc_list_free(&list);
-    if (rc == CS_EINVAL) {
-        bad_payload(svc, q, text.data); /* the session stays: submit again */
-    } else if (rc != 0) {
-        internal_error(svc, q);
-        adhoc_session_free(s);
-    } else {
-        r = adhoc_answer(svc, q, s->cmd, s->id, "completed", &c);
+    if (rc == 0) {
         strbuf_printf(&text, "Revoked %u.", done);
         if (gone)
             strbuf_printf(&text, " %u were not watchers that could be revoked.", gone);
-        adhoc_note(c, "info", text.data);
         log_info("service: %s revoked %u watchers of channel %s", q->requester, done, s->channel);
-        adhoc_session_free(s);
-        service_send(svc, r);
     }
+    finish_apply(svc, q, s, rc, text.data);
     strbuf_free(&text);
 }
 
