@@ -304,6 +304,36 @@ START_TEST(test_pending_approve_and_deny)
 }
 END_TEST
 
+START_TEST(test_revoke)
+{
+    const char *o;
+    char sid[64];
+    /* A node watching for its users is no one to revoke. */
+    svcfix_sql("INSERT INTO roster (channel, jid, subscription) VALUES"
+               " ('ask', 'status.b.test', 'from')");
+    o = cmd(OWNER "/pc", ASK, NODE("revoke"), NULL, NULL, NULL);
+    ck_has(o, "<x xmlns='jabber:x:data' type='form'><title>Watchers of " ASK "</title>");
+    ck_has(o, "<field var='revoke' type='list-multi' label='Revoke'>"
+              "<option label='w1@b.test'><value>w1@b.test</value></option>"
+              "<option label='w2@b.test'><value>w2@b.test</value></option></field>");
+    ck_lacks(o, "<value>" OWNER "</value>");
+    ck_lacks(o, "<value>status.b.test</value>");
+    cs_strlcpy(sid, sid_of(o), sizeof(sid));
+    /* w1 is revoked; the owner and the node cannot be; p1 is no watcher. */
+    o = cmd(OWNER "/pc", ASK, NODE("revoke"), "complete", sid,
+            submit("revoke=W1@b.test," OWNER ",status.b.test,p1@b.test"));
+    ck_has(o, "status='completed'><note type='info'>Revoked 1. 3 were not watchers that could "
+              "be revoked.</note></command></iq>\n");
+    ck_has(o, "<presence from='" ASK "' to='w1@b.test' type='unsubscribed'/>");
+    ck_assert_str_eq(row("ask", "w1@b.test"), "absent");
+    ck_assert_str_eq(row("ask", OWNER), "to/0");
+    ck_assert_str_eq(row("ask", "status.b.test"), "from/0");
+    ck_assert_str_eq(row("ask", "p1@b.test"), "none/1");
+    /* A stranger may not. */
+    ck_has(cmd("else@a.test/r", ASK, NODE("revoke"), "execute", NULL, NULL), "<forbidden ");
+}
+END_TEST
+
 START_TEST(test_pending_bad_submissions)
 {
     const char *o = cmd(ADMIN "/pc", D, NODE("pending"), NULL, NULL, NULL);
@@ -468,6 +498,7 @@ int main(void)
     tcase_add_test(tc, test_watchers_owner);
     tcase_add_test(tc, test_watchers_admin_at_domain);
     tcase_add_test(tc, test_pending_approve_and_deny);
+    tcase_add_test(tc, test_revoke);
     tcase_add_test(tc, test_pending_bad_submissions);
     tcase_add_test(tc, test_policy);
     tcase_add_test(tc, test_stats);

@@ -14,7 +14,7 @@ import re
 
 from fedtest import A, B, NS_FED, cs_log, log_quiet, log_size, on, one, \
     s2s_presences, sql, wait_log
-from xmpptest import TIMEOUT, run
+from xmpptest import TIMEOUT, complete_command, run
 
 CH = "dave@status.b.test"
 ESC = "dave\\40status.b.test@status.a.test"
@@ -90,10 +90,18 @@ async def approve(dave):
                 and s["type"] not in ("unavailable", "unsubscribed")], \
         "denied w3 saw dave's status"
 
-    # dave revokes w2 at its relay address: the node hears it and ends
-    # w2's subscription; later changes no longer reach w2.
+    # dave revokes w2 with the revoke command (his relay contact for w2
+    # holds no subscription any more: doc/xmpp.md, Relay addresses): the
+    # node hears it and ends w2's subscription; later changes no longer
+    # reach w2.
     m = w2.mark()
-    dave.send_presence(pto=RELAY % "w2", ptype="unsubscribed")
+    cmd = (await dave.plugin["xep_0050"].send_command(CH, "urn:chanstat:cmd:revoke"))["command"]
+    opts = [o["value"] for o in cmd["form"].get_fields()["revoke"]["options"]]
+    assert opts == ["w2@a.test"], opts
+    form = dave.plugin["xep_0004"].make_form(ftype="submit")
+    form.add_field(var="revoke", value=["w2@a.test"])
+    done = await complete_command(dave, CH, "urn:chanstat:cmd:revoke", cmd["sessionid"], form)
+    assert done["status"] == "completed" and "Revoked 1." in done["notes"][0][1], done
     await w2.expect_presence(ESC, "unsubscribed", since=m)
     await w2.expect_presence(ESC, "unavailable", since=m)
     assert not sql("A", "SELECT 1 FROM remote_watcher WHERE jid='w2@a.test'"), \
@@ -174,6 +182,8 @@ async def forged(dave):
 
 async def main():
     dave = on(B, "dave@b.test")
+    for plugin in ("xep_0004", "xep_0030", "xep_0050"):
+        dave.register_plugin(plugin)
     await dave.login()
     # The channel asks dave for his presence (Prosody replays the stored
     # request on his initial presence); he approves it.

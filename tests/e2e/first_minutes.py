@@ -10,7 +10,7 @@ import sqlite3
 import xml.etree.ElementTree as ET
 
 from slixmpp.exceptions import IqError
-from xmpptest import Client, run
+from xmpptest import Client, complete_command, run
 
 P = int(os.environ["C2S_PORT"])
 D = "status.a.test"
@@ -198,22 +198,11 @@ async def asked_again(bob, alice, carol, dave):
     form = bob.plugin["xep_0004"].make_form(ftype="submit")
     form.add_field(var="revoke", value=["dave@a.test"])
     w = dave.mark()
-    done = (await complete(bob, cmd["sessionid"], form))["command"]
+    done = await complete_command(bob, DESK, "urn:chanstat:cmd:revoke", cmd["sessionid"], form)
     assert done["status"] == "completed" and "Revoked 1." in done["notes"][0][1], done
     await dave.expect_presence(DESK, "unsubscribed", since=w)
     await dave.expect_presence(DESK, "unavailable", since=w)
     await approve(bob, dave)
-
-
-async def complete(c, sid, form):
-    iq = c.Iq()
-    iq["type"] = "set"
-    iq["to"] = DESK
-    iq["command"]["node"] = "urn:chanstat:cmd:revoke"
-    iq["command"]["sessionid"] = sid
-    iq["command"]["action"] = "complete"
-    iq["command"].append(form)
-    return await iq.send()
 
 
 def presence_in():

@@ -115,6 +115,19 @@ class Client(slixmpp.ClientXMPP):
         return len(self.stanzas)
 
 
+async def complete_command(c, to, node, sid, form):
+    """Submits form to the XEP-0050 session sid of node at to (action
+    complete); the answer's <command/>.  c has the xep_0050 plugin."""
+    iq = c.Iq()
+    iq["type"] = "set"
+    iq["to"] = to
+    iq["command"]["node"] = node
+    iq["command"]["sessionid"] = sid
+    iq["command"]["action"] = "complete"
+    iq["command"].append(form)
+    return (await iq.send())["command"]
+
+
 class Daemons:
     """Restarts chanstatd and Prosody from a scenario (pids are recorded
     for the shell harness to clean up)."""
