@@ -119,19 +119,21 @@ START_TEST(test_discovery)
     /* The owner sees the channel commands at the channel. */
     o = svcfix_in("<iq type='get' id='i1' from='" OWNER "/pc' to='" ASK "'>"
                   "<query xmlns='http://jabber.org/protocol/disco#items' node='" NS "'/></iq>");
-    ck_assert_str_eq(o, "<iq from='" ASK "' to='" OWNER "/pc' id='i1' type='result'>"
-                        "<query xmlns='http://jabber.org/protocol/disco#items' node='" NS "'>"
+    ck_assert_str_eq(
+        o,
+        "<iq from='" ASK "' to='" OWNER "/pc' id='i1' type='result'>"
+        "<query xmlns='http://jabber.org/protocol/disco#items' node='" NS "'>"
+        "<item jid='" ASK "' node='" NODE(
+            "watchers") "' name='List watchers and "
+                        "pending requests'/>"
                         "<item jid='" ASK "' node='" NODE(
-                            "watchers") "' name='List watchers and "
-                                        "pending requests'/>"
-                                        "<item jid='" ASK "' node='" NODE(
-                                            "pending") "' name='Approve or deny "
-                                                       "pending requests'/>"
-                                                       "<item jid='" ASK "' node='" NODE(
-                                                           "revoke") "' name='Revoke watchers'/>"
-                                                       "<item jid='" ASK "' node='" NODE(
-                                                           "policy") "' name='Set the subscription "
-                                                                     "policy'/></query></iq>\n");
+                            "pending") "' name='Approve or deny "
+                                       "pending requests'/>"
+                                       "<item jid='" ASK "' node='" NODE(
+                                           "revoke") "' name='Revoke watchers'/>"
+                                                     "<item jid='" ASK "' node='" NODE(
+                                                         "policy") "' name='Set the subscription "
+                                                                   "policy'/></query></iq>\n");
     /* A stranger sees none; neither at the domain, nor does the owner there. */
     o = svcfix_in("<iq type='get' id='i2' from='x@b.test/r' to='" ASK "'>"
                   "<query xmlns='http://jabber.org/protocol/disco#items' node='" NS "'/></iq>");

@@ -257,8 +257,7 @@ START_TEST(test_approve_policy)
     ck_assert_str_eq(in("<presence from='owner@a.test/pc' to='w\\40b.test@status.a.test' "
                         "type='unavailable'/>"),
                      "");
-    ck_assert_str_eq(in("<presence from='mallory@a.test/pc' to='w\\40b.test@status.a.test'/>"),
-                     "");
+    ck_assert_str_eq(in("<presence from='mallory@a.test/pc' to='w\\40b.test@status.a.test'/>"), "");
     /* Denial of another request. */
     in("<presence from='v@b.test/r' to='ask@status.a.test' type='subscribe'/>");
     ck_assert_str_eq(in("<presence from='owner@a.test' to='v\\40b.test@status.a.test' "

@@ -920,7 +920,8 @@ START_TEST(test_queries_use_indexes)
     static const struct {
         const char *sql_part, *plan;
     } ordered[] = {
-        {"policy <> 'closed' ORDER BY name LIMIT", "SCAN channel USING COVERING INDEX channel_listed"},
+        {"policy <> 'closed' ORDER BY name LIMIT",
+         "SCAN channel USING COVERING INDEX channel_listed"},
         {"policy <> 'closed' ORDER BY name DESC LIMIT",
          "SCAN channel USING COVERING INDEX channel_listed"},
     };

@@ -111,7 +111,8 @@ void home_tell_status(struct home *h, struct channel *c, const char *contact)
         home_send_status_to(h, c, contact);
 }
 
-void home_reply_error(struct home *h, const struct stanza_in *st, const char *type, const char *cond)
+void home_reply_error(struct home *h, const struct stanza_in *st, const char *type,
+                      const char *cond)
 {
     struct xml_node *e = stanza_error_reply(st, h->domain, type, cond, NULL);
     if (out_stanza(h->out, e) != 0)

@@ -71,8 +71,8 @@ struct node {
     struct offline *offline;
     struct changes *changes;
     struct directory *directory; /* NULL when [service] list_channels is off */
-    bool edits_pending; /* another connection committed: read the change log */
-    bool pump_again;    /* producers stopped for their work limit, with room left */
+    bool edits_pending;          /* another connection committed: read the change log */
+    bool pump_again;             /* producers stopped for their work limit, with room left */
     struct home *home;
     struct route *route;
     struct uroster *uroster; /* users' own rosters (XEP-0356) */
@@ -333,9 +333,8 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
         t->error = xstrdup("");
     } else {
         struct strbuf sb = {0};
-        struct xml_node *e =
-            stanza_error_reply(&in, n->svc.domain, "wait", "internal-server-error",
-                               "the change could not be stored; try again");
+        struct xml_node *e = stanza_error_reply(&in, n->svc.domain, "wait", "internal-server-error",
+                                                "the change could not be stored; try again");
         xml_serialize(e, XML_NS_COMPONENT, &sb);
         xml_free(e);
         t->error = sb.data ? sb.data : xstrdup("");
