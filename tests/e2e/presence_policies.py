@@ -3,7 +3,7 @@ the owner and by the watcher."""
 import asyncio
 import os
 
-from xmpptest import Client, run
+from xmpptest import Client, complete_command, run
 
 P = int(os.environ["C2S_PORT"])
 DESK = "desk@status.a.test"
@@ -12,6 +12,8 @@ VAULT = "vault@status.a.test"
 
 async def main():
     bob = Client("bob@a.test", "bobpw", P, resource="pc")
+    for plugin in ("xep_0004", "xep_0030", "xep_0050"):
+        bob.register_plugin(plugin)
     await bob.login()
     # The channels ask bob (their owner) for his presence: he approves both.
     for ch in (DESK, VAULT):
@@ -59,8 +61,10 @@ async def main():
     bob.send_presence(pshow="chat", pstatus="at the desk")
     await dave.expect_presence(DESK, show="chat", status="at the desk", since=m)
 
-    # erin asks again and is approved; then bob revokes her at her relay
-    # address: she gets unsubscribed and unavailable, and no more updates.
+    # erin asks again and is approved; then bob revokes her with the revoke
+    # command (his relay contact for her holds no subscription after the
+    # approval, so an unsubscribed there would stay at his server): she
+    # gets unsubscribed and unavailable, and no more updates.
     m = bob.mark()
     erin.send_presence(pto=DESK, ptype="subscribe")
     await bob.wait_for(lambda s: s.name == "presence" and s["type"] == "subscribe"
@@ -70,7 +74,11 @@ async def main():
     await erin.expect_presence(DESK, "subscribed", since=m)
     await erin.expect_presence(DESK, since=m)
     m = erin.mark()
-    bob.send_presence(pto=relay_erin, ptype="unsubscribed")
+    cmd = (await bob.plugin["xep_0050"].send_command(DESK, "urn:chanstat:cmd:revoke"))["command"]
+    form = bob.plugin["xep_0004"].make_form(ftype="submit")
+    form.add_field(var="revoke", value=["erin@a.test"])
+    done = await complete_command(bob, DESK, "urn:chanstat:cmd:revoke", cmd["sessionid"], form)
+    assert done["status"] == "completed", done
     await erin.expect_presence(DESK, "unsubscribed", since=m)
     await erin.expect_presence(DESK, "unavailable", since=m)
     m = erin.mark()
