@@ -269,6 +269,9 @@ START_TEST(test_approve_policy)
     ck_assert_str_eq(in("<presence from='mallory@a.test' to='u\\40b.test@status.a.test' "
                         "type='subscribed'/>"),
                      "");
+    ck_assert_str_eq(in("<presence from='x@c.test' to='u\\40b.test@status.a.test' "
+                        "type='subscribed'/>"),
+                     ""); /* nor is a stranger answered with anything */
     ck_assert_str_eq(row_of("ask", "u@b.test"), "None + Pending In");
     /* The owner revokes a watcher at its relay address. */
     ck_assert_str_eq(in("<presence from='owner@a.test' to='w\\40b.test@status.a.test' "

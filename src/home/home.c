@@ -399,7 +399,7 @@ static void relay_answer(struct home *h, const struct jid *contact_jid, const ch
     }
     free(owned.names);
     free(contact);
-    if (sub)
+    if (sub && owned.n > 0)
         /* The owner's server now counts the relay address as subscribed
          * to the owner: it would send the owner's every presence change
          * there, and answer the contact's next request itself (RFC 6121
