@@ -524,6 +524,99 @@ START_TEST(test_channel_add_set_remove)
 }
 END_TEST
 
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+/* Properties: validated before anything is written (CS_EINVAL: exit 3),
+ * the avatar typed by its first bytes, "" removes a text, only what
+ * changes is written. */
+START_TEST(test_channel_properties)
+{
+    static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 1, 2};
+    static const unsigned char jpeg[] = {0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F'};
+    char png_path[96], jpeg_path[96], big_path[96], gif_path[96];
+    unsigned char *big = xcalloc(ADMIN_AVATAR_MAX + 1, 1);
+    struct admin_channel_edit ce = {.description = "Questions & <answers> \xc3\xa9",
+                                    .email = "desk@a.test",
+                                    .url = "https://a.test/desk",
+                                    .avatar_file = png_path};
+    struct admin_channel ch;
+    enum admin_action action;
+    char sha1[41];
+
+    snprintf(png_path, sizeof(png_path), "%s/a.png", dir);
+    snprintf(jpeg_path, sizeof(jpeg_path), "%s/a.jpg", dir);
+    snprintf(big_path, sizeof(big_path), "%s/big.png", dir);
+    snprintf(gif_path, sizeof(gif_path), "%s/a.gif", dir);
+    write_file(png_path, png, sizeof(png));
+    write_file(jpeg_path, jpeg, sizeof(jpeg));
+    memcpy(big, png, sizeof(png));
+    write_file(big_path, big, ADMIN_AVATAR_MAX + 1);
+    write_file(gif_path, "GIF89a\0\0\0\0", 10);
+    ck_assert_int_eq(admin_channel_add(store, "desk", &ce, &ch, err, sizeof(err)), 0);
+    ck_assert_str_eq(ch.description, "Questions & <answers> \xc3\xa9");
+    ck_assert_str_eq(ch.email, "desk@a.test");
+    ck_assert_str_eq(ch.url, "https://a.test/desk");
+    ck_assert_str_eq(ch.avatar_type, "image/png");
+    ck_assert_int_eq(ch.avatar_bytes, (long)sizeof(png));
+    cs_sha1_hex(png, sizeof(png), sha1);
+    ck_assert_str_eq(ch.avatar_sha1, sha1);
+    admin_channel_deinit(&ch);
+    ck_assert_str_eq(one("SELECT hex(avatar) FROM channel WHERE name = 'desk'"),
+                     "89504E470D0A1A0A0102");
+
+    /* Bad input: refused with a message, nothing written. */
+    const struct {
+        struct admin_channel_edit e;
+        const char *msg;
+    } bad[] = {
+        {{.avatar_file = big_path}, "larger than 65536 bytes"},
+        {{.avatar_file = gif_path}, "not a PNG or JPEG image"},
+        {{.avatar_file = "/nonexistent/a.png"}, "cannot read avatar"},
+        {{.avatar_file = jpeg_path, .no_avatar = true}, "an avatar and no avatar at once"},
+        {{.email = "no-at"}, "is not an e-mail address"},
+        {{.email = "a@b@c"}, "is not an e-mail address"},
+        {{.email = "a b@c"}, "is not an e-mail address"},
+        {{.url = "ftp://a.test/"}, "is not a web address"},
+        {{.url = "https://"}, "is not a web address"},
+        {{.url = "https://a.test/<x>"}, "is not a web address"},
+        {{.description = "bell\a"}, "a description is UTF-8 text"},
+    };
+    exec_ok("DELETE FROM change_log");
+    for (size_t i = 0; i < CS_ARRAY_SIZE(bad); i++) {
+        ck_assert_int_eq(
+            admin_channel_set(store, "desk", &bad[i].e, &ch, &action, err, sizeof(err)), CS_EINVAL);
+        ck_assert_msg(strstr(err, bad[i].msg) != NULL, "%zu: %s", i, err);
+    }
+    ck_assert_int_eq(count("SELECT count(*) FROM change_log"), 0);
+    ck_assert_str_eq(one("SELECT avatar_type FROM channel WHERE name = 'desk'"), "image/png");
+
+    /* The same values again: unchanged; a JPEG replaces the PNG. */
+    ck_assert_int_eq(admin_channel_set(store, "desk", &ce, &ch, &action, err, sizeof(err)), 0);
+    ck_assert_int_eq(action, ADMIN_UNCHANGED);
+    admin_channel_deinit(&ch);
+    ce = (struct admin_channel_edit){.avatar_file = jpeg_path, .url = ""};
+    ck_assert_int_eq(admin_channel_set(store, "desk", &ce, &ch, &action, err, sizeof(err)), 0);
+    ck_assert_int_eq(action, ADMIN_UPDATED);
+    ck_assert_str_eq(ch.avatar_type, "image/jpeg");
+    ck_assert_ptr_null(ch.url);
+    ck_assert_str_eq(ch.email, "desk@a.test"); /* kept */
+    admin_channel_deinit(&ch);
+    ce = (struct admin_channel_edit){.no_avatar = true};
+    ck_assert_int_eq(admin_channel_set(store, "desk", &ce, &ch, &action, err, sizeof(err)), 0);
+    ck_assert_ptr_null(ch.avatar_type);
+    ck_assert_str_eq(ch.avatar_sha1, "");
+    admin_channel_deinit(&ch);
+    ck_assert_int_eq(count("SELECT count(*) FROM channel WHERE avatar IS NULL"), 1);
+    free(big);
+}
+END_TEST
+
 /* A row stored before schema 3 with an owner the JID rules refuse keeps
  * its owner, and its other columns can still be set. */
 START_TEST(test_set_legacy_owner)
@@ -977,6 +1070,7 @@ static Suite *admin_suite(void)
     tcase_add_test(tc, test_failure_half_way_rolls_back);
     tcase_add_test(tc, test_busy);
     tcase_add_test(tc, test_channel_add_set_remove);
+    tcase_add_test(tc, test_channel_properties);
     tcase_add_test(tc, test_set_legacy_owner);
     tcase_add_test(tc, test_channel_list_show);
     tcase_add_test(tc, test_roster_add_update);

@@ -403,6 +403,26 @@ START_TEST(test_vcard_and_nick)
         strstr(svcfix_in("<iq type='get' id='v3' from='x@b.test/r' to='odd@" FIX_DOMAIN "'>"
                          "<vCard xmlns='vcard-temp'/></iq>"),
                "<FN>odd</FN>"));
+    /* The channel's properties, as stored (schema 9); text escaped; a
+     * value XML cannot carry, written by hand, is left out. */
+    svcfix_sql("UPDATE channel SET description = 'Questions & <answers> ' || char(233),"
+               " email = 'desk@a.test', url = 'https://a.test/desk?a=1&b=2',"
+               " avatar_type = 'image/png', avatar = x'89504e470d0a1a0a0001' WHERE name = 'pub'");
+    in_eq("<iq type='get' id='v4' from='x@b.test/r' to='" PUB "'><vCard xmlns='vcard-temp'/></iq>",
+          "<iq from='" PUB "' to='x@b.test/r' id='v4' type='result'><vCard xmlns='vcard-temp'>"
+          "<FN>Pub Desk &amp; Co</FN><NICKNAME>Pub Desk &amp; Co</NICKNAME>"
+          "<DESC>Questions &amp; &lt;answers&gt; \xc3\xa9</DESC>"
+          "<EMAIL><INTERNET/><USERID>desk@a.test</USERID></EMAIL>"
+          "<URL>https://a.test/desk?a=1&amp;b=2</URL>"
+          "<PHOTO><TYPE>image/png</TYPE><BINVAL>iVBORw0KGgoAAQ==</BINVAL></PHOTO>"
+          "</vCard></iq>\n");
+    svcfix_sql("UPDATE channel SET description = 'bell' || char(7), avatar = NULL,"
+               " avatar_type = NULL WHERE name = 'pub'");
+    in_eq("<iq type='get' id='v5' from='x@b.test/r' to='" PUB "'><vCard xmlns='vcard-temp'/></iq>",
+          "<iq from='" PUB "' to='x@b.test/r' id='v5' type='result'><vCard xmlns='vcard-temp'>"
+          "<FN>Pub Desk &amp; Co</FN><NICKNAME>Pub Desk &amp; Co</NICKNAME>"
+          "<EMAIL><INTERNET/><USERID>desk@a.test</USERID></EMAIL>"
+          "<URL>https://a.test/desk?a=1&amp;b=2</URL></vCard></iq>\n");
     /* XEP-0172: the subscription request a channel sends its owner
      * carries the display name as nick (none without a usable one). */
     const char *o = svcfix_online();

@@ -584,6 +584,12 @@ static const char *const v3_objects[] = {
     "TABLE channel_state",
 };
 
+/* What version 9 (channel properties) added: columns, dropped first. */
+#define DROP_V9                                                                                    \
+    "ALTER TABLE channel DROP COLUMN avatar; ALTER TABLE channel DROP COLUMN avatar_type;"         \
+    "ALTER TABLE channel DROP COLUMN url; ALTER TABLE channel DROP COLUMN email;"                  \
+    "ALTER TABLE channel DROP COLUMN description;"
+
 /* What versions 4 (live administration), 5 (federation), 6 (users'
  * rosters) and 8 (the channel directory) added. */
 static const char *const v4_objects[] = {
@@ -618,6 +624,7 @@ static const char *const v4_objects[] = {
 static void downgrade_to_2(struct store *s)
 {
     char q[256];
+    ck_assert_ptr_null(exec(s, DROP_V9));
     for (size_t i = 0; i < CS_ARRAY_SIZE(v4_objects); i++) {
         snprintf(q, sizeof(q), "DROP %s", v4_objects[i]);
         ck_assert_ptr_null(exec(s, q));
@@ -665,15 +672,15 @@ START_TEST(test_upgrade_6_to_7_drops_lease_index)
 {
     /* A version-6 file: the lease rows stay, the unused index goes. */
     struct store *s = open_ok();
-    ck_assert_ptr_null(exec(s, "DROP TRIGGER channel_listed_insert;"
-                               "DROP TRIGGER channel_listed_delete;"
-                               "DROP TRIGGER channel_listed_policy;"
-                               "DROP TABLE directory_size; DROP INDEX channel_listed;"
-                               "CREATE INDEX node_lease_by_expiry ON node_lease(expires);"
-                               "PRAGMA user_version = 6;"
-                               "INSERT INTO channel (name) VALUES ('desk');"
-                               "INSERT INTO node_lease (channel, node, expires)"
-                               " VALUES ('desk', 'status.a.test', 1700000000)"));
+    ck_assert_ptr_null(exec(s, DROP_V9 "DROP TRIGGER channel_listed_insert;"
+                                       "DROP TRIGGER channel_listed_delete;"
+                                       "DROP TRIGGER channel_listed_policy;"
+                                       "DROP TABLE directory_size; DROP INDEX channel_listed;"
+                                       "CREATE INDEX node_lease_by_expiry ON node_lease(expires);"
+                                       "PRAGMA user_version = 6;"
+                                       "INSERT INTO channel (name) VALUES ('desk');"
+                                       "INSERT INTO node_lease (channel, node, expires)"
+                                       " VALUES ('desk', 'status.a.test', 1700000000)"));
     store_close(&s);
     s = open_ok();
     ck_assert_int_eq(store_schema_version(s), STORE_SCHEMA_VERSION);
@@ -1059,17 +1066,56 @@ START_TEST(test_directory_pages_and_count)
 }
 END_TEST
 
+START_TEST(test_property_checks)
+{
+    /* What sqlite3 may write into a channel's properties (schema 9). */
+    struct store *s = open_ok();
+    ck_assert_ptr_null(exec(s, "INSERT INTO channel (name) VALUES ('desk')"));
+    ck_assert_ptr_null(exec(s, "UPDATE channel SET description = 'x', email = 'a@b.test',"
+                               " url = 'https://b.test/x', avatar_type = 'image/jpeg',"
+                               " avatar = x'ffd8ffe000104a46'"));
+    static const struct {
+        const char *set, *check;
+    } bad[] = {
+        {"description = ''", "channel_description_length"},
+        {"email = 'no-at'", "channel_email_shape"},
+        {"email = 'a@b@c'", "channel_email_shape"},
+        {"email = 'a b@c'", "channel_email_shape"},
+        {"url = 'ftp://x'", "channel_url_shape"},
+        {"url = 'https://a b'", "channel_url_shape"},
+        {"avatar_type = 'image/gif'", "channel_avatar_type"},
+        {"avatar_type = 'image/png'", "channel_avatar_image"}, /* JPEG bytes */
+        {"avatar = x'0000000000000000'", "channel_avatar_image"},
+        {"avatar = NULL", "channel_avatar_image"},      /* a type without bytes */
+        {"avatar_type = NULL", "channel_avatar_image"}, /* bytes without a type */
+        {"avatar = zeroblob(65537)", "channel_avatar_image"},
+    };
+    for (size_t i = 0; i < CS_ARRAY_SIZE(bad); i++) {
+        char q[256], want[128];
+        snprintf(q, sizeof(q), "UPDATE channel SET %s WHERE name = 'desk'", bad[i].set);
+        snprintf(want, sizeof(want), "CHECK constraint failed: %s", bad[i].check);
+        const char *got = exec(s, q);
+        ck_assert_msg(got && strcmp(got, want) == 0, "%s: %s", bad[i].set, got ? got : "accepted");
+    }
+    ck_assert_str_eq(exec(s, "UPDATE channel SET avatar = 'text'"),
+                     "cannot store TEXT value in BLOB column channel.avatar"); /* STRICT */
+    ck_assert_ptr_null(exec(s, "UPDATE channel SET avatar = NULL, avatar_type = NULL,"
+                               " description = NULL, email = NULL, url = NULL"));
+    store_close(&s);
+}
+END_TEST
+
 START_TEST(test_directory_count_at_upgrade)
 {
     /* Channels made before version 8 are counted by the migration. */
     struct store *s = open_ok();
-    ck_assert_ptr_null(exec(s, "DROP TRIGGER channel_listed_insert;"
-                               "DROP TRIGGER channel_listed_delete;"
-                               "DROP TRIGGER channel_listed_policy;"
-                               "DROP TABLE directory_size; DROP INDEX channel_listed;"
-                               "PRAGMA user_version = 7;"
-                               "INSERT INTO channel (name, policy) VALUES ('a', 'open'),"
-                               " ('b', 'closed'), ('c', 'approve')"));
+    ck_assert_ptr_null(exec(s, DROP_V9 "DROP TRIGGER channel_listed_insert;"
+                                       "DROP TRIGGER channel_listed_delete;"
+                                       "DROP TRIGGER channel_listed_policy;"
+                                       "DROP TABLE directory_size; DROP INDEX channel_listed;"
+                                       "PRAGMA user_version = 7;"
+                                       "INSERT INTO channel (name, policy) VALUES ('a', 'open'),"
+                                       " ('b', 'closed'), ('c', 'approve')"));
     store_close(&s);
     s = open_ok();
     ck_assert_str_eq(one(s, "SELECT listed FROM directory_size"), "2");
@@ -1774,6 +1820,7 @@ int main(void)
     tcase_add_test(tc, test_newer_schema);
     tcase_add_test(tc, test_upgrade_6_to_7_drops_lease_index);
     tcase_add_test(tc, test_directory_count_at_upgrade);
+    tcase_add_test(tc, test_property_checks);
     tcase_add_test(tc, test_not_a_database);
     tcase_add_test(tc, test_missing_directory);
     tcase_add_test(tc, test_read_only);

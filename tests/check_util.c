@@ -4,6 +4,8 @@
 
 #include <check.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cs_error.h"
 #include "cs_text.h"
@@ -23,6 +25,27 @@ static void refused(const char *s, int64_t min, int64_t max, int want)
     ck_assert_msg(cs_parse_int(s, min, max, &v) == want, "'%s' not refused with %d", s, want);
     ck_assert_int_eq(v, 12345); /* untouched */
 }
+
+START_TEST(test_base64)
+{
+    /* RFC 4648 section 10's vectors, and a length that spans blocks. */
+    static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const want[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                       "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (size_t i = 0; i < CS_ARRAY_SIZE(in); i++) {
+        char *b = cs_base64(in[i], strlen(in[i]));
+        ck_assert_str_eq(b, want[i]);
+        free(b);
+    }
+    size_t n = ((size_t)3 << 20) + 2;
+    unsigned char *big = xcalloc(n, 1);
+    char *b = cs_base64(big, n);
+    ck_assert_uint_eq(strlen(b), 4 * ((n + 2) / 3));
+    ck_assert_str_eq(b + strlen(b) - 4, "AAA=");
+    free(b);
+    free(big);
+}
+END_TEST
 
 START_TEST(test_parse_int_accepts_digits)
 {
@@ -94,6 +117,7 @@ int main(void)
     Suite *s = suite_create("util");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_parse_int_accepts_digits);
+    tcase_add_test(tc, test_base64);
     tcase_add_test(tc, test_parse_int_refuses_the_rest);
     tcase_add_test(tc, test_text_name_ok);
     tcase_add_test(tc, test_text_ok_everywhere);

@@ -9,6 +9,7 @@
 
 #include <sqlite3.h>
 
+#include "cs_chanprops.h"
 #include "cs_log.h"
 #include "svcfix.h"
 #include "testutil.h"
@@ -34,6 +35,8 @@ void svcfix_setup(void)
     ck_assert_int_eq(store_open(path, &F.cfg, &F.store, err, sizeof(err)), 0);
     F.roster = roster_new(F.store, err, sizeof(err));
     ck_assert_ptr_nonnull(F.roster);
+    F.props = chanprops_new(F.store, err, sizeof(err));
+    ck_assert_ptr_nonnull(F.props);
     testout_init(&F.out);
     F.home = home_new(FIX_DOMAIN, F.roster, &lim, &F.out.path);
     service_init(&F.svc, FIX_DOMAIN, F.home, NULL, &F.out.path);
@@ -42,6 +45,7 @@ void svcfix_setup(void)
         .max_channels_per_owner = 5,
         .counters = counters,
         .counters_ud = &F,
+        .props = F.props,
     };
     F.counters.v[STAT_IN_IQ] = 7;
     F.counters.v[STAT_DELIVERIES] = 12345;
@@ -86,6 +90,7 @@ void svcfix_teardown(void)
     char cmd[128];
     service_deinit(&F.svc);
     home_free(&F.home);
+    chanprops_free(&F.props);
     roster_free(&F.roster);
     store_close(&F.store);
     config_deinit(&F.cfg);

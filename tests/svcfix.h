@@ -22,6 +22,7 @@ struct svcfix {
     struct config cfg;
     struct store *store;
     struct roster *roster;
+    struct chanprops *props;
     struct home *home;
     struct testout out;
     struct service svc;

@@ -216,9 +216,10 @@ int admin_channel_edit_check(const struct admin_channel_edit *e, char *err, size
     }
     if (e->policy != NULL && (r = check_policy(e->policy, &p, err, errlen)) != 0)
         return r;
-    if (e->display_name != NULL)
-        return check_text(e->display_name, "display name", true, err, errlen);
-    return 0;
+    if (e->display_name != NULL &&
+        (r = check_text(e->display_name, "display name", true, err, errlen)) != 0)
+        return r;
+    return admin_props_check(e, err, errlen);
 }
 
 int admin_item_edit_check(const struct admin_item_edit *e, char *err, size_t errlen)
@@ -363,6 +364,10 @@ void admin_channel_deinit(struct admin_channel *c)
     free(c->name);
     free(c->owner);
     free(c->display_name);
+    free(c->description);
+    free(c->email);
+    free(c->url);
+    free(c->avatar_type);
     memset(c, 0, sizeof(*c));
 }
 
@@ -402,7 +407,10 @@ int admin_channel_get(sqlite3 *db, const char *name, struct admin_channel *c_r, 
         c_r->display_name = b.display_name ? xstrdup(b.display_name) : NULL;
         c_r->created = b.created;
         sqlite3_finalize(st);
-        return 0;
+        r = admin_props_read(db, c_r->name, c_r, err, errlen);
+        if (r != 0)
+            admin_channel_deinit(c_r);
+        return r;
     }
     r = admin_done(db, st, rc, err, errlen);
     return r != 0 ? r : admin_fail(err, errlen, CS_ENOTFOUND, "no such channel '%s'", name);
@@ -463,6 +471,10 @@ int admin_channel_add(struct store *store, const char *name_in, const struct adm
             name, owner, channel_policy_name(policy), display);
     if (r == 0)
         r = admin_exec_stmt(db, st, err, errlen);
+    if (r == 0) {
+        bool changed = false;
+        r = admin_props_write(db, name, e, NULL, &changed, err, errlen);
+    }
     if (r == 0)
         r = admin_channel_get(db, name, c_r, err, errlen);
     r = admin_tx_end(db, r, err, errlen);
@@ -518,6 +530,8 @@ int admin_channel_set(struct store *store, const char *name_in, const struct adm
     if (r == 0 && e->display_name != NULL && !admin_str_eq(display, old.display_name))
         r = set_column(db, "UPDATE channel SET display_name = ?2 WHERE name = ?1", name, display,
                        &changed, err, errlen);
+    if (r == 0)
+        r = admin_props_write(db, name, e, &old, &changed, err, errlen);
     if (r == 0 && e->policy != NULL && policy != old.policy)
         r = set_column(db, "UPDATE channel SET policy = ?2 WHERE name = ?1", name,
                        channel_policy_name(policy), &changed, err, errlen);

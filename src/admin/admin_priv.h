@@ -34,6 +34,17 @@ int admin_exec_stmt(sqlite3 *db, sqlite3_stmt *st, char *err, size_t errlen);
 const char *admin_col_text(sqlite3_stmt *st, int i);
 char *admin_col_dup(sqlite3_stmt *st, int i);
 
+/* adminprops.c: a channel's properties.  Validates e's (the avatar file
+ * is read); 0 or CS_EINVAL. */
+int admin_props_check(const struct admin_channel_edit *e, char *err, size_t errlen);
+/* Writes e's properties to channel name where they differ from old
+ * (NULL: a new channel), inside the caller's transaction. */
+int admin_props_write(sqlite3 *db, const char *name, const struct admin_channel_edit *e,
+                      const struct admin_channel *old, bool *changed, char *err, size_t errlen);
+/* Fills c's properties from the row of channel name. */
+int admin_props_read(sqlite3 *db, const char *name, struct admin_channel *c, char *err,
+                     size_t errlen);
+
 /* BEGIN IMMEDIATE for a write, BEGIN for a read. */
 int admin_tx_begin(sqlite3 *db, bool write, char *err, size_t errlen);
 /* Commits when r is 0, else rolls back; returns r, or the commit's

@@ -33,8 +33,12 @@ static void usage(FILE *f)
     fprintf(f, "usage: chanstatctl [-c FILE] [--json] COMMAND ...\n"
                "\n"
                "  channel add NAME [--owner JID] [--policy open|approve|closed] "
-               "[--display-name TEXT]\n"
+               "[--display-name TEXT] [PROPERTIES]\n"
                "  channel set NAME [--owner JID | --no-owner] [--policy P] [--display-name TEXT]\n"
+               "                   [PROPERTIES] [--no-avatar]\n"
+               "      PROPERTIES: [--description TEXT] [--email ADDR] [--url URL] "
+               "[--avatar FILE]\n"
+               "      (FILE: PNG or JPEG, at most 65536 bytes; \"\" removes a text)\n"
                "  channel remove NAME | channel list | channel show NAME\n"
                "  roster add CHANNEL JID [--subscription none|to|from|both] [--name TEXT] "
                "[--group G]...\n"
@@ -63,7 +67,13 @@ enum opt_flag {
     O_SUB = 1 << 4,
     O_NAME = 1 << 5,
     O_GROUP = 1 << 6,
+    O_AVATAR = 1 << 7,
+    O_NO_AVATAR = 1 << 8,
+    O_DESC = 1 << 9,
+    O_EMAIL = 1 << 10,
+    O_URL = 1 << 11,
 };
+#define O_PROPS (O_AVATAR | O_DESC | O_EMAIL | O_URL)
 
 /* What a positional argument is, for validation before the database is
  * opened: bad input is exit status 3 whatever the state of the database. */
@@ -95,9 +105,9 @@ static int cmd_stats(struct ctl *c);
 /* clang-format off */
 static const struct command commands[] = {
     {"channel",       "add",    1, 1, {A_CHANNEL},        cmd_channel_add,    "NAME",
-     O_OWNER | O_POLICY | O_DISPLAY},
+     O_OWNER | O_POLICY | O_DISPLAY | O_PROPS},
     {"channel",       "set",    1, 1, {A_CHANNEL},        cmd_channel_set,    "NAME",
-     O_OWNER | O_NO_OWNER | O_POLICY | O_DISPLAY},
+     O_OWNER | O_NO_OWNER | O_POLICY | O_DISPLAY | O_PROPS | O_NO_AVATAR},
     {"channel",       "remove", 1, 1, {A_CHANNEL},        cmd_channel_remove, "NAME",        0},
     {"channel",       "list",   0, 0, {A_CHANNEL},        cmd_channel_list,   "",            0},
     {"channel",       "show",   1, 1, {A_CHANNEL},        cmd_channel_show,   "NAME",        0},
@@ -168,7 +178,12 @@ enum {
     OPT_DISPLAY,
     OPT_SUB,
     OPT_NAME,
-    OPT_GROUP
+    OPT_GROUP,
+    OPT_AVATAR,
+    OPT_NO_AVATAR,
+    OPT_DESC,
+    OPT_EMAIL,
+    OPT_URL
 };
 
 /* The option getopt just refused, as typed: a short one from optopt (a
@@ -218,6 +233,11 @@ static int parse(struct ctl *c, int argc, char **argv, const char **config_r, bo
         {"subscription", required_argument, NULL, OPT_SUB},
         {"name", required_argument, NULL, OPT_NAME},
         {"group", required_argument, NULL, OPT_GROUP},
+        {"avatar", required_argument, NULL, OPT_AVATAR},
+        {"no-avatar", no_argument, NULL, OPT_NO_AVATAR},
+        {"description", required_argument, NULL, OPT_DESC},
+        {"email", required_argument, NULL, OPT_EMAIL},
+        {"url", required_argument, NULL, OPT_URL},
         {NULL, 0, NULL, 0},
     };
     static const struct {
@@ -226,7 +246,8 @@ static int parse(struct ctl *c, int argc, char **argv, const char **config_r, bo
     } flags[] = {
         {OPT_OWNER, O_OWNER},     {OPT_NO_OWNER, O_NO_OWNER}, {OPT_POLICY, O_POLICY},
         {OPT_DISPLAY, O_DISPLAY}, {OPT_SUB, O_SUB},           {OPT_NAME, O_NAME},
-        {OPT_GROUP, O_GROUP},
+        {OPT_GROUP, O_GROUP},     {OPT_AVATAR, O_AVATAR},     {OPT_NO_AVATAR, O_NO_AVATAR},
+        {OPT_DESC, O_DESC},       {OPT_EMAIL, O_EMAIL},       {OPT_URL, O_URL},
     };
     const struct command *cmd;
     int opt, used, status = 0, sargc;
@@ -291,6 +312,15 @@ static int parse(struct ctl *c, int argc, char **argv, const char **config_r, bo
             status = set_once(c, O_DISPLAY, &c->ch.display_name, optarg, "display-name");
             break;
         case OPT_SUB: status = set_once(c, O_SUB, &c->subscription, optarg, "subscription"); break;
+        case OPT_AVATAR:
+            status = set_once(c, O_AVATAR, &c->ch.avatar_file, optarg, "avatar");
+            break;
+        case OPT_NO_AVATAR: c->ch.no_avatar = true; break;
+        case OPT_DESC:
+            status = set_once(c, O_DESC, &c->ch.description, optarg, "description");
+            break;
+        case OPT_EMAIL: status = set_once(c, O_EMAIL, &c->ch.email, optarg, "email"); break;
+        case OPT_URL: status = set_once(c, O_URL, &c->ch.url, optarg, "url"); break;
         case OPT_NAME: status = set_once(c, O_NAME, &c->name, optarg, "name"); break;
         case OPT_GROUP:
             if (c->n_groups == MAX_GROUPS)
@@ -307,9 +337,12 @@ static int parse(struct ctl *c, int argc, char **argv, const char **config_r, bo
     }
     if (status == 0 && c->ch.owner != NULL && c->ch.no_owner)
         status = usage_error("--owner and --no-owner exclude each other");
+    if (status == 0 && c->ch.avatar_file != NULL && c->ch.no_avatar)
+        status = usage_error("--avatar and --no-avatar exclude each other");
     if (status == 0 && cmd->run == cmd_channel_set &&
-        (c->given & (O_OWNER | O_NO_OWNER | O_POLICY | O_DISPLAY)) == 0)
-        status = usage_error("'channel set' needs --owner, --no-owner, --policy or --display-name");
+        (c->given & (O_OWNER | O_NO_OWNER | O_POLICY | O_DISPLAY | O_PROPS | O_NO_AVATAR)) == 0)
+        status = usage_error("'channel set' needs --owner, --no-owner, --policy, --display-name, "
+                             "--description, --email, --url, --avatar or --no-avatar");
     for (int i = optind; status == 0 && i < sargc; i++) {
         if (c->nargs == cmd->max_args)
             status = usage_error("unexpected argument '%s'", sargv[i]);

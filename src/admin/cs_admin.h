@@ -75,6 +75,12 @@ struct admin_channel {
     enum channel_policy policy;
     char *display_name; /* NULL: none */
     int64_t created;    /* unix seconds */
+    /* Properties (schema 9), read by admin_channel_get only (not by
+     * listings): NULL when unset. */
+    char *description, *email, *url;
+    char *avatar_type;    /* image/png or image/jpeg; NULL: no avatar */
+    long avatar_bytes;    /* its size */
+    char avatar_sha1[41]; /* lowercase hex SHA-1 of its bytes; "" without one */
 };
 void admin_channel_deinit(struct admin_channel *c);
 
@@ -85,7 +91,13 @@ struct admin_channel_edit {
     bool no_owner;            /* set: remove the owner (owner must be NULL) */
     const char *policy;       /* open, approve or closed; NULL: unchanged (add: open) */
     const char *display_name; /* NULL: unchanged (add: none); "": remove it */
+    /* Properties: NULL unchanged (add: none); "" removes a text. */
+    const char *description, *email, *url;
+    const char *avatar_file; /* a PNG or JPEG of at most ADMIN_AVATAR_MAX bytes */
+    bool no_avatar;          /* set: remove the avatar (avatar_file must be NULL) */
 };
+#define ADMIN_AVATAR_MAX 65536
+#define ADMIN_DESCRIPTION_MAX 4096
 /* Validates e without touching the database.  0 or CS_EINVAL. */
 int admin_channel_edit_check(const struct admin_channel_edit *e, char *err, size_t errlen);
 

@@ -193,6 +193,14 @@ static void json_channel(struct admin_json *j, const char *key, const struct adm
     admin_json_str(j, "policy", channel_policy_name(ch->policy));
     admin_json_str(j, "display_name", ch->display_name);
     admin_json_time(j, "created", ch->created);
+    if (ch->description || ch->email || ch->url || ch->avatar_type) {
+        /* what admin_channel_get read (not the listings) */
+        admin_json_str(j, "description", ch->description);
+        admin_json_str(j, "email", ch->email);
+        admin_json_str(j, "url", ch->url);
+        admin_json_str(j, "avatar_type", ch->avatar_type);
+        admin_json_str(j, "avatar_sha1", ch->avatar_type ? ch->avatar_sha1 : NULL);
+    }
 }
 
 /* Members of a roster row, without channel (the caller adds it where it
@@ -286,6 +294,18 @@ void ctl_print_channel_info(struct ctl *c, const struct admin_channel_info *in)
         pair(&p, "owner", in->ch.owner ? in->ch.owner : "none");
         pair(&p, "policy", channel_policy_name(in->ch.policy));
         pair(&p, "display name", in->ch.display_name ? in->ch.display_name : "none");
+        pair(&p, "description", in->ch.description ? in->ch.description : "none");
+        pair(&p, "email", in->ch.email ? in->ch.email : "none");
+        pair(&p, "url", in->ch.url ? in->ch.url : "none");
+        if (in->ch.avatar_type) {
+            struct strbuf av = {0};
+            strbuf_printf(&av, "%s, %ld bytes, sha1 %s", in->ch.avatar_type, in->ch.avatar_bytes,
+                          in->ch.avatar_sha1);
+            pair(&p, "avatar", av.data);
+            strbuf_free(&av);
+        } else {
+            pair(&p, "avatar", "none");
+        }
         pair(&p, "created", admin_time_iso(in->ch.created, a));
         pair(&p, "roster rows", fmt_int(in->roster_rows, n1, sizeof(n1)));
         pair(&p, "watchers", fmt_int(in->watchers, n2, sizeof(n2)));

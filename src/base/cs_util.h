@@ -47,6 +47,8 @@ int64_t cs_wall_ms(void);
 
 /* Lowercase hex SHA-1 of data into out (41 bytes incl. NUL). */
 void cs_sha1_hex(const void *data, size_t len, char out[41]);
+/* data in base64 (RFC 4648, padded, no line breaks); caller frees. */
+char *cs_base64(const void *data, size_t len);
 
 /* Bounded string copy that always NUL-terminates (when size > 0);
  * returns strlen(src). */

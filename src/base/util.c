@@ -82,6 +82,23 @@ int64_t cs_system_wall_minus_mono(void *unused)
     return cs_wall_ms() - cs_now_ms();
 }
 
+char *cs_base64(const void *data, size_t len)
+{
+    /* EVP_EncodeBlock takes an int length: blocks of 3 MiB, a multiple of
+     * 3, so that only the last one is padded. */
+    const size_t block = (size_t)3 << 20;
+    const unsigned char *in = data;
+    char *out = xmalloc(4 * ((len + 2) / 3) + 1);
+    size_t at = 0;
+    for (size_t done = 0; done < len;) {
+        size_t n = len - done > block ? block : len - done;
+        at += (size_t)EVP_EncodeBlock((unsigned char *)out + at, in + done, (int)n);
+        done += n;
+    }
+    out[at] = '\0';
+    return out;
+}
+
 void cs_sha1_hex(const void *data, size_t len, char out[41])
 {
     unsigned char md[EVP_MAX_MD_SIZE];

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "cs_changes.h"
+#include "cs_chanprops.h"
 #include "cs_directory.h"
 #include "cs_config.h"
 #include "cs_error.h"
@@ -71,8 +72,9 @@ struct node {
     struct offline *offline;
     struct changes *changes;
     struct directory *directory; /* NULL when [service] list_channels is off */
-    bool edits_pending;          /* another connection committed: read the change log */
-    bool pump_again;             /* producers stopped for their work limit, with room left */
+    struct chanprops *props;
+    bool edits_pending; /* another connection committed: read the change log */
+    bool pump_again;    /* producers stopped for their work limit, with room left */
     struct home *home;
     struct route *route;
     struct uroster *uroster; /* users' own rosters (XEP-0356) */
@@ -220,6 +222,8 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     if (n->changes && cfg->list_channels)
         n->directory = directory_new(store, err, errlen);
     if (n->changes && (n->directory || !cfg->list_channels))
+        n->props = chanprops_new(store, err, errlen);
+    if (n->props)
         n->uroster = uroster_new(store, n->roster, cfg->domain, out, &n->svc.priv, err, errlen);
     if (n->uroster == NULL) {
         node_free(&n);
@@ -242,6 +246,7 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
                                    .counters_ud = n,
                                    .started_ms = now_ms,
                                    .directory = n->directory,
+                                   .props = n->props,
                                });
     n->svc.granted = on_granted;
     n->svc.iqwait = n->iqwait;
@@ -275,6 +280,7 @@ void node_free(struct node **np)
     offline_free(&n->offline);
     changes_free(&n->changes);
     directory_free(&n->directory);
+    chanprops_free(&n->props);
     roster_free(&n->roster);
     /* Last: the roster sync and the home cancelled their requests. */
     iqwait_free(&n->iqwait);

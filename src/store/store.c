@@ -315,6 +315,28 @@ static const char *const migrations[] = {
     "  WHEN (OLD.policy <> 'closed') <> (NEW.policy <> 'closed')"
     "  BEGIN UPDATE directory_size SET listed = listed +"
     "    (CASE WHEN NEW.policy <> 'closed' THEN 1 ELSE -1 END); END;",
+    /* 8 -> 9: a channel's properties (doc/schema.md): what its vCard
+     * shows besides the display name.  The avatar is a PNG or JPEG of at
+     * most 65,536 bytes whose first bytes say so, with its type. */
+    "ALTER TABLE channel ADD COLUMN description TEXT"
+    "  CONSTRAINT channel_description_length CHECK ("
+    "    description IS NULL OR length(CAST(description AS BLOB)) BETWEEN 1 AND 4096);"
+    "ALTER TABLE channel ADD COLUMN email TEXT"
+    "  CONSTRAINT channel_email_shape CHECK (email IS NULL OR ("
+    "    length(CAST(email AS BLOB)) <= 320 AND email GLOB '?*@?*' AND email NOT GLOB '*@*@*'"
+    "    AND email NOT GLOB '*[ <>\"]*'));"
+    "ALTER TABLE channel ADD COLUMN url TEXT"
+    "  CONSTRAINT channel_url_shape CHECK (url IS NULL OR ("
+    "    length(CAST(url AS BLOB)) <= 2048 AND (url GLOB 'http://?*' OR url GLOB 'https://?*')"
+    "    AND url NOT GLOB '*[ <>\"]*'));"
+    "ALTER TABLE channel ADD COLUMN avatar_type TEXT"
+    "  CONSTRAINT channel_avatar_type CHECK ("
+    "    avatar_type IS NULL OR avatar_type IN ('image/png', 'image/jpeg'));"
+    "ALTER TABLE channel ADD COLUMN avatar BLOB"
+    "  CONSTRAINT channel_avatar_image CHECK ((avatar IS NULL AND avatar_type IS NULL) OR ("
+    "    typeof(avatar) = 'blob' AND length(avatar) BETWEEN 8 AND 65536 AND ("
+    "      (avatar_type IS 'image/png' AND substr(avatar, 1, 8) = x'89504e470d0a1a0a') OR"
+    "      (avatar_type IS 'image/jpeg' AND substr(avatar, 1, 3) = x'ffd8ff'))));",
 };
 /* clang-format on */
 

@@ -58,6 +58,9 @@ struct service_opts {
     /* The channel directory listed by disco#items of the domain (NULL:
      * none is listed). */
     struct directory *directory;
+    /* Channels' properties for their vCards (NULL: the vCard holds only
+     * the name). */
+    struct chanprops *props;
 };
 
 struct service {

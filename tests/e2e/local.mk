@@ -62,3 +62,6 @@ EXTRA_DIST += bench/fed_bench.sh bench/fed_bench.py bench/mod_bench_s2s_bytes.lu
 # JID, the channel directory, the owner asked again (doc/xmpp.md).
 E2E_TESTS += tests/e2e/first_minutes.test
 EXTRA_DIST += tests/e2e/first_minutes.py
+
+# Channel properties (doc/schema.md, xmpp.md): chanstatctl and the vCard.
+E2E_TESTS += tests/e2e/properties.test
