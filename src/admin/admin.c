@@ -376,6 +376,7 @@ void admin_channel_deinit(struct admin_channel *c)
 /* A row of CHANNEL_COLUMNS; strings borrowed from the statement. */
 static void channel_row(sqlite3_stmt *st, struct admin_channel *c)
 {
+    memset(c, 0, sizeof(*c)); /* the properties are read by admin_channel_get only */
     c->name = (char *)admin_col_text(st, 0);
     c->owner = (char *)admin_col_text(st, 1);
     if (admin_col_text(st, 2) == NULL ||
