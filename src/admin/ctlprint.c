@@ -185,7 +185,8 @@ static void json_groups(struct admin_json *j, const char *groups)
 
 /* Opens an object with the channel's columns; the caller may add members
  * and closes it. */
-static void json_channel(struct admin_json *j, const char *key, const struct admin_channel *ch)
+static void json_channel(struct admin_json *j, const char *key, const struct admin_channel *ch,
+                         bool props)
 {
     admin_json_open(j, key, '{');
     admin_json_str(j, "name", ch->name);
@@ -193,8 +194,8 @@ static void json_channel(struct admin_json *j, const char *key, const struct adm
     admin_json_str(j, "policy", channel_policy_name(ch->policy));
     admin_json_str(j, "display_name", ch->display_name);
     admin_json_time(j, "created", ch->created);
-    if (ch->description || ch->email || ch->url || ch->avatar_type) {
-        /* what admin_channel_get read (not the listings) */
+    if (props) {
+        /* what admin_channel_get read (listings do not read them) */
         admin_json_str(j, "description", ch->description);
         admin_json_str(j, "email", ch->email);
         admin_json_str(j, "url", ch->url);
@@ -242,7 +243,7 @@ int ctl_channel_written(struct ctl *c, enum admin_action action, struct admin_ch
         struct admin_json j = {0};
         admin_json_open(&j, NULL, '{');
         admin_json_str(&j, "action", admin_action_name(action));
-        json_channel(&j, "channel", ch);
+        json_channel(&j, "channel", ch, true);
         admin_json_close(&j, '}');
         admin_json_close(&j, '}');
         ctl_json_print(&j);
@@ -259,7 +260,7 @@ void ctl_on_channel(void *ud, const struct admin_channel *ch)
     char t[ADMIN_TIME_LEN];
     k->n++;
     if (k->c->json) {
-        json_channel(&k->j, NULL, ch);
+        json_channel(&k->j, NULL, ch, false);
         admin_json_close(&k->j, '}');
     } else {
         table_row(&k->t, ch->name, ch->owner, channel_policy_name(ch->policy), ch->display_name,
@@ -274,7 +275,7 @@ void ctl_print_channel_info(struct ctl *c, const struct admin_channel_info *in)
     if (c->json) {
         struct admin_json j = {0};
         admin_json_open(&j, NULL, '{');
-        json_channel(&j, "channel", &in->ch);
+        json_channel(&j, "channel", &in->ch, true);
         admin_json_int(&j, "roster_rows", in->roster_rows);
         admin_json_int(&j, "watchers", in->watchers);
         admin_json_int(&j, "pending_in", in->pending_in);
