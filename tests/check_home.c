@@ -233,6 +233,11 @@ START_TEST(test_approve_policy)
     make_home(10);
     ck_assert_str_eq(row_of("ask", "w@b.test"), "None + Pending In");
     /* The owner approves at the relay address. */
+    /* The owner's client may send presence to the relay address while
+     * the request waits: nothing is said back, which would withdraw the
+     * request at the owner's server. */
+    ck_assert_str_eq(in("<presence from='owner@a.test/pc' to='w\\40b.test@status.a.test'/>"), "");
+    ck_assert_str_eq(row_of("ask", "w@b.test"), "None + Pending In");
     /* The owner approves at the relay address; the relay address lets go
      * of what the owner's server now counts as its subscription. */
     ck_assert_str_eq(in("<presence from='owner@a.test' to='w\\40b.test@status.a.test' "

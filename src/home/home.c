@@ -412,27 +412,34 @@ static void relay_answer(struct home *h, const struct jid *contact_jid, const ch
 struct relay_ctx {
     struct home *h;
     const char *contact;
-    bool found;
+    bool found;   /* a row of the contact in one of the owner's channels */
+    bool pending; /* one of them a request the owner has yet to answer */
 };
 
 static void on_owned_row(void *ud, const char *name, const char *owner, enum channel_policy p)
 {
     struct relay_ctx *rc = ud;
     struct sub_row row;
-    if (!rc->found && roster_get(rc->h->roster, name, rc->contact, &row) == 0)
-        rc->found = true;
+    if (roster_get(rc->h->roster, name, rc->contact, &row) != 0)
+        return;
+    rc->found = true;
+    rc->pending = rc->pending || row.state == SUB_NONE_IN || row.state == SUB_NONE_OUT_IN ||
+                  row.state == SUB_TO_IN;
 }
 
 /* Is this presence an owner talking to one of its channels' contacts at
  * the contact's relay address (rather than a local user addressing a
- * remote channel)?  Indexed queries on the owner's channels. */
-static bool owner_relay(struct home *h, const char *owner, const struct jid *relay)
+ * remote channel)?  *pending_r: is one of the contact's requests to the
+ * owner unanswered?  Indexed queries on the owner's channels. */
+static bool owner_relay(struct home *h, const char *owner, const struct jid *relay,
+                        bool *pending_r)
 {
     char *contact = jid_bare(relay);
-    struct relay_ctx rc = {h, contact, false};
+    struct relay_ctx rc = {h, contact, false, false};
     if (roster_channels_of_owner(h->roster, owner, INT_MAX, on_owned_row, &rc) != 0)
         rc.found = false;
     free(contact);
+    *pending_r = rc.found && rc.pending;
     return rc.found;
 }
 
@@ -520,17 +527,21 @@ void home_presence(struct home *h, const struct stanza_in *in)
         fed_vouched_answer(h, p, from, relay, now_ms))
         goto out;
     if (r == 0) {
-        bool ours = owner_relay(h, contact, relay);
+        bool pending;
+        bool ours = owner_relay(h, contact, relay, &pending);
         char *relay_addr;
         if (!ours && fed_presence(h, p, from, to, relay, now_ms))
             goto out;
         relay_addr = jid_bare(to);
         if (type)
             relay_answer(h, relay, contact, type, relay_addr);
-        else if (ours)
+        else if (ours && !pending)
             /* The owner's server still counts the relay address as
              * subscribed to the owner (approved before chanstat let go of
-             * it): let go now, once, and its broadcasts stop. */
+             * it): let go now, once, and its broadcasts stop.  Not while
+             * a request of the contact waits for the owner: the owner's
+             * client may send presence there, and an unsubscribe would
+             * withdraw the request at the owner's server. */
             home_send_presence(h, relay_addr, contact, "unsubscribe", NULL);
         free(relay_addr);
         goto out;
