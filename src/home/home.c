@@ -431,8 +431,7 @@ static void on_owned_row(void *ud, const char *name, const char *owner, enum cha
  * the contact's relay address (rather than a local user addressing a
  * remote channel)?  *pending_r: is one of the contact's requests to the
  * owner unanswered?  Indexed queries on the owner's channels. */
-static bool owner_relay(struct home *h, const char *owner, const struct jid *relay,
-                        bool *pending_r)
+static bool owner_relay(struct home *h, const char *owner, const struct jid *relay, bool *pending_r)
 {
     char *contact = jid_bare(relay);
     struct relay_ctx rc = {h, contact, false, false};
