@@ -427,9 +427,30 @@ START_TEST(test_approve_across_domains)
     ck_assert_uint_eq(s2s, 1);
     ck_assert_uint_eq(seen2("to='w1@a.test'", "<status>free</status>"), 1);
     ck_assert_uint_eq(seen("w2@a.test"), 0);
-    /* The owner revokes w1 later: w1 is told through its node. */
+    /* An unsubscribed at w1's relay address changes nothing (the owner's
+     * server may send one by itself after the release, doc/xmpp.md). */
     users.len = 0;
     to_b("<presence from='carol@b.test' to='w1\\40a.test@status.b.test' type='unsubscribed'/>");
+    ck_assert_uint_eq(seen("type='unsubscribed'"), 0);
+    /* The owner revokes w1 with the revoke command: w1 is told through
+     * its node. */
+    to_b("<iq type='set' id='r1' from='carol@b.test/pc' to='carol@status.b.test'><command "
+         "xmlns='http://jabber.org/protocol/commands' node='urn:chanstat:cmd:revoke'/></iq>");
+    const char *p = strstr(users.data, "sessionid='");
+    ck_assert_ptr_nonnull(p);
+    char sid[64], xml[640];
+    p += strlen("sessionid='");
+    ck_assert_uint_lt((size_t)(strchr(p, '\'') - p), sizeof(sid));
+    cs_strlcpy(sid, p, (size_t)(strchr(p, '\'') - p) + 1);
+    snprintf(xml, sizeof(xml),
+             "<iq type='set' id='r2' from='carol@b.test/pc' to='carol@status.b.test'><command "
+             "xmlns='http://jabber.org/protocol/commands' node='urn:chanstat:cmd:revoke' "
+             "sessionid='%s' action='complete'><x xmlns='jabber:x:data' type='submit'><field "
+             "var='revoke'><value>w1@a.test</value></field></x></command></iq>",
+             sid);
+    users.len = 0;
+    to_b(xml);
+    ck_assert_uint_eq(seen("Revoked 1."), 1);
     ck_assert_uint_eq(seen("<presence from='" ESC "' to='w1@a.test' type='unsubscribed'/>"), 1);
     ck_assert_int_eq(count(&A, "SELECT count(*) FROM remote_watcher WHERE jid = 'w1@a.test'"), 0);
 }

@@ -278,12 +278,13 @@ START_TEST(test_approve_policy)
                         "type='subscribed'/>"),
                      ""); /* nor is a stranger answered with anything */
     ck_assert_str_eq(row_of("ask", "u@b.test"), "None + Pending In");
-    /* The owner revokes a watcher at its relay address. */
+    /* An unsubscribed at a watcher's relay address changes nothing: the
+     * owner's server may send one by itself in answer to the release
+     * (ejabberd does); the owner revokes with the revoke command. */
     ck_assert_str_eq(in("<presence from='owner@a.test' to='w\\40b.test@status.a.test' "
                         "type='unsubscribed'/>"),
-                     "<presence from='ask@status.a.test' to='w@b.test' type='unsubscribed'/>\n"
-                     "<presence from='ask@status.a.test' to='w@b.test' type='unavailable'/>\n");
-    ck_assert_str_eq(row_of("ask", "w@b.test"), "absent");
+                     "");
+    ck_assert_str_eq(row_of("ask", "w@b.test"), "From");
     /* A channel without owner cannot approve: refused. */
     ck_assert_str_eq(in("<presence from='w@b.test/r' to='lone@status.a.test' type='subscribe'/>"),
                      "<presence from='lone@status.a.test' to='w@b.test' type='unsubscribed'/>\n");

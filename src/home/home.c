@@ -390,11 +390,14 @@ static void relay_answer(struct home *h, const struct jid *contact_jid, const ch
         if (c == NULL || c->owner == NULL || strcmp(c->owner, owner) != 0 ||
             roster_get(h->roster, c->name, contact, &row) != 0)
             continue;
-        /* Approve or deny a pending request; an unsubscribed to a current
-         * watcher's relay address revokes it (the owner removing the
-         * contact). */
-        if (row.state == SUB_NONE_IN || row.state == SUB_NONE_OUT_IN || row.state == SUB_TO_IN ||
-            (unsub && sub_is_watcher(row.state)))
+        /* Approve or deny a pending request.  An unsubscribed to a
+         * current watcher's relay address changes nothing: after the
+         * release below the relay contact holds no subscription at the
+         * owner's server, which either drops the owner's unsubscribed
+         * (Prosody) or sends one by itself in answer to the release
+         * (ejabberd), so it says nothing about the owner's will.  The
+         * owner revokes with the revoke command. */
+        if (row.state == SUB_NONE_IN || row.state == SUB_NONE_OUT_IN || row.state == SUB_TO_IN)
             home_decide(h, c, contact, &row, sub);
     }
     free(owned.names);

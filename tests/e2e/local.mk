@@ -65,3 +65,4 @@ EXTRA_DIST += tests/e2e/first_minutes.py
 
 # Channel properties (doc/schema.md, xmpp.md): chanstatctl and the vCard.
 E2E_TESTS += tests/e2e/properties.test
+E2E_TESTS += tests/e2e/approve_ejabberd.test
