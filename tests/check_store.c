@@ -590,6 +590,13 @@ static const char *const v3_objects[] = {
     "ALTER TABLE channel DROP COLUMN url; ALTER TABLE channel DROP COLUMN email;"                  \
     "ALTER TABLE channel DROP COLUMN description;"
 
+/* A current database taken back to version 7 (user_version is the
+ * caller's): what versions 9 and 8 added, dropped. */
+#define TO_V7                                                                                      \
+    DROP_V9 "DROP TRIGGER channel_listed_insert; DROP TRIGGER channel_listed_delete;"              \
+            "DROP TRIGGER channel_listed_policy; DROP TABLE directory_size;"                       \
+            "DROP INDEX channel_listed;"
+
 /* What versions 4 (live administration), 5 (federation), 6 (users'
  * rosters) and 8 (the channel directory) added. */
 static const char *const v4_objects[] = {
@@ -672,15 +679,11 @@ START_TEST(test_upgrade_6_to_7_drops_lease_index)
 {
     /* A version-6 file: the lease rows stay, the unused index goes. */
     struct store *s = open_ok();
-    ck_assert_ptr_null(exec(s, DROP_V9 "DROP TRIGGER channel_listed_insert;"
-                                       "DROP TRIGGER channel_listed_delete;"
-                                       "DROP TRIGGER channel_listed_policy;"
-                                       "DROP TABLE directory_size; DROP INDEX channel_listed;"
-                                       "CREATE INDEX node_lease_by_expiry ON node_lease(expires);"
-                                       "PRAGMA user_version = 6;"
-                                       "INSERT INTO channel (name) VALUES ('desk');"
-                                       "INSERT INTO node_lease (channel, node, expires)"
-                                       " VALUES ('desk', 'status.a.test', 1700000000)"));
+    ck_assert_ptr_null(exec(s, TO_V7 "CREATE INDEX node_lease_by_expiry ON node_lease(expires);"
+                                     "PRAGMA user_version = 6;"
+                                     "INSERT INTO channel (name) VALUES ('desk');"
+                                     "INSERT INTO node_lease (channel, node, expires)"
+                                     " VALUES ('desk', 'status.a.test', 1700000000)"));
     store_close(&s);
     s = open_ok();
     ck_assert_int_eq(store_schema_version(s), STORE_SCHEMA_VERSION);
@@ -1109,13 +1112,9 @@ START_TEST(test_directory_count_at_upgrade)
 {
     /* Channels made before version 8 are counted by the migration. */
     struct store *s = open_ok();
-    ck_assert_ptr_null(exec(s, DROP_V9 "DROP TRIGGER channel_listed_insert;"
-                                       "DROP TRIGGER channel_listed_delete;"
-                                       "DROP TRIGGER channel_listed_policy;"
-                                       "DROP TABLE directory_size; DROP INDEX channel_listed;"
-                                       "PRAGMA user_version = 7;"
-                                       "INSERT INTO channel (name, policy) VALUES ('a', 'open'),"
-                                       " ('b', 'closed'), ('c', 'approve')"));
+    ck_assert_ptr_null(exec(s, TO_V7 "PRAGMA user_version = 7;"
+                                     "INSERT INTO channel (name, policy) VALUES ('a', 'open'),"
+                                     " ('b', 'closed'), ('c', 'approve')"));
     store_close(&s);
     s = open_ok();
     ck_assert_str_eq(one(s, "SELECT listed FROM directory_size"), "2");

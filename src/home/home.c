@@ -423,8 +423,8 @@ static void on_owned_row(void *ud, const char *name, const char *owner, enum cha
 {
     struct relay_ctx *rc = ud;
     struct sub_row row;
-    if (roster_get(rc->h->roster, name, rc->contact, &row) != 0)
-        return;
+    if (rc->pending || roster_get(rc->h->roster, name, rc->contact, &row) != 0)
+        return; /* known enough, or no row here */
     rc->found = true;
     rc->pending = rc->pending || row.state == SUB_NONE_IN || row.state == SUB_NONE_OUT_IN ||
                   row.state == SUB_TO_IN;
