@@ -262,7 +262,8 @@ START_TEST(test_live_edits)
     admin(db, "INSERT INTO roster (channel, jid, subscription) VALUES ('pub', 'n@b.test', 'from')");
     node_tick(node, now_ms);
     o = testout_take(&T);
-    ck_assert_str_eq(o, "<presence from='" CH "' to='n@b.test'><status>here</status></presence>\n");
+    ck_assert_str_eq(o, "<presence from='" CH "' to='n@b.test'><status>here</status>"
+                        "<x xmlns='vcard-temp:x:update'><photo/></x></presence>\n");
     free(o);
     /* Idle: nothing more. */
     node_tick(node, now_ms);

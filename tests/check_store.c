@@ -584,8 +584,11 @@ static const char *const v3_objects[] = {
     "TABLE channel_state",
 };
 
-/* What version 9 (channel properties) added: columns, dropped first. */
+/* What versions 10 (property subscriptions) and 9 (channel properties:
+ * columns) added, dropped first. */
 #define DROP_V9                                                                                    \
+    "DROP TRIGGER channel_delete_propsub; DROP TRIGGER channel_rename_propsub;"                    \
+    "DROP TABLE prop_subscription;"                                                                \
     "ALTER TABLE channel DROP COLUMN avatar; ALTER TABLE channel DROP COLUMN avatar_type;"         \
     "ALTER TABLE channel DROP COLUMN url; ALTER TABLE channel DROP COLUMN email;"                  \
     "ALTER TABLE channel DROP COLUMN description;"

@@ -388,7 +388,9 @@ START_TEST(test_live_edits_reach_rosters)
     expect(server, ITEM("u3@a.test", "news"), "Daily News|Feeds|to");
     /* The status goes with the new watcher row and again once the item
      * is in the roster (a client may drop it before). */
-    ck_assert_uint_eq(occurrences(o, "to='u3@a.test'><status>here</status></presence>"), 2);
+    ck_assert_uint_eq(occurrences(o, "to='u3@a.test'><status>here</status>"
+                                     "<x xmlns='vcard-temp:x:update'><photo/></x></presence>"),
+                      2);
     free(o);
     /* A change of an item the user has is no news: no status again. */
     /* Groups and the display name change the item. */
@@ -679,7 +681,8 @@ START_TEST(test_presence_permission_binds_without_subscription)
     node_batch_end(node, now_ms);
     o = settle();
     ck_assert_ptr_nonnull(strstr(o, "<presence to='u1@a.test' from='news@status.a.test'><show>"
-                                    "away</show><status>at lunch</status></presence>"));
+                                    "away</show><status>at lunch</status>"
+                                    "<x xmlns='vcard-temp:x:update'><photo/></x></presence>"));
     free(o);
     /* Somebody else's presence changes nothing. */
     stanza("<presence from='u1@a.test/pc' to='status.a.test'/>");

@@ -26,6 +26,44 @@ static void refused(const char *s, int64_t min, int64_t max, int want)
     ck_assert_int_eq(v, 12345); /* untouched */
 }
 
+START_TEST(test_utc_times)
+{
+    /* XEP-0082 DateTime, as pubsub#expire carries it: exact, no leniency. */
+    static const struct {
+        const char *s;
+        int64_t secs; /* -1: refused */
+    } cases[] = {
+        {"1970-01-01T00:00:00Z", 0},
+        {"2026-12-04T10:20:30Z", 1796379630},
+        {"2026-12-04T10:20:30.123Z", 1796379630},
+        {"2026-12-04T11:20:30+01:00", 1796379630},
+        {"2026-12-04T09:50:30-00:30", 1796379630},
+        {"2024-02-29T00:00:00Z", 1709164800},
+        {"2023-02-29T00:00:00Z", -1},
+        {"2026-13-01T00:00:00Z", -1},
+        {"2026-12-04T24:00:00Z", -1},
+        {"2026-12-04T10:20:30", -1},
+        {"2026-12-04 10:20:30Z", -1},
+        {"2026-12-04T10:20:30Zx", -1},
+        {"2026-12-04T10:20:30.Z", -1},
+        {"2026-12-04T10:20:30+0100", -1},
+        {"+2026-12-04T10:20:30Z", -1},
+        {"", -1},
+    };
+    char out[CS_UTC_LEN];
+    for (size_t i = 0; i < CS_ARRAY_SIZE(cases); i++) {
+        int64_t v = -1;
+        int r = cs_parse_utc(cases[i].s, &v);
+        if (cases[i].secs < 0)
+            ck_assert_msg(r == CS_EINVAL, "%s accepted", cases[i].s);
+        else
+            ck_assert_msg(r == 0 && v == cases[i].secs, "%s: %d %lld", cases[i].s, r, (long long)v);
+    }
+    cs_format_utc(1796379630, out);
+    ck_assert_str_eq(out, "2026-12-04T10:20:30Z");
+}
+END_TEST
+
 START_TEST(test_base64)
 {
     /* RFC 4648 section 10's vectors, and a length that spans blocks. */
@@ -120,6 +158,7 @@ int main(void)
     tcase_add_test(tc, test_base64);
     tcase_add_test(tc, test_parse_int_refuses_the_rest);
     tcase_add_test(tc, test_text_name_ok);
+    tcase_add_test(tc, test_utc_times);
     tcase_add_test(tc, test_text_ok_everywhere);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

@@ -9,7 +9,11 @@
 
 #include <sqlite3.h>
 
+#include "cs_changes.h"
 #include "cs_chanprops.h"
+#include "cs_federation.h"
+#include "cs_iqwait.h"
+#include "cs_propsub.h"
 #include "cs_log.h"
 #include "svcfix.h"
 #include "testutil.h"
@@ -85,11 +89,34 @@ void svcfix_configure(const char *admins, const char *domains)
     service_configure(&F.svc, &F.opts);
 }
 
+static const char *finish(void);
+
+void svcfix_use_props(const struct pep_limits *limits)
+{
+    char err[256];
+    F.subs = propsub_new(F.store, err, sizeof(err));
+    ck_assert_ptr_nonnull(F.subs);
+    F.iqwait = iqwait_new();
+    F.svc.iqwait = F.iqwait;
+    fed_use_iqwait(F.home, F.iqwait);
+    home_use_props(F.home, F.props, F.subs, limits);
+}
+
+const char *svcfix_channel_edited(const char *name)
+{
+    struct change ch = {.channel = name};
+    F.out.buf.len = 0;
+    home_apply_change(F.home, &ch, F.now_ms);
+    return finish();
+}
+
 void svcfix_teardown(void)
 {
     char cmd[128];
     service_deinit(&F.svc);
     home_free(&F.home);
+    iqwait_free(&F.iqwait);
+    propsub_free(&F.subs);
     chanprops_free(&F.props);
     roster_free(&F.roster);
     store_close(&F.store);

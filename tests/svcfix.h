@@ -23,6 +23,8 @@ struct svcfix {
     struct store *store;
     struct roster *roster;
     struct chanprops *props;
+    struct propsub *subs;  /* with svcfix_use_props() */
+    struct iqwait *iqwait; /* with svcfix_use_props() */
     struct home *home;
     struct testout out;
     struct service svc;
@@ -38,6 +40,13 @@ extern struct svcfix F;
  * registration off (see svcfix_configure). */
 void svcfix_setup(void);
 void svcfix_teardown(void);
+/* Channel properties on (cs_pep.h): the avatar hash in presence, PEP
+ * nodes and events, property subscriptions with these limits; answers to
+ * our own iqs go to F.iqwait. */
+struct pep_limits;
+void svcfix_use_props(const struct pep_limits *limits);
+/* Applies an edit of channel name's row, as the change log reports it. */
+const char *svcfix_channel_edited(const char *name);
 /* Sets F.admins / F.domains from space-separated JIDs (NULL: empty) and
  * applies F.opts with them. */
 void svcfix_configure(const char *admins, const char *domains);

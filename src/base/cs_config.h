@@ -58,6 +58,10 @@ struct config {
     struct config_list admin_jids; /* bare JIDs allowed the domain's ad-hoc commands */
     /* [service] */
     bool list_channels; /* disco#items of the domain lists open and approve channels */
+    /* [properties] */
+    int64_t prop_lease_default_ms; /* granted to a property subscription naming no expiry */
+    int64_t prop_lease_max_ms;     /* the longest granted */
+    int prop_max_subscriptions;    /* property subscriptions per channel */
     /* [storage] */
     char *database;      /* SQLite file */
     int busy_timeout_ms; /* SQLite busy timeout */

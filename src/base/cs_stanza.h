@@ -16,6 +16,7 @@
 #define NS_PING "urn:xmpp:ping"
 #define NS_VERSION "jabber:iq:version"
 #define NS_NICK "http://jabber.org/protocol/nick" /* XEP-0172 */
+#define NS_VCARD_UPDATE "vcard-temp:x:update"     /* XEP-0153 */
 
 /* ---- One inbound stanza, parsed once ----
  *

@@ -45,10 +45,21 @@ int64_t cs_system_wall_minus_mono(void *unused);
  * the edge (the daemon); the core gets the time passed in. */
 int64_t cs_wall_ms(void);
 
+/* SHA-1 of data into out (20 bytes). */
+void cs_sha1(const void *data, size_t len, unsigned char out[20]);
 /* Lowercase hex SHA-1 of data into out (41 bytes incl. NUL). */
 void cs_sha1_hex(const void *data, size_t len, char out[41]);
 /* data in base64 (RFC 4648, padded, no line breaks); caller frees. */
 char *cs_base64(const void *data, size_t len);
+
+/* XEP-0082 DateTime, as XEP-0060's pubsub#expire carries it:
+ * CCYY-MM-DDThh:mm:ss, optional fraction of a second (dropped), then Z
+ * or +hh:mm / -hh:mm.  *secs_r: seconds since the epoch (UTC).  0, or
+ * CS_EINVAL for anything else (no leniency: untrusted text). */
+int cs_parse_utc(const char *s, int64_t *secs_r);
+/* secs as CCYY-MM-DDThh:mm:ssZ into out (at least CS_UTC_LEN bytes). */
+#define CS_UTC_LEN 21
+void cs_format_utc(int64_t secs, char *out);
 
 /* Bounded string copy that always NUL-terminates (when size > 0);
  * returns strlen(src). */

@@ -99,21 +99,97 @@ char *cs_base64(const void *data, size_t len)
     return out;
 }
 
-void cs_sha1_hex(const void *data, size_t len, char out[41])
+void cs_sha1(const void *data, size_t len, unsigned char out[20])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    static const char hex[] = "0123456789abcdef";
 
     if (EVP_Digest(data, len, md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != 20) {
         log_error("SHA-1 digest failed in OpenSSL; aborting");
         abort();
     }
-    for (unsigned int i = 0; i < mdlen; i++) {
+    memcpy(out, md, 20);
+}
+
+void cs_sha1_hex(const void *data, size_t len, char out[41])
+{
+    unsigned char md[20];
+    static const char hex[] = "0123456789abcdef";
+
+    cs_sha1(data, len, md);
+    for (unsigned int i = 0; i < 20; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 0xf];
     }
     out[40] = '\0';
+}
+
+/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    int64_t era;
+    unsigned yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (unsigned)((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1);
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* n ASCII digits at s into *v; false when any is not a digit. */
+static bool digits(const char *s, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        *v = *v * 10 + (s[i] - '0');
+    }
+    return true;
+}
+
+int cs_parse_utc(const char *s, int64_t *secs_r)
+{
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
+    const char *p = s + 19;
+
+    if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+        s[7] != '-' || !digits(s + 8, 2, &d) || s[10] != 'T' || !digits(s + 11, 2, &h) ||
+        s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
+        return CS_EINVAL;
+    if (*p == '.') {
+        const char *f = ++p;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (p == f || p - f > 9)
+            return CS_EINVAL;
+    }
+    if (*p == '+' || *p == '-') {
+        sign = *p == '+' ? 1 : -1;
+        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || p[6] != '\0' ||
+            oh > 23 || om > 59)
+            return CS_EINVAL;
+    } else if (!(p[0] == 'Z' && p[1] == '\0')) {
+        return CS_EINVAL;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60)
+        return CS_EINVAL;
+    if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+        return CS_EINVAL;
+    *secs_r = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (sec > 59 ? 59 : sec) -
+              sign * (oh * 3600 + om * 60);
+    return 0;
+}
+
+void cs_format_utc(int64_t secs, char *out)
+{
+    time_t t = (time_t)secs;
+    struct tm tm;
+    if ((int64_t)t != secs || gmtime_r(&t, &tm) == NULL ||
+        strftime(out, CS_UTC_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        cs_strlcpy(out, "1970-01-01T00:00:00Z", CS_UTC_LEN);
 }
 
 size_t cs_strlcpy(char *dst, const char *src, size_t size)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cs_channel.h"
+#include "cs_chanprops.h"
 #include "cs_error.h"
 #include "cs_jid.h"
 #include "cs_log.h"
@@ -284,8 +285,7 @@ struct channel *chancache_find(struct chancache *cc, const char *name)
         return NULL;
     }
     hash_clear(&lc.nodes_with_watchers);
-    if (roster_display_name(cc->roster, c->name, &c->display_name) != 0)
-        log_error("channel: reading the display name of %s failed", c->name);
+    channel_reload_props(cc, c);
     c->status.last_seen = c->saved_last_seen = last_seen;
     c->shown = shown;
     cache_insert(cc, c);
@@ -296,6 +296,62 @@ static void all_move(struct chancache *cc, size_t from, size_t to)
 {
     cc->all[to] = cc->all[from];
     cc->all[to]->index = to;
+}
+
+void chancache_use_props(struct chancache *cc, struct chanprops *props)
+{
+    cc->props = props;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* FNV-1a over the texts, each followed by a byte that says whether it
+ * is set: tells an edit from no edit, not a secret. */
+static uint64_t sig_of(const char *const *texts, int n)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (int i = 0; i < n; i++) {
+        for (const char *p = texts[i]; p && *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        h = (h ^ (texts[i] ? 1u : 2u)) * 1099511628211ULL;
+    }
+    return h;
+}
+
+unsigned channel_reload_props(struct chancache *cc, struct channel *c)
+{
+    unsigned changed = 0;
+    char *dn = NULL;
+    if (roster_display_name(cc->roster, c->name, &dn) != 0) {
+        log_error("channel: reading the display name of %s failed", c->name);
+        return 0;
+    }
+    if (!same_text(dn, c->display_name))
+        changed |= CHANNEL_CHANGED_NAME;
+    free(c->display_name);
+    c->display_name = dn;
+    if (cc->props && c->remote == NULL) {
+        struct chanprops_row p;
+        int r = chanprops_get(cc->props, c->name, &p);
+        if (r == 0 || r == CS_ENOTFOUND) {
+            const char *texts[] = {p.description, p.email, p.url};
+            uint64_t sig = sig_of(texts, 3);
+            char photo[41] = "";
+            if (p.avatar_type && p.avatar)
+                cs_sha1_hex(p.avatar, p.avatar_len, photo);
+            if (sig != c->props_sig)
+                changed |= CHANNEL_CHANGED_TEXT;
+            if (strcmp(photo, c->photo) != 0)
+                changed |= CHANNEL_CHANGED_AVATAR;
+            c->props_sig = sig;
+            memcpy(c->photo, photo, sizeof(photo));
+            chanprops_row_free(&p);
+        }
+    }
+    return changed;
 }
 
 void chancache_set_hooks(struct chancache *cc, const struct chancache_hooks *hooks)

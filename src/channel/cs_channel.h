@@ -28,7 +28,12 @@ struct channel {
     char *jid;          /* name@DOMAIN */
     char *owner;        /* normalised bare JID, or NULL */
     char *display_name; /* channel.display_name, or NULL */
-    size_t index;       /* in chancache.all */
+    /* The avatar's SHA-1 in hex (XEP-0153), "" without one; and a hash of
+     * the other properties (description, e-mail, web address), so that an
+     * edit tells which of them changed (channel_reload_props). */
+    char photo[41];
+    uint64_t props_sig;
+    size_t index; /* in chancache.all */
     enum channel_policy policy;
     struct status_set status;
     bool shown;              /* watchers were last sent an available status (persisted) */
@@ -82,10 +87,11 @@ struct chancache_hooks {
 };
 
 struct chancache {
-    const char *domain;    /* borrowed */
-    struct roster *roster; /* borrowed */
-    struct hash by_name;   /* name -> struct channel * (owned) */
-    struct channel **all;  /* the same, dense, in load order */
+    const char *domain;      /* borrowed */
+    struct roster *roster;   /* borrowed */
+    struct chanprops *props; /* borrowed; NULL: properties are not read */
+    struct hash by_name;     /* name -> struct channel * (owned) */
+    struct channel **all;    /* the same, dense, in load order */
     size_t n, cap;
     unsigned long long bad_rows; /* database rows skipped as invalid */
     struct channel *res_head;    /* owner resources not yet written */
@@ -102,6 +108,20 @@ struct channel *chancache_loaded(const struct chancache *cc, const char *name);
  * NULL when there is none (or on a database error, logged).  Borrowed:
  * the cache owns it until chancache_deinit(). */
 struct channel *chancache_find(struct chancache *cc, const char *name);
+
+/* Properties are read from props (cs_chanprops.h) from now on. */
+void chancache_use_props(struct chancache *cc, struct chanprops *props);
+
+/* What channel_reload_props() found changed. */
+enum {
+    CHANNEL_CHANGED_NAME = 1,   /* the display name */
+    CHANNEL_CHANGED_TEXT = 2,   /* description, e-mail or web address */
+    CHANNEL_CHANGED_AVATAR = 4, /* the avatar (photo) */
+};
+/* Reads c's display name and properties again (done at load; an edit
+ * calls it).  Returns the CHANNEL_CHANGED_* bits of what differs from
+ * before; on a database error (logged) the old values stay and 0. */
+unsigned channel_reload_props(struct chancache *cc, struct channel *c);
 
 void chancache_set_hooks(struct chancache *cc, const struct chancache_hooks *hooks);
 

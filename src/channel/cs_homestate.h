@@ -23,6 +23,7 @@ struct home;
 struct iqwait;
 struct privileges;
 struct lease_due;
+struct pep;
 
 struct home_limits {
     int sub_burst;         /* subscription stanzas one sender may send at once */
@@ -94,11 +95,17 @@ struct home {
     home_unsubscribed_cb *unsubscribed;
     void *unsubscribed_ud;
     int64_t bind_at; /* ms: owner binding starts (0: not waiting) */
+    /* props/pep.c: channel properties to +notify resources and property
+     * subscribers; NULL until home_use_props(). */
+    struct pep *pep;
 };
 
 /* tell.c */
 void home_send_presence(struct home *h, const char *from, const char *to, const char *type,
                         const char *status_text);
+/* c's current status as a presence from its address (no 'to'), with the
+ * XEP-0153 avatar hash when available; caller frees. */
+struct xml_node *home_channel_presence(struct home *h, struct channel *c);
 void home_send_status_to(struct home *h, struct channel *c, const char *to);
 void home_reply_error(struct home *h, const struct stanza_in *st, const char *type,
                       const char *cond);

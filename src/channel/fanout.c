@@ -86,14 +86,11 @@ static void pop(struct home *h)
     c->fan_body = NULL;
 }
 
-static void serialise_body(struct channel *c)
+static void serialise_body(struct home *h, struct channel *c)
 {
-    struct status_view v;
     struct strbuf sb = {0};
-    struct xml_node *p;
+    struct xml_node *p = home_channel_presence(h, c);
     size_t skip = strlen("<presence");
-    status_set_view(&c->status, &v);
-    p = status_presence(&v, c->jid);
     xml_serialize(p, XML_NS_COMPONENT, &sb);
     xml_free(p);
     c->fan_body_len = sb.len - skip;
@@ -107,7 +104,7 @@ static void serialise_body(struct channel *c)
 static bool run_channel(struct home *h, struct channel *c, unsigned *budget)
 {
     if (c->fan_body == NULL)
-        serialise_body(c);
+        serialise_body(h, c);
     while (c->fan_pos < c->nwatchers) {
         if (out_room(h->out) == 0 || *budget == 0)
             return false;

@@ -64,12 +64,25 @@ void home_send_presence(struct home *h, const char *from, const char *to, const 
     xml_free(p);
 }
 
-void home_send_status_to(struct home *h, struct channel *c, const char *to)
+struct xml_node *home_channel_presence(struct home *h, struct channel *c)
 {
     struct status_view v;
     struct xml_node *p;
     status_set_view(&c->status, &v);
     p = status_presence(&v, c->jid);
+    /* XEP-0153 section 4.1: every available presence names the avatar
+     * (an empty photo: none), so that clients know when to fetch it. */
+    if (v.show != SHOW_UNAVAILABLE && h->cache.props && c->remote == NULL) {
+        struct xml_node *ph = xml_add_child(xml_add_child(p, "x", NS_VCARD_UPDATE), "photo", NULL);
+        if (c->photo[0])
+            xml_add_text(ph, c->photo);
+    }
+    return p;
+}
+
+void home_send_status_to(struct home *h, struct channel *c, const char *to)
+{
+    struct xml_node *p = home_channel_presence(h, c);
     xml_set_attr(p, "to", to);
     if (out_stanza(h->out, p) != 0)
         log_debug("home: status to %s not sent: link down", to);

@@ -10,6 +10,7 @@
 #include "cs_changes.h"
 #include "cs_chanprops.h"
 #include "cs_directory.h"
+#include "cs_propsub.h"
 #include "cs_config.h"
 #include "cs_error.h"
 #include "cs_federation.h"
@@ -73,6 +74,7 @@ struct node {
     struct changes *changes;
     struct directory *directory; /* NULL when [service] list_channels is off */
     struct chanprops *props;
+    struct propsub *propsub;
     bool edits_pending; /* another connection committed: read the change log */
     bool pump_again;    /* producers stopped for their work limit, with room left */
     struct home *home;
@@ -224,6 +226,8 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     if (n->changes && (n->directory || !cfg->list_channels))
         n->props = chanprops_new(store, err, errlen);
     if (n->props)
+        n->propsub = propsub_new(store, err, errlen);
+    if (n->propsub)
         n->uroster = uroster_new(store, n->roster, cfg->domain, out, &n->svc.priv, err, errlen);
     if (n->uroster == NULL) {
         node_free(&n);
@@ -232,6 +236,12 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     uroster_use_iqwait(n->uroster, n->iqwait);
     n->home = home_new(cfg->domain, n->roster, &hl, out);
     fed_use_iqwait(n->home, n->iqwait);
+    home_use_props(n->home, n->props, n->propsub,
+                   &(struct pep_limits){
+                       .lease_default_s = cfg->prop_lease_default_ms / MS_PER_S,
+                       .lease_max_s = cfg->prop_lease_max_ms / MS_PER_S,
+                       .max_subscriptions = cfg->prop_max_subscriptions,
+                   });
     n->route = route_new(cfg->domain, n->home, n->roster, n->offline, &rl, out);
     route_on_commit(n->route, commit_for_route, n);
     home_on_deliverable(n->home, on_deliverable, n);
@@ -281,6 +291,7 @@ void node_free(struct node **np)
     changes_free(&n->changes);
     directory_free(&n->directory);
     chanprops_free(&n->props);
+    propsub_free(&n->propsub);
     roster_free(&n->roster);
     /* Last: the roster sync and the home cancelled their requests. */
     iqwait_free(&n->iqwait);

@@ -25,6 +25,7 @@
 
 #include "cs_homestate.h"
 #include "cs_out.h"
+#include "cs_pep.h"
 #include "cs_stanza.h"
 #include "cs_xml.h"
 
@@ -37,6 +38,20 @@ void home_free(struct home **home);
  * stored (cs_util.h; borrowed; NULL: now_ms is the wall time too).
  * Deadlines use now_ms, which is monotonic. */
 void home_use_clock(struct home *home, const struct cs_clock *clock);
+/* Channel properties from now on (all borrowed, for the home's life):
+ * the avatar hash in presence, PEP events and property subscriptions
+ * (cs_pep.h).  Call after fed_use_iqwait(): capabilities are asked
+ * through the same registry. */
+void home_use_props(struct home *home, struct chanprops *props, struct propsub *subs,
+                    const struct pep_limits *limits);
+/* The PEP service, or NULL before home_use_props(). */
+struct pep *home_pep(struct home *home);
+/* Channel name, from the cache or loaded; NULL when there is none.
+ * Borrowed until the channel is removed. */
+struct channel *home_find_channel(struct home *home, const char *name);
+/* Takes one token of sender's subscription rate limit (the one presence
+ * subscriptions use); false, counted as rate-limited, when none is left. */
+bool home_subscription_allowed(struct home *home, const char *sender, int64_t now_ms);
 
 /* An inbound <presence/> whose 'to' is at our domain, parsed once at
  * dispatch. */

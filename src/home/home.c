@@ -34,6 +34,8 @@ static void forget_channel(void *ud, struct channel *c)
     struct home *h = ud;
     fanout_unqueue(h, c);
     bind_unqueue(h, c);
+    if (h->pep)
+        pep_forget(h->pep, c);
     chancache_remove(&h->cache, c, h->resync_active && !h->resync_after ? &h->resync_index : NULL);
 }
 
@@ -73,6 +75,7 @@ void home_free(struct home **hp)
     fed_forget_all(h);
     homefed_forget_leases(h);
     fed_free_disco(h);
+    pep_free(&h->pep); /* before the cache: it names channels */
     chancache_deinit(&h->cache);
     rate_deinit(&h->rate);
     strbuf_free(&h->scratch);
@@ -83,6 +86,35 @@ void home_free(struct home **hp)
 void home_use_clock(struct home *h, const struct cs_clock *clock)
 {
     h->clock = clock;
+    if (h->pep)
+        pep_use_clock(h->pep, clock);
+}
+
+void home_use_props(struct home *h, struct chanprops *props, struct propsub *subs,
+                    const struct pep_limits *limits)
+{
+    const struct pep_deps deps = {h->domain, h->out, &h->cache, subs, h->iqwait, h->clock};
+    pep_free(&h->pep);
+    chancache_use_props(&h->cache, props);
+    h->pep = pep_new(&deps, limits);
+}
+
+struct pep *home_pep(struct home *h)
+{
+    return h->pep;
+}
+
+struct channel *home_find_channel(struct home *h, const char *name)
+{
+    return chancache_find(&h->cache, name);
+}
+
+bool home_subscription_allowed(struct home *h, const char *sender, int64_t now_ms)
+{
+    if (rate_allow(&h->rate, sender, now_ms))
+        return true;
+    h->stats.rate_limited++;
+    return false;
 }
 
 void home_reload(struct home *h, int64_t now_ms)
@@ -91,8 +123,17 @@ void home_reload(struct home *h, int64_t now_ms)
     bind_forget_all(h);
     fed_forget_all(h);
     homefed_forget_leases(h);
-    chancache_deinit(&h->cache);
-    cache_start(h);
+    {
+        struct chanprops *props = h->cache.props;
+        if (h->pep) {
+            /* Its channels go with the cache; capabilities stay known. */
+            for (size_t i = 0; i < h->cache.n; i++)
+                pep_forget(h->pep, h->cache.all[i]);
+        }
+        chancache_deinit(&h->cache);
+        cache_start(h);
+        chancache_use_props(&h->cache, props);
+    }
     if (fed_load(h) != 0)
         log_error("home: reloading the watchers of remote channels failed");
     fed_online(h, now_ms);
@@ -581,7 +622,11 @@ void home_presence(struct home *h, const struct stanza_in *in)
     if (type == NULL || strcmp(type, "unavailable") == 0) {
         if (is_owner)
             owner_presence(h, c, p, from, now_ms);
-        goto out; /* presence from others to a channel means nothing */
+        else if (h->pep)
+            /* A watcher's resource: its capabilities say which property
+             * events it wants (XEP-0163 section 4). */
+            pep_presence(h->pep, c, in);
+        goto out;
     }
     if (strcmp(type, "probe") == 0) {
         char *full = jid_full(from);
@@ -617,6 +662,8 @@ void home_online(struct home *h, int64_t now_ms)
 void home_offline(struct home *h, int64_t now_ms)
 {
     fed_offline(h, now_ms);
+    if (h->pep)
+        pep_offline(h->pep);
     fanout_stop(h);
     bind_stop(h);
     h->bind_at = 0;
@@ -631,6 +678,8 @@ bool home_pump(struct home *h, int64_t now_ms)
     bool more;
     /* Status to watchers first: it is what users see. */
     more = fanout_pump(h, now_ms);
+    if (h->pep && (!more || out_room(h->out) > 0))
+        more = pep_pump(h->pep, now_ms) || more;
     if (!more || out_room(h->out) > 0)
         more = bind_pump(h, now_ms) || more;
     return more || h->fan_head || h->resync_active || h->bind_active;
@@ -648,6 +697,8 @@ void home_tick(struct home *h, int64_t now_ms)
         h->fed_next_check = now_ms + FED_CHECK_INTERVAL_MS;
         fed_tick(h, now_ms);
         homefed_tick(h, now_ms);
+        if (h->pep)
+            pep_tick(h->pep, now_ms);
     }
 }
 

@@ -168,12 +168,17 @@ static void apply_channel(struct home *h, const struct change *ch, int64_t now_m
             bind_channel(h, ch->channel, cr.owner, c);
         }
     }
-    if (c) {
-        char *dn = NULL;
-        if (roster_display_name(h->roster, c->name, &dn) == 0) {
-            free(c->display_name);
-            c->display_name = dn;
-        }
+    if (c == NULL && h->pep && pep_wants_unloaded(h->pep, ch->channel, now_ms)) {
+        c = chancache_find(&h->cache, ch->channel);
+        if (c)
+            pep_changed(h->pep, c,
+                        CHANNEL_CHANGED_NAME | CHANNEL_CHANGED_TEXT | CHANNEL_CHANGED_AVATAR);
+    } else if (c) {
+        unsigned changed = channel_reload_props(&h->cache, c);
+        if (changed & CHANNEL_CHANGED_AVATAR)
+            fanout_queue(h, c, now_ms); /* the new hash in presence (XEP-0153) */
+        if (changed && h->pep)
+            pep_changed(h->pep, c, changed);
     }
     free(cr.owner);
 }

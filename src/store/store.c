@@ -337,6 +337,25 @@ static const char *const migrations[] = {
     "    typeof(avatar) = 'blob' AND length(avatar) BETWEEN 8 AND 65536 AND ("
     "      (avatar_type IS 'image/png' AND substr(avatar, 1, 8) = x'89504e470d0a1a0a') OR"
     "      (avatar_type IS 'image/jpeg' AND substr(avatar, 1, 3) = x'ffd8ff'))));",
+    /* 9 -> 10: property subscriptions (XEP-0060 subscriptions to a
+     * channel's PEP nodes, doc/xmpp.md): who gets the events of which
+     * node until when (unix seconds).  Expired rows are purged in
+     * expiry order. */
+    "CREATE TABLE prop_subscription ("
+    "  channel TEXT NOT NULL REFERENCES channel(name) ON DELETE CASCADE ON UPDATE CASCADE,"
+    "  node TEXT NOT NULL CONSTRAINT prop_subscription_node CHECK (node IN ("
+    "    'urn:xmpp:avatar:metadata', 'urn:xmpp:avatar:data',"
+    "    'http://jabber.org/protocol/nick', 'urn:xmpp:vcard4')),"
+    "  jid TEXT NOT NULL,"
+    "  expires INTEGER NOT NULL,"
+    "  PRIMARY KEY (channel, node, jid)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX prop_subscription_by_expiry ON prop_subscription(expires);"
+    "CREATE TRIGGER channel_delete_propsub AFTER DELETE ON channel"
+    "  BEGIN DELETE FROM prop_subscription WHERE channel = OLD.name; END;"
+    "CREATE TRIGGER channel_rename_propsub AFTER UPDATE OF name ON channel"
+    "  WHEN OLD.name <> NEW.name"
+    "  BEGIN UPDATE prop_subscription SET channel = NEW.name WHERE channel = OLD.name; END;",
 };
 /* clang-format on */
 

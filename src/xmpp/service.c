@@ -14,6 +14,7 @@
 #include "cs_iqwait.h"
 #include "cs_jid.h"
 #include "cs_log.h"
+#include "cs_pepitem.h"
 #include "cs_privilege.h"
 #include "cs_route.h"
 #include "cs_util.h"
@@ -54,6 +55,11 @@ static bool have_home(const struct service *svc)
     return svc->home != NULL;
 }
 
+static bool have_pep(const struct service *svc)
+{
+    return svc->home != NULL && home_pep(svc->home) != NULL;
+}
+
 /* clang-format off */
 static const struct iq_handler handlers[] = {
     {AT_DOMAIN | AT_CHANNEL, false, "query", NS_DISCO_INFO, NS_DISCO_INFO, NULL, disco_info},
@@ -62,6 +68,10 @@ static const struct iq_handler handlers[] = {
     {AT_DOMAIN, false, "query", NS_VERSION, NS_VERSION, NULL, version},
     {AT_DOMAIN | AT_CHANNEL, false, "query", NS_LAST, NS_LAST, NULL, last_activity},
     {AT_CHANNEL, false, "vCard", NS_VCARD, NS_VCARD, NULL, vcard_get},
+    {AT_CHANNEL, false, "pubsub", NS_PUBSUB, NS_PUBSUB, have_pep, pubsub_get},
+    {AT_CHANNEL, true, "pubsub", NS_PUBSUB, NULL, have_pep, pubsub_set},
+    {AT_CHANNEL, false, "pubsub", NS_PUBSUB_OWNER, NULL, have_pep, pubsub_owner},
+    {AT_CHANNEL, true, "pubsub", NS_PUBSUB_OWNER, NULL, have_pep, pubsub_owner},
     {AT_DOMAIN, false, "query", NS_REGISTER, NS_REGISTER, registration_on, register_get},
     {AT_DOMAIN, true, "query", NS_REGISTER, NULL, registration_on, register_set},
     {AT_DOMAIN | AT_CHANNEL, true, "command", NS_COMMANDS, NS_COMMANDS, have_home, adhoc_command},
@@ -106,7 +116,8 @@ static void add_identity(struct xml_node *q, const char *category, const char *t
     struct xml_node *id = xml_add_child(q, "identity", NULL);
     xml_set_attr(id, "category", category);
     xml_set_attr(id, "type", type);
-    xml_set_attr(id, "name", name);
+    if (name)
+        xml_set_attr(id, "name", name);
 }
 
 /* XEP-0030: the domain is a component; a channel looks like an account
@@ -129,6 +140,18 @@ static void disco_info(struct service *svc, const struct iq_ctx *q)
         home_channel_info(svc->home, q->channel, &owner, &policy, &display);
         add_identity(rq, "account", "registered",
                      display && text_name_ok(display) ? display : q->channel);
+        if (have_pep(svc)) {
+            /* XEP-0163 section 3: the channel's PEP service. */
+            static const char *const pep_features[] = {NS_PUBSUB "#filtered-notifications",
+                                                       NS_PUBSUB "#last-published",
+                                                       NS_PUBSUB "#presence-notifications",
+                                                       NS_PUBSUB "#retrieve-items",
+                                                       NS_PUBSUB "#subscribe",
+                                                       NS_PUBSUB "#subscription-options"};
+            add_identity(rq, "pubsub", "pep", NULL);
+            for (size_t i = 0; i < CS_ARRAY_SIZE(pep_features); i++)
+                xml_set_attr(xml_add_child(rq, "feature", NULL), "var", pep_features[i]);
+        }
     } else {
         add_identity(rq, "component", "presence", "chanstat");
         /* The node-to-node protocol (doc/federation.md): presence, no iq. */

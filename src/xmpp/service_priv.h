@@ -64,6 +64,13 @@ bool adhoc_node_info(struct service *svc, const struct iq_ctx *q, const char *no
 /* vcard.c: the vCard of channel q->channel. */
 void vcard_get(struct service *svc, const struct iq_ctx *q);
 
+/* pubsub.c: XEP-0060 at a channel: iq get and set of <pubsub/>, and of
+ * the owner namespace. */
+#define NS_PUBSUB_OWNER "http://jabber.org/protocol/pubsub#owner"
+void pubsub_get(struct service *svc, const struct iq_ctx *q);
+void pubsub_set(struct service *svc, const struct iq_ctx *q);
+void pubsub_owner(struct service *svc, const struct iq_ctx *q);
+
 /* browse.c: disco#items of the domain with svc->opts.directory set: a
  * page of the channel directory, at most BROWSE_PAGE_MAX items. */
 #define BROWSE_PAGE_MAX 100
