@@ -310,6 +310,16 @@ START_TEST(test_subscription_lease)
     o = svcfix_channel_edited("desk");
     ck_assert_uint_eq(count(o, "<message"), 1);
     ck_assert_msg(has(o, "<note><text>new</text></note>"), "%s", o);
+    /* The owner's watchers command shows the leases with their seconds
+     * left (XEP-0050). */
+    o = svcfix_in("<iq type='set' from='o@a.test/pc' to='" CH "' id='c1'><command xmlns="
+                  "'http://jabber.org/protocol/commands' node='urn:chanstat:cmd:watchers'"
+                  " action='execute'/></iq>");
+    ck_assert_msg(has(o, "<field var='property-subscriptions' type='text-multi' label='Property "
+                         "subscriptions (2): JID, node, seconds left'><value>z@c.test " NICK_NODE
+                         " 86394 s</value><value>z@c.test urn:xmpp:vcard4 3600 s"
+                         "</value></field>"),
+                  "%s", o);
     /* Expired rows go at the next purge. */
     F.now_ms += 2 * 86400 * 1000LL;
     home_tick(F.home, F.now_ms);

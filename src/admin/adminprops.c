@@ -9,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
+#include "cs_admin.h"
 #include "cs_error.h"
+#include "cs_store.h"
 #include "cs_text.h"
 #include "cs_util.h"
 #include "admin_priv.h"
@@ -184,4 +188,37 @@ int admin_props_read(sqlite3 *db, const char *name, struct admin_channel *c, cha
         rc = SQLITE_DONE;
     }
     return admin_done(db, st, rc, err, errlen);
+}
+
+int admin_prop_subscriptions(struct store *store, const char *channel_in, long long now,
+                             admin_propsub_cb *cb, void *ud, char *err, size_t errlen)
+{
+    sqlite3 *db = store_handle(store);
+    sqlite3_stmt *st;
+    char *channel, when[32];
+    int r, rc;
+
+    if ((r = admin_channel_name(channel_in, &channel, err, errlen)) != 0)
+        return r;
+    snprintf(when, sizeof(when), "%lld", now);
+    if ((r = admin_tx_begin(db, false, err, errlen)) == 0) {
+        r = admin_channel_exists(db, channel, err, errlen);
+        if (r == 0)
+            r = admin_query(db, &st, err, errlen,
+                            "SELECT jid, node, expires FROM prop_subscription"
+                            " WHERE channel = ?1 AND expires > CAST(?2 AS INTEGER)"
+                            " ORDER BY jid, node",
+                            2, channel, when);
+        if (r == 0) {
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *jid = admin_col_text(st, 0), *node = admin_col_text(st, 1);
+                if (jid && node)
+                    cb(ud, jid, node, (long long)sqlite3_column_int64(st, 2));
+            }
+            r = admin_done(db, st, rc, err, errlen);
+        }
+        r = admin_tx_end(db, r, err, errlen);
+    }
+    free(channel);
+    return r;
 }

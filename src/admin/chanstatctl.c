@@ -30,31 +30,32 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: chanstatctl [-c FILE] [--json] COMMAND ...\n"
-               "\n"
-               "  channel add NAME [--owner JID] [--policy open|approve|closed] "
-               "[--display-name TEXT] [PROPERTIES]\n"
-               "  channel set NAME [--owner JID | --no-owner] [--policy P] [--display-name TEXT]\n"
-               "                   [PROPERTIES] [--no-avatar]\n"
-               "      PROPERTIES: [--description TEXT] [--email ADDR] [--url URL] "
-               "[--avatar FILE]\n"
-               "      (FILE: PNG or JPEG, at most 65536 bytes; \"\" removes a text)\n"
-               "  channel remove NAME | channel list | channel show NAME\n"
-               "  roster add CHANNEL JID [--subscription none|to|from|both] [--name TEXT] "
-               "[--group G]...\n"
-               "  roster remove CHANNEL JID | roster list CHANNEL\n"
-               "  subscriptions CHANNEL   watchers, pending requests, node subscriptions\n"
-               "  status CHANNEL          aggregate status and owner resources, last seen\n"
-               "  offline list [CHANNEL] | offline purge CHANNEL\n"
-               "  stats\n"
-               "\n"
-               "  -c, --config FILE  chanstatd's configuration (default " DEFAULT_CONFIG ")\n"
-               "      --json         print one JSON document\n"
-               "  -V, --version      print the version\n"
-               "  -h, --help         this text\n"
-               "\n"
-               "Exit status: 0 ok, 1 database or system error, 2 usage or configuration\n"
-               "error, 3 invalid input, 4 no such channel or roster row.  See chanstatctl(1).\n");
+    fprintf(
+        f, "usage: chanstatctl [-c FILE] [--json] COMMAND ...\n"
+           "\n"
+           "  channel add NAME [--owner JID] [--policy open|approve|closed] "
+           "[--display-name TEXT] [PROPERTIES]\n"
+           "  channel set NAME [--owner JID | --no-owner] [--policy P] [--display-name TEXT]\n"
+           "                   [PROPERTIES] [--no-avatar]\n"
+           "      PROPERTIES: [--description TEXT] [--email ADDR] [--url URL] "
+           "[--avatar FILE]\n"
+           "      (FILE: PNG or JPEG, at most 65536 bytes; \"\" removes a text)\n"
+           "  channel remove NAME | channel list | channel show NAME\n"
+           "  roster add CHANNEL JID [--subscription none|to|from|both] [--name TEXT] "
+           "[--group G]...\n"
+           "  roster remove CHANNEL JID | roster list CHANNEL\n"
+           "  subscriptions CHANNEL   watchers, requests, node and property subscriptions\n"
+           "  status CHANNEL          aggregate status and owner resources, last seen\n"
+           "  offline list [CHANNEL] | offline purge CHANNEL\n"
+           "  stats\n"
+           "\n"
+           "  -c, --config FILE  chanstatd's configuration (default " DEFAULT_CONFIG ")\n"
+           "      --json         print one JSON document\n"
+           "  -V, --version      print the version\n"
+           "  -h, --help         this text\n"
+           "\n"
+           "Exit status: 0 ok, 1 database or system error, 2 usage or configuration\n"
+           "error, 3 invalid input, 4 no such channel or roster row.  See chanstatctl(1).\n");
 }
 
 /* ---- The command line ---- */
@@ -567,6 +568,8 @@ static int cmd_subscriptions(struct ctl *c)
     }
     struct leases l = {.c = c, .j = &s.j, .now = (long long)time(NULL)};
     l.t = (struct table){.ncols = 2, .heads = {"NODE", "LEASE LEFT"}};
+    struct leases p = {.c = c, .j = &s.j, .now = l.now};
+    p.t = (struct table){.ncols = 3, .heads = {"JID", "NODE", "LEASE LEFT"}};
     r = admin_subscriptions(c->store, c->args[0], ctl_on_sub, &s, c->err, sizeof(c->err));
     if (r == 0 && c->json) {
         ctl_subs_advance(&s, ADMIN_PENDING_OUT);
@@ -574,6 +577,12 @@ static int cmd_subscriptions(struct ctl *c)
         /* Node-to-node subscriptions with their remaining leases. */
         admin_json_open(&s.j, "nodes", '[');
         r = admin_node_leases(c->store, c->args[0], ctl_on_lease, &l, c->err, sizeof(c->err));
+        admin_json_close(&s.j, ']');
+        /* Property subscriptions (XEP-0060), their leases running. */
+        admin_json_open(&s.j, "properties", '[');
+        if (r == 0)
+            r = admin_prop_subscriptions(c->store, c->args[0], p.now, ctl_on_propsub, &p, c->err,
+                                         sizeof(c->err));
         admin_json_close(&s.j, ']');
         admin_json_close(&s.j, '}');
         if (r == 0)
@@ -590,9 +599,17 @@ static int cmd_subscriptions(struct ctl *c)
             printf("node subscriptions (remaining lease): %zu\n", l.n);
             if (l.n > 0)
                 ctl_table_print(&l.t, "  ");
+            r = admin_prop_subscriptions(c->store, c->args[0], p.now, ctl_on_propsub, &p, c->err,
+                                         sizeof(c->err));
+        }
+        if (r == 0) {
+            printf("property subscriptions (remaining lease): %zu\n", p.n);
+            if (p.n > 0)
+                ctl_table_print(&p.t, "  ");
         }
     }
     ctl_table_free(&l.t);
+    ctl_table_free(&p.t);
     for (int i = 0; i < 3; i++)
         ctl_table_free(&s.t[i]);
     strbuf_free(&s.j.out);

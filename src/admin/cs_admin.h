@@ -223,6 +223,14 @@ typedef void admin_lease_cb(void *ud, const char *node, long long expires);
 int admin_node_leases(struct store *store, const char *channel, admin_lease_cb *cb, void *ud,
                       char *err, size_t errlen);
 
+/* The property subscriptions to channel (XEP-0060 subscriptions to its
+ * PEP nodes, table prop_subscription) whose lease runs at now (unix
+ * seconds), in (jid, node) order: cb(ud, jid, node, expires).  0,
+ * CS_ENOTFOUND, CS_EINVAL, or a database error. */
+typedef void admin_propsub_cb(void *ud, const char *jid, const char *node, long long expires);
+int admin_prop_subscriptions(struct store *store, const char *channel, long long now,
+                             admin_propsub_cb *cb, void *ud, char *err, size_t errlen);
+
 /* ---- Status (channel_resource and channel_state, written by chanstatd
  * at most once a second) ---- */
 

@@ -90,6 +90,8 @@ void ctl_on_channel(void *ud, const struct admin_channel *ch);
 void ctl_on_item(void *ud, const struct admin_item *it);
 void ctl_on_sub(void *ud, enum admin_sub_kind kind, const struct admin_item *it);
 void ctl_on_lease(void *ud, const char *node, long long expires);
+/* The same struct leases, its table JID, NODE, LEASE LEFT. */
+void ctl_on_propsub(void *ud, const char *jid, const char *node, long long expires);
 void ctl_on_message(void *ud, const struct admin_message *m);
 void ctl_on_stat(void *ud, const char *name, int64_t value, int64_t updated);
 

@@ -401,9 +401,9 @@ void ctl_on_sub(void *ud, enum admin_sub_kind kind, const struct admin_item *it)
     }
 }
 
-void ctl_on_lease(void *ud, const char *node, long long expires)
+/* One lease (a node's or a property subscription's): its row or object. */
+static void lease_entry(struct leases *l, const char *jid, const char *node, long long expires)
 {
-    struct leases *l = ud;
     long long left = expires - l->now;
     char a[32];
     l->n++;
@@ -411,14 +411,29 @@ void ctl_on_lease(void *ud, const char *node, long long expires)
         left = 0;
     if (l->c->json) {
         admin_json_open(l->j, NULL, '{');
+        if (jid)
+            admin_json_str(l->j, "jid", jid);
         admin_json_str(l->j, "node", node);
         admin_json_int(l->j, "expires", (int64_t)expires);
         admin_json_int(l->j, "remaining_s", (int64_t)left);
         admin_json_close(l->j, '}');
     } else {
         snprintf(a, sizeof(a), "%lld s", left);
-        table_row(&l->t, node, a, NULL);
+        if (jid)
+            table_row(&l->t, jid, node, a, NULL);
+        else
+            table_row(&l->t, node, a, NULL);
     }
+}
+
+void ctl_on_lease(void *ud, const char *node, long long expires)
+{
+    lease_entry(ud, NULL, node, expires);
+}
+
+void ctl_on_propsub(void *ud, const char *jid, const char *node, long long expires)
+{
+    lease_entry(ud, jid, node, expires);
 }
 
 /* status: the aggregate, then the owner's resources. */

@@ -109,6 +109,13 @@ struct xml_node *pep_current_item(struct pep *pep, struct channel *c, enum pep_n
  * CS_EDB. */
 int pep_subscribe(struct pep *pep, struct channel *c, enum pep_node node, const char *bare,
                   int64_t expire_asked, int64_t now_ms, int64_t *expires_r);
+/* The property subscriptions of channel whose lease runs at now_ms, in
+ * (node, jid) order: cb(ud, node, jid, expires as unix seconds); the
+ * seconds left are expires minus pep_wall_s().  0 or CS_EDB. */
+int pep_each_subscription(struct pep *pep, const char *channel, int64_t now_ms, propsub_cb *cb,
+                          void *ud);
+/* now_ms as wall-clock seconds (leases are stored so). */
+int64_t pep_wall_s(const struct pep *pep, int64_t now_ms);
 /* 0, CS_ENOTFOUND (no subscription) or CS_EDB. */
 int pep_unsubscribe(struct pep *pep, struct channel *c, enum pep_node node, const char *bare,
                     int64_t now_ms);

@@ -726,6 +726,17 @@ int pep_unsubscribe(struct pep *p, struct channel *c, enum pep_node node, const 
     return propsub_delete(p->d.subs, c->name, pep_node_name(node), bare, wall_s(p, now_ms));
 }
 
+int pep_each_subscription(struct pep *p, const char *channel, int64_t now_ms, propsub_cb *cb,
+                          void *ud)
+{
+    return p->d.subs ? propsub_each(p->d.subs, channel, NULL, wall_s(p, now_ms), cb, ud) : 0;
+}
+
+int64_t pep_wall_s(const struct pep *p, int64_t now_ms)
+{
+    return wall_s(p, now_ms);
+}
+
 void pep_tick(struct pep *p, int64_t now_ms)
 {
     int n = 0;

@@ -33,6 +33,7 @@
 #include "cs_error.h"
 #include "cs_hash.h"
 #include "cs_home.h"
+#include "cs_pep.h"
 #include "cs_log.h"
 #include "cs_stats.h"
 #include "adhoc_priv.h"
@@ -325,6 +326,30 @@ int adhoc_entries_of(struct service *svc, const char *channel, struct entries *e
     if (e->pending.n > 1)
         qsort(e->pending.v, e->pending.n, sizeof(char *), by_jid);
     return r;
+}
+
+struct propsubs {
+    struct jidlist *l;
+    int64_t now;
+};
+
+static void on_propsub(void *ud, const char *node, const char *jid, int64_t expires)
+{
+    struct propsubs *ps = ud;
+    struct strbuf sb = {0};
+    if (!channel_jid_ok(jid))
+        return; /* a row edited by hand into nonsense */
+    strbuf_printf(&sb, "%s %s %lld s", jid, node, (long long)(expires - ps->now));
+    list_add(ps->l, sb.data);
+    strbuf_free(&sb);
+}
+
+int adhoc_propsubs_of(struct service *svc, const char *channel, int64_t now_ms, struct jidlist *l)
+{
+    struct pep *pep = svc->home ? home_pep(svc->home) : NULL;
+    struct propsubs ps = {l, pep ? pep_wall_s(pep, now_ms) : 0};
+    memset(l, 0, sizeof(*l));
+    return pep ? pep_each_subscription(pep, channel, now_ms, on_propsub, &ps) : 0;
 }
 
 void adhoc_entries_free(struct entries *e)

@@ -103,6 +103,10 @@ void adhoc_list_free(struct jidlist *l);
  * O(rows of the channel), plus the sort of at most ADHOC_LIST_MAX. */
 int adhoc_entries_of(struct service *svc, const char *channel, struct entries *e);
 void adhoc_entries_free(struct entries *e);
+/* The channel's property subscriptions whose lease runs, as lines "JID
+ * NODE N s" (seconds left), at most ADHOC_LIST_MAX of them.  Release
+ * with adhoc_list_free(). */
+int adhoc_propsubs_of(struct service *svc, const char *channel, int64_t now_ms, struct jidlist *l);
 /* A note saying l was cut, if it was.  XEP-0050's schema puts notes
  * before the payload. */
 void adhoc_cut_note(struct xml_node *command, const char *what, const struct jidlist *l);

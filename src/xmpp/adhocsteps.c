@@ -45,6 +45,7 @@ static void watchers_result(struct service *svc, const struct iq_ctx *q, const c
 {
     const struct command *cmd = &adhoc_commands[CMD_WATCHERS];
     struct entries e;
+    struct jidlist props;
     struct xml_node *c, *x, *r;
     char *jid = service_channel_jid(svc, channel);
     struct strbuf title = {0};
@@ -55,13 +56,33 @@ static void watchers_result(struct service *svc, const struct iq_ctx *q, const c
         free(jid);
         return;
     }
+    if (adhoc_propsubs_of(svc, channel, q->now_ms, &props) != 0) {
+        internal_error(svc, q);
+        adhoc_entries_free(&e);
+        adhoc_list_free(&props);
+        free(jid);
+        return;
+    }
     r = adhoc_answer(svc, q, cmd, sid, "completed", &c);
     strbuf_printf(&title, "Watchers of %s", jid);
     adhoc_cut_note(c, "Watchers", &e.watchers);
     adhoc_cut_note(c, "Pending requests", &e.pending);
+    adhoc_cut_note(c, "Property subscriptions", &props);
     x = adhoc_form(c, "result", title.data, NULL);
     adhoc_list_field(x, "watchers", "Watchers", &e.watchers);
     adhoc_list_field(x, "pending", "Pending requests", &e.pending);
+    /* XEP-0060 subscriptions to the channel's properties, with the
+     * seconds left of their leases. */
+    if (home_pep(svc->home)) {
+        struct strbuf label = {0};
+        struct xml_node *f;
+        strbuf_printf(&label, "Property subscriptions (%zu): JID, node, seconds left", props.total);
+        f = adhoc_field(x, "property-subscriptions", "text-multi", label.data);
+        for (size_t i = 0; i < props.n; i++)
+            adhoc_value(f, props.v[i]);
+        strbuf_free(&label);
+    }
+    adhoc_list_free(&props);
     service_send(svc, r);
     strbuf_free(&title);
     adhoc_entries_free(&e);
