@@ -21,7 +21,8 @@
  * now plus its own fixed timeout) and at worst O(pending); expiry takes
  * the due ones off the front, O(expired).  The registry does not bound
  * the number of requests; its callers do (the roster sync keeps at most
- * UROSTER_MAX_INFLIGHT in flight, discovery one per remote domain). */
+ * UROSTER_MAX_INFLIGHT in flight, discovery one per remote domain,
+ * capabilities PEP_CAPS_INFLIGHT). */
 #ifndef CS_IQWAIT_H
 #define CS_IQWAIT_H
 
