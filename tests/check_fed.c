@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "cs_capsver.h"
 #include "cs_config.h"
 #include "cs_log.h"
 #include "cs_node.h"
@@ -226,9 +227,11 @@ START_TEST(test_one_upstream_subscription)
     carol_online("lunch");
     users.len = 0;
     subscribe("w1@a.test");
-    /* discovery (disco#info both ways), subscribe, subscribed, status */
+    /* discovery (disco#info both ways), subscribe, subscribed, status,
+     * and the channel's properties (no avatar: the metadata, nick and
+     * vCard4 events) */
     unsigned first = (unsigned)s2s;
-    ck_assert_uint_le(first, 5);
+    ck_assert_uint_le(first, 8);
     ck_assert_uint_eq(seen("<presence from='" ESC "' to='w1@a.test' type='subscribed'/>"), 1);
     ck_assert_uint_eq(seen2("to='w1@a.test'", "<status>lunch</status>"), 1);
     /* The home holds one row for the node, with its lease. */
@@ -385,10 +388,115 @@ START_TEST(test_restart_renews_at_once)
     s2s = 0;
     node_online(A.node, now_ms);
     route();
-    ck_assert_uint_le(s2s, 5);
+    /* As the first time: it lost the properties too, and asks for them. */
+    ck_assert_uint_le(s2s, 8);
     ck_assert_int_eq(count(&B, "SELECT count(*) FROM roster WHERE jid = 'status.a.test'"), 1);
     carol_online("again");
     ck_assert_uint_eq(seen2("to='w1@a.test'", "<status>again</status>"), 1);
+}
+END_TEST
+
+/* An admin's edit of s's database, from another connection (as sqlite3
+ * or chanstatctl would: the node learns of it at its next tick). */
+static void admin_edit(struct side *s, const char *sql)
+{
+    char path[128];
+    sqlite3 *db;
+    snprintf(path, sizeof(path), "%s/db", s->dir);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* Properties across domains: the node subscription carries them (one
+ * upstream whatever the number of local watchers and subscribers); the
+ * status service keeps them, answers from them and fans them out. */
+START_TEST(test_properties_cross_once)
+{
+    char q[512];
+    carol_online("here");
+    admin_edit(&B, "UPDATE channel SET display_name = 'Carol & Co', avatar_type = 'image/png',"
+                   " avatar = x'89504e470d0a1a0a61626364' WHERE name = 'carol'");
+    tick(2500); /* past the resync after the link came up, too */
+    for (int i = 1; i <= 20; i++) {
+        char u[32];
+        snprintf(u, sizeof(u), "w%d@a.test", i);
+        subscribe(u);
+    }
+    /* Local watchers see the home's avatar hash in presence. */
+    ck_assert_uint_eq(seen("<photo>"
+                           "aef06dec19e352d28f2143d2de022c013544a6d3"
+                           "</photo>"),
+                      20);
+    /* Items from the cache: nothing crosses. */
+    users.len = 0;
+    s2s = 0;
+    to_a("<iq type='get' id='i' from='w3@a.test/x' to='" ESC "'><pubsub xmlns="
+         "'http://jabber.org/protocol/pubsub'><items node='urn:xmpp:avatar:data'/></pubsub></iq>");
+    ck_assert_uint_eq(seen("<data xmlns='urn:xmpp:avatar:data'>iVBORw0KGgphYmNk</data>"), 1);
+    to_a("<iq type='get' id='i' from='w3@a.test/x' to='" ESC "'><pubsub xmlns="
+         "'http://jabber.org/protocol/pubsub'><items node='http://jabber.org/protocol/nick'/>"
+         "</pubsub></iq>");
+    ck_assert_uint_eq(seen(">Carol &amp; Co</nick>"), 1);
+    ck_assert_uint_eq(s2s, 0);
+    /* Five local property subscribers of the nick. */
+    for (int i = 1; i <= 5; i++) {
+        snprintf(q, sizeof(q),
+                 "<iq type='set' id='s' from='w%d@a.test/x' to='" ESC "'><pubsub xmlns="
+                 "'http://jabber.org/protocol/pubsub'><subscribe node="
+                 "'http://jabber.org/protocol/nick' jid='w%d@a.test'/></pubsub></iq>",
+                 i, i);
+        to_a(q);
+    }
+    ck_assert_uint_eq(seen("subscription='subscribed'"), 5);
+    ck_assert_uint_eq(s2s, 0);
+    /* An edit at the home: its events cross once (nick and vCard4), and
+     * the five subscribers get the nick. */
+    users.len = 0;
+    admin_edit(&B, "UPDATE channel SET display_name = 'Carol 2' WHERE name = 'carol'");
+    tick(1000);
+    ck_assert_uint_eq(s2s, 2);
+    ck_assert_uint_eq(seen2("from='" ESC "' type='headline'", ">Carol 2</nick>"), 5);
+    /* A local watcher's resource with nick+notify: asked once, then the
+     * item from the cache; nothing crosses. */
+    {
+        const char *feat = "<identity category='client' type='pc'/>"
+                           "<feature var='http://jabber.org/protocol/nick+notify'/>";
+        char ver[CAPSVER_LEN], id[64], xml[768];
+        const char *p, *e;
+        struct xml_node *qn;
+        snprintf(xml, sizeof(xml),
+                 "<query xmlns='http://jabber.org/protocol/disco#info'>%s</query>", feat);
+        qn = test_parse_stanza(xml);
+        ck_assert_int_eq(capsver_sha1(qn, ver), 0);
+        xml_free(qn);
+        users.len = 0;
+        s2s = 0;
+        snprintf(xml, sizeof(xml),
+                 "<presence from='w6@a.test/pc' to='" ESC "'><c xmlns='http://jabber.org/"
+                 "protocol/caps' hash='sha-1' node='n' ver='%s'/></presence>",
+                 ver);
+        to_a(xml);
+        p = strstr(users.data, "<iq type='get'");
+        ck_assert_ptr_nonnull(p);
+        p = strstr(p, " id='") + 5;
+        e = strchr(p, '\'');
+        cs_strlcpy(id, p, (size_t)(e - p) + 1);
+        snprintf(xml, sizeof(xml),
+                 "<iq type='result' from='w6@a.test/pc' to='" ESC "' id='%s'><query xmlns="
+                 "'http://jabber.org/protocol/disco#info' node='n#%s'>%s</query></iq>",
+                 id, ver, feat);
+        to_a(xml);
+        ck_assert_uint_eq(seen2("to='w6@a.test/pc'", ">Carol 2</nick>"), 1);
+        ck_assert_uint_eq(s2s, 0);
+    }
+    /* A renewal of the lease does not send them again. */
+    s2s = 0;
+    users.len = 0;
+    strbuf_append(&users, "", 0); /* nothing seen yet, even if nothing comes */
+    tick(600 * 1000 - 60 * 1000);
+    ck_assert_uint_ge(renewals, 1);
+    ck_assert_uint_eq(seen("headline"), 0);
 }
 END_TEST
 
@@ -776,6 +884,7 @@ int main(void)
     tcase_add_test(tc, test_unknown_channel_and_non_nodes);
     tcase_add_test(tc, test_gateway_prompt);
     tcase_add_test(tc, test_restart_renews_at_once);
+    tcase_add_test(tc, test_properties_cross_once);
     tcase_add_test(tc, test_approve_across_domains);
     tcase_add_test(tc, test_forged_claim_refused);
     tcase_add_test(tc, test_messages_mirror_path);

@@ -32,6 +32,7 @@ struct channel {
      * the other properties (description, e-mail, web address), so that an
      * edit tells which of them changed (channel_reload_props). */
     char photo[41];
+    bool photo_known; /* a remote channel: its home told the hash */
     uint64_t props_sig;
     size_t index; /* in chancache.all */
     enum channel_policy policy;

@@ -72,7 +72,7 @@ struct xml_node *home_channel_presence(struct home *h, struct channel *c)
     p = status_presence(&v, c->jid);
     /* XEP-0153 section 4.1: every available presence names the avatar
      * (an empty photo: none), so that clients know when to fetch it. */
-    if (v.show != SHOW_UNAVAILABLE && h->cache.props && c->remote == NULL) {
+    if (v.show != SHOW_UNAVAILABLE && (c->remote ? c->photo_known : h->cache.props != NULL)) {
         struct xml_node *ph = xml_add_child(xml_add_child(p, "x", NS_VCARD_UPDATE), "photo", NULL);
         if (c->photo[0])
             xml_add_text(ph, c->photo);

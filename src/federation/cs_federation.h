@@ -39,6 +39,14 @@ bool fed_vouched_answer(struct home *h, const struct xml_node *p, const struct j
  * (borrowed: the node's registry, set once at wiring time; it must
  * outlive the home).  Without one, remote domains are not asked. */
 void fed_use_iqwait(struct home *h, struct iqwait *w);
+/* The remote channel whose address (decoded from a relay address) is
+ * remote, if this node holds it; NULL otherwise. */
+struct channel *fed_remote_at(struct home *h, const struct jid *remote);
+/* A message to the domain with a XEP-0060 event: from a remote channel's
+ * home, its items are kept and fanned out locally (cs_pep.h); from
+ * anybody else it is dropped.  false when it is no event (routing
+ * handles it). */
+bool fed_remote_event(struct home *h, const struct stanza_in *in);
 void fed_tick(struct home *h, int64_t now_ms);
 void fed_online(struct home *h, int64_t now_ms);
 void fed_offline(struct home *h, int64_t now_ms);

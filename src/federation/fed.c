@@ -26,6 +26,7 @@
 #include "cs_iqwait.h"
 #include "cs_jid.h"
 #include "cs_log.h"
+#include "cs_pep.h"
 #include "cs_stanza.h"
 #include "cs_federation.h"
 
@@ -122,6 +123,10 @@ static void send_upstream(struct home *h, struct channel *c, const char *type, b
         struct xml_node *l = xml_add_child(p, "lease", NS_FEDERATION);
         snprintf(secs, sizeof(secs), "%lld", (long long)(h->fed.lease_ms / MS_PER_S));
         xml_set_attr(l, "seconds", secs);
+        /* Nothing of its properties here yet (first request, or after
+         * a restart): the home sends them with its answer. */
+        if (h->pep && !pep_remote_heard(h->pep, c))
+            xml_set_attr(l, "properties", "send");
     }
     if (out_stanza(h->out, p) != 0)
         log_debug("fed: %s to %s not sent: link down", type, c->remote->home);
@@ -345,12 +350,44 @@ static struct channel *remote_of(struct home *h, const char *home_jid, bool crea
         c->remote->home = xstrdup(home_jid);
         c->remote->domain = xstrdup(j.domain);
         c->remote->state = R_IDLE;
+        c->policy = POLICY_CLOSED; /* until its home says otherwise */
         c->remote->next = h->fed_head;
         h->fed_head = c;
         jid_deinit(&j);
     }
     free(local);
     return c && c->remote ? c : NULL;
+}
+
+struct channel *fed_remote_at(struct home *h, const struct jid *remote)
+{
+    char *home_jid;
+    struct channel *c;
+    if (remote->local == NULL || strcmp(remote->domain, h->domain) == 0)
+        return NULL;
+    home_jid = jid_bare(remote);
+    c = remote_of(h, home_jid, false);
+    free(home_jid);
+    return c;
+}
+
+bool fed_remote_event(struct home *h, const struct stanza_in *in)
+{
+    const struct xml_node *ev = xml_child(in->xml, "event", NS_PUBSUB_EVENT);
+    struct channel *c;
+    char *home_jid;
+    if (ev == NULL || in->to.local || in->from.local == NULL || h->pep == NULL)
+        return false;
+    home_jid = jid_bare(&in->from);
+    c = remote_of(h, home_jid, false);
+    free(home_jid);
+    /* From a remote channel we watch: its items, for local watchers and
+     * subscribers.  Events from anybody else to the domain are nobody's
+     * business: dropped (a headline is never answered). */
+    for (const struct xml_node *it = c ? xml_first_elem(ev) : NULL; it; it = xml_next_elem(it))
+        if (strcmp(it->name, "items") == 0)
+            pep_remote_items(h->pep, c, it);
+    return true;
 }
 
 bool fed_knows_remote(struct home *h, const char *jid)
@@ -457,6 +494,25 @@ static int64_t lease_of(const struct home *h, const struct xml_node *p, char *po
     return v * MS_PER_S;
 }
 
+/* The XEP-0153 avatar hash in the home's presence, kept for local
+ * watchers' presence; true when it changed.  Anything but 40 hex digits
+ * (or an empty photo) is not a hash: ignored. */
+static bool photo_from(struct channel *c, const struct xml_node *p)
+{
+    const struct xml_node *x = xml_child(p, "x", NS_VCARD_UPDATE);
+    const struct xml_node *ph = x ? xml_child(x, "photo", NULL) : NULL;
+    char *hash = ph ? xml_text_dup(ph) : NULL;
+    bool ok =
+        hash && (hash[0] == '\0' || strspn(hash, "0123456789abcdef") == 40) && strlen(hash) <= 40;
+    bool changed = ok && (!c->photo_known || strcmp(hash, c->photo) != 0);
+    if (changed) {
+        cs_strlcpy(c->photo, hash, sizeof(c->photo));
+        c->photo_known = true;
+    }
+    free(hash);
+    return changed;
+}
+
 bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *from, int64_t now_ms)
 {
     const char *type = xml_attr(p, "type");
@@ -480,6 +536,8 @@ bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *f
             r->status_known = true;
             fanout_queue(h, c, now_ms);
         }
+        if (type == NULL && photo_from(c, p))
+            fanout_queue(h, c, now_ms); /* a new avatar hash for local watchers */
         if (type == NULL && status_update_parse(p, UPSTREAM, &u) == 0) {
             if (status_set_apply(&c->status, &u, cs_wall_of(h->clock, now_ms) / MS_PER_S))
                 fanout_queue(h, c, now_ms);
@@ -490,6 +548,9 @@ bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *f
             status_update_deinit(&u);
     } else if (strcmp(type, "subscribed") == 0) {
         r->lease_end = now_ms + lease_of(h, p, r->policy, sizeof(r->policy));
+        /* Who may see its properties here (pep_may_see): anyone when
+         * open, else its watchers. */
+        c->policy = open_policy(r) ? POLICY_OPEN : POLICY_CLOSED;
         r->state = R_ACTIVE;
         r->subscribed_once = true;
         if (open_policy(r)) {
@@ -701,6 +762,7 @@ void fed_offline(struct home *h, int64_t now_ms)
 {
     for (struct channel *c = h->fed_head; c; c = c->remote->next) {
         c->remote->state = R_IDLE;
+        c->policy = POLICY_CLOSED; /* until its home says otherwise */
         c->remote->status_known = false;
         status_set_clear(&c->status, cs_wall_of(h->clock, now_ms) / MS_PER_S);
     }

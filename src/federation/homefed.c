@@ -21,6 +21,7 @@
 #include "cs_config.h"
 #include "cs_error.h"
 #include "cs_log.h"
+#include "cs_pep.h"
 #include "cs_federation.h"
 
 #define SWEEP_PAGE 100
@@ -221,8 +222,12 @@ bool homefed_presence(struct home *h, struct channel *c, const struct xml_node *
         homefed_refresh_node(h, c, node); /* status now, if it may have it */
     } else if (watchers_has(c, node)) {
         /* A renewal may come from a node that restarted or reconnected
-         * and lost what it knew: the status goes with every answer. */
+         * and lost what it knew: the status goes with every answer, the
+         * properties when it says it has none (it asks once). */
+        const char *props = xml_attr(lease, "properties");
         home_send_status_to(h, c, node);
+        if (h->pep && props && strcmp(props, "send") == 0)
+            pep_send_current(h->pep, c, PEP_ALL_NODES, node);
     }
     return true;
 }
@@ -262,8 +267,12 @@ void homefed_refresh_node(struct home *h, struct channel *c, const char *node)
     else
         allowed = node_allowed(h, c, node);
     watchers_set(c, node, allowed);
-    if (allowed && !was)
+    if (allowed && !was) {
         home_send_status_to(h, c, node);
+        /* Its properties too: the node keeps them for its users. */
+        if (h->pep)
+            pep_send_current(h->pep, c, PEP_ALL_NODES, node);
+    }
 }
 
 char *homefed_vouched(struct home *h, struct channel *c, const struct stanza_in *in)

@@ -573,8 +573,15 @@ void home_presence(struct home *h, const struct stanza_in *in)
         bool pending;
         bool ours = owner_relay(h, contact, relay, &pending);
         char *relay_addr;
-        if (!ours && fed_presence(h, p, from, to, relay, now_ms))
+        if (!ours && fed_presence(h, p, from, to, relay, now_ms)) {
+            struct channel *rc;
+            /* A local watcher's resource and a remote channel: its
+             * capabilities, as for a local channel. */
+            if (h->pep && (type == NULL || strcmp(type, "unavailable") == 0) &&
+                (rc = fed_remote_at(h, relay)) != NULL)
+                pep_presence(h->pep, rc, in);
             goto out;
+        }
         relay_addr = jid_bare(to);
         if (type)
             relay_answer(h, relay, contact, type, relay_addr);

@@ -119,7 +119,28 @@ int64_t pep_wall_s(const struct pep *pep, int64_t now_ms);
 /* 0, CS_ENOTFOUND (no subscription) or CS_EDB. */
 int pep_unsubscribe(struct pep *pep, struct channel *c, enum pep_node node, const char *bare,
                     int64_t now_ms);
-/* The node's current item as an event to `to`. */
-void pep_send_current(struct pep *pep, struct channel *c, enum pep_node node, const char *to);
+/* The current item of each node in mask (bits of enum pep_node) as
+ * events to `to`. */
+void pep_send_current(struct pep *pep, struct channel *c, unsigned mask, const char *to);
+
+/* ---- Federation (doc/federation.md) ----
+ *
+ * At a home, a chanstat node subscribed to a channel (a watcher whose
+ * JID is a bare domain) gets every node's events, as one +notify
+ * resource would: one upstream property subscription per remote channel
+ * for free, with the node subscription's lease.  At the status service
+ * a remote channel's items come in as those events and are kept in
+ * memory: items requests are answered from them, and they are fanned
+ * out to local +notify resources and local property subscribers. */
+
+/* items (an <items node='...'/> of an event from remote channel c's
+ * home) replaces what is kept of that node, and its events are queued
+ * when it changed.  An empty metadata item (no avatar) drops the data
+ * item kept. */
+void pep_remote_items(struct pep *pep, struct channel *c, const struct xml_node *items);
+/* Has remote channel c's home sent any items since c was made here (a
+ * status service that restarted has none: it asks for them with its
+ * next lease request)? */
+bool pep_remote_heard(struct pep *pep, const struct channel *c);
 
 #endif

@@ -67,6 +67,9 @@ struct pepchan {
      * first needed after a change; built_items says which are. */
     char *event[PEP_NNODES];
     unsigned built_items;
+    /* A remote channel (status service): the items its home sent. */
+    struct xml_node *remote_item[PEP_NNODES];
+    bool remote_heard; /* its home sent any */
     /* The event cursor: node cur of the dirty ones, to targets[pos..]. */
     bool queued;
     unsigned dirty;
@@ -449,8 +452,14 @@ struct xml_node *pep_current_item(struct pep *p, struct channel *c, enum pep_nod
 {
     struct chanprops_row row;
     struct xml_node *it;
-    int r = p->d.cache->props ? chanprops_get(p->d.cache->props, c->name, &row) : CS_EDB;
+    int r;
     *err_r = 0;
+    if (c->remote) {
+        /* What the home sent, if anything yet. */
+        struct pepchan *pc = chan_get(p, c->name, false);
+        return pc && pc->remote_item[node] ? xml_copy(pc->remote_item[node]) : NULL;
+    }
+    r = p->d.cache->props ? chanprops_get(p->d.cache->props, c->name, &row) : CS_EDB;
     if (r != 0) {
         *err_r = r == CS_ENOTFOUND ? CS_ENOTFOUND : CS_EDB;
         return NULL;
@@ -516,9 +525,9 @@ static void send_current_to(struct pep *p, struct channel *c, unsigned mask, con
     }
 }
 
-void pep_send_current(struct pep *p, struct channel *c, enum pep_node node, const char *to)
+void pep_send_current(struct pep *p, struct channel *c, unsigned mask, const char *to)
 {
-    send_current_to(p, c, 1u << node, to);
+    send_current_to(p, c, mask, to);
 }
 
 static void targets_free(struct pepchan *pc)
@@ -529,6 +538,8 @@ static void targets_free(struct pepchan *pc)
     pc->targets = NULL;
     pc->ntargets = pc->pos = 0;
 }
+
+static void queue_nodes(struct pep *p, struct pepchan *pc, unsigned nodes);
 
 void pep_changed(struct pep *p, struct channel *c, unsigned changed)
 {
@@ -543,6 +554,11 @@ void pep_changed(struct pep *p, struct channel *c, unsigned changed)
     if (nodes == 0)
         return;
     pc = chan_get(p, c->name, true);
+    queue_nodes(p, pc, nodes);
+}
+
+static void queue_nodes(struct pep *p, struct pepchan *pc, unsigned nodes)
+{
     pc->built_items &= ~nodes;
     pc->dirty |= nodes;
     if (pc->cur >= 0 && (nodes & (1u << pc->cur))) {
@@ -613,6 +629,12 @@ static bool collect_targets(struct pep *p, struct pepchan *pc, struct channel *c
         hash_clear(&k.leased);
         return false;
     }
+    /* Chanstat nodes subscribed to a local channel (their JID is a bare
+     * domain): every node's events, for their own local watchers.
+     * O(watchers), once per node's change. */
+    for (unsigned i = 0; c->remote == NULL && i < c->nwatchers; i++)
+        if (strchr(c->watchers[i], '@') == NULL && !hash_get(&k.leased, c->watchers[i]))
+            push_target(&k, c->watchers[i]);
     while (hash_next(&pc->res, &pos, &key, &v)) {
         struct pepres *r = v;
         unsigned mask = r->use_own                                ? r->own
@@ -688,6 +710,50 @@ void pep_offline(struct pep *p)
         pc->cur = -1;
         targets_free(pc);
     }
+}
+
+/* ---- Federation: a remote channel's items ---- */
+
+void pep_remote_items(struct pep *p, struct channel *c, const struct xml_node *items)
+{
+    int node = pep_node_of(xml_attr(items, "node"));
+    const struct xml_node *it = xml_child(items, "item", NULL);
+    struct pepchan *pc;
+    struct strbuf a = {0}, b = {0};
+    bool same;
+    if (node < 0 || c->remote == NULL)
+        return;
+    pc = chan_get(p, c->name, true);
+    pc->remote_heard = true;
+    if (it && pc->remote_item[node]) {
+        xml_serialize(it, XML_NS_COMPONENT, &a);
+        xml_serialize(pc->remote_item[node], XML_NS_COMPONENT, &b);
+        same = a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
+        strbuf_free(&a);
+        strbuf_free(&b);
+        if (same)
+            return; /* a renewal's repeat: nothing new for anybody */
+    }
+    if (it == NULL && pc->remote_item[node] == NULL)
+        return;
+    xml_free(pc->remote_item[node]);
+    pc->remote_item[node] = it ? xml_copy(it) : NULL;
+    if (node == PEP_AVATAR_META && it) {
+        const struct xml_node *md = xml_child(it, "metadata", NULL);
+        if (md && xml_child(md, "info", NULL) == NULL && pc->remote_item[PEP_AVATAR_DATA]) {
+            /* XEP-0084 4.2: no avatar any more; its bytes are not one. */
+            xml_free(pc->remote_item[PEP_AVATAR_DATA]);
+            pc->remote_item[PEP_AVATAR_DATA] = NULL;
+            pc->built_items &= ~(1u << PEP_AVATAR_DATA);
+        }
+    }
+    queue_nodes(p, pc, 1u << node);
+}
+
+bool pep_remote_heard(struct pep *p, const struct channel *c)
+{
+    const struct pepchan *pc = hash_get(&p->chans, c->name);
+    return pc && pc->remote_heard;
 }
 
 /* ---- Subscriptions with a lease ---- */
@@ -769,8 +835,10 @@ static void chan_free(struct pepchan *pc)
     while (hash_next(&pc->per_bare, &pos, &key, &v))
         free(v);
     hash_clear(&pc->per_bare);
-    for (int i = 0; i < PEP_NNODES; i++)
+    for (int i = 0; i < PEP_NNODES; i++) {
         free(pc->event[i]);
+        xml_free(pc->remote_item[i]);
+    }
     targets_free(pc);
     free(pc->name);
     free(pc);

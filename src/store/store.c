@@ -340,9 +340,11 @@ static const char *const migrations[] = {
     /* 9 -> 10: property subscriptions (XEP-0060 subscriptions to a
      * channel's PEP nodes, doc/xmpp.md): who gets the events of which
      * node until when (unix seconds).  Expired rows are purged in
-     * expiry order. */
+     * expiry order.  No foreign key: a status service keeps local
+     * users' subscriptions to remote channels here too (channel: the
+     * escaped address); a local channel's rows go with it by trigger. */
     "CREATE TABLE prop_subscription ("
-    "  channel TEXT NOT NULL REFERENCES channel(name) ON DELETE CASCADE ON UPDATE CASCADE,"
+    "  channel TEXT NOT NULL,"
     "  node TEXT NOT NULL CONSTRAINT prop_subscription_node CHECK (node IN ("
     "    'urn:xmpp:avatar:metadata', 'urn:xmpp:avatar:data',"
     "    'http://jabber.org/protocol/nick', 'urn:xmpp:vcard4')),"

@@ -217,7 +217,7 @@ static void subscribe(struct service *svc, const struct iq_ctx *q, const struct 
     xml_set_attr(sub, "expiry", when);
     service_send(svc, r);
     /* Section 6.1.7: the last published item follows the answer. */
-    pep_send_current(home_pep(svc->home), c, node, q->requester);
+    pep_send_current(home_pep(svc->home), c, 1u << node, q->requester);
 }
 
 static void unsubscribe(struct service *svc, const struct iq_ctx *q, const struct xml_node *el)

@@ -9,6 +9,7 @@
 
 #include "cs_config.h"
 #include "cs_fed.h"
+#include "cs_federation.h"
 #include "cs_home.h"
 #include "cs_homestate.h"
 #include "cs_iqwait.h"
@@ -409,6 +410,9 @@ void service_dispatch(struct service *svc, const struct stanza_in *in)
             svc->granted(svc->hooks_ud, granted, in->now_ms);
     } else if (in->kind == STANZA_IQ)
         handle_iq(svc, in);
+    else if (in->kind == STANZA_MESSAGE && in->to.local == NULL && svc->home &&
+             fed_remote_event(svc->home, in))
+        ; /* a remote channel's property event, kept and fanned out locally */
     else if (in->kind == STANZA_MESSAGE && svc->route)
         route_message(svc->route, in);
     else if (in->kind == STANZA_MESSAGE)
