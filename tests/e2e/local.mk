@@ -66,3 +66,8 @@ EXTRA_DIST += tests/e2e/first_minutes.py
 # Channel properties (doc/schema.md, xmpp.md): chanstatctl and the vCard.
 E2E_TESTS += tests/e2e/properties.test
 E2E_TESTS += tests/e2e/approve_ejabberd.test
+
+# Channel properties reach watchers: the avatar hash in presence, PEP
+# nodes, +notify from entity capabilities, subscriptions with a lease.
+E2E_TESTS += tests/e2e/pep.test
+EXTRA_DIST += tests/e2e/pep.py
