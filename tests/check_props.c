@@ -11,6 +11,7 @@
 
 #include "cs_capsver.h"
 #include "cs_error.h"
+#include "cs_iqwait.h"
 #include "cs_pep.h"
 #include "cs_util.h"
 #include "cs_xml.h"
@@ -472,6 +473,30 @@ START_TEST(test_caps_unverified)
 }
 END_TEST
 
+START_TEST(test_caps_flood)
+{
+    /* One resource announcing 100 'ver's in a row: 32 questions at once,
+     * the rest wait; when the answers time out only the 'ver' it still
+     * announces is asked, the others are dropped unasked. */
+    unsigned asked = 0;
+    char ver[CAPSVER_LEN];
+    const char *o;
+    for (int i = 0; i < 100; i++) {
+        snprintf(ver, sizeof(ver), "%026dA=", i);
+        asked += count(presence_with("w1@b.test/pc", ver), "<iq type='get'");
+    }
+    ck_assert_uint_eq(asked, PEP_CAPS_INFLIGHT);
+    F.now_ms += PEP_CAPS_TIMEOUT_MS;
+    F.out.buf.len = 0;
+    iqwait_expire(F.iqwait, F.now_ms);
+    strbuf_append(&F.out.buf, "", 0);
+    o = F.out.buf.data;
+    ck_assert_uint_eq(count(o, "<iq type='get'"), 1);
+    ck_assert_msg(has(o, "node='" CAPS_NODE "#00000000000000000000000099A='"), "%s", o);
+    ck_assert_uint_eq(pep_stats(home_pep(F.home))->caps_lookups, PEP_CAPS_INFLIGHT + 1);
+}
+END_TEST
+
 /* ---- XEP-0153 ---- */
 
 START_TEST(test_photo_in_presence)
@@ -518,6 +543,7 @@ int main(void)
     tcase_add_checked_fixture(tk, caps_setup, svcfix_teardown);
     tcase_add_test(tk, test_caps_once_per_ver);
     tcase_add_test(tk, test_caps_unverified);
+    tcase_add_test(tk, test_caps_flood);
     suite_add_tcase(s, tk);
     return test_run_suite(s);
 }

@@ -276,6 +276,15 @@ static void ask_next(struct pep *p, int64_t now_ms)
         p->q_head = k->next_queued;
         if (p->q_head == NULL)
             p->q_tail = NULL;
+        if (k->refs == 0) {
+            /* Nobody announces it any more (a resource that changed its
+             * 'ver' or left while it waited): not asked, and free to be
+             * dropped, so that a flood of 'ver's holds no room. */
+            k->state = CAPS_BAD;
+            k->retry_at = 0;
+            free_waiters(k);
+            continue;
+        }
         id = iqwait_add(p->d.iqwait, "cp", k->ask_jid, now_ms + PEP_CAPS_TIMEOUT_MS, on_caps_answer,
                         k);
         if (id == NULL) {
