@@ -438,6 +438,10 @@ START_TEST(test_properties_cross_once)
          "'http://jabber.org/protocol/pubsub'><items node='http://jabber.org/protocol/nick'/>"
          "</pubsub></iq>");
     ck_assert_uint_eq(seen(">Carol &amp; Co</nick>"), 1);
+    /* Items in the pubsub namespace of the answer, not the event's. */
+    ck_assert_uint_eq(
+        seen("<items node='http://jabber.org/protocol/nick'><item id='current'><nick"), 1);
+    ck_assert_uint_eq(seen("pubsub#event"), 0);
     ck_assert_uint_eq(s2s, 0);
     /* Five local property subscribers of the nick. */
     for (int i = 1; i <= 5; i++) {

@@ -726,7 +726,8 @@ void pep_offline(struct pep *p)
 void pep_remote_items(struct pep *p, struct channel *c, const struct xml_node *items)
 {
     int node = pep_node_of(xml_attr(items, "node"));
-    const struct xml_node *it = xml_child(items, "item", NULL);
+    const struct xml_node *ev_item = xml_child(items, "item", NULL);
+    struct xml_node *it;
     struct pepchan *pc;
     struct strbuf a = {0}, b = {0};
     bool same;
@@ -734,19 +735,27 @@ void pep_remote_items(struct pep *p, struct channel *c, const struct xml_node *i
         return;
     pc = chan_get(p, c->name, true);
     pc->remote_heard = true;
+    if (ev_item == NULL && pc->remote_item[node] == NULL)
+        return;
+    /* Kept without the event's namespace: an item answers items requests
+     * (pubsub) and goes into events (pubsub#event) from here, and takes
+     * the namespace of wherever it is put. */
+    it = ev_item ? xml_copy(ev_item) : NULL;
+    if (it)
+        it->ns = NULL;
     if (it && pc->remote_item[node]) {
         xml_serialize(it, XML_NS_COMPONENT, &a);
         xml_serialize(pc->remote_item[node], XML_NS_COMPONENT, &b);
         same = a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
         strbuf_free(&a);
         strbuf_free(&b);
-        if (same)
-            return; /* a renewal's repeat: nothing new for anybody */
+        if (same) {
+            xml_free(it);
+            return; /* a repeat: nothing new for anybody */
+        }
     }
-    if (it == NULL && pc->remote_item[node] == NULL)
-        return;
     xml_free(pc->remote_item[node]);
-    pc->remote_item[node] = it ? xml_copy(it) : NULL;
+    pc->remote_item[node] = it;
     if (node == PEP_AVATAR_META && it) {
         const struct xml_node *md = xml_child(it, "metadata", NULL);
         if (md && xml_child(md, "info", NULL) == NULL && pc->remote_item[PEP_AVATAR_DATA]) {

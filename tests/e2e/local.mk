@@ -71,3 +71,7 @@ E2E_TESTS += tests/e2e/approve_ejabberd.test
 # nodes, +notify from entity capabilities, subscriptions with a lease.
 E2E_TESTS += tests/e2e/pep.test
 EXTRA_DIST += tests/e2e/pep.py
+
+# Channel properties across domains: one node subscription feeds a.test (doc/federation.md).
+E2E_TESTS += tests/e2e/fed_props.test
+EXTRA_DIST += tests/e2e/fed_props.py
