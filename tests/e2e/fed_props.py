@@ -37,17 +37,13 @@ import subprocess
 import time
 import xml.etree.ElementTree as ET
 
-from slixmpp.xmlstream.handler import Callback
-from slixmpp.xmlstream.matcher import MatchXPath
 
 from fedtest import A, B, log_size, on, read_log, sql
+from peptest import DISCO, PS, PSE, disco_gets, record_pep, with_features
 from xmpptest import TIMEOUT, run
 
 CH = "carol@status.b.test"
 ESC = "carol\\40status.b.test@status.a.test"
-PS = "http://jabber.org/protocol/pubsub"
-PSE = PS + "#event"
-DISCO = "http://jabber.org/protocol/disco#info"
 META = "urn:xmpp:avatar:metadata"
 DATA = "urn:xmpp:avatar:data"
 NICK = "http://jabber.org/protocol/nick"
@@ -78,37 +74,9 @@ def b_sql(q):
 # ---- clients ----
 
 def client(server, jid, resource=None, **kw):
-    """A client that also records pubsub events and disco#info requests
-    (slixmpp hands neither to its 'message' and 'presence' events)."""
+    """A client that also records pubsub events and disco#info requests."""
     c = on(server, jid + ("/" + resource if resource else ""), **kw)
-    for plugin in ("xep_0004", "xep_0030", "xep_0115"):
-        c.register_plugin(plugin)
-
-    def keep(stanza):
-        c.stanzas.append(stanza.__copy__())  # the disco plugin answers in place
-        c.new_stanza.set()
-
-    def keep_get(iq):
-        if iq["type"] == "get":
-            keep(iq)
-
-    c.register_handler(Callback("pep events", MatchXPath(
-        "{jabber:client}message/{%s}event" % PSE), keep))
-    c.register_handler(Callback("disco gets", MatchXPath(
-        "{jabber:client}iq/{%s}query" % DISCO), keep_get))
-    return c
-
-
-async def with_features(c, features):
-    """Adds features to c's own disco#info; its 'ver' follows."""
-    for f in features:
-        await c["xep_0030"].add_feature(f)
-    await c["xep_0115"].update_caps(broadcast=False)
-    return await c["xep_0115"].get_verstring()
-
-
-def disco_gets(c, since=0):
-    return [s for s in c.stanzas[since:] if s.name == "iq"]
+    return record_pep(c)
 
 
 def items_of(s, node):

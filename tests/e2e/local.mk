@@ -23,7 +23,7 @@ E2E_TESTS += \
 	tests/e2e/admin_xmpp.test \
 	tests/e2e/fed_plain.test
 
-EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh tests/e2e/fakeserver.py tests/e2e/flowserver.py tests/e2e/xmpptest.py \
+EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh tests/e2e/fakeserver.py tests/e2e/flowserver.py tests/e2e/xmpptest.py tests/e2e/peptest.py \
 	tests/e2e/ejabberd.yml.in tests/e2e/presence_open.py tests/e2e/presence_policies.py \
 	tests/e2e/presence_restart.py tests/e2e/presence_fanout.py tests/e2e/messages.py \
 	tests/e2e/live_edits.py tests/e2e/admin_xmpp.py tests/e2e/fed_plain.py

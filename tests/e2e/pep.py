@@ -28,9 +28,8 @@ import time
 import xml.etree.ElementTree as ET
 
 from slixmpp.exceptions import IqError
-from slixmpp.xmlstream.handler import Callback
-from slixmpp.xmlstream.matcher import MatchXPath
 
+from peptest import DISCO, PS, PSE, disco_gets, record_pep, with_features
 from xmpptest import TIMEOUT, Client, run
 
 P = int(os.environ["C2S_PORT"])
@@ -39,10 +38,7 @@ D = "status.a.test"
 DESK = "desk@" + D      # approve, owner bob: carol, dave, erin, frank watch it
 VAULT = "vault@" + D    # closed, owner bob
 NOBODY = "nobody@" + D  # open, no owner
-PS = "http://jabber.org/protocol/pubsub"
-PSE = PS + "#event"
 PSERR = PS + "#errors"
-DISCO = "http://jabber.org/protocol/disco#info"
 META = "urn:xmpp:avatar:metadata"
 DATA = "urn:xmpp:avatar:data"
 NICK = "http://jabber.org/protocol/nick"
@@ -84,37 +80,9 @@ def from_utc(s):
 # ---- clients ----
 
 def client(user, resource=None, **kw):
-    """A client that also records pubsub events and disco#info requests
-    (slixmpp hands neither to its 'message' and 'presence' events)."""
+    """A client that also records pubsub events and disco#info requests."""
     c = Client(user + "@a.test", user + "pw", P, resource=resource, **kw)
-    for plugin in ("xep_0004", "xep_0030", "xep_0115"):
-        c.register_plugin(plugin)
-
-    def keep(stanza):
-        c.stanzas.append(stanza.__copy__())  # the disco plugin answers in place
-        c.new_stanza.set()
-
-    def keep_get(iq):
-        if iq["type"] == "get":
-            keep(iq)
-
-    c.register_handler(Callback("pep events", MatchXPath(
-        "{jabber:client}message/{%s}event" % PSE), keep))
-    c.register_handler(Callback("disco gets", MatchXPath(
-        "{jabber:client}iq/{%s}query" % DISCO), keep_get))
-    return c
-
-
-async def with_features(c, features):
-    """Adds features to c's own disco#info; its 'ver' follows."""
-    for f in features:
-        await c["xep_0030"].add_feature(f)
-    await c["xep_0115"].update_caps(broadcast=False)
-    return await c["xep_0115"].get_verstring()
-
-
-def disco_gets(c, since=0):
-    return [s for s in c.stanzas[since:] if s.name == "iq"]
+    return record_pep(c)
 
 
 def items_of(s, node, frm):
