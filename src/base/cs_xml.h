@@ -108,6 +108,9 @@ void xml_remove_attr(struct xml_node *node, const char *name);
  * "" when it is in no namespace, NULL when neither it nor any ancestor
  * has one set.  Borrowed from the tree. */
 const char *xml_ns(const struct xml_node *node);
+/* Sets node's own namespace (NULL: none of its own, it takes its
+ * parent's when serialised), releasing the one it had. */
+void xml_set_ns(struct xml_node *node, const char *ns);
 /* First child element with this name (NULL = any) and namespace (NULL = any). */
 struct xml_node *xml_child(const struct xml_node *node, const char *name, const char *ns);
 /* Element iteration: first child element / next sibling element, or NULL. */

@@ -71,6 +71,12 @@ void xml_ns_unref(const char *ns)
 
 /* ---- Trees ---- */
 
+void xml_set_ns(struct xml_node *node, const char *ns)
+{
+    xml_ns_unref(node->ns);
+    node->ns = ns ? xml_ns_new(ns, strlen(ns)) : NULL;
+}
+
 struct xml_node *xml_elem_new(const char *name, const char *ns)
 {
     struct xml_node *n = xcalloc(1, sizeof(*n));

@@ -742,7 +742,7 @@ void pep_remote_items(struct pep *p, struct channel *c, const struct xml_node *i
      * the namespace of wherever it is put. */
     it = ev_item ? xml_copy(ev_item) : NULL;
     if (it)
-        it->ns = NULL;
+        xml_set_ns(it, NULL);
     if (it && pc->remote_item[node]) {
         xml_serialize(it, XML_NS_COMPONENT, &a);
         xml_serialize(pc->remote_item[node], XML_NS_COMPONENT, &b);

@@ -37,6 +37,13 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* qsort, which must not be given a NULL array even to sort nothing. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
 /* A growing array of pointers. */
 struct vec {
     void **v;
@@ -55,7 +62,7 @@ static void vec_push(struct vec *a, void *p)
 /* Sorts strings; false when two are equal. */
 static bool sort_unique(char **s, size_t n)
 {
-    qsort(s, n, sizeof(*s), cmp_str);
+    sort(s, n, sizeof(*s), cmp_str);
     for (size_t i = 1; i < n; i++)
         if (strcmp(s[i - 1], s[i]) == 0)
             return false;
@@ -139,11 +146,11 @@ static struct form *read_form(const struct xml_node *x, bool *bad)
         form = xcalloc(1, sizeof(*form));
         form->type = type;
         type = NULL;
-        qsort(fields.v, fields.n, sizeof(*fields.v), cmp_field);
+        sort(fields.v, fields.n, sizeof(*fields.v), cmp_field);
         for (size_t i = 0; i < fields.n; i++) {
             struct field *fl = fields.v[i];
             append_lt(&form->rest, fl->var);
-            qsort(fl->values.v, fl->values.n, sizeof(*fl->values.v), cmp_str);
+            sort(fl->values.v, fl->values.n, sizeof(*fl->values.v), cmp_str);
             for (size_t j = 0; j < fl->values.n; j++)
                 append_lt(&form->rest, fl->values.v[j]);
         }
@@ -188,7 +195,7 @@ int capsver_sha1(const struct xml_node *query, char out[CAPSVER_LEN])
         struct ident *arr = xmalloc((ids.n ? ids.n : 1) * sizeof(*arr));
         for (size_t i = 0; i < ids.n; i++)
             arr[i] = *(struct ident *)ids.v[i];
-        qsort(arr, ids.n, sizeof(*arr), cmp_ident);
+        sort(arr, ids.n, sizeof(*arr), cmp_ident);
         for (size_t i = 0; i < ids.n && !bad; i++) {
             if (i > 0 && cmp_ident(&arr[i - 1], &arr[i]) == 0)
                 bad = true;
@@ -203,7 +210,7 @@ int capsver_sha1(const struct xml_node *query, char out[CAPSVER_LEN])
         goto out;
     for (size_t i = 0; i < feats.n; i++)
         append_lt(&s, feats.v[i]);
-    qsort(forms.v, forms.n, sizeof(*forms.v), cmp_form);
+    sort(forms.v, forms.n, sizeof(*forms.v), cmp_form);
     for (size_t i = 0; i < forms.n; i++) {
         struct form *f = forms.v[i];
         if (i > 0 && cmp_form(&forms.v[i - 1], &forms.v[i]) == 0)

@@ -39,7 +39,8 @@ import xml.etree.ElementTree as ET
 
 
 from fedtest import A, B, log_size, on, read_log, sql
-from peptest import DISCO, PS, PSE, disco_gets, record_pep, with_features
+from peptest import DISCO, PS, PSE, UPDATE, disco_gets, photo_of, record_pep, with_features
+from peptest import event as event_from, events as events_from, items_of as items_from
 from xmpptest import TIMEOUT, run
 
 CH = "carol@status.b.test"
@@ -49,7 +50,6 @@ DATA = "urn:xmpp:avatar:data"
 NICK = "http://jabber.org/protocol/nick"
 VC4 = "urn:xmpp:vcard4"
 VC4NS = "urn:ietf:params:xml:ns:vcard-4.0"
-UPDATE = "vcard-temp:x:update"
 NOTIFY = [NICK + "+notify", META + "+notify"]
 LIMIT = 5.0   # "within a few seconds" of an edit at the home
 QUIET = 1.5   # how long to watch for what must not arrive
@@ -60,6 +60,19 @@ PNG2 = SIG + bytes(range(256)) + b"carol's second avatar"
 NAME1 = "Carol's channel"
 NAME2 = "Carol & <co> \u00e9"
 DESC = "News from b.test"
+
+
+def items_of(s, node):
+    return items_from(s, node, ESC)
+
+
+def events(c, node, since=0):
+    return events_from(c, node, ESC, since)
+
+
+async def event(c, node, since, timeout=LIMIT):
+    """The one item of the next event for node from the escaped address."""
+    return await event_from(c, node, ESC, since, timeout)
 
 
 def sha1(b):
@@ -77,41 +90,6 @@ def client(server, jid, resource=None, **kw):
     """A client that also records pubsub events and disco#info requests."""
     c = on(server, jid + ("/" + resource if resource else ""), **kw)
     return record_pep(c)
-
-
-def items_of(s, node):
-    """The <item/>s of a pubsub event for node from the escaped address;
-    None if s is none."""
-    if s.name != "message" or s["from"].full != ESC:
-        return None
-    its = s.xml.find("{%s}event/{%s}items" % (PSE, PSE))
-    if its is None or its.get("node") != node:
-        return None
-    return its.findall("{%s}item" % PSE)
-
-
-def events(c, node, since=0):
-    return [s for s in c.stanzas[since:] if items_of(s, node) is not None]
-
-
-async def event(c, node, since, timeout=LIMIT):
-    """The one item of the next event for node from the escaped address."""
-    s = await c.wait_for(lambda s: items_of(s, node) is not None,
-                         "event of %s from %s" % (node, ESC), timeout=timeout, since=since)
-    assert s["type"] == "headline", "not a headline: %s" % s
-    its = items_of(s, node)
-    assert len(its) == 1, "an event with %d items: %s" % (len(its), s)
-    return its[0]
-
-
-def photo_of(s):
-    """The XEP-0153 hash in presence s: None without <x/>, '' for <photo/>."""
-    x = s.xml.find("{%s}x" % UPDATE)
-    if x is None:
-        return None
-    p = x.find("{%s}photo" % UPDATE)
-    assert p is not None, "vcard-temp:x:update without <photo/>: %s" % s
-    return p.text or ""
 
 
 def available_from_esc(s):

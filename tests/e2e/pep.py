@@ -29,7 +29,9 @@ import xml.etree.ElementTree as ET
 
 from slixmpp.exceptions import IqError
 
-from peptest import DISCO, PS, PSE, disco_gets, record_pep, with_features
+from peptest import (DISCO, PS, PSE, UPDATE, disco_gets, events, items_of, photo_of,
+                     record_pep, with_features)
+from peptest import event as event_from
 from xmpptest import TIMEOUT, Client, run
 
 P = int(os.environ["C2S_PORT"])
@@ -44,7 +46,6 @@ DATA = "urn:xmpp:avatar:data"
 NICK = "http://jabber.org/protocol/nick"
 VC4 = "urn:xmpp:vcard4"
 VC4NS = "urn:ietf:params:xml:ns:vcard-4.0"
-UPDATE = "vcard-temp:x:update"
 LIMIT = 3.0  # an edit is polled every second; seen by clients within ~2 s
 QUIET = 1.2  # how long to watch for what must not arrive
 
@@ -52,8 +53,13 @@ SIG = b"\x89PNG\r\n\x1a\n"
 PNG1 = SIG + b"first avatar"
 PNG2 = SIG + b"second avatar, a little longer"
 PNG3 = SIG + bytes(range(256))
+
 NOTIFY = [META + "+notify", NICK + "+notify"]
 QA = "Q & <A> \u00e9"
+
+
+async def event(c, node, frm, since, timeout=LIMIT):
+    return await event_from(c, node, frm, since, timeout)
 
 
 def sha1(b):
@@ -83,40 +89,6 @@ def client(user, resource=None, **kw):
     """A client that also records pubsub events and disco#info requests."""
     c = Client(user + "@a.test", user + "pw", P, resource=resource, **kw)
     return record_pep(c)
-
-
-def items_of(s, node, frm):
-    """The <item/>s of a pubsub event for node from frm; None if s is none."""
-    if s.name != "message" or s["from"].full != frm:
-        return None
-    items = s.xml.find("{%s}event/{%s}items" % (PSE, PSE))
-    if items is None or items.get("node") != node:
-        return None
-    return items.findall("{%s}item" % PSE)
-
-
-def events(c, node, frm, since=0):
-    return [s for s in c.stanzas[since:] if items_of(s, node, frm) is not None]
-
-
-async def event(c, node, frm, since, timeout=LIMIT):
-    """The one item of the next event for node from frm."""
-    s = await c.wait_for(lambda s: items_of(s, node, frm) is not None,
-                         "event of %s from %s" % (node, frm), timeout=timeout, since=since)
-    assert s["type"] == "headline", "not a headline: %s" % s
-    its = items_of(s, node, frm)
-    assert len(its) == 1, "an event with %d items: %s" % (len(its), s)
-    return its[0]
-
-
-def photo_of(s):
-    """The XEP-0153 hash in presence s: None without <x/>, '' for <photo/>."""
-    x = s.xml.find("{%s}x" % UPDATE)
-    if x is None:
-        return None
-    p = x.find("{%s}photo" % UPDATE)
-    assert p is not None, "vcard-temp:x:update without <photo/>: %s" % s
-    return p.text or ""
 
 
 async def photo_presence(c, want, since=0, timeout=LIMIT):

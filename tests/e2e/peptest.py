@@ -40,3 +40,40 @@ async def with_features(c, features):
 
 def disco_gets(c, since=0):
     return [s for s in c.stanzas[since:] if s.name == "iq"]
+
+
+UPDATE = "vcard-temp:x:update"
+
+
+def items_of(s, node, frm):
+    """The <item/>s of a pubsub event for node from frm; None if s is none."""
+    if s.name != "message" or s["from"].full != frm:
+        return None
+    items = s.xml.find("{%s}event/{%s}items" % (PSE, PSE))
+    if items is None or items.get("node") != node:
+        return None
+    return items.findall("{%s}item" % PSE)
+
+
+def events(c, node, frm, since=0):
+    return [s for s in c.stanzas[since:] if items_of(s, node, frm) is not None]
+
+
+async def event(c, node, frm, since, timeout):
+    """The one item of the next event for node from frm."""
+    s = await c.wait_for(lambda s: items_of(s, node, frm) is not None,
+                         "event of %s from %s" % (node, frm), timeout=timeout, since=since)
+    assert s["type"] == "headline", "not a headline: %s" % s
+    its = items_of(s, node, frm)
+    assert len(its) == 1, "an event with %d items: %s" % (len(its), s)
+    return its[0]
+
+
+def photo_of(s):
+    """The XEP-0153 hash in presence s: None without <x/>, '' for <photo/>."""
+    x = s.xml.find("{%s}x" % UPDATE)
+    if x is None:
+        return None
+    p = x.find("{%s}photo" % UPDATE)
+    assert p is not None, "vcard-temp:x:update without <photo/>: %s" % s
+    return p.text or ""
