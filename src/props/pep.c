@@ -14,90 +14,10 @@
 #include "cs_log.h"
 #include "cs_pep.h"
 #include "cs_util.h"
+#include "pep_priv.h"
 
 /* Events per pump call, as for the status fan-out. */
 #define PEP_STEP 16384
-#define PURGE_EVERY_MS 60000
-#define PURGE_BATCH 1000
-
-enum caps_state { CAPS_QUEUED, CAPS_ASKING, CAPS_KNOWN, CAPS_BAD };
-
-/* A resource waiting for its 'ver' to be resolved. */
-struct waiter {
-    struct waiter *next;
-    char *channel;
-    char full[];
-};
-
-/* What one 'ver' means (XEP-0115 section 5.4: cached once verified). */
-struct caps {
-    struct pep *pep;
-    char *ver;      /* the key */
-    char *ask_node; /* NODE#VER, asked of ask_jid ... */
-    char *ask_jid;
-    char *ask_from; /* ... by the channel it sent presence to */
-    enum caps_state state;
-    unsigned notify; /* PEP nodes with +notify (bit per enum pep_node) */
-    unsigned refs;   /* resources using it */
-    int64_t retry_at;
-    char id[IQWAIT_ID_MAX];
-    struct waiter *waiters;
-    struct caps *next_queued;
-};
-
-/* One resource of a watcher that sent the channel presence. */
-struct pepres {
-    struct caps *caps; /* NULL: none known */
-    unsigned own;      /* features from an answer that did not verify */
-    bool use_own;
-    char *bare;
-    char full[];
-};
-
-struct bare_count {
-    unsigned n;
-    char bare[];
-};
-
-struct pepchan {
-    char *name;
-    struct hash res;      /* full JID -> struct pepres */
-    struct hash per_bare; /* bare JID -> struct bare_count */
-    /* The serialised event of each node (<event>...</event>), built when
-     * first needed after a change; built_items says which are. */
-    char *event[PEP_NNODES];
-    unsigned built_items;
-    /* A remote channel (status service): the items its home sent. */
-    struct xml_node *remote_item[PEP_NNODES];
-    bool remote_heard; /* its home sent any */
-    /* The event cursor: node cur of the dirty ones, to targets[pos..]. */
-    bool queued;
-    unsigned dirty;
-    int cur;
-    char **targets;
-    unsigned ntargets, pos;
-    struct pepchan *next;
-};
-
-struct pep {
-    struct pep_deps d;
-    struct pep_limits lim;
-    struct pep_stats stats;
-    struct hash caps; /* ver -> struct caps */
-    size_t ncaps;
-    struct caps *q_head, *q_tail; /* waiting to be asked */
-    unsigned inflight;
-    bool full_logged;
-    struct hash chans; /* channel name -> struct pepchan */
-    struct pepchan *ev_head, *ev_tail;
-    int64_t next_purge;
-    struct strbuf scratch;
-};
-
-static int64_t wall_s(const struct pep *p, int64_t now_ms)
-{
-    return cs_wall_of(p->d.clock, now_ms) / MS_PER_S;
-}
 
 struct pep *pep_new(const struct pep_deps *deps, const struct pep_limits *limits)
 {
@@ -110,6 +30,11 @@ struct pep *pep_new(const struct pep_deps *deps, const struct pep_limits *limits
 void pep_use_clock(struct pep *p, const struct cs_clock *clock)
 {
     p->d.clock = clock;
+}
+
+int64_t pep_wall_s(const struct pep *p, int64_t now_ms)
+{
+    return cs_wall_of(p->d.clock, now_ms) / MS_PER_S;
 }
 
 const struct pep_stats *pep_stats(const struct pep *p)
@@ -312,7 +237,7 @@ static void ask_next(struct pep *p, int64_t now_ms)
 
 /* ---- Resources ---- */
 
-static struct pepchan *chan_get(struct pep *p, const char *name, bool create)
+struct pepchan *pepchan_get(struct pep *p, const char *name, bool create)
 {
     struct pepchan *pc = hash_get(&p->chans, name);
     if (pc || !create)
@@ -395,7 +320,7 @@ void pep_presence(struct pep *p, struct channel *c, const struct stanza_in *in)
 {
     const char *contact = in->sender;
     bool available = in->type == NULL;
-    struct pepchan *pc = chan_get(p, c->name, false);
+    struct pepchan *pc = pepchan_get(p, c->name, false);
     const struct xml_node *caps = xml_child(in->xml, "c", NS_CAPS);
     const char *hash = caps ? xml_attr(caps, "hash") : NULL;
     const char *node = caps ? xml_attr(caps, "node") : NULL;
@@ -425,7 +350,7 @@ void pep_presence(struct pep *p, struct channel *c, const struct stanza_in *in)
     if (r == NULL) {
         struct bare_count *bc;
         size_t len = strlen(full);
-        pc = chan_get(p, c->name, true);
+        pc = pepchan_get(p, c->name, true);
         bc = hash_get(&pc->per_bare, contact);
         if (bc && bc->n >= PEP_MAX_RESOURCES) {
             log_debug("props: %s has %d resources at %s; %s not kept", contact, PEP_MAX_RESOURCES,
@@ -465,7 +390,7 @@ struct xml_node *pep_current_item(struct pep *p, struct channel *c, enum pep_nod
     *err_r = 0;
     if (c->remote) {
         /* What the home sent, if anything yet. */
-        struct pepchan *pc = chan_get(p, c->name, false);
+        struct pepchan *pc = pepchan_get(p, c->name, false);
         return pc && pc->remote_item[node] ? xml_copy(pc->remote_item[node]) : NULL;
     }
     r = p->d.cache->props ? chanprops_get(p->d.cache->props, c->name, &row) : CS_EDB;
@@ -526,7 +451,7 @@ static int write_event(struct pep *p, const struct channel *c, const char *to, c
 
 static void send_current_to(struct pep *p, struct channel *c, unsigned mask, const char *to)
 {
-    struct pepchan *pc = chan_get(p, c->name, true);
+    struct pepchan *pc = pepchan_get(p, c->name, true);
     for (int n = 0; n < PEP_NNODES; n++) {
         const char *ev = (mask & (1u << n)) ? event_of(p, pc, c, (enum pep_node)n) : NULL;
         if (ev && write_event(p, c, to, ev) != 0)
@@ -548,8 +473,6 @@ static void targets_free(struct pepchan *pc)
     pc->ntargets = pc->pos = 0;
 }
 
-static void queue_nodes(struct pep *p, struct pepchan *pc, unsigned nodes);
-
 void pep_changed(struct pep *p, struct channel *c, unsigned changed)
 {
     unsigned nodes = 0;
@@ -562,11 +485,11 @@ void pep_changed(struct pep *p, struct channel *c, unsigned changed)
         nodes |= 1u << PEP_VCARD4;
     if (nodes == 0)
         return;
-    pc = chan_get(p, c->name, true);
-    queue_nodes(p, pc, nodes);
+    pc = pepchan_get(p, c->name, true);
+    pep_queue_nodes(p, pc, nodes);
 }
 
-static void queue_nodes(struct pep *p, struct pepchan *pc, unsigned nodes)
+void pep_queue_nodes(struct pep *p, struct pepchan *pc, unsigned nodes)
 {
     pc->built_items &= ~nodes;
     pc->dirty |= nodes;
@@ -584,14 +507,6 @@ static void queue_nodes(struct pep *p, struct pepchan *pc, unsigned nodes)
     else
         p->ev_head = pc;
     p->ev_tail = pc;
-}
-
-bool pep_wants_unloaded(struct pep *p, const char *name, int64_t now_ms)
-{
-    bool any = false;
-    if (p->d.subs && propsub_any(p->d.subs, name, wall_s(p, now_ms), &any) != 0)
-        return false;
-    return any;
 }
 
 struct collect {
@@ -632,8 +547,8 @@ static bool collect_targets(struct pep *p, struct pepchan *pc, struct channel *c
     const char *key;
     void *v;
     targets_free(pc);
-    if (p->d.subs &&
-        propsub_each(p->d.subs, c->name, pep_node_name(node), wall_s(p, now_ms), on_sub, &k) != 0) {
+    if (p->d.subs && propsub_each(p->d.subs, c->name, pep_node_name(node), pep_wall_s(p, now_ms),
+                                  on_sub, &k) != 0) {
         targets_free(pc);
         hash_clear(&k.leased);
         return false;
@@ -719,119 +634,6 @@ void pep_offline(struct pep *p)
         pc->cur = -1;
         targets_free(pc);
     }
-}
-
-/* ---- Federation: a remote channel's items ---- */
-
-void pep_remote_items(struct pep *p, struct channel *c, const struct xml_node *items)
-{
-    int node = pep_node_of(xml_attr(items, "node"));
-    const struct xml_node *ev_item = xml_child(items, "item", NULL);
-    struct xml_node *it;
-    struct pepchan *pc;
-    struct strbuf a = {0}, b = {0};
-    bool same;
-    if (node < 0 || c->remote == NULL)
-        return;
-    pc = chan_get(p, c->name, true);
-    pc->remote_heard = true;
-    if (ev_item == NULL && pc->remote_item[node] == NULL)
-        return;
-    /* Kept without the event's namespace: an item answers items requests
-     * (pubsub) and goes into events (pubsub#event) from here, and takes
-     * the namespace of wherever it is put. */
-    it = ev_item ? xml_copy(ev_item) : NULL;
-    if (it)
-        xml_set_ns(it, NULL);
-    if (it && pc->remote_item[node]) {
-        xml_serialize(it, XML_NS_COMPONENT, &a);
-        xml_serialize(pc->remote_item[node], XML_NS_COMPONENT, &b);
-        same = a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
-        strbuf_free(&a);
-        strbuf_free(&b);
-        if (same) {
-            xml_free(it);
-            return; /* a repeat: nothing new for anybody */
-        }
-    }
-    xml_free(pc->remote_item[node]);
-    pc->remote_item[node] = it;
-    if (node == PEP_AVATAR_META && it) {
-        const struct xml_node *md = xml_child(it, "metadata", NULL);
-        if (md && xml_child(md, "info", NULL) == NULL && pc->remote_item[PEP_AVATAR_DATA]) {
-            /* XEP-0084 4.2: no avatar any more; its bytes are not one. */
-            xml_free(pc->remote_item[PEP_AVATAR_DATA]);
-            pc->remote_item[PEP_AVATAR_DATA] = NULL;
-            pc->built_items &= ~(1u << PEP_AVATAR_DATA);
-        }
-    }
-    queue_nodes(p, pc, 1u << node);
-}
-
-bool pep_remote_heard(struct pep *p, const struct channel *c)
-{
-    const struct pepchan *pc = hash_get(&p->chans, c->name);
-    return pc && pc->remote_heard;
-}
-
-/* ---- Subscriptions with a lease ---- */
-
-int pep_subscribe(struct pep *p, struct channel *c, enum pep_node node, const char *bare,
-                  int64_t expire_asked, int64_t now_ms, int64_t *expires_r)
-{
-    int64_t now = wall_s(p, now_ms);
-    int64_t expires = expire_asked > 0 ? expire_asked : now + p->lim.lease_default_s;
-    long long n;
-    struct roster *roster = p->d.cache->roster;
-
-    if (expire_asked > 0 && expire_asked <= now)
-        return CS_EINVAL;
-    if (expires > now + p->lim.lease_max_s)
-        expires = now + p->lim.lease_max_s;
-    /* Counted without bare's own row: a renewal is never refused. */
-    if (propsub_count(p->d.subs, c->name, pep_node_name(node), bare, &n) != 0)
-        return CS_EDB;
-    if (n >= p->lim.max_subscriptions) {
-        log_info("props: channel %s has %lld property subscriptions; %s refused", c->name, n, bare);
-        return CS_ELIMIT;
-    }
-    if (roster_tx_begin(roster) != 0 ||
-        propsub_put(p->d.subs, c->name, pep_node_name(node), bare, expires) != 0)
-        return CS_EDB;
-    *expires_r = expires;
-    return 0;
-}
-
-int pep_unsubscribe(struct pep *p, struct channel *c, enum pep_node node, const char *bare,
-                    int64_t now_ms)
-{
-    if (roster_tx_begin(p->d.cache->roster) != 0)
-        return CS_EDB;
-    return propsub_delete(p->d.subs, c->name, pep_node_name(node), bare, wall_s(p, now_ms));
-}
-
-int pep_each_subscription(struct pep *p, const char *channel, int64_t now_ms, propsub_cb *cb,
-                          void *ud)
-{
-    return p->d.subs ? propsub_each(p->d.subs, channel, NULL, wall_s(p, now_ms), cb, ud) : 0;
-}
-
-int64_t pep_wall_s(const struct pep *p, int64_t now_ms)
-{
-    return wall_s(p, now_ms);
-}
-
-void pep_tick(struct pep *p, int64_t now_ms)
-{
-    int n = 0;
-    if (p->d.subs == NULL || now_ms < p->next_purge)
-        return;
-    p->next_purge = now_ms + PURGE_EVERY_MS;
-    if (roster_tx_begin(p->d.cache->roster) != 0 ||
-        propsub_purge(p->d.subs, wall_s(p, now_ms), PURGE_BATCH, &n) != 0)
-        return;
-    if (n > 0)
-        log_debug("props: %d expired property subscriptions purged", n);
 }
 
 /* ---- Teardown ---- */

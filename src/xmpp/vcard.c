@@ -10,35 +10,25 @@
 #include "cs_chanprops.h"
 #include "cs_home.h"
 #include "cs_log.h"
+#include "cs_pepitem.h"
 #include "cs_text.h"
 #include "cs_util.h"
 #include "service_priv.h"
-
-/* A stored text that XML cannot carry (written by hand) is left out. */
-static bool usable(const char *s, const char *what, const char *channel)
-{
-    if (s == NULL)
-        return false;
-    if (text_name_ok(s))
-        return true;
-    log_warning("service: %s of channel %s is not usable text; left out of its vCard", what,
-                channel);
-    return false;
-}
 
 static void add_properties(struct service *svc, struct xml_node *vc, const char *channel)
 {
     struct chanprops_row p;
     if (chanprops_get(svc->opts.props, channel, &p) != 0)
         return; /* logged by the store; the vCard still names the channel */
-    if (usable(p.description, "the description", channel))
+    /* A text XML cannot carry (written by hand) is left out, logged. */
+    if (pep_usable(p.description, "the description", channel))
         xml_add_text(xml_add_child(vc, "DESC", NULL), p.description);
-    if (usable(p.email, "the e-mail address", channel)) {
+    if (pep_usable(p.email, "the e-mail address", channel)) {
         struct xml_node *e = xml_add_child(vc, "EMAIL", NULL);
         xml_add_child(e, "INTERNET", NULL);
         xml_add_text(xml_add_child(e, "USERID", NULL), p.email);
     }
-    if (usable(p.url, "the web address", channel))
+    if (pep_usable(p.url, "the web address", channel))
         xml_add_text(xml_add_child(vc, "URL", NULL), p.url);
     if (p.avatar_type && p.avatar) {
         struct xml_node *ph = xml_add_child(vc, "PHOTO", NULL);
