@@ -264,6 +264,27 @@ START_TEST(test_bad_requests)
     ck_assert_msg(has(o, ERRC("item-not-found")), "%s", o);
     o = pubsub_set("w1@b.test/pc", CH, "<unsubscribe node='" NICK_NODE "' jid='w1@b.test'/>");
     ck_assert_msg(has(o, ERRC("unexpected-request")) && has(o, PSERR("not-subscribed")), "%s", o);
+    /* What the service does not offer, and payloads it does not know. */
+    o = svcfix_in("<iq type='get' from='x@c.test/r' to='" CH "' id='g1'><pubsub xmlns="
+                  "'http://jabber.org/protocol/pubsub'><subscriptions/></pubsub></iq>");
+    ck_assert_msg(has(o, ERRC("feature-not-implemented")) &&
+                      has(o, "<unsupported xmlns='http://jabber.org/protocol/pubsub#errors'"
+                             " feature='retrieve-subscriptions'/>"),
+                  "%s", o);
+    o = svcfix_in("<iq type='get' from='x@c.test/r' to='" CH "' id='g2'><pubsub xmlns="
+                  "'http://jabber.org/protocol/pubsub'><nonsense/></pubsub></iq>");
+    ck_assert_msg(has(o, ERRC("bad-request")), "%s", o);
+    o = pubsub_set("w1@b.test/pc", CH,
+                   "<subscribe node='" NICK_NODE "' jid='w1@b.test'/><options><x xmlns="
+                   "'jabber:x:data' type='form'/></options>");
+    ck_assert_msg(has(o, ERRC("bad-request")) && has(o, PSERR("invalid-options")), "%s", o);
+    /* An event to the domain from anybody but a remote channel's home:
+     * dropped, never answered (a headline). */
+    o = svcfix_in("<message type='headline' from='mallory@c.test/r' to='" FIX_DOMAIN "'>"
+                  "<event xmlns='http://jabber.org/protocol/pubsub#event'><items node='" NICK_NODE
+                  "'><item id='current'><nick xmlns='" NICK_NODE "'>x</nick></item></items>"
+                  "</event></message>");
+    ck_assert_str_eq(o, "");
     ck_assert_int_eq(svcfix_int("SELECT count(*) FROM prop_subscription"), 0);
 }
 END_TEST
