@@ -58,6 +58,7 @@ static void setup(void)
     snprintf(path, sizeof(path), "%s/db", dir);
     config_defaults(&cfg);
     cfg.domain = xstrdup("status.a.test");
+    cfg.multicast = false; /* no discovery iq in what these tests count (check_mcast) */
     ck_assert_int_eq(store_open(path, &cfg, &store, err, sizeof(err)), 0);
     sql("INSERT INTO channel (name, owner) VALUES ('pub', 'o@a.test');"
         "INSERT INTO roster (channel, jid, subscription) VALUES ('pub', 'o@a.test', 'to')");

@@ -34,6 +34,7 @@ enum directive_type {
     DT_BOOL,
     DT_LOGLEVEL,
     DT_SYNC,
+    DT_AUTO_OFF,
     DT_JIDS,
     DT_DOMAINS
 };
@@ -102,6 +103,12 @@ static const struct directive directives[] = {
      "bare JIDs allowed the admin commands (XEP-0050), space or comma separated"},
     {"service", "list_channels", DT_BOOL, OFF(list_channels), "true", 0, 0,
      "disco#items of the domain lists the open and approve channels"},
+    {"fanout", "multicast", DT_AUTO_OFF, OFF(multicast), "auto", 0, 0,
+     "auto: status to watchers in batches through the server's XEP-0033 service when it offers one; off: one stanza per watcher"},
+    {"fanout", "multicast_domain", DT_DOMAINS, OFF(multicast_domain), "", 0, 0,
+     "the users' domain whose service is asked and whose watchers are batched; empty = the parent domain"},
+    {"fanout", "multicast_max", DT_INT, OFF(multicast_max), "1000", 2, 100000,
+     "most watchers in one batch, whatever the service allows"},
     {"properties", "lease_default", DT_SECONDS, OFF(prop_lease_default_ms), "3600", 1, 31536000,
      "s a property subscription lasts when it asks for no expiry"},
     {"properties", "lease_max", DT_SECONDS, OFF(prop_lease_max_ms), "86400", 1, 31536000,
@@ -352,6 +359,15 @@ static int set_value(struct config *cfg, const struct directive *d, const char *
     }
     case DT_JIDS:
     case DT_DOMAINS: return list_add(field(cfg, d), d, v, why, whylen);
+    case DT_AUTO_OFF:
+        if (strcasecmp(v, "auto") == 0 || strcasecmp(v, "off") == 0) {
+            *(bool *)field(cfg, d) = strcasecmp(v, "auto") == 0;
+        } else {
+            snprintf(why, whylen, "invalid value '%s' for %s in [%s]: expected auto or off", v,
+                     d->key, d->section);
+            return CS_EINVAL;
+        }
+        return 0;
     case DT_SYNC:
         if (strcasecmp(v, "full") == 0) {
             *(int *)field(cfg, d) = 2;
@@ -630,6 +646,10 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
                  path, cfg->reconnect_max_ms, cfg->reconnect_min_ms);
         return CS_ECONFIG;
     }
+    if (cfg->multicast_domain.n > 1) {
+        snprintf(err, errlen, "%s: multicast_domain in [fanout] names more than one domain", path);
+        return CS_ECONFIG;
+    }
     if (cfg->max_message_bytes > cfg->max_stanza_bytes) {
         snprintf(err, errlen,
                  "%s: max_message_bytes (%d) in [limits] must not exceed max_stanza_bytes (%d)",
@@ -698,6 +718,7 @@ void config_print(const struct config *cfg, FILE *out)
         case DT_BOOL: fprintf(out, "%s\n", *(const bool *)p ? "true" : "false"); break;
         case DT_LOGLEVEL: fprintf(out, "%s\n", log_level_name(*(const int *)p)); break;
         case DT_SYNC: fprintf(out, "%s\n", *(const int *)p == 2 ? "full" : "normal"); break;
+        case DT_AUTO_OFF: fprintf(out, "%s\n", *(const bool *)p ? "auto" : "off"); break;
         case DT_JIDS:
         case DT_DOMAINS: break; /* printed above */
         }

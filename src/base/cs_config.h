@@ -58,6 +58,10 @@ struct config {
     struct config_list admin_jids; /* bare JIDs allowed the domain's ad-hoc commands */
     /* [service] */
     bool list_channels; /* disco#items of the domain lists open and approve channels */
+    /* [fanout] (XEP-0033 batches, cs_mcast.h) */
+    bool multicast;                      /* file: auto (true) or off */
+    struct config_list multicast_domain; /* at most one; empty = the parent domain */
+    int multicast_max;
     /* [properties] */
     int64_t prop_lease_default_ms; /* granted to a property subscription naming no expiry */
     int64_t prop_lease_max_ms;     /* the longest granted */

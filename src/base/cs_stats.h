@@ -45,6 +45,10 @@ enum stat_id {
     STAT_LINK_BYTES_IN,        /* bytes read from the component link */
     STAT_LINK_BYTES_OUT,       /* bytes written to it */
     STAT_LINK_INPUT_REJECTS,   /* stream restarts for bad input */
+    STAT_MCAST_BATCHES,        /* fan-out batches sent to the multicast service (XEP-0033) */
+    STAT_MCAST_BATCHED,        /* deliveries asked of it in those batches */
+    STAT_MCAST_REFUSED,        /* batches it refused */
+    STAT_MCAST_FALLBACKS,      /* deliveries then sent one stanza each */
     STAT_COUNT
 };
 

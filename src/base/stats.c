@@ -44,6 +44,10 @@ static const char *const names[STAT_COUNT] = {
     [STAT_LINK_BYTES_IN]    = "link_bytes_in",
     [STAT_LINK_BYTES_OUT]   = "link_bytes_out",
     [STAT_LINK_INPUT_REJECTS] = "link_input_rejects",
+    [STAT_MCAST_BATCHES]    = "multicast_batches",
+    [STAT_MCAST_BATCHED]    = "multicast_deliveries",
+    [STAT_MCAST_REFUSED]    = "multicast_refused",
+    [STAT_MCAST_FALLBACKS]  = "multicast_fallbacks",
 };
 
 /* RFC 6120 section 8.3.3. */

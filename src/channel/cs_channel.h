@@ -58,6 +58,7 @@ struct channel {
     struct channel *fan_next;
     char *fan_body; /* serialised presence after "<presence", or NULL */
     size_t fan_body_len;
+    size_t fan_tag_end; /* offset in fan_body of the '>' ending the start tag */
 
     /* Owner resources to write to channel_resource (chancache_write_resources). */
     bool res_dirty;

@@ -24,6 +24,7 @@ struct iqwait;
 struct privileges;
 struct lease_due;
 struct pep;
+struct mcast;
 
 struct home_limits {
     int sub_burst;         /* subscription stanzas one sender may send at once */
@@ -71,6 +72,16 @@ struct home {
 
     /* fanout.c: channels whose watchers are owed their current status. */
     struct channel *fan_head, *fan_tail;
+    /* fanout.c: the id of the last fan-out stanza (each has its own),
+     * and the multicast batch being built: its stanza and recipients
+     * (borrowed from the channel's watchers for the call). */
+    unsigned long long fan_seq;
+    struct strbuf batch_sb;
+    const char **batch_jids;
+    unsigned batch_n, batch_cap;
+    /* mcast.c: the server's multicast service (XEP-0033); NULL: one
+     * stanza per watcher always (home_use_multicast). */
+    struct mcast *mcast;
     /* fanout.c: the resync cursor: loaded channels by index, then the
      * channels the database says were shown available. */
     bool resync_active;

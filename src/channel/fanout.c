@@ -22,6 +22,7 @@
 #include "cs_error.h"
 #include "cs_log.h"
 #include "cs_homestate.h"
+#include "cs_mcast.h"
 
 #define RESYNC_PAGE 64
 /* Deliveries per pump call: the loop returns to its inputs in between
@@ -91,33 +92,157 @@ static void serialise_body(struct home *h, struct channel *c)
     struct strbuf sb = {0};
     struct xml_node *p = home_channel_presence(h, c);
     size_t skip = strlen("<presence");
+    const char *gt;
     xml_serialize(p, XML_NS_COMPONENT, &sb);
     xml_free(p);
     c->fan_body_len = sb.len - skip;
     c->fan_body = xmalloc(c->fan_body_len + 1);
     memcpy(c->fan_body, sb.data + skip, c->fan_body_len + 1);
+    /* Attribute values are written with '>' escaped: the first one ends
+     * the start tag. */
+    gt = strchr(c->fan_body, '>');
+    c->fan_tag_end = gt ? (size_t)(gt - c->fan_body) : c->fan_body_len;
     strbuf_free(&sb);
+}
+
+/* Starts a fan-out stanza: "<presence id='...' to='TO'" with a fresh
+ * id.  Every fan-out stanza has its own, whether it goes to one watcher
+ * or to a batch: a client sees the same either way, and a refused batch
+ * is known by it. */
+static void start_stanza(struct home *h, struct strbuf *sb, const char *to, char id[24])
+{
+    snprintf(id, 24, "fo%llx", ++h->fan_seq);
+    sb->len = 0;
+    strbuf_append_str(sb, "<presence id='");
+    strbuf_append_str(sb, id);
+    strbuf_append_str(sb, "' to='");
+    xml_escape(sb, to, strlen(to), true);
+    strbuf_append(sb, "'", 1);
+}
+
+/* One watcher's stanza: c's status to jid.  0 or CS_ENOTCONN. */
+static int send_one(struct home *h, struct channel *c, const char *jid)
+{
+    char id[24];
+    start_stanza(h, &h->scratch, jid, id);
+    strbuf_append(&h->scratch, c->fan_body, c->fan_body_len);
+    return out_raw(h->out, h->scratch.data, h->scratch.len);
+}
+
+/* One batch from c->fan_pos on: up to limit watchers at the users'
+ * domain in one presence to the service (XEP-0033 'bcc' addresses),
+ * fewer when the stanza would pass its byte cap (MCAST_BATCH_BYTES, or
+ * the output's room when that is smaller); watchers elsewhere met on the
+ * way get their own stanza.  The cursor moves past all of them.  false:
+ * the link is down. */
+static bool send_batch(struct home *h, struct channel *c, const char *service, unsigned limit,
+                       unsigned *budget, int64_t now_ms)
+{
+    static const char close[] = "</presence>";
+    struct strbuf *sb = &h->batch_sb;
+    size_t room = out_room(h->out), cap = MCAST_BATCH_BYTES;
+    bool selfclosing = c->fan_tag_end > 0 && c->fan_body[c->fan_tag_end - 1] == '/';
+    size_t attrs_len = selfclosing ? c->fan_tag_end - 1 : c->fan_tag_end;
+    unsigned pos = c->fan_pos;
+    char id[24];
+    if (room < cap)
+        cap = room > 2048 ? room : 2048;
+    h->batch_n = 0;
+    start_stanza(h, sb, service, id);
+    strbuf_append(sb, c->fan_body, attrs_len);
+    strbuf_append_str(sb, "><addresses xmlns='" NS_ADDRESS "'>");
+    while (pos < c->nwatchers && h->batch_n<limit && * budget> 0 &&
+           (h->batch_n == 0 || sb->len + 64 < cap)) {
+        const char *w = c->watchers[pos];
+        if (!mcast_batchable(h->mcast, w)) {
+            /* Its own stanza, written now. */
+            if (send_one(h, c, w) != 0)
+                return false;
+            h->stats.deliveries++;
+            (*budget)--;
+            pos++;
+            continue;
+        }
+        if (h->batch_n == h->batch_cap) {
+            h->batch_cap = h->batch_cap ? h->batch_cap * 2 : 64;
+            h->batch_jids = xrealloc(h->batch_jids, h->batch_cap * sizeof(*h->batch_jids));
+        }
+        h->batch_jids[h->batch_n++] = w;
+        strbuf_append_str(sb, "<address type='bcc' jid='");
+        xml_escape(sb, w, strlen(w), true);
+        strbuf_append(sb, "'/>", 3);
+        (*budget)--;
+        pos++;
+    }
+    if (h->batch_n > 0) {
+        strbuf_append_str(sb, "</addresses>");
+        if (!selfclosing) {
+            /* The children, then the end tag, as the body has them. */
+            strbuf_append(sb, c->fan_body + c->fan_tag_end + 1,
+                          c->fan_body_len - c->fan_tag_end - 1);
+        } else {
+            strbuf_append(sb, close, sizeof(close) - 1);
+        }
+        if (out_raw(h->out, sb->data, sb->len) != 0)
+            return false;
+        mcast_sent(h->mcast, id, c->name, h->batch_jids, h->batch_n, now_ms);
+        h->stats.deliveries += h->batch_n;
+    }
+    c->fan_pos = pos;
+    return true;
 }
 
 /* Writes what the output takes of c's fan-out.  false: stopped (no room
  * or link down), true: finished. */
-static bool run_channel(struct home *h, struct channel *c, unsigned *budget)
+static bool run_channel(struct home *h, struct channel *c, unsigned *budget, int64_t now_ms)
 {
+    unsigned limit = 0;
+    const char *service = mcast_service(h->mcast, &limit);
     if (c->fan_body == NULL)
         serialise_body(h, c);
     while (c->fan_pos < c->nwatchers) {
         if (out_room(h->out) == 0 || *budget == 0)
             return false;
+        if (service && mcast_batchable(h->mcast, c->watchers[c->fan_pos])) {
+            if (!send_batch(h, c, service, limit, budget, now_ms))
+                return false; /* link down: offline() resets; resync follows online() */
+            continue;
+        }
         (*budget)--;
-        h->scratch.len = 0;
-        strbuf_append(&h->scratch, "<presence to='", 14);
-        xml_escape(&h->scratch, c->watchers[c->fan_pos], strlen(c->watchers[c->fan_pos]), true);
-        strbuf_append(&h->scratch, "'", 1);
-        strbuf_append(&h->scratch, c->fan_body, c->fan_body_len);
-        if (out_raw(h->out, h->scratch.data, h->scratch.len) != 0)
+        if (send_one(h, c, c->watchers[c->fan_pos]) != 0)
             return false; /* link down: offline() resets; resync follows online() */
         c->fan_pos++;
         h->stats.deliveries++;
+    }
+    return true;
+}
+
+/* Watchers a refused batch left without the status: one stanza each,
+ * with their channel's current status (presence is state).  One who
+ * stopped watching meanwhile is skipped.  false: stopped. */
+static bool run_owed(struct home *h, unsigned *budget)
+{
+    const char *name, *jid;
+    while (mcast_owed(h->mcast, &name, &jid)) {
+        struct channel *c;
+        if (out_room(h->out) == 0 || *budget == 0)
+            return false;
+        (*budget)--;
+        c = chancache_find(&h->cache, name);
+        if (c && watchers_has(c, jid)) {
+            bool once = c->fan_body == NULL;
+            int r;
+            if (once)
+                serialise_body(h, c);
+            r = send_one(h, c, jid);
+            if (once) {
+                free(c->fan_body);
+                c->fan_body = NULL;
+            }
+            if (r != 0)
+                return false;
+        }
+        mcast_owed_pop(h->mcast);
     }
     return true;
 }
@@ -169,9 +294,11 @@ static bool resync_step(struct home *h, int64_t now_ms)
 bool fanout_pump(struct home *h, int64_t now_ms)
 {
     unsigned budget = FANOUT_STEP;
+    if (!run_owed(h, &budget))
+        return true;
     for (;;) {
         while (h->fan_head) {
-            if (!run_channel(h, h->fan_head, &budget))
+            if (!run_channel(h, h->fan_head, &budget, now_ms))
                 return true;
             pop(h);
         }

@@ -81,6 +81,7 @@ struct node {
     struct route *route;
     struct uroster *uroster; /* users' own rosters (XEP-0356) */
     struct iqwait *iqwait;   /* our own iqs awaiting answers (roster sync, discovery) */
+    char *multicast_domain;  /* the users' domain of [fanout], normalised; NULL: none */
     struct service svc;
     struct taken *taken;
     size_t ntaken, captaken;
@@ -172,6 +173,29 @@ static bool commit_for_route(void *ud, const char *what)
     return commit_or_take_back(ud, TAKE_BACK_NOTHING, 0, 0, what);
 }
 
+/* [fanout]: the users' domain is the one named, else the component's
+ * parent domain (status.example.org serves example.org). */
+static void use_multicast(struct node *n, const struct config *cfg)
+{
+    const char *dot = strchr(cfg->domain, '.');
+    const char *users = cfg->multicast_domain.n ? cfg->multicast_domain.v[0] : dot ? dot + 1 : "";
+    struct jid j;
+    if (users[0] == '\0' || jid_parse(users, &j) != 0) {
+        log_warning("node: no users' domain for multicast (set multicast_domain in [fanout]); "
+                    "one stanza per watcher");
+        return;
+    }
+    n->multicast_domain = xstrdup(j.domain);
+    jid_deinit(&j);
+    home_use_multicast(n->home, &(struct mcast_opts){
+                                    .enabled = cfg->multicast,
+                                    .domain = n->multicast_domain,
+                                    .max_addresses = (unsigned)cfg->multicast_max,
+                                    .request_timeout_ms = cfg->fed_request_timeout_ms,
+                                    .retry_ms = cfg->fed_retry_ms,
+                                });
+}
+
 struct node *node_new(const struct config *cfg, struct store *store, const struct out *sink,
                       int64_t now_ms, char *err, size_t errlen)
 {
@@ -236,6 +260,7 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     uroster_use_iqwait(n->uroster, n->iqwait);
     n->home = home_new(cfg->domain, n->roster, &hl, out);
     fed_use_iqwait(n->home, n->iqwait);
+    use_multicast(n, cfg);
     home_use_props(n->home, n->props, n->propsub,
                    &(struct pep_limits){
                        .lease_default_s = cfg->prop_lease_default_ms / MS_PER_S,
@@ -297,6 +322,7 @@ void node_free(struct node **np)
     iqwait_free(&n->iqwait);
     clear_taken(n);
     free(n->taken);
+    free(n->multicast_domain);
     free(n);
     *np = NULL;
 }
@@ -558,6 +584,10 @@ static void refresh(struct node *n)
     const struct route_stats *rs = route_stats(n->route);
     n->counters.v[STAT_SUBSCRIPTIONS] = hs->subscriptions;
     n->counters.v[STAT_DELIVERIES] = hs->deliveries;
+    n->counters.v[STAT_MCAST_BATCHES] = home_multicast_stats(n->home)->batches;
+    n->counters.v[STAT_MCAST_BATCHED] = home_multicast_stats(n->home)->batched;
+    n->counters.v[STAT_MCAST_REFUSED] = home_multicast_stats(n->home)->refused;
+    n->counters.v[STAT_MCAST_FALLBACKS] = home_multicast_stats(n->home)->fallbacks;
     n->counters.v[STAT_ROUTED] = rs->routed;
     n->counters.v[STAT_STORED] = rs->stored;
     n->counters.v[STAT_FLUSHED] = rs->flushed;

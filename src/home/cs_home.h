@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "cs_homestate.h"
+#include "cs_mcast.h"
 #include "cs_out.h"
 #include "cs_pep.h"
 #include "cs_stanza.h"
@@ -44,6 +45,12 @@ void home_use_clock(struct home *home, const struct cs_clock *clock);
  * through the same registry. */
 void home_use_props(struct home *home, struct chanprops *props, struct propsub *subs,
                     const struct pep_limits *limits);
+/* Fan-out in batches through the server's multicast service (XEP-0033,
+ * cs_mcast.h) from the next connect on.  Call after fed_use_iqwait():
+ * discovery asks through the same registry.  Without it, one stanza per
+ * watcher. */
+void home_use_multicast(struct home *home, const struct mcast_opts *opts);
+const struct mcast_stats *home_multicast_stats(const struct home *home);
 /* The PEP service, or NULL before home_use_props(). */
 struct pep *home_pep(struct home *home);
 /* Channel name, from the cache or loaded; NULL when there is none.

@@ -76,9 +76,12 @@ void home_free(struct home **hp)
     homefed_forget_leases(h);
     fed_free_disco(h);
     pep_free(&h->pep); /* before the cache: it names channels */
+    mcast_free(&h->mcast);
     chancache_deinit(&h->cache);
     rate_deinit(&h->rate);
     strbuf_free(&h->scratch);
+    strbuf_free(&h->batch_sb);
+    free(h->batch_jids);
     free(h);
     *hp = NULL;
 }
@@ -97,6 +100,18 @@ void home_use_props(struct home *h, struct chanprops *props, struct propsub *sub
     pep_free(&h->pep);
     chancache_use_props(&h->cache, props);
     h->pep = pep_new(&deps, limits);
+}
+
+void home_use_multicast(struct home *h, const struct mcast_opts *opts)
+{
+    mcast_free(&h->mcast);
+    h->mcast = mcast_new(opts, h->domain, h->out, h->iqwait);
+}
+
+const struct mcast_stats *home_multicast_stats(const struct home *h)
+{
+    static const struct mcast_stats none;
+    return h->mcast ? mcast_stats(h->mcast) : &none;
 }
 
 struct pep *home_pep(struct home *h)
@@ -540,6 +555,8 @@ void home_presence(struct home *h, const struct stanza_in *in)
     if (to->local == NULL && from->local && fed_from_home(h, p, from, now_ms))
         goto out; /* a remote channel we watch, talking to this node */
     if (type && strcmp(type, "error") == 0) {
+        if (from->local == NULL && mcast_refused(h->mcast, in))
+            goto out; /* a multicast batch: its watchers are sent singly */
         if (!fed_vouch_error(h, in))
             presence_error(h, p, contact, to, now_ms);
         goto out;
@@ -664,6 +681,8 @@ void home_online(struct home *h, int64_t now_ms)
     else
         bind_start(h);
     fed_online(h, now_ms);
+    if (h->mcast)
+        mcast_online(h->mcast, now_ms);
 }
 
 void home_offline(struct home *h, int64_t now_ms)
@@ -671,6 +690,8 @@ void home_offline(struct home *h, int64_t now_ms)
     fed_offline(h, now_ms);
     if (h->pep)
         pep_offline(h->pep);
+    if (h->mcast)
+        mcast_offline(h->mcast);
     fanout_stop(h);
     bind_stop(h);
     h->bind_at = 0;
@@ -704,6 +725,8 @@ void home_tick(struct home *h, int64_t now_ms)
         h->fed_next_check = now_ms + FED_CHECK_INTERVAL_MS;
         fed_tick(h, now_ms);
         homefed_tick(h, now_ms);
+        if (h->mcast)
+            mcast_tick(h->mcast, now_ms);
         if (h->pep)
             pep_tick(h->pep, now_ms);
     }
