@@ -220,7 +220,7 @@ static void found(struct mcast *m, const char *service, unsigned shown)
         return;
     }
     m->state = M_READY;
-    log_info("fanout: multicast through %s, up to %u watchers per stanza%s", service, limit,
+    log_info("fanout: multicast through %s, up to %u watchers per stanza%s", m->service, limit,
              shown ? "" : " (no limit shown)");
 }
 
@@ -254,8 +254,9 @@ static void take_items(struct mcast *m, const struct xml_node *query)
             continue;
         if (jid_parse(jid, &j) != 0)
             continue;
-        /* A service is a domain of its own (multicast.example.org). */
-        if (j.local == NULL && j.resource == NULL) {
+        /* A service is a domain of its own (multicast.example.org); we
+         * are listed too, and know our own answer. */
+        if (j.local == NULL && j.resource == NULL && strcmp(j.domain, m->from) != 0) {
             m->items = xrealloc(m->items, (m->nitems + 1) * sizeof(*m->items));
             m->items[m->nitems++] = xstrdup(j.domain);
         }

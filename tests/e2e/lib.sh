@@ -215,6 +215,7 @@ query() {
 # the ejabberd user with its own Erlang node and distribution port, no
 # epmd.  TEMPLATE (default $EJ_TEMPLATE, else ejabberd.yml.in) names the
 # config template in tests/e2e, e.g. ejabberd-privilege.yml.in.
+# EJ_MCLIMIT fills @MCLIMIT@ (mod_multicast's limits) in a template.
 ejabberd_start() {
     need ejabberdctl
     local secret=$1 template=${2:-${EJ_TEMPLATE:-ejabberd.yml.in}}
@@ -226,6 +227,7 @@ ejabberd_start() {
     EJ_COMP_PORT=$(free_port)
     EJ_NODE=ejtest$$@localhost
     sed -e "s/@C2S@/$EJ_C2S_PORT/" -e "s/@COMP@/$EJ_COMP_PORT/" -e "s/@SECRET@/$secret/" \
+        -e "s/@MCLIMIT@/${EJ_MCLIMIT:-20}/" \
         "$E2E_DIR/$template" > "$EJ_DIR/ejabberd.yml"
     {
         echo 'ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"'

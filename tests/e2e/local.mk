@@ -75,3 +75,8 @@ EXTRA_DIST += tests/e2e/pep.py
 # Channel properties across domains: one node subscription feeds a.test (doc/federation.md).
 E2E_TESTS += tests/e2e/fed_props.test
 EXTRA_DIST += tests/e2e/fed_props.py
+
+# Fan-out in XEP-0033 batches through the server's multicast service
+# (doc/internals-fanout.md).
+E2E_TESTS += tests/e2e/multicast_ejabberd.test
+EXTRA_DIST += tests/e2e/multicast.py tests/e2e/ejabberd-multicast.yml.in
