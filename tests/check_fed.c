@@ -16,6 +16,7 @@
 #include "cs_config.h"
 #include "cs_log.h"
 #include "cs_node.h"
+#include "cs_stanza.h"
 #include "cs_store.h"
 #include "testout.h"
 #include "testutil.h"
@@ -37,6 +38,11 @@ static unsigned long s2s;      /* stanzas that crossed between the nodes */
 static unsigned long renewals; /* subscribes from a.test to b.test */
 static int64_t now_ms = 1000000;
 static bool drop_to_b; /* the s2s link to b.test is down */
+/* a.test offers XEP-0033 with this limit (0: it offers nothing): its
+ * disco#info is answered, and a batch to it becomes one line per address
+ * in `users`, as the server would deliver it. */
+static unsigned mcast_a;
+static unsigned batches_a; /* batches a.test was sent */
 
 static void side_up(struct side *s, const char *domain, const char *sql)
 {
@@ -82,6 +88,8 @@ static void setup(void)
     strbuf_append(&users, "", 0);
     s2s = 0;
     drop_to_b = false;
+    mcast_a = 0;
+    batches_a = 0;
     node_online(A.node, now_ms);
     node_online(B.node, now_ms);
 }
@@ -99,6 +107,43 @@ static bool at(const char *to, const char *domain)
     const char *d = at_sign ? at_sign + 1 : to;
     size_t n = strlen(domain);
     return strncmp(d, domain, n) == 0 && (d[n] == '\0' || d[n] == '/');
+}
+
+/* a.test's multicast service (mcast_a): true when it took the stanza. */
+static bool multicast_a(const char *line, const struct xml_node *st)
+{
+    const struct xml_node *addrs = xml_child(st, "addresses", "http://jabber.org/protocol/address");
+    if (strcmp(st->name, "iq") == 0 && xml_child(st, "query", NS_DISCO_INFO)) {
+        char iq[768];
+        snprintf(iq, sizeof(iq),
+                 "<iq type='result' id='%s' from='a.test' to='status.a.test'><query "
+                 "xmlns='" NS_DISCO_INFO "'><feature var='http://jabber.org/protocol/address'/>"
+                 "<x xmlns='jabber:x:data' type='result'><field var='FORM_TYPE' type='hidden'>"
+                 "<value>http://jabber.org/protocol/address</value></field><field "
+                 "var='presence'><value>%u</value></field></x></query></iq>",
+                 xml_attr(st, "id"), mcast_a);
+        struct xml_node *answer = test_parse_stanza(iq);
+        node_stanza(A.node, answer, now_ms);
+        node_batch_end(A.node, now_ms);
+        xml_free(answer);
+        return true;
+    }
+    if (strcmp(st->name, "presence") != 0 || addrs == NULL)
+        return false;
+    batches_a++;
+    ck_assert_uint_le(xml_count_elems(addrs), mcast_a);
+    for (const struct xml_node *a = xml_first_elem(addrs); a; a = xml_next_elem(a)) {
+        /* The copy: to the address, without the list. */
+        const char *start = strstr(line, "<addresses"), *end = strstr(line, "</addresses>");
+        const char *to = strstr(line, "to='a.test'");
+        ck_assert(start && end && to && to < start);
+        strbuf_append(&users, line, (size_t)(to - line));
+        strbuf_printf(&users, "to='%s'", xml_attr(a, "jid"));
+        strbuf_append(&users, to + 11, (size_t)(start - to - 11));
+        strbuf_append_str(&users, end + strlen("</addresses>"));
+        strbuf_append(&users, "\n", 1);
+    }
+    return true;
 }
 
 /* Moves stanzas between the two nodes until both are quiet; what is
@@ -129,6 +174,9 @@ static void route(void)
                         node_batch_end(B.node, now_ms);
                         moved = true;
                     }
+                } else if (mcast_a && i == 0 && to && strcmp(to, "a.test") == 0 &&
+                           multicast_a(line, st)) {
+                    moved = true;
                 } else {
                     strbuf_append_str(&users, line);
                     strbuf_append(&users, "\n", 1);
@@ -269,6 +317,35 @@ START_TEST(test_one_upstream_subscription)
     users.len = 0;
     to_b("<presence from='carol@b.test/pc' to='carol@status.b.test' type='unavailable'/>");
     ck_assert_uint_eq(seen2("from='" ESC "'", "type='unavailable'"), 100);
+}
+END_TEST
+
+/* The status service's fan-out to its local watchers goes in batches
+ * through a.test's multicast service: one stanza crosses s2s, 100
+ * watchers get it once each, in 100 / limit batches. */
+START_TEST(test_local_fanout_in_batches)
+{
+    mcast_a = 10;
+    node_offline(A.node, now_ms);
+    node_online(A.node, now_ms); /* asks a.test again, now answered */
+    carol_online("lunch");
+    for (int i = 1; i <= 100; i++) {
+        char u[32];
+        snprintf(u, sizeof(u), "w%d@a.test", i);
+        subscribe(u);
+    }
+    users.len = 0;
+    s2s = 0;
+    batches_a = 0;
+    carol_online("back");
+    ck_assert_uint_eq(s2s, 1);
+    ck_assert_uint_eq(batches_a, 10);
+    for (int i = 1; i <= 100; i++) {
+        char u[32];
+        snprintf(u, sizeof(u), "to='w%d@a.test'", i);
+        ck_assert_msg(seen2(u, "<status>back</status>") == 1, "w%d@a.test", i);
+    }
+    ck_assert_uint_eq(seen("<status>back</status>"), 100);
 }
 END_TEST
 
@@ -881,6 +958,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_one_upstream_subscription);
+    tcase_add_test(tc, test_local_fanout_in_batches);
     tcase_add_test(tc, test_last_watcher_cancels_after_linger);
     tcase_add_test(tc, test_lease_renewed_and_expired);
     tcase_add_test(tc, test_huge_or_bad_lease_from_home);
