@@ -559,3 +559,58 @@ run_fed_py() {
     local s=$1; shift
     "$PYTHON3" "$E2E_DIR/$s" "$@" || { fed_fail_logs; fail "$s failed"; }
 }
+
+# prosody_start_with [SECRET]: prosody_start with more in the config; sets
+# the same variables, plus PROSODY_CFG (the config file) and
+# PROSODY_PIDFILE.  Read from the environment:
+#   PROSODY_PLUGIN_PATHS  directories for plugin_paths (space-separated)
+#   PROSODY_HOST_MODULES  modules enabled on VirtualHost "a.test" only
+#                         (names, space-separated)
+#   PROSODY_HOST_EXTRA    lines for the VirtualHost "a.test" section
+#   PROSODY_CONF_EXTRA    appended at the end (e.g. more Component sections)
+#   PROSODY_OFFLINE=1     keeps Prosody's offline message store
+#   PROSODY_LOG_LEVEL     lowest level written to prosody.log (default info)
+prosody_start_with() {
+    need prosody
+    local secret=${1:-s3cret} offline='; "offline"' paths='' p mods='' m
+    [ -n "${PROSODY_OFFLINE:-}" ] && offline=
+    for p in ${PROSODY_PLUGIN_PATHS:-}; do paths="$paths \"$p\";"; done
+    [ -n "$paths" ] && paths=$'\n'"plugin_paths = {$paths }"
+    for m in ${PROSODY_HOST_MODULES:-}; do mods="$mods \"$m\";"; done
+    [ -n "$mods" ] && mods=$'\n'"    modules_enabled = {$mods }"
+    PROSODY_DIR=$T/prosody
+    PROSODY_CFG=$PROSODY_DIR/prosody.cfg.lua
+    PROSODY_PIDFILE=$PROSODY_DIR/prosody.pid
+    mkdir -p "$PROSODY_DIR/data"
+    : "${C2S_PORT:=$(free_port)}"
+    : "${COMP_PORT:=$(free_port)}"
+    printf 'nameserver 127.0.0.1\n' > "$PROSODY_DIR/resolv.conf"
+    cat > "$PROSODY_CFG" <<EOC
+local base = "$PROSODY_DIR"
+run_as_root = true
+pidfile = base .. "/prosody.pid"
+data_path = base .. "/data"
+certificates = base .. "/data"
+log = { ${PROSODY_LOG_LEVEL:-info} = base .. "/prosody.log" }
+unbound = { resolvconf = base .. "/resolv.conf"; hoststxt = false }
+modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "presence"; "message"; "iq"; "posix" }
+modules_disabled = { "s2s"$offline }$paths
+authentication = "internal_plain"
+storage = "internal"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+c2s_ports = { $C2S_PORT }
+c2s_interfaces = { "127.0.0.1" }
+s2s_ports = { }
+component_ports = { $COMP_PORT }
+component_interfaces = { "127.0.0.1" }
+http_ports = { }
+https_ports = { }
+VirtualHost "a.test"$mods
+${PROSODY_HOST_EXTRA:-}
+Component "status.a.test"
+    component_secret = "$secret"
+${PROSODY_CONF_EXTRA:-}
+EOC
+    prosody_up
+}
