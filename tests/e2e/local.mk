@@ -80,3 +80,8 @@ EXTRA_DIST += tests/e2e/fed_props.py
 # (doc/internals-fanout.md).
 E2E_TESTS += tests/e2e/multicast_ejabberd.test
 EXTRA_DIST += tests/e2e/multicast.py tests/e2e/ejabberd-multicast.yml.in
+
+# The Prosody module for XEP-0033 fan-out (contrib/prosody,
+# doc/attach-prosody.md), with real Prosody and clients.
+E2E_TESTS += tests/e2e/multicast_module.test
+EXTRA_DIST += tests/e2e/multicast_module.py contrib/prosody/mod_chanstat_multicast.lua
