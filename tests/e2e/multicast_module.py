@@ -8,9 +8,10 @@ limit, changed by a config reload) deliver nothing and carry the batch's
 id; (d) 1,000 addresses, 200 of them online.
 
 Every "exactly once" and "nothing" is checked against a barrier: after a
-batch, the component sends each client a marker message directly; Prosody
-handles one component stream in order, so whatever the batch caused is
-ahead of the marker."""
+batch, the component sends each client a marker message directly, then
+pings the host; Prosody handles one component stream in order, so
+whatever the batch caused is ahead of the markers and of the ping's
+answer."""
 import asyncio
 import hashlib
 import os
@@ -163,12 +164,18 @@ def by_id(c, sid, since=0):
 
 async def barrier(comp, clients, tag):
     """Markers to every client's full JID, sent after whatever came before
-    on the component stream; returns when every client has its own."""
+    on the component stream; returns when every client has its own and
+    the component has the answer to a ping sent after them."""
     for i, c in enumerate(clients):
         comp.send("<message from='%s' to='%s' id='%s-%d' type='headline'><body>mark</body>"
                   "</message>" % (CH, c.boundjid.full, tag, i))
     await asyncio.gather(*(c.wait_for(lambda s, i=i: s["id"] == "%s-%d" % (tag, i),
                                       "marker %s-%d" % (tag, i)) for i, c in enumerate(clients)))
+    # And whatever the batch sent back to the component is ahead of the
+    # answer to this ping.
+    pong = await comp.iq("<iq type='get' from='%s' to='a.test' id='%s-ping'>"
+                         "<ping xmlns='urn:xmpp:ping'/></iq>" % (CH, tag), tag + "-ping")
+    assert pong.get("type") == "result", ET.tostring(pong, "unicode")
 
 
 def canon(el, skip=("id",)):
@@ -456,6 +463,18 @@ async def case_refusals(comp, other, w1, w4, everyone):
     await expect_refused(comp, everyone, "<presence from='%s' to='a.test' id='e3' type='probe'>"
                          "%s</presence>" % (CH, two), "e3", "modify", "bad-request", None)
     print("c) no deliverable address, a probe: bad-request")
+
+    # An error is never answered (no loops between two services), nor
+    # delivered.
+    marks = [c.mark() for c in everyone]
+    since = comp.mark()
+    comp.send("<presence from='%s' to='a.test' id='x1' type='error'>%s<error type='cancel'>"
+              "<gone xmlns='%s'/></error></presence>" % (CH, two, NS_STANZAS))
+    await barrier(comp, everyone, "mk-x1")
+    assert not comp.replies("x1", since), "an error batch was answered"
+    for w, m in zip(everyone, marks):
+        assert not by_id(w, "x1", m), "%s: an error batch was delivered" % w.boundjid
+    print("c) a presence error with <addresses/>: neither answered nor delivered")
 
     # Without <addresses/> the module stays out: Prosody's own answer.
     since = comp.mark()
