@@ -3,7 +3,7 @@ clients; the component is a raw XEP-0114 connection of this script.
 
 Cases: (a) disco#info of the host; (b) presence and message batches from
 the trusted component reach each listed online resource once, as a stanza
-sent directly would; (c) refusals (untrusted sender, bad addresses, the
+sent directly would (offline store and blocking included); (c) refusals (untrusted sender, bad addresses, the
 limit, changed by a config reload) deliver nothing and carry the batch's
 id; (d) 1,000 addresses, 200 of them online.
 
@@ -391,6 +391,33 @@ async def case_messages(comp, w1, w2a, w2b, w3a, w3b, w4):
           "bcc hidden")
 
 
+async def case_blocking(comp, w1, w4, everyone):
+    """w4 blocks the sender (XEP-0191): its copies are Prosody's to drop
+    or bounce, as for stanzas sent directly; w1's still arrive."""
+    await w4.plugin["xep_0191"].block([CH])
+    marks = [c.mark() for c in everyone]
+    since = comp.mark()
+    comp.send("<presence from='%s' to='a.test' id='k1'>%s%s</presence>" % (
+        CH, addresses("w1@a.test", "w4@a.test"), PRES_BODY))
+    comp.send("<message from='%s' to='a.test' id='k2'>%s<body>blocked?</body></message>" % (
+        CH, addresses("w1@a.test", "w4@a.test")))
+    await barrier(comp, [w1], "mk-k")
+    for c, m in zip(everyone, marks):
+        for sid in ("k1", "k2"):
+            n = 1 if c is w1 else 0
+            assert len(by_id(c, sid, m)) == n, "%s got %s %d times, want %d" % (
+                c.boundjid, sid, len(by_id(c, sid, m)), n)
+    # mod_blocklist bounces a normal message from a blocked sender to a
+    # bare JID, as it would bounce one sent directly.
+    errs = comp.replies("k2", since)
+    assert [e.get("from") for e in errs] == ["w4@a.test"], [ET.tostring(e, "unicode") for e in errs]
+    assert parse_error(errs[0])[1] == "service-unavailable", ET.tostring(errs[0], "unicode")
+    assert not comp.replies("k1", since), "the presence batch was answered"
+    await w4.plugin["xep_0191"].unblock([CH])
+    print("b) w4 blocks the component: its copies dropped (presence) or bounced from w4@a.test "
+          "(message), w1's delivered")
+
+
 async def expect_refused(comp, watchers, xml, sid, etype, cond, text_has, who=None):
     """Sends xml (by who, default comp) and expects an error reply with the
     batch's id from a.test, and nothing at any watcher."""
@@ -557,6 +584,7 @@ async def main():
     w3a = Client("w3@a.test", "w3pw", P, resource="r1")
     w3b = Client("w3@a.test", "w3pw", P, resource="r2")
     w4 = Client("w4@a.test", "w4pw", P, resource="r1")
+    w4.register_plugin("xep_0191")
     everyone = [w1, w2a, w2b, w3a, w3b, w4]
     await asyncio.gather(*(c.login() for c in everyone))
 
@@ -578,6 +606,7 @@ async def main():
         assert not by_id(w5, sid), "offline w5 got %s at login" % sid
     everyone.append(w5)
     print("b) offline w5: the normal message from the store at login, once; nothing else")
+    await case_blocking(comp, w1, w4, everyone)
 
     await case_refusals(comp, other, w1, w4, everyone)
     await case_limit(comp, w1, w2a, w2b, w3a, w3b, w4, everyone)
