@@ -257,9 +257,11 @@ local function handle(event)
 			core_post_stanza(origin, stanza);
 		end
 	else
-		-- Messages may be kept or stamped on their way (offline storage,
-		-- archives adding a stanza-id, carbons): each recipient gets its
-		-- own copy; the last one gets the original.
+		-- Each recipient gets its own copy (the last one the original):
+		-- Prosody's modules copy a message before stamping it (mod_mam's
+		-- stanza-id, mod_offline's delay), but a third-party handler of
+		-- message/bare may stamp it in place, and one user's stamp must
+		-- not reach the next.  Messages are not the bulk of a fan-out.
 		for i = 1, n do
 			local copy = i < n and st.clone(stanza) or stanza;
 			copy.attr.to = targets[i];
