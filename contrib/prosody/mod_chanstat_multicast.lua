@@ -53,7 +53,7 @@ local deliverable = { to = true, cc = true, bcc = true };
 -- Stanza types that may be multicast.  Presence subscriptions and probes
 -- are per contact by nature (and would be stored by the roster code);
 -- groupchat belongs to MUC.
-local presence_types = { available = true, unavailable = true };
+local presence_types = { unavailable = true }; -- and none (available)
 local message_types = { normal = true, chat = true, headline = true };
 
 -- current_limit(): chanstat_multicast_limit as a positive integer, read
@@ -191,8 +191,9 @@ local function parse_addresses(list, limit)
 	if not carry then
 		return targets, nil;
 	end
-	-- XEP-0033 section 4.4: bcc addresses never reach recipients; to and
-	-- cc are marked delivered so that nobody delivers them again.
+	-- XEP-0033 4.6.3 and 5 (Multicast Usage): bcc addresses never reach
+	-- recipients; to and cc are marked delivered so that nobody delivers
+	-- them again.
 	local kept = st.stanza("addresses", { xmlns = xmlns_address });
 	for a in list:childtags("address", xmlns_address) do
 		local t = a.attr.type;
@@ -221,9 +222,9 @@ local function handle(event)
 	end
 
 	if kind == "presence" then
-		if not presence_types[stype or "available"] then
+		if stype ~= nil and not presence_types[stype] then
 			module:log("info", "Refused multicast presence id=%s of type %s from %s",
-				tostring(stanza.attr.id), stype, from);
+				tostring(stanza.attr.id), tostring(stype), from);
 			return reply_error(origin, stanza, "modify", "bad-request",
 				"Only available and unavailable presence can be multicast");
 		end
