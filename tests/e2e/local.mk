@@ -78,8 +78,8 @@ EXTRA_DIST += tests/e2e/fed_props.py
 
 # Fan-out in XEP-0033 batches through the server's multicast service
 # (doc/internals-fanout.md).
-E2E_TESTS += tests/e2e/multicast_ejabberd.test
-EXTRA_DIST += tests/e2e/multicast.py tests/e2e/ejabberd-multicast.yml.in
+E2E_TESTS += tests/e2e/multicast_ejabberd.test tests/e2e/multicast_prosody.test
+EXTRA_DIST += tests/e2e/multicast.py tests/e2e/multicast_fed.py tests/e2e/ejabberd-multicast.yml.in
 
 # The Prosody module for XEP-0033 fan-out (contrib/prosody,
 # doc/attach-prosody.md), with real Prosody and clients.
