@@ -620,6 +620,40 @@ START_TEST(test_batches_under_back_pressure)
 }
 END_TEST
 
+/* Watchers elsewhere met while building a batch are paced like any
+ * single stanza: a round never writes much past the room, whatever the
+ * mix (one local watcher, 3,000 of another domain, 3,000 local). */
+START_TEST(test_mixed_watchers_paced)
+{
+    struct seen s = {0};
+    char *o;
+    watchers(1, "a.test");
+    watchers(3000, "b.test");
+    sql("WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 3001)"
+        " INSERT INTO roster (channel, jid, subscription)"
+        " SELECT 'pub', 'w' || i || '@a.test', 'from' FROM n");
+    start_node();
+    node_online(node, now_ms);
+    o = testout_take(&T);
+    answer_info(o, "a.test", 1000);
+    free(o);
+    T.room = 4096;
+    one("<presence from='o@a.test/pc' to='" CH "'><status>mixed</status></presence>");
+    for (unsigned rounds = 0; rounds < 1000; rounds++) {
+        char *r = testout_take(&T);
+        ck_assert_uint_lt(strlen(r), 4096 + 2048 + 512);
+        read_out(&s, r, "a.test");
+        free(r);
+        T.room = 4096;
+        node_drained(node, now_ms);
+    }
+    each_once(&s, 3001, "a.test", 1);
+    each_once(&s, 3000, "b.test", 1);
+    ck_assert_uint_gt(s.batches, 10);
+    seen_free(&s);
+}
+END_TEST
+
 /* A reconnect forgets the service and held batches; asked again. */
 START_TEST(test_reconnect_asks_again)
 {
@@ -657,6 +691,7 @@ int main(void)
     tcase_add_test(tc, test_refused_batch);
     tcase_add_test(tc, test_refusal_late_or_left);
     tcase_add_test(tc, test_batches_under_back_pressure);
+    tcase_add_test(tc, test_mixed_watchers_paced);
     tcase_add_test(tc, test_reconnect_asks_again);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

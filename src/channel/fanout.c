@@ -151,16 +151,18 @@ static bool send_batch(struct home *h, struct channel *c, const char *service, u
     start_stanza(h, sb, service, id);
     strbuf_append(sb, c->fan_body, attrs_len);
     strbuf_append_str(sb, "><addresses xmlns='" NS_ADDRESS "'>");
-    while (pos < c->nwatchers && h->batch_n<limit && * budget> 0 &&
-           (h->batch_n == 0 || sb->len + 64 < cap)) {
+    for (; pos < c->nwatchers; pos++) {
         const char *w = c->watchers[pos];
+        if (*budget == 0 || h->batch_n >= limit || (h->batch_n > 0 && sb->len + 64 >= cap))
+            break;
         if (!mcast_batchable(h->mcast, w)) {
-            /* Its own stanza, written now. */
+            /* Its own stanza, written now, while the output has room. */
+            if (out_room(h->out) == 0)
+                break;
             if (send_one(h, c, w) != 0)
                 return false;
             h->stats.deliveries++;
             (*budget)--;
-            pos++;
             continue;
         }
         if (h->batch_n == h->batch_cap) {
@@ -172,7 +174,6 @@ static bool send_batch(struct home *h, struct channel *c, const char *service, u
         xml_escape(sb, w, strlen(w), true);
         strbuf_append(sb, "'/>", 3);
         (*budget)--;
-        pos++;
     }
     if (h->batch_n > 0) {
         strbuf_append_str(sb, "</addresses>");
