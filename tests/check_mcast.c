@@ -318,6 +318,13 @@ START_TEST(test_batches_to_the_domain)
         ck_assert_uint_eq(st->v[STAT_MCAST_BATCHED], 14);
         ck_assert_uint_eq(st->v[STAT_DELIVERIES], 20);
     }
+    /* A service found is asked again after MCAST_RECHECK_MS. */
+    free(testout_take(&T));
+    now_ms += MCAST_RECHECK_MS;
+    node_tick(node, now_ms);
+    o = testout_take(&T);
+    ck_assert_ptr_nonnull(strstr(o, "disco#info"));
+    free(o);
 }
 END_TEST
 

@@ -16,7 +16,9 @@
  *     mod_multicast and contrib/prosody/mod_chanstat_multicast.lua show
  *     it), MCAST_DEFAULT_LIMIT when none is shown, never above the
  *     configured maximum.  Nothing found: one stanza per watcher, and the
- *     domain is asked again after MCAST_RECHECK_MS.
+ *     domain is asked again after MCAST_RECHECK_MS; a service found is
+ *     asked again after that long too (one that went away at run time
+ *     never answers for the batches it does not see).
  *   - Only watchers at the users' domain are batched: the service is that
  *     domain's (a watcher elsewhere, or a node's bare domain, gets its own
  *     stanza as before).

@@ -201,7 +201,7 @@ static bool has_feature(const struct xml_node *query)
     return false;
 }
 
-static void found(struct mcast *m, const char *service, unsigned shown)
+static void found(struct mcast *m, const char *service, unsigned shown, int64_t now_ms)
 {
     unsigned limit = shown ? shown : MCAST_DEFAULT_LIMIT;
     char *copy = xstrdup(service); /* service may be one of the items */
@@ -212,6 +212,9 @@ static void found(struct mcast *m, const char *service, unsigned shown)
     m->service = copy;
     m->limit = limit;
     m->gen++;
+    /* Asked again now and then: a service removed at run time (nothing
+     * answers for a batch it never sees) is noticed within this. */
+    m->next_ask_ms = now_ms + MCAST_RECHECK_MS;
     if (limit < 2) {
         /* One address per stanza saves nothing. */
         log_info("fanout: multicast service %s takes %u address(es) per stanza; not used", service,
@@ -275,7 +278,7 @@ static void on_answer(void *ud, const struct xml_node *answer, int64_t now_ms)
     switch (m->state) {
     case M_INFO:
         if (q && has_feature(q)) {
-            found(m, m->o.domain, shown_limit(q));
+            found(m, m->o.domain, shown_limit(q), now_ms);
             return;
         }
         m->state = M_ITEMS;
@@ -288,7 +291,7 @@ static void on_answer(void *ud, const struct xml_node *answer, int64_t now_ms)
         return;
     case M_ITEM_INFO:
         if (q && has_feature(q)) {
-            found(m, m->items[m->item - 1], shown_limit(q));
+            found(m, m->items[m->item - 1], shown_limit(q), now_ms);
             return;
         }
         next_item(m, now_ms);
@@ -333,7 +336,7 @@ void mcast_tick(struct mcast *m, int64_t now_ms)
         unhold_head(m);
         free_list(b);
     }
-    if ((m->state == M_OFF || m->state == M_SUSPENDED) && m->next_ask_ms &&
+    if ((m->state == M_OFF || m->state == M_SUSPENDED || m->state == M_READY) && m->next_ask_ms &&
         now_ms >= m->next_ask_ms)
         start_discovery(m, now_ms);
 }
