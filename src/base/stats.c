@@ -99,7 +99,7 @@ void stats_count_out(struct stats *s, const char *xml, size_t len)
     const char *gt;
     if (s == NULL || len < 4)
         return;
-    if (len > 14 && memcmp(xml, "<presence to='", 14) == 0) {
+    if (len > 16 && memcmp(xml, "<presence id='fo", 16) == 0) {
         /* The fan-out's form (fanout.c): never an error; the hot path
          * costs one compare. */
         s->v[STAT_OUT_PRESENCE]++;
