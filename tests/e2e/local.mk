@@ -57,6 +57,8 @@ EXTRA_DIST += tests/e2e/privilege_ejabberd.py tests/e2e/ejabberd-privilege.yml.i
 
 # The federation benchmark runs on the same two-domain bed (lib.sh).
 EXTRA_DIST += bench/fed_bench.sh bench/fed_bench.py bench/mod_bench_s2s_bytes.lua
+# So does the end-to-end fan-out benchmark (doc/performance.md).
+EXTRA_DIST += bench/fanout_e2e.sh bench/fanout_e2e.py
 
 # The first five minutes with an ordinary client: the domain at a full
 # JID, the channel directory, the owner asked again (doc/xmpp.md).
