@@ -558,7 +558,7 @@ START_TEST(test_properties_cross_once)
                  "protocol/caps' hash='sha-1' node='n' ver='%s'/></presence>",
                  ver);
         to_a(xml);
-        p = strstr(users.data, "<iq type='get'");
+        p = strstr(users.data, "type='get' id='cp");
         ck_assert_ptr_nonnull(p);
         p = strstr(p, " id='") + 5;
         e = strchr(p, '\'');

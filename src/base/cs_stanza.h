@@ -69,6 +69,10 @@ void stanza_in_copy(struct stanza_in *dst, const struct stanza_in *src, const st
  * the result. */
 struct xml_node *stanza_error_reply(const struct stanza_in *in, const char *domain,
                                     const char *type, const char *condition, const char *text);
+/* An iq get of our own: <iq from to type='get' id><query xmlns=ns
+ * [node=node]/></iq> (node may be NULL).  Caller owns the result. */
+struct xml_node *stanza_iq_query(const char *from, const char *to, const char *id, const char *ns,
+                                 const char *node);
 /* <iq type='result'/> for an iq get/set; caller owns the result. */
 struct xml_node *stanza_iq_result(const struct stanza_in *iq, const char *domain);
 

@@ -104,3 +104,17 @@ void stanza_in_copy(struct stanza_in *dst, const struct stanza_in *src, const st
         jid_copy(&src->relay, &dst->relay);
     dst->sender = src->sender ? xstrdup(src->sender) : NULL;
 }
+
+struct xml_node *stanza_iq_query(const char *from, const char *to, const char *id, const char *ns,
+                                 const char *node)
+{
+    struct xml_node *iq = xml_elem_new("iq", NULL), *q;
+    xml_set_attr(iq, "from", from);
+    xml_set_attr(iq, "to", to);
+    xml_set_attr(iq, "type", "get");
+    xml_set_attr(iq, "id", id);
+    q = xml_add_child(iq, "query", ns);
+    if (node)
+        xml_set_attr(q, "node", node);
+    return iq;
+}

@@ -135,12 +135,7 @@ static void ask(struct mcast *m, const char *to, const char *ns, int64_t now_ms)
         return;
     }
     cs_strlcpy(m->asking, id, sizeof(m->asking));
-    iq = xml_elem_new("iq", NULL);
-    xml_set_attr(iq, "from", m->from);
-    xml_set_attr(iq, "to", to);
-    xml_set_attr(iq, "type", "get");
-    xml_set_attr(iq, "id", m->asking);
-    xml_add_child(iq, "query", ns);
+    iq = stanza_iq_query(m->from, to, m->asking, ns, NULL);
     if (out_stanza(m->out, iq) != 0)
         log_debug("fanout: multicast discovery not sent: link down");
     xml_free(iq);

@@ -168,12 +168,7 @@ static struct disco *ask(struct home *h, const char *domain, int64_t now_ms)
         }
         d->asking = true;
         cs_strlcpy(d->id, id, sizeof(d->id));
-        iq = xml_elem_new("iq", NULL);
-        xml_set_attr(iq, "from", h->domain);
-        xml_set_attr(iq, "to", domain);
-        xml_set_attr(iq, "type", "get");
-        xml_set_attr(iq, "id", d->id);
-        xml_add_child(iq, "query", NS_DISCO_INFO);
+        iq = stanza_iq_query(h->domain, domain, d->id, NS_DISCO_INFO, NULL);
         if (out_stanza(h->out, iq) != 0)
             log_debug("fed: disco#info to %s not sent: link down", domain);
         xml_free(iq);

@@ -197,7 +197,7 @@ static void ask_next(struct pep *p, int64_t now_ms)
     while (p->q_head && p->inflight < PEP_CAPS_INFLIGHT) {
         struct caps *k = p->q_head;
         const char *id;
-        struct xml_node *iq, *q;
+        struct xml_node *iq;
         p->q_head = k->next_queued;
         if (p->q_head == NULL)
             p->q_tail = NULL;
@@ -222,13 +222,7 @@ static void ask_next(struct pep *p, int64_t now_ms)
         k->state = CAPS_ASKING;
         p->inflight++;
         p->stats.caps_lookups++;
-        iq = xml_elem_new("iq", NULL);
-        xml_set_attr(iq, "type", "get");
-        xml_set_attr(iq, "from", k->ask_from);
-        xml_set_attr(iq, "to", k->ask_jid);
-        xml_set_attr(iq, "id", k->id);
-        q = xml_add_child(iq, "query", NS_DISCO_INFO);
-        xml_set_attr(q, "node", k->ask_node);
+        iq = stanza_iq_query(k->ask_from, k->ask_jid, k->id, NS_DISCO_INFO, k->ask_node);
         if (out_stanza(p->d.out, iq) != 0)
             log_debug("props: disco#info to %s not sent: link down", k->ask_jid);
         xml_free(iq);
