@@ -80,49 +80,20 @@ wait_port() {
 # PROSODY_PRIVILEGE, when set, grants status.a.test XEP-0356 permissions
 # through mod_privilege (package prosody-modules): its value is the body
 # of the entity's entry, e.g. 'roster = "both"; presence = "managed_entity"'.
+# It is prosody_start_with (below) with none of its extras.
 prosody_start() {
-    need prosody
-    local secret=${1:-s3cret} priv_mod='' priv_paths='' priv_host='' priv_comp=''
+    local secret=${1:-s3cret}
     if [ -n "${PROSODY_PRIVILEGE:-}" ]; then
         [ -f "$PROSODY_MODULES/mod_privilege/mod_privilege.lua" ] \
             || fail "mod_privilege is not in $PROSODY_MODULES (run scripts/deps.sh)"
-        # Each piece ends a line of the config below (empty: no change).
-        priv_mod='; "privilege"'
-        priv_paths=$'\n'"plugin_paths = { \"$PROSODY_MODULES\" }"
-        priv_host=$'\n'"    privileged_entities = { [\"status.a.test\"] = { $PROSODY_PRIVILEGE } }"
-        priv_comp=$'\n''    modules_enabled = { "privilege" }'
+        PROSODY_PLUGIN_PATHS=$PROSODY_MODULES PROSODY_HOST_MODULES=privilege \
+            PROSODY_HOST_EXTRA="    privileged_entities = { [\"status.a.test\"] = { $PROSODY_PRIVILEGE } }" \
+            PROSODY_CONF_EXTRA='    modules_enabled = { "privilege" }' \
+            PROSODY_OFFLINE= PROSODY_LOG_LEVEL= prosody_start_with "$secret"
+    else
+        PROSODY_PLUGIN_PATHS= PROSODY_HOST_MODULES= PROSODY_HOST_EXTRA= PROSODY_CONF_EXTRA= \
+            PROSODY_OFFLINE= PROSODY_LOG_LEVEL= prosody_start_with "$secret"
     fi
-    PROSODY_DIR=$T/prosody
-    mkdir -p "$PROSODY_DIR/data"
-    : "${C2S_PORT:=$(free_port)}"
-    : "${COMP_PORT:=$(free_port)}"
-    printf 'nameserver 127.0.0.1\n' > "$PROSODY_DIR/resolv.conf"
-    cat > "$PROSODY_DIR/prosody.cfg.lua" <<EOF
-local base = "$PROSODY_DIR"
-run_as_root = true
-pidfile = base .. "/prosody.pid"
-data_path = base .. "/data"
-certificates = base .. "/data"
-log = { info = base .. "/prosody.log" }
-unbound = { resolvconf = base .. "/resolv.conf"; hoststxt = false }
-modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "presence"; "message"; "iq"; "posix"$priv_mod }
-modules_disabled = { "s2s"; "offline" }$priv_paths
-authentication = "internal_plain"
-storage = "internal"
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-c2s_ports = { $C2S_PORT }
-c2s_interfaces = { "127.0.0.1" }
-s2s_ports = { }
-component_ports = { $COMP_PORT }
-component_interfaces = { "127.0.0.1" }
-http_ports = { }
-https_ports = { }
-VirtualHost "a.test"$priv_host
-Component "status.a.test"
-    component_secret = "$secret"$priv_comp
-EOF
-    prosody_up
 }
 
 prosody_up() {
