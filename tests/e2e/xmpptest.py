@@ -198,12 +198,13 @@ class Daemons:
         raise AssertionError("prosody did not come back")
 
 
-def run(main):
-    """Runs an async test body; exit status 0 on success, 1 on failure."""
+def run(main, limit=120):
+    """Runs an async test body; exit status 0 on success, 1 on failure
+    (also when the whole body takes more than `limit` seconds)."""
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     try:
-        asyncio.get_event_loop().run_until_complete(asyncio.wait_for(main(), 120))
+        asyncio.get_event_loop().run_until_complete(asyncio.wait_for(main(), limit))
     except AssertionError as e:
         print("FAIL:", e)
         sys.exit(1)
