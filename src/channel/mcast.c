@@ -28,6 +28,7 @@ enum mcast_state {
  * first, the order of expiry) or the owed queue. */
 struct batch {
     struct batch *next;
+    struct batch *prev; /* held FIFO only: taking a refused batch out is O(1) */
     char id[IQWAIT_ID_MAX];
     unsigned gen; /* the discovery it was sent under */
     int64_t sent_ms;
@@ -313,22 +314,27 @@ void mcast_offline(struct mcast *m)
 
 /* ---- Batches held and owed ---- */
 
-static void unhold_head(struct mcast *m)
+/* Takes b off the held FIFO and the id table (b stays allocated). */
+static void unhold(struct mcast *m, struct batch *b)
 {
-    struct batch *b = m->held_head;
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        m->held_head = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+    else
+        m->held_tail = b->prev;
     hash_del(&m->held_by_id, b->id);
-    m->held_head = b->next;
-    if (m->held_head == NULL)
-        m->held_tail = NULL;
     m->held_recipients -= b->n;
-    b->next = NULL;
+    b->next = b->prev = NULL;
 }
 
 void mcast_tick(struct mcast *m, int64_t now_ms)
 {
     while (m->held_head && now_ms - m->held_head->sent_ms >= MCAST_HOLD_MS) {
         struct batch *b = m->held_head;
-        unhold_head(m);
+        unhold(m, b);
         free_list(b);
     }
     if ((m->state == M_OFF || m->state == M_SUSPENDED || m->state == M_READY) && m->next_ask_ms &&
@@ -358,7 +364,7 @@ void mcast_sent(struct mcast *m, const char *id, const char *channel, const char
     for (unsigned i = 0; i < n; i++)
         len += strlen(jids[i]) + 1;
     b = xmalloc(sizeof(*b) + len);
-    b->next = NULL;
+    b->next = b->prev = NULL;
     cs_strlcpy(b->id, id, sizeof(b->id));
     b->gen = m->gen;
     b->sent_ms = now_ms;
@@ -376,11 +382,12 @@ void mcast_sent(struct mcast *m, const char *id, const char *channel, const char
      * came long ago on a local link). */
     while (m->held_head && m->held_recipients + n > MCAST_HOLD_MAX) {
         struct batch *old = m->held_head;
-        unhold_head(m);
+        unhold(m, old);
         free_list(old);
     }
     if (hash_put(&m->held_by_id, b->id, b) != NULL)
         log_error("fanout: multicast batch id %s used twice", b->id); /* never: ids are fresh */
+    b->prev = m->held_tail;
     if (m->held_tail)
         m->held_tail->next = b;
     else
@@ -389,25 +396,6 @@ void mcast_sent(struct mcast *m, const char *id, const char *channel, const char
     m->held_recipients += n;
     m->stats.batches++;
     m->stats.batched += n;
-}
-
-static void unhold(struct mcast *m, struct batch *b)
-{
-    struct batch *prev = NULL;
-    for (struct batch *x = m->held_head; x; prev = x, x = x->next) {
-        if (x != b)
-            continue;
-        if (prev)
-            prev->next = b->next;
-        else
-            m->held_head = b->next;
-        if (m->held_tail == b)
-            m->held_tail = prev;
-        break;
-    }
-    hash_del(&m->held_by_id, b->id);
-    m->held_recipients -= b->n;
-    b->next = NULL;
 }
 
 bool mcast_refused(struct mcast *m, const struct stanza_in *in)
@@ -426,8 +414,6 @@ bool mcast_refused(struct mcast *m, const struct stanza_in *in)
     free(from);
     if (!ours)
         return false; /* only the service answers for a batch */
-    /* The held list is in sending order and refusals come back in that
-     * order: b is near the front, so this walk is short. */
     unhold(m, b);
     if (m->owed_tail)
         m->owed_tail->next = b;
