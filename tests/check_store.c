@@ -584,9 +584,10 @@ static const char *const v3_objects[] = {
     "TABLE channel_state",
 };
 
-/* What versions 10 (property subscriptions) and 9 (channel properties:
- * columns) added, dropped first. */
+/* What versions 11 (the cluster's front), 10 (property subscriptions)
+ * and 9 (channel properties: columns) added, dropped first. */
 #define DROP_V9                                                                                    \
+    "DROP TABLE placement; DROP TABLE placement_log; DROP TABLE relay_route;"                      \
     "DROP TRIGGER channel_delete_propsub; DROP TRIGGER channel_rename_propsub;"                    \
     "DROP TABLE prop_subscription;"                                                                \
     "ALTER TABLE channel DROP COLUMN avatar; ALTER TABLE channel DROP COLUMN avatar_type;"         \

@@ -322,6 +322,29 @@ int admin_node_leases(struct store *store, const char *channel_in, admin_lease_c
     return r;
 }
 
+int admin_front_watchers(struct store *store, const char *address, admin_lease_cb *cb, void *ud,
+                         char *err, size_t errlen)
+{
+    sqlite3 *db = store_handle(store);
+    sqlite3_stmt *st;
+    int r, rc;
+    if ((r = admin_tx_begin(db, false, err, errlen)) == 0) {
+        r = admin_query(db, &st, err, errlen,
+                        "SELECT jid, state FROM remote_watcher WHERE remote = ?1 ORDER BY jid", 1,
+                        address);
+        if (r == 0) {
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *jid = admin_col_text(st, 0), *state = admin_col_text(st, 1);
+                if (jid && state)
+                    cb(ud, jid, strcmp(state, "watching") == 0 ? 1 : 0);
+            }
+            r = admin_done(db, st, rc, err, errlen);
+        }
+        r = admin_tx_end(db, r, err, errlen);
+    }
+    return r;
+}
+
 /* ---- Status ---- */
 
 void admin_status_deinit(struct admin_status *st)

@@ -30,31 +30,34 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: chanstatctl [-c FILE] [--json] COMMAND ...\n"
-               "\n"
-               "  channel add NAME [--owner JID] [--policy open|approve|closed] "
-               "[--display-name TEXT] [PROPERTIES]\n"
-               "  channel set NAME [--owner JID | --no-owner] [--policy P] [--display-name TEXT]\n"
-               "                   [PROPERTIES] [--no-avatar]\n"
-               "      PROPERTIES: [--description TEXT] [--email ADDR] [--url URL] "
-               "[--avatar FILE]\n"
-               "      (FILE: PNG or JPEG, at most 65536 bytes; \"\" removes a text)\n"
-               "  channel remove NAME | channel list | channel show NAME\n"
-               "  roster add CHANNEL JID [--subscription none|to|from|both] [--name TEXT] "
-               "[--group G]...\n"
-               "  roster remove CHANNEL JID | roster list CHANNEL\n"
-               "  subscriptions CHANNEL   watchers, requests, node and property leases\n"
-               "  status CHANNEL          aggregate status and owner resources, last seen\n"
-               "  offline list [CHANNEL] | offline purge CHANNEL\n"
-               "  stats\n"
-               "\n"
-               "  -c, --config FILE  chanstatd's configuration (default " DEFAULT_CONFIG ")\n"
-               "      --json         print one JSON document\n"
-               "  -V, --version      print the version\n"
-               "  -h, --help         this text\n"
-               "\n"
-               "Exit status: 0 ok, 1 database or system error, 2 usage or configuration\n"
-               "error, 3 invalid input, 4 no such channel or roster row.  See chanstatctl(1).\n");
+    fprintf(f,
+            "usage: chanstatctl [-c FILE] [--json] COMMAND ...\n"
+            "\n"
+            "  channel add NAME [--owner JID] [--policy open|approve|closed] "
+            "[--display-name TEXT] [PROPERTIES]\n"
+            "  channel set NAME [--owner JID | --no-owner] [--policy P] [--display-name TEXT]\n"
+            "                   [PROPERTIES] [--no-avatar]\n"
+            "      PROPERTIES: [--description TEXT] [--email ADDR] [--url URL] "
+            "[--avatar FILE]\n"
+            "      (FILE: PNG or JPEG, at most 65536 bytes; \"\" removes a text)\n"
+            "  channel remove NAME | channel list | channel show NAME\n"
+            "  roster add CHANNEL JID [--subscription none|to|from|both] [--name TEXT] "
+            "[--group G]...\n"
+            "  roster remove CHANNEL JID | roster list CHANNEL\n"
+            "  subscriptions CHANNEL   watchers, requests, node and property leases\n"
+            "  status CHANNEL          aggregate status and owner resources, last seen\n"
+            "  offline list [CHANNEL] | offline purge CHANNEL\n"
+            "  stats\n"
+            "  placement set CHANNEL HOME | placement remove CHANNEL | placement list [CHANNEL]\n"
+            "                          at a cluster's front: which home holds a channel\n"
+            "\n"
+            "  -c, --config FILE  chanstatd's configuration (default " DEFAULT_CONFIG ")\n"
+            "      --json         print one JSON document\n"
+            "  -V, --version      print the version\n"
+            "  -h, --help         this text\n"
+            "\n"
+            "Exit status: 0 ok, 1 database or system error, 2 usage or configuration\n"
+            "error, 3 invalid input, 4 no such channel or roster row.  See chanstatctl(1).\n");
 }
 
 /* ---- The command line ---- */
@@ -77,7 +80,7 @@ enum opt_flag {
 
 /* What a positional argument is, for validation before the database is
  * opened: bad input is exit status 3 whatever the state of the database. */
-enum arg_kind { A_CHANNEL, A_JID };
+enum arg_kind { A_CHANNEL, A_JID, A_HOME };
 
 struct command {
     const char *word, *sub; /* sub NULL: a one-word command */
@@ -120,6 +123,9 @@ static const struct command commands[] = {
     {"offline",       "list",   0, 1, {A_CHANNEL},        cmd_offline_list,   "[CHANNEL]",   0},
     {"offline",       "purge",  1, 1, {A_CHANNEL},        cmd_offline_purge,  "CHANNEL",     0},
     {"stats",         NULL,     0, 0, {A_CHANNEL},        cmd_stats,          "",            0},
+    {"placement",     "set",    2, 2, {A_CHANNEL, A_HOME}, ctl_placement_set, "CHANNEL HOME", 0},
+    {"placement",     "remove", 1, 1, {A_CHANNEL},        ctl_placement_remove, "CHANNEL",   0},
+    {"placement",     "list",   0, 1, {A_CHANNEL},        ctl_placement_list, "[CHANNEL]",   0},
 };
 /* clang-format on */
 
@@ -365,6 +371,8 @@ static int validate(struct ctl *c)
         char *norm = NULL;
         if (c->cmd->kinds[i] == A_CHANNEL)
             r = admin_channel_name(c->args[i], &norm, c->err, sizeof(c->err));
+        else if (c->cmd->kinds[i] == A_HOME)
+            ; /* checked against [cluster] homes once the file is read */
         else
             r = admin_bare_jid(c->args[i], false, &norm, c->err, sizeof(c->err));
         free(norm);
@@ -558,6 +566,9 @@ static int cmd_subscriptions(struct ctl *c)
     char *channel = NULL;
     int r;
 
+    if (c->cfg->cluster_role == CLUSTER_FRONT)
+        return ctl_front_subscriptions(c); /* its watchers; the channel is at its home */
+
     admin_channel_name(c->args[0], &channel, c->err, sizeof(c->err));
     for (int i = 0; i < 3; i++)
         s.t[i] = (struct table){.ncols = 3, .heads = {"JID", "SUBSCRIPTION", "NAME"}};
@@ -715,6 +726,7 @@ int main(int argc, char **argv)
         config_deinit(&cfg);
         return ADMIN_EXIT_USAGE;
     }
+    c.cfg = &cfg;
     status = open_db(&c, &cfg);
     if (status == 0)
         status = c.cmd->run(&c);

@@ -222,6 +222,11 @@ int admin_subscriptions(struct store *store, const char *channel, admin_sub_cb *
 typedef void admin_lease_cb(void *ud, const char *node, long long expires);
 int admin_node_leases(struct store *store, const char *channel, admin_lease_cb *cb, void *ud,
                       char *err, size_t errlen);
+/* At a cluster's front: the watchers it holds for a channel's public
+ * address (remote_watcher rows), in JID order; cb's second argument is
+ * 1 for watching, 0 for pending.  0 or CS_EDB. */
+int admin_front_watchers(struct store *store, const char *address, admin_lease_cb *cb, void *ud,
+                         char *err, size_t errlen);
 
 /* The property subscriptions to channel (XEP-0060 subscriptions to its
  * PEP nodes, table prop_subscription) whose lease runs at now (unix

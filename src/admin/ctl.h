@@ -1,6 +1,7 @@
-/* ctl.h - what chanstatctl.c shares with ctlprint.c: the parsed command
- * line, the collectors the listing commands fill, and the printers of
- * ctlprint.c.  chanstatctl.c calls ctlprint.c, never the reverse. */
+/* ctl.h - what chanstatctl.c shares with ctlprint.c and ctlplace.c: the
+ * parsed command line, the collectors the listing commands fill, the
+ * printers of ctlprint.c and the cluster front's commands of ctlplace.c.
+ * chanstatctl.c calls them, never the reverse. */
 #ifndef CS_CTL_H
 #define CS_CTL_H
 
@@ -11,6 +12,7 @@
 #include "cs_admin.h"
 
 struct command; /* an entry of chanstatctl.c's table of commands */
+struct config;
 
 #define MAX_ARGS 2
 #define MAX_GROUPS 64
@@ -18,6 +20,7 @@ struct command; /* an entry of chanstatctl.c's table of commands */
 /* One run: the parsed command line, the open database, the last error. */
 struct ctl {
     struct store *store;
+    const struct config *cfg; /* the file -c named */
     bool json;
     const struct command *cmd;
     const char *args[MAX_ARGS];
@@ -40,6 +43,8 @@ struct table {
     size_t nrows, cap;
 };
 
+/* Adds a row of t->ncols cells (NULL: "-"). */
+void ctl_table_row(struct table *t, ...);
 /* Prints t (heads first) with each line after indent. */
 void ctl_table_print(const struct table *t, const char *indent);
 void ctl_table_free(struct table *t);
@@ -94,5 +99,13 @@ void ctl_on_lease(void *ud, const char *node, long long expires);
 void ctl_on_propsub(void *ud, const char *jid, const char *node, long long expires);
 void ctl_on_message(void *ud, const struct admin_message *m);
 void ctl_on_stat(void *ud, const char *name, int64_t value, int64_t updated);
+
+/* ctlplace.c: at a cluster's front (others: exit status 2).  placement
+ * set CHANNEL HOME, remove CHANNEL, list [CHANNEL]; subscriptions
+ * CHANNEL lists the watchers the front holds. */
+int ctl_placement_set(struct ctl *c);
+int ctl_placement_remove(struct ctl *c);
+int ctl_placement_list(struct ctl *c);
+int ctl_front_subscriptions(struct ctl *c);
 
 #endif

@@ -51,7 +51,7 @@ static size_t width(const char *s)
 }
 
 /* Adds a row of t->ncols cells (NULL: "-"). */
-static void table_row(struct table *t, ...)
+void ctl_table_row(struct table *t, ...)
 {
     va_list ap;
     if (t->nrows == t->cap) {
@@ -106,7 +106,7 @@ static void pairs_init(struct table *p)
 
 static void pair(struct table *p, const char *key, const char *value)
 {
-    table_row(p, key, value);
+    ctl_table_row(p, key, value);
 }
 
 static void pairs_print(struct table *p)
@@ -263,8 +263,8 @@ void ctl_on_channel(void *ud, const struct admin_channel *ch)
         json_channel(&k->j, NULL, ch, false);
         admin_json_close(&k->j, '}');
     } else {
-        table_row(&k->t, ch->name, ch->owner, channel_policy_name(ch->policy), ch->display_name,
-                  admin_time_iso(ch->created, t));
+        ctl_table_row(&k->t, ch->name, ch->owner, channel_policy_name(ch->policy), ch->display_name,
+                      admin_time_iso(ch->created, t));
     }
 }
 
@@ -366,8 +366,8 @@ void ctl_on_item(void *ud, const struct admin_item *it)
         admin_json_close(&k->j, '}');
     } else {
         char *groups = groups_text(it->groups);
-        table_row(&k->t, it->jid, it->subscription, pending_text(it), it->approved ? "yes" : NULL,
-                  it->name, groups);
+        ctl_table_row(&k->t, it->jid, it->subscription, pending_text(it),
+                      it->approved ? "yes" : NULL, it->name, groups);
         free(groups);
     }
 }
@@ -397,7 +397,7 @@ void ctl_on_sub(void *ud, enum admin_sub_kind kind, const struct admin_item *it)
         admin_json_str(&s->j, "name", it->name);
         admin_json_close(&s->j, '}');
     } else {
-        table_row(&s->t[kind], it->jid, it->subscription, it->name);
+        ctl_table_row(&s->t[kind], it->jid, it->subscription, it->name);
     }
 }
 
@@ -420,9 +420,9 @@ static void lease_entry(struct leases *l, const char *jid, const char *node, lon
     } else {
         snprintf(a, sizeof(a), "%lld s", left);
         if (jid)
-            table_row(&l->t, jid, node, a, NULL);
+            ctl_table_row(&l->t, jid, node, a, NULL);
         else
-            table_row(&l->t, node, a, NULL);
+            ctl_table_row(&l->t, node, a, NULL);
     }
 }
 
@@ -494,8 +494,9 @@ void ctl_print_status(struct ctl *c, const struct admin_status *st)
         for (size_t i = 0; i < st->n_res; i++) {
             const struct admin_resource *res = &st->res[i];
             char prio[32];
-            table_row(&tab, res->resource, res->show, fmt_int(res->priority, prio, sizeof(prio)),
-                      admin_time_iso(res->since, t), res->status);
+            ctl_table_row(&tab, res->resource, res->show,
+                          fmt_int(res->priority, prio, sizeof(prio)), admin_time_iso(res->since, t),
+                          res->status);
         }
         if (st->n_res > 0)
             ctl_table_print(&tab, "  ");
@@ -517,8 +518,8 @@ void ctl_on_message(void *ud, const struct admin_message *m)
         admin_json_int(&k->j, "bytes", m->bytes);
         admin_json_close(&k->j, '}');
     } else {
-        table_row(&k->t, fmt_int(m->id, id, sizeof(id)), m->channel, m->sender,
-                  admin_time_iso(m->stored, t), fmt_int(m->bytes, bytes, sizeof(bytes)));
+        ctl_table_row(&k->t, fmt_int(m->id, id, sizeof(id)), m->channel, m->sender,
+                      admin_time_iso(m->stored, t), fmt_int(m->bytes, bytes, sizeof(bytes)));
     }
 }
 
@@ -534,6 +535,6 @@ void ctl_on_stat(void *ud, const char *name, int64_t value, int64_t updated)
         admin_json_time(&k->j, "updated", updated);
         admin_json_close(&k->j, '}');
     } else {
-        table_row(&k->t, name, fmt_int(value, v, sizeof(v)), admin_time_iso(updated, t));
+        ctl_table_row(&k->t, name, fmt_int(value, v, sizeof(v)), admin_time_iso(updated, t));
     }
 }

@@ -35,6 +35,7 @@ enum directive_type {
     DT_LOGLEVEL,
     DT_SYNC,
     DT_AUTO_OFF,
+    DT_ROLE,
     DT_JIDS,
     DT_DOMAINS
 };
@@ -142,6 +143,14 @@ static const struct directive directives[] = {
      "domains whose users may watch remote channels through this node; empty = its parent domain"},
     {"federation", "trusted_nodes", DT_DOMAINS, OFF(fed_trusted_nodes), "", 0, 0,
      "nodes this home believes about users of any domain; others only about their parent domain"},
+    {"cluster", "role", DT_ROLE, OFF(cluster_role), "standalone", 0, 0,
+     "standalone, front (the domain's public address, over its homes) or home (channels behind one front)"},
+    {"cluster", "homes", DT_DOMAINS, OFF(cluster_homes), "", 0, 0,
+     "front only: the component domains of its homes, space or comma separated"},
+    {"cluster", "front", DT_DOMAINS, OFF(cluster_front), "", 0, 0,
+     "home only: the component domain of the one front it serves"},
+    {"cluster", "home_check", DT_SECONDS, OFF(cluster_home_check_ms), "10", 1, 3600,
+     "s within which a front notices a home that stopped answering (XEP-0199 pings)"},
 };
 /* clang-format on */
 
@@ -368,6 +377,17 @@ static int set_value(struct config *cfg, const struct directive *d, const char *
             return CS_EINVAL;
         }
         return 0;
+    case DT_ROLE:
+        for (int r = CLUSTER_STANDALONE; r <= CLUSTER_HOME; r++) {
+            if (strcasecmp(v, cluster_role_name(r)) == 0) {
+                *(int *)field(cfg, d) = r;
+                return 0;
+            }
+        }
+        snprintf(why, whylen,
+                 "invalid value '%s' for %s in [%s]: expected standalone, front or home", v, d->key,
+                 d->section);
+        return CS_EINVAL;
     case DT_SYNC:
         if (strcasecmp(v, "full") == 0) {
             *(int *)field(cfg, d) = 2;
@@ -579,6 +599,37 @@ static int read_file(const char *path, struct strbuf *sb, char *err, size_t errl
     return 0;
 }
 
+const char *cluster_role_name(int role)
+{
+    static const char *const names[] = {"standalone", "front", "home"};
+    return role >= CLUSTER_STANDALONE && role <= CLUSTER_HOME ? names[role] : "?";
+}
+
+/* [cluster]: each role names only what it uses (doc/cluster.md). */
+static int check_cluster(const struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    const struct config_list *homes = &cfg->cluster_homes, *front = &cfg->cluster_front;
+    const char *why = NULL;
+    if (cfg->cluster_role == CLUSTER_FRONT && homes->n == 0)
+        why = "role = front needs its homes";
+    else if (cfg->cluster_role != CLUSTER_FRONT && homes->n > 0)
+        why = "homes is for role = front only";
+    else if (cfg->cluster_role == CLUSTER_HOME && front->n != 1)
+        why = "role = home needs exactly one front";
+    else if (cfg->cluster_role != CLUSTER_HOME && front->n > 0)
+        why = "front is for role = home only";
+    else if (config_list_has(homes, cfg->domain) || config_list_has(front, cfg->domain))
+        why = "a front and its homes are different components";
+    for (size_t i = 0; why == NULL && i < homes->n; i++) {
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(homes->v[i], homes->v[j]) == 0)
+                why = "a home is listed twice";
+    }
+    if (why)
+        snprintf(err, errlen, "%s: [cluster]: %s", path, why);
+    return why ? CS_ECONFIG : 0;
+}
+
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
     struct parse_state st = {.cfg = cfg, .path = path, .last_key = -1};
@@ -650,6 +701,8 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: multicast_domain in [fanout] names more than one domain", path);
         return CS_ECONFIG;
     }
+    if (check_cluster(cfg, path, err, errlen) != 0)
+        return CS_ECONFIG;
     if (cfg->max_message_bytes > cfg->max_stanza_bytes) {
         snprintf(err, errlen,
                  "%s: max_message_bytes (%d) in [limits] must not exceed max_stanza_bytes (%d)",
@@ -719,6 +772,7 @@ void config_print(const struct config *cfg, FILE *out)
         case DT_LOGLEVEL: fprintf(out, "%s\n", log_level_name(*(const int *)p)); break;
         case DT_SYNC: fprintf(out, "%s\n", *(const int *)p == 2 ? "full" : "normal"); break;
         case DT_AUTO_OFF: fprintf(out, "%s\n", *(const bool *)p ? "auto" : "off"); break;
+        case DT_ROLE: fprintf(out, "%s\n", cluster_role_name(*(const int *)p)); break;
         case DT_JIDS:
         case DT_DOMAINS: break; /* printed above */
         }

@@ -83,7 +83,16 @@ struct config {
     int64_t fed_request_timeout_ms;
     struct config_list fed_local_domains; /* empty: the parent domain */
     struct config_list fed_trusted_nodes;
+    /* [cluster] (doc/cluster.md) */
+    int cluster_role;                 /* enum cluster_role */
+    struct config_list cluster_homes; /* front: its homes' component domains */
+    struct config_list cluster_front; /* home: exactly one, its front */
+    int64_t cluster_home_check_ms;    /* a silent home is noticed within this (file: s) */
 };
+
+enum cluster_role { CLUSTER_STANDALONE, CLUSTER_FRONT, CLUSTER_HOME };
+/* "standalone", "front" or "home". */
+const char *cluster_role_name(int role);
 
 /* Fills defaults: strings are allocated, domain and secret NULL.  Release
  * with config_deinit(). */

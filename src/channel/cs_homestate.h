@@ -101,6 +101,11 @@ struct home {
     int64_t fed_next_check; /* ms */
     home_remote_known_cb *remote_known;
     void *remote_known_ud;
+    /* A cluster's front (fedcluster.c): its homes, and where a channel
+     * lives now (a port the front registers at wiring time). */
+    const struct config_list *cluster_homes;
+    const char *(*place)(void *ud, const char *channel);
+    void *place_ud;
     /* XEP-0356: grants, and the roster sync told of unsubscriptions. */
     const struct privileges *priv;
     home_unsubscribed_cb *unsubscribed;

@@ -9,6 +9,7 @@
 
 #include "cs_changes.h"
 #include "cs_chanprops.h"
+#include "cs_cluster.h"
 #include "cs_directory.h"
 #include "cs_propsub.h"
 #include "cs_config.h"
@@ -21,6 +22,7 @@
 #include "cs_log.h"
 #include "cs_node.h"
 #include "cs_offline.h"
+#include "cs_placement.h"
 #include "cs_roster.h"
 #include "cs_route.h"
 #include "cs_service.h"
@@ -83,6 +85,11 @@ struct node {
     struct iqwait *iqwait;   /* our own iqs awaiting answers (roster sync, discovery) */
     char *multicast_domain;  /* the users' domain of [fanout], normalised; NULL: none */
     struct service svc;
+    /* [cluster] (doc/cluster.md): a front's placement and relay, or a
+     * home's way through its front; both NULL when standalone. */
+    struct placement *placement;
+    struct front *front;
+    struct homeside *homeside;
     struct taken *taken;
     size_t ntaken, captaken;
     int64_t resync_at; /* ms, 0 = none due */
@@ -226,10 +233,16 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
         /* Routing compares it with the stored messages' times, in seconds. */
         .offline_expiry_s = (int)(cfg->offline_expiry_ms / MS_PER_S),
     };
-    rl.fed = hl.fed;
     n->cfg = cfg;
     n->store = store;
     n->sink = sink;
+    if (cfg->cluster_role == CLUSTER_HOME) {
+        /* Everything the home writes to users goes through its front. */
+        n->homeside = homeside_new(cfg->domain, cfg->cluster_front.v[0], sink);
+        n->sink = homeside_out(n->homeside);
+        hl.fed.front = cfg->cluster_front.v[0];
+    }
+    rl.fed = hl.fed;
     n->counting = (struct out){c_write, c_room, c_mark, c_splice, n};
     n->out = out;
     n->iqwait = iqwait_new();
@@ -253,14 +266,18 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
         n->propsub = propsub_new(store, err, errlen);
     if (n->propsub)
         n->uroster = uroster_new(store, n->roster, cfg->domain, out, &n->svc.priv, err, errlen);
-    if (n->uroster == NULL) {
+    if (n->uroster && cfg->cluster_role == CLUSTER_FRONT)
+        n->placement = placement_new(store, err, errlen);
+    if (n->uroster == NULL || (cfg->cluster_role == CLUSTER_FRONT && n->placement == NULL)) {
         node_free(&n);
         return NULL;
     }
     uroster_use_iqwait(n->uroster, n->iqwait);
     n->home = home_new(cfg->domain, n->roster, &hl, out);
     fed_use_iqwait(n->home, n->iqwait);
-    use_multicast(n, cfg);
+    /* A home writes only to its front: nothing to batch. */
+    if (cfg->cluster_role != CLUSTER_HOME)
+        use_multicast(n, cfg);
     home_use_props(n->home, n->props, n->propsub,
                    &(struct pep_limits){
                        .lease_default_s = cfg->prop_lease_default_ms / MS_PER_S,
@@ -273,7 +290,9 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     fed_on_remote_known(n->home, route_remote_known, n->route);
     service_init(&n->svc, cfg->domain, n->home, n->route, out);
     service_configure(&n->svc, &(struct service_opts){
-                                   .registration = cfg->registration_enabled,
+                                   /* A front has no channels of its own. */
+                                   .registration = cfg->registration_enabled &&
+                                                   cfg->cluster_role != CLUSTER_FRONT,
                                    .max_channels_per_owner = cfg->registration_max_per_owner,
                                    .registration_domains = &cfg->registration_domains,
                                    .admins = &cfg->admin_jids,
@@ -283,6 +302,8 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
                                    .directory = n->directory,
                                    .props = n->props,
                                });
+    if (cfg->cluster_role == CLUSTER_HOME)
+        n->svc.shown_domain = cfg->cluster_front.v[0];
     n->svc.granted = on_granted;
     n->svc.iqwait = n->iqwait;
     n->svc.roster_push = on_roster_push;
@@ -291,6 +312,9 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     home_on_unsubscribed(n->home, on_unsubscribed, n);
     uroster_on_removed(n->uroster, on_user_removed, n);
     uroster_on_added(n->uroster, on_user_added, n);
+    if (n->placement)
+        n->front = front_new(cfg->domain, &cfg->cluster_homes, cfg->cluster_home_check_ms, n->home,
+                             n->placement, out, n->iqwait);
     return n;
 }
 
@@ -308,6 +332,7 @@ void node_free(struct node **np)
         return;
     if (n->roster)
         commit_or_take_back(n, TAKE_BACK_NOTHING, 0, 0, "at exit");
+    front_free(&n->front);
     uroster_free(&n->uroster);
     service_deinit(&n->svc);
     route_free(&n->route);
@@ -317,9 +342,11 @@ void node_free(struct node **np)
     directory_free(&n->directory);
     chanprops_free(&n->props);
     propsub_free(&n->propsub);
+    placement_free(&n->placement);
     roster_free(&n->roster);
     /* Last: the roster sync and the home cancelled their requests. */
     iqwait_free(&n->iqwait);
+    homeside_free(&n->homeside);
     clear_taken(n);
     free(n->taken);
     free(n->multicast_domain);
@@ -351,6 +378,8 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
     struct stanza_in in;
     struct taken *t;
 
+    struct xml_node *copy = NULL;
+
     stanza_in_parse(&in, stanza, now_ms);
     if (in.kind == STANZA_MESSAGE)
         n->counters.v[STAT_IN_MESSAGE]++;
@@ -358,9 +387,24 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
         n->counters.v[STAT_IN_PRESENCE]++;
     else if (in.kind == STANZA_IQ)
         n->counters.v[STAT_IN_IQ]++;
-    service_dispatch(&n->svc, &in);
+    if (n->homeside) {
+        enum homeside_verdict v = homeside_inbound(n->homeside, &in, &copy);
+        if (v == HOMESIDE_REFUSED) {
+            n->svc.stats.dropped++;
+            stanza_in_deinit(&in);
+            return;
+        }
+        if (v == HOMESIDE_REWRITTEN) {
+            /* From the user the front's relay address named. */
+            stanza_in_deinit(&in);
+            stanza_in_parse(&in, copy, now_ms);
+        }
+    }
+    if (n->front == NULL || !front_stanza(n->front, &in))
+        service_dispatch(&n->svc, &in);
     if (sqlite3_total_changes64(db) == changes) {
         stanza_in_deinit(&in);
+        xml_free(copy);
         return;
     }
     if (n->ntaken == n->captaken) {
@@ -383,9 +427,36 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
         t->error = sb.data ? sb.data : xstrdup("");
     }
     stanza_in_deinit(&in);
+    xml_free(copy);
 }
 
 static void apply_edits(struct node *n, int64_t now_ms);
+
+struct placed_ctx {
+    struct node *n;
+    int64_t now_ms;
+};
+
+static void on_placement_edit(void *ud, const char *channel)
+{
+    struct placed_ctx *pc = ud;
+    front_placement_edited(pc->n->front, channel, pc->now_ms);
+}
+
+/* A front follows edits of its placement (chanstatctl placement, sqlite3)
+ * within a tick: a page of the log, then the page trimmed, in the tick's
+ * commit.  Idle, one indexed read a second. */
+static void placement_edits_apply(struct node *n, int64_t now_ms)
+{
+    struct placed_ctx pc = {n, now_ms};
+    int64_t last;
+    int got;
+    if (placement_edits(n->placement, 0, EDIT_PAGE, on_placement_edit, &pc, &last, &got) != 0 ||
+        got == 0)
+        return;
+    if (roster_tx_begin(n->roster) != 0 || placement_trim(n->placement, last) != 0)
+        log_error("node: trimming the placement log failed; its edits are read again");
+}
 
 /* State in memory may be ahead of the database: start again from it. */
 static void reload(struct node *n, int64_t now_ms)
@@ -504,6 +575,8 @@ void node_drained(struct node *n, int64_t now_ms)
 void node_online(struct node *n, int64_t now_ms)
 {
     home_online(n->home, now_ms);
+    if (n->front)
+        front_online(n->front, now_ms);
     n->resync_at = now_ms + NODE_RESYNC_DELAY_MS;
     node_pump(n, now_ms);
 }
@@ -519,6 +592,8 @@ void node_offline(struct node *n, int64_t now_ms)
     uroster_offline(n->uroster);
     privileges_deinit(&n->svc.priv); /* the next session announces again */
     home_offline(n->home, now_ms);
+    if (n->front)
+        front_offline(n->front);
     route_link_lost(n->route);
     clear_taken(n);
 }
@@ -683,6 +758,10 @@ void node_tick(struct node *n, int64_t now_ms)
      * held messages: output under the commit below). */
     iqwait_expire(n->iqwait, now_ms);
     home_tick(n->home, now_ms);
+    if (n->front) {
+        front_tick(n->front, now_ms);
+        placement_edits_apply(n, now_ms);
+    }
     /* Before route_tick: its conversation memory commits on its own. */
     commit_or_take_back(n, TAKE_BACK_OUTPUT, from, now_ms, "timers");
     /* Stored messages that expired: committed here, not with the counters

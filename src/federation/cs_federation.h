@@ -79,4 +79,19 @@ bool fed_knows_remote(struct home *home, const char *jid);
 int fed_remote_channel(struct home *home, const char *jid, int64_t now_ms);
 void fed_on_remote_known(struct home *home, home_remote_known_cb *cb, void *ud);
 
+/* ---- fedcluster.c: the status service at a cluster's front ---- */
+/* Makes this node the front of homes (borrowed): place(ud, channel)
+ * names the home a channel lives on now (NULL: unknown for now).  Loads
+ * the front's watchers held under public addresses.  0 or CS_EDB. */
+int fed_use_cluster(struct home *h, const struct config_list *homes,
+                    const char *(*place)(void *ud, const char *channel), void *ud);
+/* Channel name now lives on home: a subscription held at another home
+ * is cancelled there and taken at home; watchers keep their status
+ * until the new home gives one. */
+void fed_rehome(struct home *h, const char *name, const char *home, int64_t now_ms);
+/* A home stopped answering: its channels' watchers see unavailable. */
+void fed_home_down(struct home *h, const char *home, int64_t now_ms);
+/* It answers again: its channels are subscribed at once. */
+void fed_home_up(struct home *h, const char *home, int64_t now_ms);
+
 #endif

@@ -11,9 +11,15 @@
  * is the escaped JID) with a struct remote beside it; its local watchers
  * are rows of remote_watcher.  The timers (answer deadlines, renewals,
  * retries after errors, the linger before cancelling) are checked once a
- * second: O(remote channels) per second.  The disco#info requests wait
- * for their answer in the node's registry of our iqs (cs_iqwait.h): at
- * most one per remote domain. */
+ * second: O(remote channels) per second.  Whether a domain is a chanstat
+ * node is asked by feddisco.c.
+ *
+ * At a cluster's front (doc/cluster.md) the same status service holds
+ * the channels of its homes: alpha@h1.status.a.test is the channel
+ * named alpha, at the front's own address alpha@DOMAIN, its watchers'
+ * rows are kept under that address (a channel that moves keeps them),
+ * its home is never asked whether it is a node, and any user may
+ * watch it (fedcluster.c). */
 #include "config.h"
 
 #include <stdio.h>
@@ -28,43 +34,9 @@
 #include "cs_log.h"
 #include "cs_pep.h"
 #include "cs_stanza.h"
-#include "cs_federation.h"
+#include "fed_priv.h"
 
 #define UPSTREAM "upstream" /* the one pseudo-resource of a remote status */
-
-enum remote_state {
-    R_IDLE,      /* nothing asked yet (loaded at start, or after the link came back) */
-    R_DISCOVER,  /* disco#info sent to the home's domain */
-    R_SUBSCRIBE, /* subscribe sent, answer awaited */
-    R_ACTIVE,    /* subscribed, lease running */
-    R_ERROR,     /* refused, failed or expired: watchers see unavailable; retried */
-};
-
-struct remote {
-    char *home;   /* the channel's JID at its home: carol@status.b.test */
-    char *domain; /* its domain: status.b.test */
-    enum remote_state state;
-    bool subscribed_once; /* the home accepted us at least once */
-    int64_t deadline;     /* ms: answer expected by */
-    int64_t lease_end;    /* ms */
-    int64_t last_sent;    /* ms: last subscribe */
-    int64_t retry_at;     /* ms */
-    int64_t linger_at;    /* ms: no local watchers since; 0 = has some */
-    bool status_known;    /* the home told us its status since we (re)subscribed */
-    char **pending;       /* local users waiting for the first answer */
-    unsigned npending, cappending;
-    char policy[16];
-    struct channel *next; /* all remote channels: h->fed_head */
-};
-
-struct disco {
-    bool known, is_node;
-    int64_t expires;        /* ms */
-    bool asking;            /* a request is pending in h->iqwait ... */
-    char id[IQWAIT_ID_MAX]; /* ... under this id */
-    struct home *home;
-    char domain[];
-};
 
 static bool local_user(const struct home *h, const struct jid *j)
 {
@@ -83,36 +55,9 @@ void remote_free(struct remote *r)
     free(r);
 }
 
-/* A discovery in flight is dropped unanswered (the link went down, or
- * the home goes). */
-static void stop_asking(struct home *h, struct disco *d)
-{
-    if (d->asking)
-        iqwait_cancel(h->iqwait, d->id);
-    d->asking = false;
-}
-
-void fed_free_disco(struct home *h)
-{
-    size_t pos = 0;
-    const char *k;
-    void *v;
-    while (hash_next(&h->fed_disco, &pos, &k, &v)) {
-        stop_asking(h, v);
-        free(v);
-    }
-    hash_clear(&h->fed_disco);
-}
-
-void fed_use_iqwait(struct home *h, struct iqwait *w)
-{
-    h->iqwait = w;
-}
-
 /* ---- Stanzas upstream ---- */
 
-static void send_upstream(struct home *h, struct channel *c, const char *type, bool lease,
-                          int64_t now_ms)
+void remote_send(struct home *h, struct channel *c, const char *type, bool lease, int64_t now_ms)
 {
     struct xml_node *p = xml_elem_new("presence", NULL);
     char secs[32];
@@ -133,85 +78,26 @@ static void send_upstream(struct home *h, struct channel *c, const char *type, b
     xml_free(p);
 }
 
-static void subscribe_upstream(struct home *h, struct channel *c, int64_t now_ms)
+void remote_subscribe(struct home *h, struct channel *c, int64_t now_ms)
 {
     struct remote *r = c->remote;
     r->state = R_SUBSCRIBE;
     r->last_sent = now_ms;
     r->deadline = now_ms + h->fed.request_timeout_ms;
-    send_upstream(h, c, "subscribe", true, now_ms);
+    remote_send(h, c, "subscribe", true, now_ms);
 }
 
-static struct channel *remote_of(struct home *h, const char *home_jid, bool create);
-static iqwait_cb disco_answer;
-
-/* Asks domain "are you a chanstat node?" (once at a time). */
-static struct disco *ask(struct home *h, const char *domain, int64_t now_ms)
-{
-    struct disco *d = hash_get(&h->fed_disco, domain);
-    if (d == NULL) {
-        size_t len = strlen(domain);
-        d = xcalloc(1, sizeof(*d) + len + 1);
-        d->home = h;
-        memcpy(d->domain, domain, len + 1);
-        hash_put(&h->fed_disco, d->domain, d);
-    }
-    if (!d->asking) {
-        const char *id = h->iqwait ? iqwait_add(h->iqwait, "fed-disco-", domain,
-                                                now_ms + h->fed.request_timeout_ms, disco_answer, d)
-                                   : NULL;
-        struct xml_node *iq;
-        if (id == NULL) {
-            /* A home without the node's registry would never hear it. */
-            log_debug("fed: disco#info to %s not asked: no answer could be heard", domain);
-            return d;
-        }
-        d->asking = true;
-        cs_strlcpy(d->id, id, sizeof(d->id));
-        iq = stanza_iq_query(h->domain, domain, d->id, NS_DISCO_INFO, NULL);
-        if (out_stanza(h->out, iq) != 0)
-            log_debug("fed: disco#info to %s not sent: link down", domain);
-        xml_free(iq);
-    }
-    return d;
-}
-
-int fed_remote_channel(struct home *h, const char *jid, int64_t now_ms)
-{
-    struct jid j;
-    struct disco *d;
-    int r;
-    if (remote_of(h, jid, false))
-        return 1;
-    if (jid_parse(jid, &j) != 0 || j.local == NULL || strcmp(j.domain, h->domain) == 0) {
-        if (j.domain)
-            jid_deinit(&j);
-        return 0;
-    }
-    d = hash_get(&h->fed_disco, j.domain);
-    if (d && d->known && d->expires > now_ms)
-        r = d->is_node ? 1 : 0;
-    else {
-        ask(h, j.domain, now_ms);
-        r = CS_EAGAIN;
-    }
-    jid_deinit(&j);
-    return r;
-}
-
-void fed_on_remote_known(struct home *h, home_remote_known_cb *cb, void *ud)
-{
-    h->remote_known = cb;
-    h->remote_known_ud = ud;
-}
-
-static void discover(struct home *h, struct channel *c, int64_t now_ms)
+void remote_discover(struct home *h, struct channel *c, int64_t now_ms)
 {
     struct remote *r = c->remote;
     struct disco *d = hash_get(&h->fed_disco, r->domain);
+    if (cluster_home(h, r->domain)) {
+        remote_subscribe(h, c, now_ms); /* a front's home is a node */
+        return;
+    }
     if (d && d->known && d->expires > now_ms) {
         if (d->is_node) {
-            subscribe_upstream(h, c, now_ms);
+            remote_subscribe(h, c, now_ms);
         } else {
             r->state = R_DISCOVER; /* failed at once below */
             r->deadline = now_ms;
@@ -220,17 +106,20 @@ static void discover(struct home *h, struct channel *c, int64_t now_ms)
     }
     r->state = R_DISCOVER;
     r->deadline = now_ms + h->fed.request_timeout_ms;
-    ask(h, r->domain, now_ms);
+    disco_ask(h, r->domain, now_ms);
 }
 
 /* ---- Local watchers ---- */
 
 static void store_watcher(struct home *h, struct channel *c, const char *jid, const char *state)
 {
-    int r = state ? roster_remote_watcher_put(h->roster, c->remote->home, jid, state)
-                  : roster_remote_watcher_delete(h->roster, c->remote->home, jid);
+    /* A cluster home's channel: under its public address, wherever it
+     * lives. */
+    const char *key = cluster_home(h, c->remote->domain) ? c->jid : c->remote->home;
+    int r = state ? roster_remote_watcher_put(h->roster, key, jid, state)
+                  : roster_remote_watcher_delete(h->roster, key, jid);
     if (r != 0)
-        log_error("fed: cannot store watcher %s of %s", jid, c->remote->home);
+        log_error("fed: cannot store watcher %s of %s", jid, key);
 }
 
 static int pending_index(const struct remote *r, const char *jid)
@@ -298,7 +187,7 @@ static void admit(struct home *h, struct channel *c, const char *jid)
         home_send_status_to(h, c, jid);
 }
 
-static void refuse_all(struct home *h, struct channel *c, const char *why, int64_t now_ms)
+void remote_refuse_all(struct home *h, struct channel *c, const char *why, int64_t now_ms)
 {
     struct remote *r = c->remote;
     log_info("fed: %s: %s; telling %u watcher(s)", r->home, why, r->npending + c->nwatchers);
@@ -322,7 +211,7 @@ static void refuse_all(struct home *h, struct channel *c, const char *why, int64
 }
 
 /* The upstream is gone or failing: nobody keeps a stale "available". */
-static void upstream_error(struct home *h, struct channel *c, const char *why, int64_t now_ms)
+void remote_error(struct home *h, struct channel *c, const char *why, int64_t now_ms)
 {
     struct remote *r = c->remote;
     log_info("fed: %s: %s; retrying in %lld s", r->home, why,
@@ -334,12 +223,19 @@ static void upstream_error(struct home *h, struct channel *c, const char *why, i
         fanout_queue(h, c, now_ms);
 }
 
-static struct channel *remote_of(struct home *h, const char *home_jid, bool create)
+struct channel *remote_of(struct home *h, const char *home_jid, bool create)
 {
-    char *local = jid_escape_local(home_jid);
-    struct channel *c = chancache_loaded(&h->cache, local);
     struct jid j;
-    if (c == NULL && create && jid_parse(home_jid, &j) == 0) {
+    struct channel *c;
+    char *local;
+    if (jid_parse(home_jid, &j) != 0)
+        return NULL;
+    /* A cluster home's channel goes by its own name here. */
+    local = cluster_home(h, j.domain) && j.local ? xstrdup(j.local) : jid_escape_local(home_jid);
+    c = chancache_loaded(&h->cache, local);
+    if (c && c->remote && strcmp(c->remote->home, home_jid) != 0)
+        c = NULL; /* a home the channel has left */
+    else if (c == NULL && create) {
         c = chancache_add(&h->cache, local);
         c->remote = xcalloc(1, sizeof(*c->remote));
         c->remote->home = xstrdup(home_jid);
@@ -348,8 +244,8 @@ static struct channel *remote_of(struct home *h, const char *home_jid, bool crea
         c->policy = POLICY_CLOSED; /* until its home says otherwise */
         c->remote->next = h->fed_head;
         h->fed_head = c;
-        jid_deinit(&j);
     }
+    jid_deinit(&j);
     free(local);
     return c && c->remote ? c : NULL;
 }
@@ -385,21 +281,6 @@ bool fed_remote_event(struct home *h, const struct stanza_in *in)
     return true;
 }
 
-bool fed_knows_remote(struct home *h, const char *jid)
-{
-    struct jid j;
-    struct disco *d;
-    bool yes;
-    if (remote_of(h, jid, false))
-        return true;
-    if (jid_parse(jid, &j) != 0)
-        return false;
-    d = hash_get(&h->fed_disco, j.domain);
-    yes = d && d->known && d->is_node;
-    jid_deinit(&j);
-    return yes;
-}
-
 bool fed_watching(struct home *h, const struct jid *from)
 {
     char *home_jid;
@@ -419,7 +300,9 @@ bool fed_presence(struct home *h, const struct xml_node *p, const struct jid *fr
     char *home_jid, *contact;
     struct channel *c;
 
-    if (!local_user(h, from) || remote->local == NULL || strcmp(remote->domain, h->domain) == 0)
+    /* A front's channels are public: anybody may watch them. */
+    if (!(local_user(h, from) || cluster_home(h, remote->domain)) || remote->local == NULL ||
+        strcmp(remote->domain, h->domain) == 0)
         return false;
     home_jid = jid_bare(remote);
     contact = jid_bare(from);
@@ -447,7 +330,7 @@ bool fed_presence(struct home *h, const struct xml_node *p, const struct jid *fr
             pending_add(c->remote, contact);
             store_watcher(h, c, contact, "pending");
             if (c->remote->state == R_IDLE)
-                discover(h, c, now_ms);
+                remote_discover(h, c, now_ms);
         }
         c->remote->linger_at = 0;
     } else if (strcmp(type, "unsubscribe") == 0 || strcmp(type, "unsubscribed") == 0) {
@@ -560,14 +443,14 @@ bool fed_from_home(struct home *h, const struct xml_node *p, const struct jid *f
         }
     } else if (strcmp(type, "unsubscribed") == 0) {
         if (!r->subscribed_once)
-            refuse_all(h, c, "no such channel at its home, or refused", now_ms);
+            remote_refuse_all(h, c, "no such channel at its home, or refused", now_ms);
         else
-            upstream_error(h, c, "the home ended our subscription", now_ms);
+            remote_error(h, c, "the home ended our subscription", now_ms);
     } else if (strcmp(type, "error") == 0) {
         if (r->state == R_SUBSCRIBE && !r->subscribed_once && r->npending > 0 && c->nwatchers == 0)
-            refuse_all(h, c, "the home answered with an error", now_ms);
+            remote_refuse_all(h, c, "the home answered with an error", now_ms);
         else
-            upstream_error(h, c, "error from the home", now_ms);
+            remote_error(h, c, "error from the home", now_ms);
     }
     return true;
 }
@@ -629,54 +512,6 @@ bool fed_vouch_error(struct home *h, const struct stanza_in *in)
     return true;
 }
 
-/* ---- Discovery answers ---- */
-
-static bool has_feature(const struct xml_node *iq)
-{
-    const struct xml_node *q = xml_child(iq, "query", NS_DISCO_INFO);
-    for (const struct xml_node *f = q ? xml_first_elem(q) : NULL; f; f = xml_next_elem(f)) {
-        const char *var = xml_attr(f, "var");
-        if (strcmp(f->name, "feature") == 0 && var && strcmp(var, NS_FEDERATION) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* The registry's callback for a disco#info of ours: the domain's answer
- * (from the domain itself: the registry checked), or NULL when nobody
- * answered within request_timeout. */
-static void disco_answer(void *ud, const struct xml_node *iq, int64_t now_ms)
-{
-    struct disco *d = ud;
-    struct home *h = d->home;
-    const char *type = iq ? xml_attr(iq, "type") : NULL;
-    d->asking = false;
-    d->known = true;
-    if (iq == NULL) {
-        /* Not a node (retried after the error timer).  The channels
-         * waiting for it are refused at their own deadline (fed_tick). */
-        d->is_node = false;
-        d->expires = now_ms + h->fed.retry_ms;
-        log_info("fed: %s does not answer disco#info", d->domain);
-        if (h->remote_known)
-            h->remote_known(h->remote_known_ud, d->domain, false);
-        return;
-    }
-    d->is_node = type && strcmp(type, "result") == 0 && has_feature(iq);
-    d->expires = now_ms + h->fed.discovery_ttl_ms;
-    log_info("fed: %s %s a chanstat node", d->domain, d->is_node ? "is" : "is not");
-    if (h->remote_known)
-        h->remote_known(h->remote_known_ud, d->domain, d->is_node);
-    for (struct channel *c = h->fed_head; c; c = c->remote->next) {
-        if (c->remote->state != R_DISCOVER || strcmp(c->remote->domain, d->domain) != 0)
-            continue;
-        if (d->is_node)
-            subscribe_upstream(h, c, now_ms);
-        else
-            refuse_all(h, c, "its domain is not a chanstat node", now_ms);
-    }
-}
-
 /* ---- Timers, link events ---- */
 
 static void forget(struct home *h, struct channel **pp)
@@ -695,50 +530,51 @@ void fed_tick(struct home *h, int64_t now_ms)
         struct remote *r = c->remote;
         if (c->nwatchers == 0 && r->npending == 0 && r->linger_at && r->linger_at <= now_ms) {
             if (r->state == R_ACTIVE || r->state == R_SUBSCRIBE)
-                send_upstream(h, c, "unsubscribe", false, now_ms);
+                remote_send(h, c, "unsubscribe", false, now_ms);
             forget(h, pp);
             continue;
         }
         switch (r->state) {
         case R_IDLE:
             if (c->nwatchers > 0 || r->npending > 0)
-                discover(h, c, now_ms);
+                remote_discover(h, c, now_ms);
             break;
         case R_DISCOVER:
             if (now_ms >= r->deadline) {
                 struct disco *d = hash_get(&h->fed_disco, r->domain);
                 if (d && d->asking) {
-                    stop_asking(h, d);
+                    disco_stop(h, d);
                     d->known = true;
                     d->is_node = false;
                     d->expires = now_ms + h->fed.retry_ms;
                 }
                 if (r->subscribed_once)
-                    upstream_error(h, c, "its domain does not answer", now_ms);
+                    remote_error(h, c, "its domain does not answer", now_ms);
                 else
-                    refuse_all(h, c, "its domain does not answer as a chanstat node", now_ms);
+                    remote_refuse_all(h, c, "its domain does not answer as a chanstat node",
+                                      now_ms);
             }
             break;
         case R_SUBSCRIBE:
             if (now_ms >= r->deadline) {
                 if (r->subscribed_once || c->nwatchers > 0)
-                    upstream_error(h, c, "no answer from the home", now_ms);
+                    remote_error(h, c, "no answer from the home", now_ms);
                 else
-                    refuse_all(h, c, "no answer from the home", now_ms);
+                    remote_refuse_all(h, c, "no answer from the home", now_ms);
             }
             break;
         case R_ACTIVE:
             if (now_ms >= r->lease_end) {
-                upstream_error(h, c, "lease ran out before it was renewed", now_ms);
+                remote_error(h, c, "lease ran out before it was renewed", now_ms);
             } else if (now_ms >= r->lease_end - h->fed.resubscribe_delta_ms &&
                        now_ms - r->last_sent >= h->fed.min_resubscribe_ms) {
                 r->last_sent = now_ms;
-                send_upstream(h, c, "subscribe", true, now_ms); /* renewal; stays active */
+                remote_send(h, c, "subscribe", true, now_ms); /* renewal; stays active */
             }
             break;
         case R_ERROR:
             if (now_ms >= r->retry_at)
-                discover(h, c, now_ms);
+                remote_discover(h, c, now_ms);
             break;
         }
         pp = &c->remote->next;
@@ -749,7 +585,7 @@ void fed_online(struct home *h, int64_t now_ms)
 {
     for (struct channel *c = h->fed_head; c; c = c->remote->next) {
         if (c->nwatchers > 0 || c->remote->npending > 0)
-            discover(h, c, now_ms); /* renewed at once after the link came up */
+            remote_discover(h, c, now_ms); /* renewed at once after the link came up */
     }
 }
 
@@ -767,14 +603,16 @@ void fed_offline(struct home *h, int64_t now_ms)
         void *v;
         if (!hash_next(&h->fed_disco, &pos, &k, &v))
             break;
-        stop_asking(h, v);
+        disco_stop(h, v);
     }
 }
 
 static void on_remote_watcher(void *ud, const char *remote, const char *jid, const char *state)
 {
     struct home *h = ud;
-    struct channel *c = remote_of(h, remote, true);
+    char *home_jid = cluster_home_jid(h, remote);
+    struct channel *c = home_jid ? remote_of(h, home_jid, true) : NULL;
+    free(home_jid);
     if (c == NULL || !channel_jid_ok(jid))
         return;
     if (strcmp(state, "watching") == 0)

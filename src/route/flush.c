@@ -66,7 +66,8 @@ int flush_forward(struct route *r, const struct xml_node *msg, const char *from,
         struct xml_node *d = xml_add_child(m, "delay", NS_DELAY);
         gmtime_r(&t, &tm);
         strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        xml_set_attr(d, "from", r->domain);
+        /* At a cluster's home, users know only the front. */
+        xml_set_attr(d, "from", r->limits.fed.front ? r->limits.fed.front : r->domain);
         xml_set_attr(d, "stamp", stamp);
     }
     rc = out_stanza(r->out, m);

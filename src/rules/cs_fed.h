@@ -19,6 +19,7 @@ struct config_list;
 struct fed_limits {
     const struct config_list *local_domains; /* NULL or empty: the parent domain */
     const struct config_list *trusted_nodes; /* may vouch for any domain's users */
+    const char *front;                       /* a cluster home's front: vouches for anybody */
     int64_t lease_ms;
     int64_t resubscribe_delta_ms;
     int64_t min_resubscribe_ms;

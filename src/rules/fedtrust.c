@@ -26,5 +26,7 @@ bool fed_may_vouch(const struct fed_limits *f, const char *node, const char *dom
 {
     if (f->trusted_nodes && config_list_has(f->trusted_nodes, node))
         return true;
+    if (f->front && strcmp(f->front, node) == 0)
+        return true;
     return parent_is(node, domain);
 }

@@ -19,7 +19,7 @@ struct sqlite3;
 struct store;
 
 /* The schema version this binary writes and understands. */
-#define STORE_SCHEMA_VERSION 10
+#define STORE_SCHEMA_VERSION 11
 
 /* Opens or creates path and migrates it.  On success *store_r is the
  * caller's (release with store_close()).  On failure returns

@@ -358,6 +358,35 @@ static const char *const migrations[] = {
     "CREATE TRIGGER channel_rename_propsub AFTER UPDATE OF name ON channel"
     "  WHEN OLD.name <> NEW.name"
     "  BEGIN UPDATE prop_subscription SET channel = NEW.name WHERE channel = OLD.name; END;",
+    /* 10 -> 11: the cluster's front (doc/cluster.md).  placement pins a
+     * channel to one of the front's homes (a channel without a row is
+     * placed by rendezvous hashing); admins edit it, and every edit
+     * leaves its channel in placement_log for the running front.
+     * relay_route is the front's own memory of which home last wrote
+     * to a user from a relay address, so that the user's answer goes
+     * back to that home. */
+    "CREATE TABLE placement ("
+    "  channel TEXT PRIMARY KEY CONSTRAINT placement_channel CHECK (length(channel) BETWEEN 1 AND 1023),"
+    "  home TEXT NOT NULL CONSTRAINT placement_home CHECK (length(home) BETWEEN 1 AND 1023)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE placement_log ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  channel TEXT NOT NULL"
+    ") STRICT;"
+    "CREATE TRIGGER placement_log_insert AFTER INSERT ON placement"
+    "  BEGIN INSERT INTO placement_log (channel) VALUES (NEW.channel); END;"
+    "CREATE TRIGGER placement_log_update AFTER UPDATE ON placement BEGIN"
+    "    INSERT INTO placement_log (channel) VALUES (OLD.channel);"
+    "    INSERT INTO placement_log (channel) SELECT NEW.channel WHERE NEW.channel <> OLD.channel;"
+    "  END;"
+    "CREATE TRIGGER placement_log_delete AFTER DELETE ON placement"
+    "  BEGIN INSERT INTO placement_log (channel) VALUES (OLD.channel); END;"
+    "CREATE TABLE relay_route ("
+    "  jid TEXT NOT NULL,"
+    "  address TEXT NOT NULL,"
+    "  home TEXT NOT NULL,"
+    "  PRIMARY KEY (jid, address)"
+    ") STRICT, WITHOUT ROWID;",
 };
 /* clang-format on */
 

@@ -107,7 +107,7 @@ static void stats_result(struct service *svc, const struct iq_ctx *q, const char
     struct xml_node *r = adhoc_answer(svc, q, &adhoc_commands[CMD_STATS], sid, "completed", &c);
     struct stats_form sf;
     struct strbuf title = {0};
-    strbuf_printf(&title, "Counters of %s", svc->domain);
+    strbuf_printf(&title, "Counters of %s", service_shown_domain(svc));
     sf.x = adhoc_form(c, "result", title.data, NULL);
     stats_each(svc->opts.counters(svc->opts.counters_ud), on_counter, &sf);
     service_send(svc, r);
@@ -300,7 +300,8 @@ static char *named_channel(struct service *svc, const char *text)
     } else if (jid_parse(text, &j) != 0) {
         return NULL;
     }
-    if (j.local && j.resource == NULL && strcmp(j.domain, svc->domain) == 0 &&
+    if (j.local && j.resource == NULL &&
+        (strcmp(j.domain, svc->domain) == 0 || strcmp(j.domain, service_shown_domain(svc)) == 0) &&
         home_channel_info(svc->home, j.local, &owner, &policy, &display) == 0)
         name = xstrdup(j.local);
     jid_deinit(&j);
@@ -469,7 +470,8 @@ static void policy_apply(struct service *svc, const struct iq_ctx *q, struct ses
         return;
     }
     r = adhoc_answer(svc, q, s->cmd, s->id, "completed", &c);
-    strbuf_printf(&text, "The policy of %s@%s is now %s.", s->channel, svc->domain, p);
+    strbuf_printf(&text, "The policy of %s@%s is now %s.", s->channel, service_shown_domain(svc),
+                  p);
     adhoc_note(c, "info", text.data);
     log_info("service: %s set the policy of %s to %s", q->requester, s->channel, p);
     adhoc_session_free(s);

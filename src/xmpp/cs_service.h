@@ -64,7 +64,10 @@ struct service_opts {
 };
 
 struct service {
-    const char *domain;    /* borrowed: the component domain */
+    const char *domain; /* borrowed: the component domain */
+    /* The domain users see in texts and forms: the component's, or at a
+     * cluster's home its front's (set by node.c; NULL: domain). */
+    const char *shown_domain;
     struct home *home;     /* borrowed: channels; NULL serves the domain only */
     struct route *route;   /* borrowed: messages; NULL answers them with errors */
     const struct out *out; /* borrowed: where answers go */
@@ -91,6 +94,8 @@ void service_init(struct service *svc, const char *domain, struct home *home, st
 void service_configure(struct service *svc, const struct service_opts *opts);
 /* Frees the command sessions; safe to call twice. */
 void service_deinit(struct service *svc);
+/* The domain users see (struct service's shown_domain). */
+const char *service_shown_domain(const struct service *svc);
 /* Handles one inbound stanza, parsed once by the caller (cs_stanza.h);
  * whoever answers it answers from in, never parsing it again. */
 void service_dispatch(struct service *svc, const struct stanza_in *in);

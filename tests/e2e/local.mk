@@ -87,3 +87,6 @@ EXTRA_DIST += tests/e2e/multicast.py tests/e2e/multicast_fed.py tests/e2e/ejabbe
 # doc/attach-prosody.md), with real Prosody and clients.
 E2E_TESTS += tests/e2e/multicast_module.test
 EXTRA_DIST += tests/e2e/multicast_module.py contrib/prosody/mod_chanstat_multicast.lua
+# One domain over a front and two homes (doc/cluster.md), on one Prosody.
+E2E_TESTS += tests/e2e/cluster_prosody.test
+EXTRA_DIST += tests/e2e/clusterlib.sh tests/e2e/cluster.py
