@@ -75,6 +75,7 @@ enum opt_flag {
     O_DESC = 1 << 9,
     O_EMAIL = 1 << 10,
     O_URL = 1 << 11,
+    O_TO = 1 << 12,
 };
 #define O_PROPS (O_AVATAR | O_DESC | O_EMAIL | O_URL)
 
@@ -114,6 +115,7 @@ static const struct command commands[] = {
     {"channel",       "remove", 1, 1, {A_CHANNEL},        cmd_channel_remove, "NAME",        0},
     {"channel",       "list",   0, 0, {A_CHANNEL},        cmd_channel_list,   "",            0},
     {"channel",       "show",   1, 1, {A_CHANNEL},        cmd_channel_show,   "NAME",        0},
+    {"channel",       "move",   1, 1, {A_CHANNEL},        ctl_channel_move,   "NAME",        O_TO},
     {"roster",        "add",    2, 2, {A_CHANNEL, A_JID}, cmd_roster_add,     "CHANNEL JID",
      O_SUB | O_NAME | O_GROUP},
     {"roster",        "remove", 2, 2, {A_CHANNEL, A_JID}, cmd_roster_remove,  "CHANNEL JID", 0},
@@ -189,7 +191,8 @@ enum {
     OPT_NO_AVATAR,
     OPT_DESC,
     OPT_EMAIL,
-    OPT_URL
+    OPT_URL,
+    OPT_TO
 };
 
 /* The option getopt just refused, as typed: a short one from optopt (a
@@ -244,6 +247,7 @@ static int parse(struct ctl *c, int argc, char **argv, const char **config_r, bo
         {"description", required_argument, NULL, OPT_DESC},
         {"email", required_argument, NULL, OPT_EMAIL},
         {"url", required_argument, NULL, OPT_URL},
+        {"to", required_argument, NULL, OPT_TO},
         {NULL, 0, NULL, 0},
     };
     static const struct {
@@ -254,6 +258,7 @@ static int parse(struct ctl *c, int argc, char **argv, const char **config_r, bo
         {OPT_DISPLAY, O_DISPLAY}, {OPT_SUB, O_SUB},           {OPT_NAME, O_NAME},
         {OPT_GROUP, O_GROUP},     {OPT_AVATAR, O_AVATAR},     {OPT_NO_AVATAR, O_NO_AVATAR},
         {OPT_DESC, O_DESC},       {OPT_EMAIL, O_EMAIL},       {OPT_URL, O_URL},
+        {OPT_TO, O_TO},
     };
     const struct command *cmd;
     int opt, used, status = 0, sargc;
@@ -327,6 +332,7 @@ static int parse(struct ctl *c, int argc, char **argv, const char **config_r, bo
             break;
         case OPT_EMAIL: status = set_once(c, O_EMAIL, &c->ch.email, optarg, "email"); break;
         case OPT_URL: status = set_once(c, O_URL, &c->ch.url, optarg, "url"); break;
+        case OPT_TO: status = set_once(c, O_TO, &c->move_to, optarg, "to"); break;
         case OPT_NAME: status = set_once(c, O_NAME, &c->name, optarg, "name"); break;
         case OPT_GROUP:
             if (c->n_groups == MAX_GROUPS)
@@ -355,6 +361,8 @@ static int parse(struct ctl *c, int argc, char **argv, const char **config_r, bo
         else
             c->args[c->nargs++] = sargv[i];
     }
+    if (status == 0 && cmd->run == ctl_channel_move && c->move_to == NULL)
+        status = usage_error("'channel move' needs --to FILE (the other home's configuration)");
     if (status == 0 && c->nargs < cmd->min_args)
         status = usage_error("'%s%s%s' needs %s", cmd->word, cmd->sub ? " " : "",
                              cmd->sub ? cmd->sub : "", cmd->args_doc);

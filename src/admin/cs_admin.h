@@ -222,6 +222,18 @@ int admin_subscriptions(struct store *store, const char *channel, admin_sub_cb *
 typedef void admin_lease_cb(void *ud, const char *node, long long expires);
 int admin_node_leases(struct store *store, const char *channel, admin_lease_cb *cb, void *ud,
                       char *err, size_t errlen);
+/* What admin_channel_move() moved: rows of roster and offline, and of
+ * the other tables (the channel's own row included). */
+struct admin_move {
+    long long roster, offline, other;
+};
+/* Moves channel with its rows from this database to the one at dst_path
+ * (a cluster's home to another, doc/cluster.md), in one transaction;
+ * dst_path must hold this schema version (open it with store_open()
+ * first).  0, CS_ENOTFOUND, CS_EEXIST (there already), CS_EINVAL or a
+ * database error. */
+int admin_channel_move(struct store *store, const char *dst_path, const char *channel,
+                       struct admin_move *m, char *err, size_t errlen);
 /* At a cluster's front: the watchers it holds for a channel's public
  * address (remote_watcher rows), in JID order; cb's second argument is
  * 1 for watching, 0 for pending.  0 or CS_EDB. */

@@ -28,6 +28,7 @@ struct ctl {
     unsigned given; /* enum opt_flag */
     struct admin_channel_edit ch;
     const char *subscription, *name;
+    const char *move_to; /* channel move --to FILE */
     const char *groups[MAX_GROUPS];
     size_t n_groups;
     char err[512];
@@ -107,5 +108,7 @@ int ctl_placement_set(struct ctl *c);
 int ctl_placement_remove(struct ctl *c);
 int ctl_placement_list(struct ctl *c);
 int ctl_front_subscriptions(struct ctl *c);
+/* channel move NAME --to FILE: from this home's database to FILE's. */
+int ctl_channel_move(struct ctl *c);
 
 #endif

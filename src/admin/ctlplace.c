@@ -1,5 +1,6 @@
-/* ctlplace.c - chanstatctl at a cluster's front (doc/cluster.md): the
- * placement commands, and the watchers the front holds for a channel. */
+/* ctlplace.c - chanstatctl in a cluster (doc/cluster.md): at the front
+ * the placement commands and the watchers it holds for a channel; at a
+ * home, moving a channel to another home. */
 #include "config.h"
 
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include "cs_config.h"
 #include "cs_error.h"
 #include "cs_placement.h"
+#include "cs_store.h"
 #include "ctl.h"
 
 /* The placement lives at the front: other roles have none. */
@@ -226,4 +228,53 @@ int ctl_front_subscriptions(struct ctl *c)
     free(address);
     free(channel);
     return r == 0 ? 0 : admin_exit_code(r);
+}
+
+int ctl_channel_move(struct ctl *c)
+{
+    struct config other;
+    struct store *dst = NULL;
+    struct admin_move m;
+    char *channel = NULL;
+    int r;
+    config_defaults(&other);
+    if (config_load(&other, c->move_to, c->err, sizeof(c->err)) != 0) {
+        fprintf(stderr, "chanstatctl: %s\n", c->err);
+        config_deinit(&other);
+        return ADMIN_EXIT_USAGE;
+    }
+    if (strcmp(other.database, c->cfg->database) == 0) {
+        fprintf(stderr, "chanstatctl: --to names this configuration's own database\n");
+        config_deinit(&other);
+        return ADMIN_EXIT_USAGE;
+    }
+    /* The destination holds this schema before anything is copied. */
+    r = store_open(other.database, &other, &dst, c->err, sizeof(c->err));
+    store_close(&dst);
+    if (r == 0)
+        r = admin_channel_move(c->store, other.database, c->args[0], &m, c->err, sizeof(c->err));
+    if (r != 0) {
+        fprintf(stderr, "chanstatctl: %s\n", c->err);
+        config_deinit(&other);
+        return admin_exit_code(r);
+    }
+    admin_channel_name(c->args[0], &channel, c->err, sizeof(c->err));
+    if (c->json) {
+        struct admin_json j = {0};
+        admin_json_open(&j, NULL, '{');
+        admin_json_str(&j, "action", "moved");
+        admin_json_str(&j, "channel", channel);
+        admin_json_str(&j, "to", other.domain);
+        admin_json_int(&j, "roster_rows", m.roster);
+        admin_json_int(&j, "stored_messages", m.offline);
+        admin_json_close(&j, '}');
+        ctl_json_print(&j);
+    } else {
+        printf("channel %s moved to %s: %lld roster row%s, %lld stored message%s\n", channel,
+               other.domain, m.roster, m.roster == 1 ? "" : "s", m.offline,
+               m.offline == 1 ? "" : "s");
+    }
+    free(channel);
+    config_deinit(&other);
+    return 0;
 }

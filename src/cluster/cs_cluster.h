@@ -28,6 +28,7 @@
 #include "cs_iqwait.h"
 #include "cs_out.h"
 #include "cs_placement.h"
+#include "cs_roster.h"
 #include "cs_stanza.h"
 
 /* ---- front.c ---- */
@@ -40,20 +41,22 @@ struct front_stats {
 };
 /* Everything borrowed must outlive the front; homes are the config's. */
 struct front *front_new(const char *domain, const struct config_list *homes, int64_t check_ms,
-                        struct home *home, struct placement *place, const struct out *out,
-                        struct iqwait *iqwait);
+                        struct home *home, struct roster *roster, struct placement *place,
+                        const struct out *out, struct iqwait *iqwait);
 void front_free(struct front **f);
 /* A stanza in, before dispatch: true when the front took it (passed it
  * on, answered it or dropped it); false for the front's own service
  * (its bare domain, the status service's traffic with homes). */
 bool front_stanza(struct front *f, const struct stanza_in *in);
 /* Pings due homes; a home that does not answer within check_ms is down:
- * its channels' watchers see unavailable until it answers again. */
+ * its channels' watchers see unavailable until it answers again.  Then
+ * follows the edits of the placement made by other connections
+ * (placement_log), in the roster's open transaction. */
 void front_tick(struct front *f, int64_t now_ms);
+/* The link is up: every home hears that the front is back (it asks its
+ * owners again), and is pinged at the next tick. */
 void front_online(struct front *f, int64_t now_ms);
 void front_offline(struct front *f);
-/* A channel's placement row was edited: its status service follows. */
-void front_placement_edited(struct front *f, const char *channel, int64_t now_ms);
 const struct front_stats *front_stats(const struct front *f);
 /* Is home down (by its pings)? */
 bool front_home_down(const struct front *f, const char *home);

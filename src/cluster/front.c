@@ -56,6 +56,7 @@ struct front {
     const struct config_list *homes;
     int64_t check_ms;
     struct home *home;
+    struct roster *roster;
     struct placement *place;
     const struct out *out;
     struct iqwait *iqwait;
@@ -78,14 +79,15 @@ static const char *placed(void *ud, const char *channel)
 }
 
 struct front *front_new(const char *domain, const struct config_list *homes, int64_t check_ms,
-                        struct home *home, struct placement *place, const struct out *out,
-                        struct iqwait *iqwait)
+                        struct home *home, struct roster *roster, struct placement *place,
+                        const struct out *out, struct iqwait *iqwait)
 {
     struct front *f = xcalloc(1, sizeof(*f));
     f->domain = xstrdup(domain);
     f->homes = homes;
     f->check_ms = check_ms;
     f->home = home;
+    f->roster = roster;
     f->place = place;
     f->out = out;
     f->iqwait = iqwait;
@@ -191,6 +193,8 @@ static bool route_find(struct front *f, const char *jid, const char *address, ch
     return found;
 }
 
+static void set_down(struct front *f, struct homestate *hs, bool down, int64_t now_ms);
+
 /* ---- Passing stanzas on ---- */
 
 static char *with_resource(const char *bare, const char *resource)
@@ -272,14 +276,20 @@ static void to_home(struct front *f, const struct stanza_in *in, const char *loc
 }
 
 /* What a user sent a channel whose home is down: messages and iqs get
- * an error at once, from the address they were sent to. */
-static void home_is_down(struct front *f, const struct stanza_in *in)
+ * an error at once, from the address they were sent to.  Presence
+ * still goes on: the home may be back before its ping says so (an
+ * owner answering its probes). */
+static void home_is_down(struct front *f, const struct stanza_in *in, const char *local,
+                         const char *home)
 {
     struct xml_node *e;
+    if (in->kind == STANZA_PRESENCE) {
+        to_home(f, in, local, home);
+        return;
+    }
     f->stats.home_down++;
-    if (in->kind == STANZA_PRESENCE ||
-        (in->type && (strcmp(in->type, "error") == 0 || strcmp(in->type, "result") == 0 ||
-                      strcmp(in->type, "headline") == 0)))
+    if (in->type && (strcmp(in->type, "error") == 0 || strcmp(in->type, "result") == 0 ||
+                     strcmp(in->type, "headline") == 0))
         return;
     e = stanza_error_reply(in, f->domain, "wait", "recipient-unavailable", NULL);
     if (out_stanza(f->out, e) != 0)
@@ -301,7 +311,7 @@ static bool from_user(struct front *f, const struct stanza_in *in)
             return false;
         hs = home_of(f, home);
         if (hs && hs->down)
-            home_is_down(f, in);
+            home_is_down(f, in, to->local, home);
         else
             to_home(f, in, to->local, home);
         return true;
@@ -331,7 +341,7 @@ static bool from_user(struct front *f, const struct stanza_in *in)
     }
     hs = home_of(f, home);
     if (hs && hs->down)
-        home_is_down(f, in);
+        home_is_down(f, in, to->local, home);
     else
         to_home(f, in, to->local, home);
     return true;
@@ -383,11 +393,47 @@ bool front_stanza(struct front *f, const struct stanza_in *in)
     if (!in->from_ok || !in->to_ok || strcmp(in->to.domain, f->domain) != 0)
         return false; /* dispatch answers or drops it */
     hs = home_of(f, in->from.domain);
+    if (hs && hs->down && !(in->type && strcmp(in->type, "error") == 0))
+        set_down(f, hs, false, in->now_ms); /* it speaks: it is back */
     if (hs)
         return from_home(f, hs, in);
     if (strcmp(in->from.domain, f->domain) == 0)
         return false;
     return from_user(f, in);
+}
+
+/* ---- Placement edits ---- */
+
+/* Edits of the placement read per tick. */
+#define EDITS_PAGE 1000
+
+struct edit_ctx {
+    struct front *f;
+    int64_t now_ms;
+};
+
+/* A channel's row was edited: its status service follows it to the
+ * home it names now. */
+static void edited(void *ud, const char *channel)
+{
+    struct edit_ctx *ec = ud;
+    const char *home = placement_home(ec->f->place, ec->f->homes, channel);
+    if (home)
+        fed_rehome(ec->f->home, channel, home, ec->now_ms);
+}
+
+/* Edits made with chanstatctl or sqlite3: a page a tick, trimmed in the
+ * tick's commit.  Idle, one indexed read a second.  A restart needs none
+ * of the log: the front places its channels from the table. */
+static void follow_edits(struct front *f, int64_t now_ms)
+{
+    struct edit_ctx ec = {f, now_ms};
+    int64_t last;
+    int got;
+    if (placement_edits(f->place, 0, EDITS_PAGE, edited, &ec, &last, &got) != 0 || got == 0)
+        return;
+    if (roster_tx_begin(f->roster) != 0 || placement_trim(f->place, last) != 0)
+        log_error("cluster: trimming the placement log failed; its edits are read again");
 }
 
 /* ---- Pings ---- */
@@ -437,6 +483,7 @@ static void ping(struct front *f, struct homestate *hs, int64_t now_ms)
 
 void front_tick(struct front *f, int64_t now_ms)
 {
+    follow_edits(f, now_ms);
     if (!f->online)
         return;
     for (size_t i = 0; i < f->nhs; i++) {
@@ -451,8 +498,17 @@ void front_tick(struct front *f, int64_t now_ms)
 void front_online(struct front *f, int64_t now_ms)
 {
     f->online = true;
-    for (size_t i = 0; i < f->nhs; i++)
+    for (size_t i = 0; i < f->nhs; i++) {
+        /* What users said to the homes while we were away was lost:
+         * they ask their owners again (homeside.c). */
+        struct xml_node *p = xml_elem_new("presence", NULL);
+        xml_set_attr(p, "from", f->domain);
+        xml_set_attr(p, "to", f->hs[i].domain);
+        if (out_stanza(f->out, p) != 0)
+            log_debug("cluster: hello to %s not sent: link down", f->hs[i].domain);
+        xml_free(p);
         f->hs[i].next_ping = now_ms; /* at the next tick */
+    }
 }
 
 void front_offline(struct front *f)
@@ -463,11 +519,4 @@ void front_offline(struct front *f)
             iqwait_cancel(f->iqwait, f->hs[i].id);
         f->hs[i].asking = false;
     }
-}
-
-void front_placement_edited(struct front *f, const char *channel, int64_t now_ms)
-{
-    const char *home = placement_home(f->place, f->homes, channel);
-    if (home)
-        fed_rehome(f->home, channel, home, now_ms);
 }

@@ -314,7 +314,7 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     uroster_on_added(n->uroster, on_user_added, n);
     if (n->placement)
         n->front = front_new(cfg->domain, &cfg->cluster_homes, cfg->cluster_home_check_ms, n->home,
-                             n->placement, out, n->iqwait);
+                             n->roster, n->placement, out, n->iqwait);
     return n;
 }
 
@@ -431,32 +431,6 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
 }
 
 static void apply_edits(struct node *n, int64_t now_ms);
-
-struct placed_ctx {
-    struct node *n;
-    int64_t now_ms;
-};
-
-static void on_placement_edit(void *ud, const char *channel)
-{
-    struct placed_ctx *pc = ud;
-    front_placement_edited(pc->n->front, channel, pc->now_ms);
-}
-
-/* A front follows edits of its placement (chanstatctl placement, sqlite3)
- * within a tick: a page of the log, then the page trimmed, in the tick's
- * commit.  Idle, one indexed read a second. */
-static void placement_edits_apply(struct node *n, int64_t now_ms)
-{
-    struct placed_ctx pc = {n, now_ms};
-    int64_t last;
-    int got;
-    if (placement_edits(n->placement, 0, EDIT_PAGE, on_placement_edit, &pc, &last, &got) != 0 ||
-        got == 0)
-        return;
-    if (roster_tx_begin(n->roster) != 0 || placement_trim(n->placement, last) != 0)
-        log_error("node: trimming the placement log failed; its edits are read again");
-}
 
 /* State in memory may be ahead of the database: start again from it. */
 static void reload(struct node *n, int64_t now_ms)
@@ -758,10 +732,8 @@ void node_tick(struct node *n, int64_t now_ms)
      * held messages: output under the commit below). */
     iqwait_expire(n->iqwait, now_ms);
     home_tick(n->home, now_ms);
-    if (n->front) {
+    if (n->front)
         front_tick(n->front, now_ms);
-        placement_edits_apply(n, now_ms);
-    }
     /* Before route_tick: its conversation memory commits on its own. */
     commit_or_take_back(n, TAKE_BACK_OUTPUT, from, now_ms, "timers");
     /* Stored messages that expired: committed here, not with the counters

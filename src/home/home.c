@@ -578,6 +578,14 @@ void home_presence(struct home *h, const struct stanza_in *in)
         if ((type == NULL || strcmp(type, "unavailable") == 0) && from->local &&
             privileged_presence(h, p, from, contact, now_ms))
             goto out;
+        if (type == NULL && from->local == NULL && h->fed.front &&
+            strcmp(from->domain, h->fed.front) == 0) {
+            /* Our cluster's front is (back) online: what owners said
+             * while it was away never came, so they are asked again. */
+            log_info("home: front %s is online; asking owners again", from->domain);
+            bind_start(h);
+            goto out;
+        }
         /* The bare component domain has no presence to share. */
         if (type && (strcmp(type, "subscribe") == 0 || strcmp(type, "probe") == 0))
             home_send_presence(h, h->domain, contact, "unsubscribed", NULL);

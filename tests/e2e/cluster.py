@@ -166,7 +166,109 @@ async def main():
     await carol.expect_presence(ALPHA, show="chat", status="back", since=m)
     no_home_seen(everyone)
     print("basics ok")
-    return everyone
+
+    # 7. An approve channel: the owner is asked from the watcher's relay
+    # address at the front; her answer finds its way back to h1.
+    dave.send_presence(pto=DESK, ptype="subscribe")
+    await alice.expect_presence("dave\\40a.test@status.a.test", "subscribe")
+    await dave.expect_presence(DESK, "subscribed")
+    await dave.expect_presence(DESK, show="chat", status="back")
+    print("approve ok")
+
+    # 8. h1 killed: its channels' watchers see unavailable within
+    # home_check, messages to them get an error at once, beta is
+    # untouched; back, its watchers converge to the owner's status.
+    m = carol.mark()
+    await kill("h1")
+    await carol.wait_for(unavailable(ALPHA), "alpha unavailable with h1 down", since=m,
+                         timeout=8)
+    await dave.wait_for(unavailable(DESK), "desk unavailable with h1 down", since=m, timeout=8)
+    await wait_log("front", "home h1.status.a.test does not answer", 1)
+    m2 = carol.mark()
+    e = carol.make_message(mto=ALPHA, mbody="anyone?", mtype="chat")
+    e["id"] = "down-1"
+    e.send()
+    await carol.wait_for(error_msg(ALPHA, "down-1", ("recipient-unavailable",
+                                                     "remote-server-timeout")),
+                         "an error for the message to alpha", since=m2, timeout=5)
+    assert not [s for s in carol.stanzas[m:] if unavailable(BETA)(s)], "beta went unavailable"
+    b = bob.mark()
+    carol.send_message(mto=BETA, mbody="beta still there?", mtype="chat")
+    await bob.wait_for(msg(RELAY_CAROL, "beta still there?"), "a message to beta", since=b)
+    m = carol.mark()
+    await start("h1")
+    await carol.expect_presence(ALPHA, show="chat", status="back", since=m, timeout=15)
+    await dave.expect_presence(DESK, show="chat", status="back", since=m, timeout=15)
+    print("home restart ok")
+
+    # 9. The front killed: what the homes store stays stored; back, its
+    # watchers converge from its database, and the homes ask their owners
+    # again (so the stored message reaches alice).
+    alice.disconnect()
+    await alice.disconnected
+    carol.send_message(mto=ALPHA, mbody="stored before the front went", mtype="chat")
+    for _ in range(100):
+        if db("h1", "SELECT count(*) FROM offline WHERE channel = 'alpha'")[0][0] == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert db("h1", "SELECT count(*) FROM offline WHERE channel = 'alpha'")[0][0] == 1
+    await kill("front")
+    alice = Client("alice@a.test", "alicepw", P, auto_accept=True, resource="desk")
+    everyone = (alice, bob, carol, dave)
+    await alice.login()
+    alice.send_presence(pshow="chat", pstatus="front away")
+    await asyncio.sleep(1.0)
+    assert db("h1", "SELECT count(*) FROM offline WHERE channel = 'alpha'")[0][0] == 1, \
+        "the stored message left h1 while the front was down"
+    m = carol.mark()
+    await start("front")
+    await alice.wait_for(msg(RELAY_CAROL, "stored before the front went"),
+                         "the stored message after the front came back", timeout=15)
+    await carol.expect_presence(ALPHA, show="chat", status="front away", since=m, timeout=15)
+    await carol.expect_presence(BETA, show="away", status="beta at lunch", since=m, timeout=15)
+    for home, ch in (("h1", "alpha"), ("h1", "desk"), ("h2", "beta")):
+        leases = db(home, "SELECT node FROM node_lease WHERE channel = '%s'" % ch)
+        assert leases == [("status.a.test",)], (ch, leases)
+    print("front restart ok")
+
+    # 10. alpha moves to h2: its rows and stored messages with one
+    # command, then the placement; its watchers converge.
+    alice.disconnect()
+    await alice.disconnected
+    carol.send_message(mto=ALPHA, mbody="stored before the move", mtype="chat")
+    for _ in range(100):
+        if db("h1", "SELECT count(*) FROM offline WHERE channel = 'alpha'")[0][0] == 1:
+            break
+        await asyncio.sleep(0.05)
+    ctl = os.environ["CHANSTATCTL"]
+    out = subprocess.run([ctl, "-c", os.path.join(T, "h1.conf"), "channel", "move", "alpha",
+                          "--to", os.path.join(T, "h2.conf")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    out = subprocess.run([ctl, "-c", os.path.join(T, "front.conf"), "placement", "set", "alpha",
+                          HOMES[1]], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert db("h1", "SELECT count(*) FROM channel WHERE name = 'alpha'")[0][0] == 0
+    assert db("h2", "SELECT count(*) FROM offline WHERE channel = 'alpha'")[0][0] == 1
+    m = carol.mark()
+    alice = Client("alice@a.test", "alicepw", P, auto_accept=True, resource="desk")
+    everyone = (alice, bob, carol, dave)
+    await alice.login()
+    alice.send_presence(pshow="chat", pstatus="alpha on h2")
+    await alice.wait_for(msg(RELAY_CAROL, "stored before the move"), "the moved message",
+                         timeout=15)
+    await carol.expect_presence(ALPHA, show="chat", status="alpha on h2", since=m, timeout=15)
+    carol.send_message(mto=ALPHA, mbody="after the move", mtype="chat")
+    await alice.wait_for(msg(RELAY_CAROL, "after the move"), "a message after the move")
+    alice.send_message(mto=RELAY_CAROL, mbody="reply from h2", mtype="chat")
+    await carol.wait_for(msg(ALPHA, "reply from h2"), "the reply after the move")
+    for _ in range(100):
+        leases = db("h2", "SELECT node FROM node_lease WHERE channel = 'alpha'")
+        if leases == [("status.a.test",)]:
+            break
+        await asyncio.sleep(0.05)
+    assert leases == [("status.a.test",)], leases
+    no_home_seen(everyone)
+    print("move ok")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ Component "h2.status.a.test"
 # cluster_fail_logs: the tails of every member's log, for a failure.
 cluster_fail_logs() {
     local n
+    [ -n "${KEEP_LOGS:-}" ] && mkdir -p "$KEEP_LOGS" && cp "$T"/*.log "$KEEP_LOGS"/
     for n in front h1 h2; do
         echo "--- $n log (tail) ---" >&2
         tail -n 30 "$T/$n.log" >&2
