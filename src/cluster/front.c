@@ -268,6 +268,13 @@ static void to_home(struct front *f, const struct stanza_in *in, const char *loc
      * never a reason for a home to write to the user. */
     if (in->kind == STANZA_PRESENCE && (caps = xml_child(x, "c", NS_CAPS)) != NULL)
         unlink_child(x, caps);
+    /* The federation's words are the front's own: a user who writes a
+     * <vouch/> or a <lease/> does not get the home to believe it. */
+    for (struct xml_node *c = x->first_child, *next; c; c = next) {
+        next = c->next;
+        if (c->type == XML_ELEMENT && c->ns && strcmp(c->ns, NS_FEDERATION) == 0)
+            unlink_child(x, c);
+    }
     send_on(f, x, from, to.data);
     f->stats.to_homes++;
     strbuf_free(&to);

@@ -87,8 +87,10 @@ static void copy_start_tag(const struct homeside *hs, const char *t, const char 
             break;
         if (eq - name == 2 && memcmp(name, "to", 2) == 0 &&
             (to = mapped_to(hs, val, (size_t)(close - val))) != NULL) {
+            /* The relay address needs no escaping (XEP-0106 took every
+             * character that would), the resource stays as written. */
             strbuf_append(out, t, (size_t)(val - t));
-            xml_escape(out, to, strlen(to), true);
+            strbuf_append(out, to, strlen(to));
             strbuf_append(out, close, (size_t)(end - close));
             free(to);
             return;
