@@ -90,3 +90,6 @@ EXTRA_DIST += tests/e2e/multicast_module.py contrib/prosody/mod_chanstat_multica
 # One domain over a front and two homes (doc/cluster.md), on one Prosody.
 E2E_TESTS += tests/e2e/cluster_prosody.test
 EXTRA_DIST += tests/e2e/clusterlib.sh tests/e2e/cluster.py
+# The cluster on a two-node ejabberd cluster (doc/cluster.md).
+E2E_TESTS += tests/e2e/cluster_ejabberd.test
+EXTRA_DIST += tests/e2e/ejcluster.sh tests/e2e/cluster_ejabberd.py
