@@ -627,6 +627,26 @@ START_TEST(test_home_down_and_back)
 }
 END_TEST
 
+START_TEST(test_front_started_before_a_home_converges)
+{
+    /* The front comes up while h1 is not connected: its subscription is
+     * bounced, h1 counts as down, and the first answered ping (within
+     * home_check, not on_error_retry_time) subscribes again. */
+    user("<presence from='carol@a.test/pc' to='alpha@" FRONT "' type='subscribe'/>");
+    tick(3000); /* past the homes' resync after their own link came up */
+    S1.cut = true;
+    node_offline(F.node, now_ms);
+    node_online(F.node, now_ms);
+    route();
+    users.len = 0;
+    users.data[0] = '\0';
+    S1.cut = false;
+    tick(1000);
+    tick(1000);
+    ck_assert_uint_eq(seen("to='carol@a.test'", "<show>chat</show>"), 1);
+}
+END_TEST
+
 START_TEST(test_bounces_name_no_home)
 {
     /* Before a ping noticed: the server's bounce, passed on without its
@@ -683,6 +703,7 @@ Suite *cluster_suite(void)
     tcase_add_test(tc, test_messages_find_their_way_back);
     tcase_add_test(tc, test_users_cannot_vouch);
     tcase_add_test(tc, test_home_down_and_back);
+    tcase_add_test(tc, test_front_started_before_a_home_converges);
     tcase_add_test(tc, test_bounces_name_no_home);
     tcase_add_test(tc, test_placement_edit_moves_the_upstream);
     suite_add_tcase(s, tc);

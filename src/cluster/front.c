@@ -400,7 +400,13 @@ bool front_stanza(struct front *f, const struct stanza_in *in)
     if (!in->from_ok || !in->to_ok || strcmp(in->to.domain, f->domain) != 0)
         return false; /* dispatch answers or drops it */
     hs = home_of(f, in->from.domain);
-    if (hs && hs->down && !(in->type && strcmp(in->type, "error") == 0))
+    if (hs && in->type && strcmp(in->type, "error") == 0 && in->to.local == NULL &&
+        in->kind == STANZA_PRESENCE)
+        /* The server bounced what we asked a home (it is not connected,
+         * e.g. not started yet): down until a ping is answered, which
+         * subscribes its channels again at once. */
+        set_down(f, hs, true, in->now_ms);
+    else if (hs && hs->down && !(in->type && strcmp(in->type, "error") == 0))
         set_down(f, hs, false, in->now_ms); /* it speaks: it is back */
     if (hs)
         return from_home(f, hs, in);
