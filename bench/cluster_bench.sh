@@ -15,7 +15,9 @@
 #             delivery;
 #   messages  every watcher sends one message to its channel at once;
 #             measured until every owner has all of theirs: messages
-#             routed per second and CPU per message, per process.
+#             routed per second and CPU per message, per process; twice:
+#             new conversations (each stored, and at a front each relay
+#             route), then known ones.
 # Set-up: accounts and pre-approved rosters are written into Prosody's
 # internal store (watcher 'to' its channel, owner 'from' it), the
 # channels, owners' and watchers' rows into the databases (standalone:
@@ -47,15 +49,15 @@ Component "h2.status.a.test"
     PROSODY_PLUGIN_PATHS='' PROSODY_HOST_MODULES='' PROSODY_HOST_EXTRA='' PROSODY_OFFLINE='' \
         PROSODY_LOG_LEVEL=error PROSODY_CONF_EXTRA=$comps prosody_start_with secret-front
     "$PYTHON3" "$PY" store "$PROSODY_DIR/data" "$N" "$C" || fail "cannot write Prosody's store"
-    member() { # NAME DOMAIN ROLE-LINES
+    member() { # NAME DOMAIN ROLE-LINES [SECRET-NAME]
         CS_LEVEL=info CS_DB=$T/$1.db CS_EXTRA_INI="$extra"$'\n'"$3" \
-            chanstatd_config "$T/$1.conf" "$2" "secret-$1" "$COMP_PORT"
+            chanstatd_config "$T/$1.conf" "$2" "secret-${4:-$1}" "$COMP_PORT"
         "$CHANSTATD" -c "$T/$1.conf" --init-db >/dev/null 2>>"$T/$1.log" || fail "init-db of $1"
     }
     if [ "$MODE" = standalone ]; then
-        member front status.a.test ''
+        member chanstatd status.a.test '' front
         "$PYTHON3" "$PY" rows standalone "$T" "$N" "$C" || fail "cannot write the rows"
-        names="front"
+        names="chanstatd"
     else
         member front status.a.test $'[cluster]\nrole = front\nhomes = h1.status.a.test, h2.status.a.test'
         member h1 h1.status.a.test $'[cluster]\nrole = home\nfront = status.a.test'

@@ -565,6 +565,9 @@ START_TEST(test_messages_find_their_way_back)
     user("<message id='r1' type='chat' from='alice@a.test/desk' to='carol\\40a.test@" FRONT
          "'><body>hello</body></message>");
     ck_assert_uint_eq(seen("to='carol@a.test", "from='alpha@" FRONT "'"), 1);
+    /* Routes are written once a tick, not per message. */
+    ck_assert_int_eq(count(&F, "SELECT count(*) FROM relay_route"), 0);
+    tick(1000);
     ck_assert_int_eq(count(&F, "SELECT count(*) FROM relay_route WHERE jid = 'alice@a.test'"
                                " AND address = 'carol\\40a.test' AND home = '" H1 "'"),
                      1);

@@ -62,12 +62,19 @@ struct front {
     struct iqwait *iqwait;
     struct homestate *hs;
     size_t nhs;
-    struct hash routes; /* "jid address" -> struct route */
+    struct hash routes;  /* "jid address" -> struct route */
+    struct route *dirty; /* routes to write at the next tick */
     bool online;
     struct front_stats stats;
 };
 
+/* A relay route in memory; the key is "jid address" (neither holds a
+ * space).  Routes learned are written once a tick (dirty list): a
+ * message costs no write of its own, and a crash loses at most the last
+ * second's new routes (an answer to one of them is then not routed). */
 struct route {
+    struct route *next_dirty;
+    bool dirty;
     char home[JID_PART_MAX + 1];
     char key[];
 };
@@ -102,11 +109,30 @@ struct front *front_new(const char *domain, const struct config_list *homes, int
     return f;
 }
 
+static void write_routes(struct front *f)
+{
+    if (f->dirty && roster_tx_begin(f->roster) != 0) {
+        log_error("cluster: cannot write relay routes; retried at the next tick");
+        return;
+    }
+    while (f->dirty) {
+        struct route *r = f->dirty;
+        char *space = strchr(r->key, ' ');
+        f->dirty = r->next_dirty;
+        r->dirty = false;
+        *space = '\0';
+        if (relay_route_put(f->place, r->key, space + 1, r->home) != 0)
+            log_error("cluster: cannot store the route of %s to %s", space + 1, r->key);
+        *space = ' ';
+    }
+}
+
 static void forget_routes(struct front *f)
 {
     size_t pos = 0;
     const char *k;
     void *v;
+    write_routes(f);
     while (hash_next(&f->routes, &pos, &k, &v))
         free(v);
     hash_clear(&f->routes);
@@ -157,13 +183,14 @@ static char *route_key(const char *jid, const char *address)
     return sb.data;
 }
 
-static void route_remember(struct front *f, const char *jid, const char *address, const char *home)
+/* Remembers that home wrote to jid from address; stored (at the next
+ * tick) unless it came from the table. */
+static void route_remember(struct front *f, const char *jid, const char *address, const char *home,
+                           bool stored)
 {
     char *key = route_key(jid, address);
     struct route *r = hash_get(&f->routes, key);
     if (r == NULL || strcmp(r->home, home) != 0) {
-        if (relay_route_put(f->place, jid, address, home) != 0)
-            log_error("cluster: cannot store the route of %s to %s", address, jid);
         if (r == NULL) {
             if (f->routes.n >= ROUTES_MAX)
                 forget_routes(f);
@@ -172,6 +199,11 @@ static void route_remember(struct front *f, const char *jid, const char *address
             hash_put(&f->routes, r->key, r);
         }
         cs_strlcpy(r->home, home, sizeof(r->home));
+        if (!stored && !r->dirty) {
+            r->dirty = true;
+            r->next_dirty = f->dirty;
+            f->dirty = r;
+        }
     }
     free(key);
 }
@@ -186,7 +218,7 @@ static bool route_find(struct front *f, const char *jid, const char *address, ch
     if (r)
         cs_strlcpy(home, r->home, len);
     else if (relay_route_get(f->place, jid, address, home, len) == 0) {
-        route_remember(f, jid, address, home);
+        route_remember(f, jid, address, home, true);
         found = true;
     }
     free(key);
@@ -378,7 +410,7 @@ static bool from_home(struct front *f, struct homestate *hs, const struct stanza
          * back there. */
         if (jid_relay_parse(in->from.local, &contact) == 0) {
             jid_deinit(&contact);
-            route_remember(f, user, in->from.local, hs->domain);
+            route_remember(f, user, in->from.local, hs->domain, false);
         }
     } else {
         from = xstrdup(f->domain);
@@ -496,6 +528,7 @@ static void ping(struct front *f, struct homestate *hs, int64_t now_ms)
 
 void front_tick(struct front *f, int64_t now_ms)
 {
+    write_routes(f);
     follow_edits(f, now_ms);
     if (!f->online)
         return;

@@ -330,9 +330,10 @@ void node_free(struct node **np)
     struct node *n = *np;
     if (n == NULL)
         return;
+    /* First: the front writes the relay routes it still holds. */
+    front_free(&n->front);
     if (n->roster)
         commit_or_take_back(n, TAKE_BACK_NOTHING, 0, 0, "at exit");
-    front_free(&n->front);
     uroster_free(&n->uroster);
     service_deinit(&n->svc);
     route_free(&n->route);
