@@ -186,11 +186,18 @@ query() {
 # the ejabberd user with its own Erlang node and distribution port, no
 # epmd.  TEMPLATE (default $EJ_TEMPLATE, else ejabberd.yml.in) names the
 # config template in tests/e2e, e.g. ejabberd-privilege.yml.in.
-# EJ_MCLIMIT fills @MCLIMIT@ (mod_multicast's limits) in a template.
+# EJ_MCLIMIT fills @MCLIMIT@ (mod_multicast's limits) in a template.  A
+# TEMPLATE starting with / is a file of the test's own (e.g. written in $T).
+# The node's inetrc sends Erlang's own DNS queries (ejabberd's SRV
+# lookups for outgoing s2s) to 127.0.0.1 port EJ_DNS_PORT (default 53,
+# where nothing answers; dns_start runs a responder).  Without
+# {resolv_conf,""} Erlang reads the machine's resolv.conf at the first
+# query and asks the nameservers listed there instead.
 ejabberd_start() {
     need ejabberdctl
     local secret=$1 template=${2:-${EJ_TEMPLATE:-ejabberd.yml.in}}
-    [ -f "$E2E_DIR/$template" ] || fail "no ejabberd template $template"
+    case $template in /*) ;; *) template=$E2E_DIR/$template ;; esac
+    [ -f "$template" ] || fail "no ejabberd template $template"
     EJ_DIR=$T/ejabberd
     mkdir -p "$EJ_DIR/logs" "$EJ_DIR/spool"
     chmod 755 "$T"
@@ -199,7 +206,7 @@ ejabberd_start() {
     EJ_NODE=ejtest$$@localhost
     sed -e "s/@C2S@/$EJ_C2S_PORT/" -e "s/@COMP@/$EJ_COMP_PORT/" -e "s/@SECRET@/$secret/" \
         -e "s/@MCLIMIT@/${EJ_MCLIMIT:-20}/" \
-        "$E2E_DIR/$template" > "$EJ_DIR/ejabberd.yml"
+        "$template" > "$EJ_DIR/ejabberd.yml"
     {
         echo 'ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"'
         echo "ERLANG_NODE=$EJ_NODE"
@@ -208,8 +215,10 @@ ejabberd_start() {
         echo "EJABBERD_PID_PATH=$EJ_DIR/spool/ejabberd.pid"
         echo "EJABBERD_BYPASS_WARNINGS=true"
     } > "$EJ_DIR/ejabberdctl.cfg"
-    printf '{lookup,["file"]}.\n{host,{127,0,0,1}, ["localhost"]}.\n{nameserver,{127,0,0,1},53}.\n' \
-        > "$EJ_DIR/inetrc"
+    {
+        printf '{lookup,["file"]}.\n{host,{127,0,0,1}, ["localhost"]}.\n'
+        printf '{resolv_conf,""}.\n{nameserver,{127,0,0,1},%s}.\n' "${EJ_DNS_PORT:-53}"
+    } > "$EJ_DIR/inetrc"
     chown -R ejabberd:ejabberd "$EJ_DIR"
     ej start >/dev/null 2>&1 || fail "ejabberd did not start"
     ej started >/dev/null 2>&1 || fail "ejabberd never finished starting"
@@ -227,6 +236,88 @@ ejabberd_stop() {
     # Whatever is left of this node (never another test's or the system's).
     for pid in $(pgrep -f -- "$EJ_NODE" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
     EJ_DIR=
+}
+
+# ---- a DNS responder for ejabberd's outgoing s2s ----
+#
+# ejabberd 23.01 (xmpp_stream_out) finds a remote XMPP server by an SRV
+# query (_xmpp-server._tcp.NAME, Erlang's own DNS client, to the
+# nameserver of its inetrc), then turns each SRV target, or NAME itself
+# when there is no SRV record, into addresses with the C library's
+# getaddrinfo, which reads the machine's hosts file and resolver, never
+# the inetrc.  So a peer is found without either when an SRV record
+# names its address as the target: getaddrinfo takes "127.0.0.3" as a
+# literal and asks nobody.
+
+# dns_start "ADDR[:PORT] NAME..." ...: a DNS responder on 127.0.0.1 (UDP,
+# a free port, set in DNS_PORT and EJ_DNS_PORT) answering, for each NAME,
+# SRV _xmpp-server._tcp.NAME with target ADDR and PORT (default 5269) and
+# A NAME with ADDR; NXDOMAIN for anything else.  It logs every query to
+# $T/dns.log and is stopped by cleanup.
+dns_start() {
+    local portf=$T/dns.port
+    rm -f "$portf"
+    "$PYTHON3" - "$portf" "$@" >>"$T/dns.log" 2>&1 <<'PY' &
+import os, socket, struct, sys
+
+portf, specs = sys.argv[1], sys.argv[2:]
+srv, addr = {}, {}
+for spec in specs:
+    target, *names = spec.split()
+    ip, _, port = target.partition(":")
+    for n in names:
+        addr[n.lower()] = ip
+        srv["_xmpp-server._tcp." + n.lower()] = (ip, int(port or 5269))
+
+
+def name_bytes(name):
+    return b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
+
+
+def answer(q):
+    qid, flags, qd = struct.unpack("!HHH", q[:6])
+    if qd != 1:
+        return None
+    i, labels = 12, []
+    while q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode("ascii", "replace"))
+        i += 1 + q[i]
+    qtype, qclass = struct.unpack("!HH", q[i + 1:i + 5])
+    question = q[12:i + 5]
+    name = ".".join(labels).lower()
+    rr = b""
+    if qtype == 33 and name in srv:
+        ip, port = srv[name]
+        data = struct.pack("!HHH", 0, 0, port) + name_bytes(ip)
+        rr = struct.pack("!HHHIH", 0xC00C, 33, 1, 60, len(data)) + data
+    elif qtype == 1 and name in addr:
+        rr = struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 4) + socket.inet_aton(addr[name])
+    known = name in srv or name in addr
+    print("query %s type %d: %s" % (name, qtype, "answer" if rr else
+                                    "no data" if known else "nxdomain"), flush=True)
+    rflags = 0x8400 | (flags & 0x0100) | (0 if known else 3)
+    return struct.pack("!HHHHHH", qid, rflags, 1, 1 if rr else 0, 0, 0) + question + rr
+
+
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+with open(portf + ".tmp", "w") as f:
+    f.write("%d\n" % s.getsockname()[1])
+os.rename(portf + ".tmp", portf)
+while True:
+    q, peer = s.recvfrom(4096)
+    try:
+        r = answer(q)
+    except (IndexError, struct.error, UnicodeError):
+        r = None
+    if r:
+        s.sendto(r, peer)
+PY
+    PIDS+=($!)
+    for _ in $(seq 100); do [ -s "$portf" ] && break; sleep 0.05; done
+    [ -s "$portf" ] || fail "the DNS responder did not start: $(tail -n 5 "$T/dns.log" 2>/dev/null)"
+    DNS_PORT=$(cat "$portf")
+    EJ_DNS_PORT=$DNS_PORT
 }
 
 # ---- channels ----
@@ -514,10 +605,12 @@ fed_chanstatd() {
 }
 
 # fed_fail_logs: the tails of both Prosody logs and chanstatd logs on
-# stderr (fail() shows only the single-domain ones).
+# stderr (fail() shows only the single-domain ones), and of ejabberd's log
+# and the DNS responder's when a test runs them beside the two domains.
 fed_fail_logs() {
     local f
-    for f in "$FED_DIR"/A/prosody.log "$FED_DIR"/B/prosody.log "$T"/cs-*.log; do
+    for f in "$FED_DIR"/A/prosody.log "$FED_DIR"/B/prosody.log "$T"/cs-*.log \
+        ${EJ_DIR:+"$EJ_DIR"/logs/ejabberd.log} "$T"/dns.log; do
         [ -s "$f" ] || continue
         echo "--- ${f#"$T"/} (tail) ---" >&2
         tail -n 30 "$f" >&2

@@ -81,6 +81,8 @@ EXTRA_DIST += tests/e2e/fed_props.py
 # Fan-out in XEP-0033 batches through the server's multicast service
 # (doc/internals-fanout.md).
 E2E_TESTS += tests/e2e/multicast_ejabberd.test tests/e2e/multicast_prosody.test
+# The same across s2s with ejabberd as the watchers' server (lib.sh: dns_start).
+E2E_TESTS += tests/e2e/multicast_fed_ejabberd.test
 EXTRA_DIST += tests/e2e/multicast.py tests/e2e/multicast_fed.py tests/e2e/ejabberd-multicast.yml.in
 
 # The Prosody module for XEP-0033 fan-out (contrib/prosody,
