@@ -101,6 +101,9 @@ struct home {
     int64_t fed_next_check; /* ms */
     home_remote_known_cb *remote_known;
     void *remote_known_ud;
+    /* A domain answered "chanstat node or not" (set by fed.c, called by
+     * feddisco.c): the channels waiting for it go on. */
+    void (*disco_done)(struct home *h, const char *domain, bool is_node, int64_t now_ms);
     /* A cluster's front (fedcluster.c): its homes, and where a channel
      * lives now (a port the front registers at wiring time). */
     const struct config_list *cluster_homes;

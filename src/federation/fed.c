@@ -109,6 +109,83 @@ void remote_discover(struct home *h, struct channel *c, int64_t now_ms)
     disco_ask(h, r->domain, now_ms);
 }
 
+/* ---- What discovery and a cluster's placement say ---- */
+
+int fed_remote_channel(struct home *h, const char *jid, int64_t now_ms)
+{
+    struct jid j;
+    struct disco *d;
+    int r;
+    if (remote_of(h, jid, false))
+        return 1;
+    if (jid_parse(jid, &j) != 0 || j.local == NULL || strcmp(j.domain, h->domain) == 0) {
+        if (j.domain)
+            jid_deinit(&j);
+        return 0;
+    }
+    d = hash_get(&h->fed_disco, j.domain);
+    if (d && d->known && d->expires > now_ms)
+        r = d->is_node ? 1 : 0;
+    else {
+        disco_ask(h, j.domain, now_ms);
+        r = CS_EAGAIN;
+    }
+    jid_deinit(&j);
+    return r;
+}
+
+bool fed_knows_remote(struct home *h, const char *jid)
+{
+    struct jid j;
+    struct disco *d;
+    bool yes;
+    if (remote_of(h, jid, false))
+        return true;
+    if (jid_parse(jid, &j) != 0)
+        return false;
+    d = hash_get(&h->fed_disco, j.domain);
+    yes = d && d->known && d->is_node;
+    jid_deinit(&j);
+    return yes;
+}
+
+/* The channels that waited for domain's answer (feddisco.c calls back). */
+static void disco_done(struct home *h, const char *domain, bool is_node, int64_t now_ms)
+{
+    for (struct channel *c = h->fed_head; c; c = c->remote->next) {
+        if (c->remote->state != R_DISCOVER || strcmp(c->remote->domain, domain) != 0)
+            continue;
+        if (is_node)
+            remote_subscribe(h, c, now_ms);
+        else
+            remote_refuse_all(h, c, "its domain is not a chanstat node", now_ms);
+    }
+}
+
+bool cluster_home(const struct home *h, const char *domain)
+{
+    return h->cluster_homes && config_list_has(h->cluster_homes, domain);
+}
+
+char *cluster_home_jid(const struct home *h, const char *addr)
+{
+    struct jid j;
+    const char *home;
+    struct strbuf sb = {0};
+    if (jid_parse(addr, &j) != 0)
+        return NULL;
+    if (strcmp(j.domain, h->domain) != 0 || j.local == NULL) {
+        jid_deinit(&j);
+        return xstrdup(addr); /* a remote channel's own JID */
+    }
+    /* The front's public address: wherever the channel lives now. */
+    home = h->place ? h->place(h->place_ud, j.local) : NULL;
+    if (home)
+        strbuf_printf(&sb, "%s@%s", j.local, home);
+    jid_deinit(&j);
+    return sb.data;
+}
+
 /* ---- Local watchers ---- */
 
 static void store_watcher(struct home *h, struct channel *c, const char *jid, const char *state)
@@ -623,6 +700,7 @@ static void on_remote_watcher(void *ud, const char *remote, const char *jid, con
 
 int fed_load(struct home *h)
 {
+    h->disco_done = disco_done;
     return roster_remote_watchers(h->roster, on_remote_watcher, h);
 }
 

@@ -1,6 +1,7 @@
 /* fed_priv.h - what the status service's files share (fed.c: remote
  * channels and their watchers; feddisco.c: is a domain a chanstat node?;
- * fedcluster.c: a front's homes).  Not for other floors. */
+ * fedcluster.c: a front's homes).  Calls run fedcluster.c -> fed.c ->
+ * feddisco.c, never back.  Not for other floors. */
 #ifndef FED_PRIV_H
 #define FED_PRIV_H
 
@@ -43,7 +44,7 @@ struct disco {
     char domain[];
 };
 
-/* fed.c */
+/* fed.c (calls feddisco.c; fedcluster.c calls it) */
 struct channel *remote_of(struct home *h, const char *home_jid, bool create);
 void remote_send(struct home *h, struct channel *c, const char *type, bool lease, int64_t now_ms);
 void remote_subscribe(struct home *h, struct channel *c, int64_t now_ms);
@@ -51,12 +52,12 @@ void remote_discover(struct home *h, struct channel *c, int64_t now_ms);
 void remote_refuse_all(struct home *h, struct channel *c, const char *why, int64_t now_ms);
 /* The upstream is gone or failing: watchers see unavailable; retried. */
 void remote_error(struct home *h, struct channel *c, const char *why, int64_t now_ms);
-/* feddisco.c */
+/* feddisco.c (calls nothing of fed.c: its answers reach fed.c through
+ * h->disco_done, set by fed_load) */
 /* Asks domain "are you a chanstat node?" (once at a time). */
 struct disco *disco_ask(struct home *h, const char *domain, int64_t now_ms);
 /* A discovery in flight is dropped unanswered. */
 void disco_stop(struct home *h, struct disco *d);
-/* fedcluster.c */
 /* Is domain one of this front's homes? */
 bool cluster_home(const struct home *h, const char *domain);
 /* The JID at its home of a remote channel stored under addr (a remote

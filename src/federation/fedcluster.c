@@ -1,10 +1,11 @@
 /* fedcluster.c - the status service at a cluster's front (doc/cluster.md).
  *
  * A front holds its homes' channels as remote channels named by their
- * own names (fed.c): alpha@status.a.test watches alpha@h1.status.a.test.
- * Here: which domains are homes, the home a stored public address
- * lives on (the front's placement, through its port), a channel moving
- * to another home, and a home that stops or starts answering pings. */
+ * own names (fed.c, which also knows which domains are homes and where a
+ * stored public address lives): alpha@status.a.test watches
+ * alpha@h1.status.a.test.  Here: the front's placement registered, a
+ * channel moving to another home, and a home that stops or starts
+ * answering pings. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -14,30 +15,6 @@
 #include "cs_jid.h"
 #include "cs_log.h"
 #include "fed_priv.h"
-
-bool cluster_home(const struct home *h, const char *domain)
-{
-    return h->cluster_homes && config_list_has(h->cluster_homes, domain);
-}
-
-char *cluster_home_jid(const struct home *h, const char *addr)
-{
-    struct jid j;
-    const char *home;
-    struct strbuf sb = {0};
-    if (jid_parse(addr, &j) != 0)
-        return NULL;
-    if (strcmp(j.domain, h->domain) != 0 || j.local == NULL) {
-        jid_deinit(&j);
-        return xstrdup(addr); /* a remote channel's own JID */
-    }
-    /* The front's public address: wherever the channel lives now. */
-    home = h->place ? h->place(h->place_ud, j.local) : NULL;
-    if (home)
-        strbuf_printf(&sb, "%s@%s", j.local, home);
-    jid_deinit(&j);
-    return sb.data;
-}
 
 int fed_use_cluster(struct home *h, const struct config_list *homes,
                     const char *(*place)(void *ud, const char *channel), void *ud)

@@ -74,48 +74,10 @@ struct disco *disco_ask(struct home *h, const char *domain, int64_t now_ms)
     return d;
 }
 
-int fed_remote_channel(struct home *h, const char *jid, int64_t now_ms)
-{
-    struct jid j;
-    struct disco *d;
-    int r;
-    if (remote_of(h, jid, false))
-        return 1;
-    if (jid_parse(jid, &j) != 0 || j.local == NULL || strcmp(j.domain, h->domain) == 0) {
-        if (j.domain)
-            jid_deinit(&j);
-        return 0;
-    }
-    d = hash_get(&h->fed_disco, j.domain);
-    if (d && d->known && d->expires > now_ms)
-        r = d->is_node ? 1 : 0;
-    else {
-        disco_ask(h, j.domain, now_ms);
-        r = CS_EAGAIN;
-    }
-    jid_deinit(&j);
-    return r;
-}
-
 void fed_on_remote_known(struct home *h, home_remote_known_cb *cb, void *ud)
 {
     h->remote_known = cb;
     h->remote_known_ud = ud;
-}
-
-bool fed_knows_remote(struct home *h, const char *jid)
-{
-    struct jid j;
-    struct disco *d;
-    bool yes;
-    if (remote_of(h, jid, false))
-        return true;
-    if (jid_parse(jid, &j) != 0)
-        return false;
-    d = hash_get(&h->fed_disco, j.domain);
-    yes = d && d->known && d->is_node;
-    jid_deinit(&j);
-    return yes;
 }
 
 /* ---- Discovery answers ---- */
@@ -156,12 +118,6 @@ static void disco_answer(void *ud, const struct xml_node *iq, int64_t now_ms)
     log_info("fed: %s %s a chanstat node", d->domain, d->is_node ? "is" : "is not");
     if (h->remote_known)
         h->remote_known(h->remote_known_ud, d->domain, d->is_node);
-    for (struct channel *c = h->fed_head; c; c = c->remote->next) {
-        if (c->remote->state != R_DISCOVER || strcmp(c->remote->domain, d->domain) != 0)
-            continue;
-        if (d->is_node)
-            remote_subscribe(h, c, now_ms);
-        else
-            remote_refuse_all(h, c, "its domain is not a chanstat node", now_ms);
-    }
+    if (h->disco_done)
+        h->disco_done(h, d->domain, d->is_node, now_ms); /* fed.c: the channels waiting */
 }

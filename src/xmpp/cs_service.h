@@ -95,7 +95,10 @@ void service_configure(struct service *svc, const struct service_opts *opts);
 /* Frees the command sessions; safe to call twice. */
 void service_deinit(struct service *svc);
 /* The domain users see (struct service's shown_domain). */
-const char *service_shown_domain(const struct service *svc);
+static inline const char *service_shown_domain(const struct service *svc)
+{
+    return svc->shown_domain ? svc->shown_domain : svc->domain;
+}
 /* Handles one inbound stanza, parsed once by the caller (cs_stanza.h);
  * whoever answers it answers from in, never parsing it again. */
 void service_dispatch(struct service *svc, const struct stanza_in *in);

@@ -46,11 +46,6 @@ struct iq_handler {
 static iq_handler_fn disco_info, disco_items, ping, version, last_activity, gateway_get,
     gateway_set;
 
-const char *service_shown_domain(const struct service *svc)
-{
-    return svc->shown_domain ? svc->shown_domain : svc->domain;
-}
-
 static bool registration_on(const struct service *svc)
 {
     return svc->opts.registration && svc->home != NULL;
