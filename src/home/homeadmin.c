@@ -10,7 +10,10 @@
  *   channel owner changes             old owner: unsubscribe; new: bound
  *   channel policy changes            the next request follows it
  *   channel removed                   watchers as a removed row; owner:
- *                                     unsubscribe + unsubscribed */
+ *                                     unsubscribe + unsubscribed
+ * At a cluster's home a removed channel tells nobody: its address is the
+ * front's, and it may live on at another home (chanstatctl channel move);
+ * the front's placement decides what users see (doc/cluster.md). */
 #include "config.h"
 
 #include <limits.h>
@@ -42,6 +45,18 @@ static bool was_watcher(const char *old)
     return old && (strcmp(old, "from") == 0 || strcmp(old, "both") == 0);
 }
 
+static void on_exists(void *ud, const char *name, const char *owner, enum channel_policy policy)
+{
+    *(bool *)ud = true;
+}
+
+/* Is there a row of channel name (a database error counts as yes)? */
+static bool channel_exists(struct home *h, const char *name)
+{
+    bool found = false;
+    return roster_find_channel(h->roster, name, on_exists, &found) != 0 || found;
+}
+
 static void apply_roster(struct home *h, const struct change *ch)
 {
     struct channel *c = chancache_loaded(&h->cache, ch->channel);
@@ -69,6 +84,8 @@ static void apply_roster(struct home *h, const struct change *ch)
         if (c)
             home_send_status_to(h, c, ch->jid);
         log_debug("home: %s: %s added as a watcher by an edit", ch->channel, ch->jid);
+    } else if (before && !now && h->fed.front && !channel_exists(h, ch->channel)) {
+        log_debug("home: %s: %s left with the channel", ch->channel, ch->jid);
     } else if (before && !now) {
         char *from = channel_jid(h, ch->channel);
         home_send_presence(h, from, ch->jid, "unsubscribed", NULL);
@@ -136,7 +153,7 @@ static void apply_channel(struct home *h, const struct change *ch, int64_t now_m
         return;
     if (!cr.found) {
         log_info("home: channel %s removed by an edit", ch->channel);
-        if (old_owner && channel_jid_ok(old_owner))
+        if (old_owner && channel_jid_ok(old_owner) && h->fed.front == NULL)
             unbind(h, ch->channel, NULL, old_owner, true);
         if (c)
             chancache_forget(&h->cache, c);

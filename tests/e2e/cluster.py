@@ -249,10 +249,16 @@ async def main():
     assert out.returncode == 0, out.stderr
     assert db("h1", "SELECT count(*) FROM channel WHERE name = 'alpha'")[0][0] == 0
     assert db("h2", "SELECT count(*) FROM offline WHERE channel = 'alpha'")[0][0] == 1
+    # Long enough for h1 to apply the edit: letting alpha go must not end
+    # alice's subscription with alpha@status.a.test, which lives on.
+    await wait_log("h1", "channel alpha removed by an edit", 1)
+    await asyncio.sleep(0.5)
     m = carol.mark()
     alice = Client("alice@a.test", "alicepw", P, auto_accept=True, resource="desk")
     everyone = (alice, bob, carol, dave)
     await alice.login()
+    sub = alice.client_roster[ALPHA]["subscription"]
+    assert sub in ("from", "both"), "alice's roster has alpha as %r after the move" % sub
     alice.send_presence(pshow="chat", pstatus="alpha on h2")
     await alice.wait_for(msg(RELAY_CAROL, "stored before the move"), "the moved message",
                          timeout=15)
