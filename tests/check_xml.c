@@ -442,6 +442,56 @@ START_TEST(test_empty_namespace_roundtrip)
 }
 END_TEST
 
+START_TEST(test_xml_namespace_element_roundtrip)
+{
+    /* <xml:foo/> is well-formed input (the prefix is predefined); written
+     * as <foo xmlns='http://www.w3.org/XML/1998/namespace'/> it would be
+     * ill-formed, and the server would close our stream (fuzz_stream). */
+    const char *in = "<message><xml:foo a='1'><bar/>t</xml:foo><baz/></message>";
+    struct xml_node *m = test_parse_stanza(in), *again;
+    struct strbuf sb = {0};
+
+    ck_assert_str_eq(xml_ns(xml_child(m, "foo", NULL)), XML_NS_XML);
+    xml_serialize(m, XML_NS_COMPONENT, &sb);
+    ck_assert_str_eq(sb.data, in);
+    again = xml_parse_one(sb.data, sb.len);
+    ck_assert_ptr_nonnull(again);
+    ck_assert_str_eq(xml_ns(xml_child(xml_child(again, "foo", NULL), "bar", NULL)),
+                     XML_NS_COMPONENT);
+    xml_free(again);
+    xml_free(m);
+    strbuf_free(&sb);
+}
+END_TEST
+
+START_TEST(test_declared_xml_namespace_survives_any_split)
+{
+    /* What Prosody writes for a user's <xml:foo/>: expat refuses the
+     * declaration, so the stream would restart and any user could cut
+     * the component off.  Read as <xml:foo/> wherever the reads split it
+     * (its children are in its namespace, as the bytes say), with nothing
+     * else changed: text keeps its bytes. */
+    static const char in[] = "<message from='u@a.test/r' to='c@s.a.test'><body>xmlns='http:"
+                             "//www.w3.org/XML/1998/namespace'</body><foo xmlns='http://www.w3.o"
+                             "rg/XML/1998/namespace' a='1'><bar/></foo><baz xmlns=\"http://www."
+                             "w3.org/XML/1998/namespace\"/></message>";
+    static const char want[] = "<message from='u@a.test/r' to='c@s.a.test'><body>xmlns='"
+                               "http://www.w3.org/XML/1998/namespace'</body><xml:foo a='1'>"
+                               "<xml:bar/></xml:foo><xml:baz/></message>\n";
+    for (size_t cut = 0; cut <= sizeof(in) - 1; cut++) {
+        struct collected c = {0};
+        struct xml_parser *p = xml_parser_new(65536, 16, &H, &c);
+        ck_assert_int_eq(xml_parser_feed(p, HDR, strlen(HDR)), 0);
+        ck_assert_int_eq(xml_parser_feed(p, in, cut), 0);
+        ck_assert_int_eq(xml_parser_feed(p, in + cut, sizeof(in) - 1 - cut), 0);
+        ck_assert_uint_eq(c.count, 1);
+        ck_assert_str_eq(c.stanzas.data, want);
+        xml_parser_free(&p);
+        collected_free(&c);
+    }
+}
+END_TEST
+
 START_TEST(test_empty_namespace_tree)
 {
     /* Built in code: "" is no namespace, NULL inherits. */
@@ -705,6 +755,8 @@ static Suite *xml_suite(void)
     tcase_add_test(tc, test_duplicate_attributes_rejected);
     tcase_add_test(tc, test_long_split_text);
     tcase_add_test(tc, test_empty_namespace_roundtrip);
+    tcase_add_test(tc, test_xml_namespace_element_roundtrip);
+    tcase_add_test(tc, test_declared_xml_namespace_survives_any_split);
     tcase_add_test(tc, test_empty_namespace_tree);
     tcase_add_test(tc, test_attribute_injection);
     tcase_add_test(tc, test_parse_one_exactly_one);

@@ -48,7 +48,27 @@ struct xml_parser {
     enum xml_violation violation;
     char error[160];
     bool stopped;
+    /* The end of the last feed that may begin a default declaration of
+     * the XML namespace (see undeclare_xml_ns), held for the next. */
+    char held[64];
+    size_t nheld;
+    unsigned char lex; /* enum lex, at the first byte held */
 };
+
+/* A server that re-serialises <xml:foo/> from a user may write
+ * <foo xmlns='http://www.w3.org/XML/1998/namespace'/> (Prosody 0.12
+ * does).  expat refuses that as not well-formed (the XML namespace may
+ * not be declared), which would restart the stream: any user could cut
+ * the component off.  Such a declaration is rewritten, byte for byte in
+ * place, to a stand-in URI of the same length before expat sees it, and
+ * the stand-in is read back as the XML namespace (on_ns_start): the tree
+ * is what the user sent, and the serialiser writes it as <xml:foo/>. */
+#define XML_NS_STAND_IN "urn:chanstat:xml-namespace-undeclare"
+static const char *const xml_ns_decls[] = {
+    "xmlns='" XML_NS_XML "'",
+    "xmlns=\"" XML_NS_XML "\"",
+};
+#define XML_NS_DECL_LEN (sizeof("xmlns='" XML_NS_XML "'") - 1)
 
 static void violate(struct xml_parser *p, enum xml_violation v, const char *msg)
 {
@@ -91,7 +111,10 @@ static void XMLCALL on_ns_start(void *ud, const char *prefix, const char *uri)
 
     memcpy(b->prefix, prefix ? prefix : "", plen + 1);
     b->ns_len = uri ? strlen(uri) : 0;
-    b->ns = uri ? xml_ns_new(uri, b->ns_len) : NULL;
+    if (uri && strcmp(uri, XML_NS_STAND_IN) == 0)
+        b->ns = xml_ns_new(XML_NS_XML, b->ns_len); /* see undeclare_xml_ns */
+    else
+        b->ns = uri ? xml_ns_new(uri, b->ns_len) : NULL;
     b->prev = hash_get(&p->bindings, b->prefix);
     hash_put(&p->bindings, b->prefix, b);
 }
@@ -388,6 +411,8 @@ void xml_parser_reset(struct xml_parser *p)
     p->stanza = p->cur = NULL;
     p->level = 0;
     p->mark = p->fed = 0;
+    p->nheld = 0;
+    p->lex = 0;
     p->violation = XML_VIOLATION_NONE;
     p->error[0] = '\0';
     p->stopped = false;
@@ -418,12 +443,8 @@ static int violation_code(const struct xml_parser *p)
                                                                                      : CS_EPROTO;
 }
 
-int xml_parser_feed(struct xml_parser *p, const char *data, size_t len)
+static int feed_expat(struct xml_parser *p, const char *data, size_t len)
 {
-    if (p->violation)
-        return violation_code(p);
-    if (p->stopped)
-        return CS_ECLOSED;
     while (len > 0) {
         /* XML_Parse takes an int length: feed at most 1 GiB at a time. */
         int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
@@ -460,6 +481,83 @@ int xml_parser_feed(struct xml_parser *p, const char *data, size_t len)
         }
     }
     return 0;
+}
+
+/* Where the bytes seen so far leave the stream, for undeclare_xml_ns:
+ * in text, in a tag, or in a quoted attribute value.  '<' never stands
+ * raw in text or a value, so a tag starts at every '<' outside quotes
+ * (a CDATA section fools it, at worst rewriting that text). */
+enum lex { LEX_TEXT, LEX_TAG, LEX_SQUOTE, LEX_DQUOTE };
+
+static enum lex lex_step(enum lex l, char c)
+{
+    switch (l) {
+    case LEX_TEXT: return c == '<' ? LEX_TAG : LEX_TEXT;
+    case LEX_TAG:
+        return c == '>' ? LEX_TEXT : c == '\'' ? LEX_SQUOTE : c == '"' ? LEX_DQUOTE : LEX_TAG;
+    case LEX_SQUOTE: return c == '\'' ? LEX_TAG : LEX_SQUOTE;
+    case LEX_DQUOTE: return c == '"' ? LEX_TAG : LEX_DQUOTE;
+    }
+    return l;
+}
+
+/* Finds each default declaration of the XML namespace that stands in a
+ * tag of buf[0, len), from lexer state p->lex, and rewrites it in place
+ * (see XML_NS_STAND_IN) when write; *found says whether there was one.
+ * Returns how many bytes at the end may begin one and must wait for
+ * more; p->lex is left at the start of those. */
+static size_t undeclare_xml_ns(struct xml_parser *p, char *buf, size_t len, bool write, bool *found)
+{
+    enum lex l = p->lex;
+    *found = false;
+    for (size_t i = 0; i < len; i++) {
+        if (l == LEX_TAG && buf[i] == 'x') {
+            size_t left = len - i, n = left < XML_NS_DECL_LEN ? left : XML_NS_DECL_LEN;
+            for (size_t k = 0; k < CS_ARRAY_SIZE(xml_ns_decls); k++) {
+                if (memcmp(buf + i, xml_ns_decls[k], n) != 0)
+                    continue;
+                if (n < XML_NS_DECL_LEN) {
+                    p->lex = l;
+                    return left; /* the rest may begin one */
+                }
+                *found = true;
+                if (write)
+                    memcpy(buf + i + 7, XML_NS_STAND_IN, sizeof(XML_NS_STAND_IN) - 1);
+            }
+        }
+        l = lex_step(l, buf[i]);
+    }
+    p->lex = l;
+    return 0;
+}
+
+int xml_parser_feed(struct xml_parser *p, const char *data, size_t len)
+{
+    unsigned char lex = p->lex;
+    char *buf;
+    size_t total, hold;
+    bool found;
+    int r;
+    if (p->violation)
+        return violation_code(p);
+    if (p->stopped)
+        return CS_ECLOSED;
+    /* The common case, read only: nothing held, nothing to rewrite or
+     * hold; expat reads the caller's bytes. */
+    if (p->nheld == 0 && undeclare_xml_ns(p, (char *)(uintptr_t)data, len, false, &found) == 0 &&
+        !found)
+        return feed_expat(p, data, len);
+    p->lex = lex;
+    total = p->nheld + len;
+    buf = xmalloc(total ? total : 1);
+    memcpy(buf, p->held, p->nheld);
+    memcpy(buf + p->nheld, data, len);
+    hold = undeclare_xml_ns(p, buf, total, true, &found);
+    memcpy(p->held, buf + total - hold, hold);
+    p->nheld = hold;
+    r = feed_expat(p, buf, total - hold);
+    free(buf);
+    return r;
 }
 
 enum xml_violation xml_parser_violation(const struct xml_parser *p)

@@ -102,18 +102,26 @@ static void serialize(const struct xml_node *n, const char *in_ns, const struct 
                       bool top, struct strbuf *sb)
 {
     const char *ns;
+    bool xml_prefix;
 
     if (n->type == XML_TEXT) {
         xml_escape(sb, n->text, n->text_len, false);
         return;
     }
     ns = n->ns ? n->ns : in_ns;
+    /* An element of the XML namespace (<xml:foo/>, well-formed input)
+     * keeps its predefined prefix: that namespace may not be declared,
+     * so xmlns='...' would be ill-formed, and the peer would close the
+     * stream.  Its children stay in the namespace in effect. */
+    xml_prefix = ns && strcmp(ns, XML_NS_XML) == 0;
     strbuf_append(sb, "<", 1);
+    if (xml_prefix)
+        strbuf_append_str(sb, "xml:");
     strbuf_append_str(sb, n->name);
     /* ns == NULL only when in_ns is NULL too.  "" (no namespace) differs
      * from any namespace in effect and is written as xmlns=''.  Shared
      * strings make the common case a pointer compare. */
-    if (ns && ns != in_ns && strcmp(ns, in_ns ? in_ns : "") != 0) {
+    if (!xml_prefix && ns && ns != in_ns && strcmp(ns, in_ns ? in_ns : "") != 0) {
         strbuf_append_str(sb, " xmlns='");
         xml_escape(sb, ns, strlen(ns), true);
         strbuf_append(sb, "'", 1);
@@ -144,8 +152,10 @@ static void serialize(const struct xml_node *n, const char *in_ns, const struct 
     }
     strbuf_append(sb, ">", 1);
     for (const struct xml_node *c = n->first_child; c; c = c->next)
-        serialize(c, ns, ap, false, sb);
+        serialize(c, xml_prefix ? in_ns : ns, ap, false, sb);
     strbuf_append(sb, "</", 2);
+    if (xml_prefix)
+        strbuf_append_str(sb, "xml:");
     strbuf_append_str(sb, n->name);
     strbuf_append(sb, ">", 1);
 }

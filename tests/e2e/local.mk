@@ -95,3 +95,5 @@ EXTRA_DIST += tests/e2e/clusterlib.sh tests/e2e/cluster.py
 # The cluster on a two-node ejabberd cluster (doc/cluster.md).
 E2E_TESTS += tests/e2e/cluster_ejabberd.test
 EXTRA_DIST += tests/e2e/ejcluster.sh tests/e2e/cluster_ejabberd.py
+# A payload in the XML namespace, as Prosody passes it on (any user can send one).
+E2E_TESTS += tests/e2e/xml_namespace.test
