@@ -41,6 +41,8 @@ static const char *const invalid[] = {
     "a@b c",
     "a@.b",
     "a@b..c",
+    "y..", /* two trailing dots: an empty last label (found by fuzz_jid) */
+    "a@b.c../r",
     "a@[zz]",
     "a@b/\x01",
     "\xc3@b",         /* truncated UTF-8 */

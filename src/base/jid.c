@@ -66,6 +66,11 @@ int jid_check_domain(const char *s, size_t len)
         if (s[i] == '.' && (i == 0 || s[i - 1] == '.'))
             return CS_EINVAL; /* empty label */
     }
+    /* jid_parse removed the one trailing dot RFC 7622 allows: another
+     * ends an empty label ("y.." would print as "y.", which reads back as
+     * "y"). */
+    if (len > 0 && s[len - 1] == '.')
+        return CS_EINVAL;
     return check_utf8((const unsigned char *)s, len);
 }
 
