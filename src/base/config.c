@@ -252,6 +252,21 @@ bool config_list_has(const struct config_list *l, const char *item)
     return false;
 }
 
+/* A DNS name as servers route to it: letters, digits, '-' and '.', or
+ * any non-ASCII byte (IDN, checked as UTF-8 by the JID rules).  Anything
+ * else (';', '#', '!'...) is no domain a server serves, and some of it
+ * would not read back from config_print()'s output. */
+static bool domain_name_ok(const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!(c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
 /* Appends the items of v (separated by spaces, tabs or commas), each
  * validated and normalised: a bare JID with a localpart (DT_JIDS) or a
  * domain (DT_DOMAINS).  Duplicates are kept once.  On error nothing of v
@@ -269,7 +284,7 @@ static int list_add(struct config_list *l, const struct directive *d, const char
         if (ok) {
             /* A domain list takes names only: no localpart, resource or IP
              * literal; a JID list takes user@domain. */
-            ok = j.resource == NULL &&
+            ok = j.resource == NULL && domain_name_ok(j.domain) && it[0] != ';' && it[0] != '#' &&
                  (d->type == DT_JIDS ? j.local != NULL : j.local == NULL && !strchr(it, '['));
             if (!ok)
                 jid_deinit(&j);
@@ -677,8 +692,8 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
         }
     }
     /* A domain name, not an IP literal: the server routes to it by name. */
-    bool bad_domain =
-        jid_check_domain(cfg->domain, strlen(cfg->domain)) != 0 || strchr(cfg->domain, '[') != NULL;
+    bool bad_domain = jid_check_domain(cfg->domain, strlen(cfg->domain)) != 0 ||
+                      strchr(cfg->domain, '[') != NULL || !domain_name_ok(cfg->domain);
     for (const char *c = cfg->domain; *c && !bad_domain; c++)
         bad_domain = (unsigned char)*c < 0x20 || *c == 0x7f;
     if (bad_domain) {
@@ -752,7 +767,10 @@ void config_print(const struct config *cfg, FILE *out)
             print_list(out, d->key, p);
             continue;
         }
-        fprintf(out, "%s = ", d->key);
+        /* "key = ;x" would read back as a comment, "key =;x" as ;x. */
+        const char *str =
+            d->type == DT_STRING && d->offset != OFF(secret) ? *(char *const *)p : NULL;
+        fprintf(out, "%s =%s", d->key, str && (str[0] == ';' || str[0] == '#') ? "" : " ");
         switch (d->type) {
         case DT_STRING: {
             const char *s = *(char *const *)p;
