@@ -12,6 +12,7 @@
 
 #include <ini.h>
 
+#include "config_priv.h"
 #include "cs_config.h"
 #include "cs_error.h"
 #include "cs_jid.h"
@@ -243,73 +244,6 @@ static void list_clear(struct config_list *l)
     l->n = 0;
 }
 
-bool config_list_has(const struct config_list *l, const char *item)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        if (strcmp(l->v[i], item) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* A DNS name as servers route to it: letters, digits, '-' and '.', or
- * any non-ASCII byte (IDN, checked as UTF-8 by the JID rules).  Anything
- * else (';', '#', '!'...) is no domain a server serves, and some of it
- * would not read back from config_print()'s output. */
-static bool domain_name_ok(const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (!(c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '.'))
-            return false;
-    }
-    return true;
-}
-
-/* Appends the items of v (separated by spaces, tabs or commas), each
- * validated and normalised: a bare JID with a localpart (DT_JIDS) or a
- * domain (DT_DOMAINS).  Duplicates are kept once.  On error nothing of v
- * is added. */
-static int list_add(struct config_list *l, const struct directive *d, const char *v, char *why,
-                    size_t whylen)
-{
-    static const char seps[] = " \t,";
-    char *copy = xstrdup(v), *save = NULL;
-    size_t n0 = l->n;
-    for (char *it = strtok_r(copy, seps, &save); it; it = strtok_r(NULL, seps, &save)) {
-        struct jid j;
-        char *norm;
-        bool ok = jid_parse(it, &j) == 0;
-        if (ok) {
-            /* A domain list takes names only: no localpart, resource or IP
-             * literal; a JID list takes user@domain. */
-            ok = j.resource == NULL && domain_name_ok(j.domain) && it[0] != ';' && it[0] != '#' &&
-                 (d->type == DT_JIDS ? j.local != NULL : j.local == NULL && !strchr(it, '['));
-            if (!ok)
-                jid_deinit(&j);
-        }
-        if (!ok) {
-            snprintf(why, whylen, "invalid value '%s' for %s in [%s]: expected %s", it, d->key,
-                     d->section, d->type == DT_JIDS ? "bare JIDs (user@domain)" : "domain names");
-            while (l->n > n0)
-                free(l->v[--l->n]);
-            free(copy);
-            return CS_EINVAL;
-        }
-        norm = jid_bare(&j);
-        jid_deinit(&j);
-        if (config_list_has(l, norm)) {
-            free(norm);
-            continue;
-        }
-        l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
-        l->v[l->n++] = norm;
-    }
-    free(copy);
-    return 0;
-}
-
 /* An integer of d's range [min, max], as written in the file.  On error
  * writes the reason into why and returns CS_EINVAL. */
 static int parse_ranged(const struct directive *d, const char *v, long *n_r, char *why,
@@ -382,7 +316,9 @@ static int set_value(struct config *cfg, const struct directive *d, const char *
         return 0;
     }
     case DT_JIDS:
-    case DT_DOMAINS: return list_add(field(cfg, d), d, v, why, whylen);
+    case DT_DOMAINS:
+        return config_list_add(field(cfg, d), d->type == DT_JIDS, d->key, d->section, v, why,
+                               whylen);
     case DT_AUTO_OFF:
         if (strcasecmp(v, "auto") == 0 || strcasecmp(v, "off") == 0) {
             *(bool *)field(cfg, d) = strcasecmp(v, "auto") == 0;
@@ -693,7 +629,7 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
     }
     /* A domain name, not an IP literal: the server routes to it by name. */
     bool bad_domain = jid_check_domain(cfg->domain, strlen(cfg->domain)) != 0 ||
-                      strchr(cfg->domain, '[') != NULL || !domain_name_ok(cfg->domain);
+                      strchr(cfg->domain, '[') != NULL || !config_domain_name_ok(cfg->domain);
     for (const char *c = cfg->domain; *c && !bad_domain; c++)
         bad_domain = (unsigned char)*c < 0x20 || *c == 0x7f;
     if (bad_domain) {
