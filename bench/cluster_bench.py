@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fed_bench  # noqa: E402
-from fanout_e2e import cpu_ns  # noqa: E402
+from fanout_e2e import cpu_ns, lua_roster  # noqa: E402
 from fed_bench import Conn, gather_limited, is_presence, local, status_of  # noqa: E402
 
 DOMAIN = "a.test"
@@ -31,15 +31,6 @@ TIMEOUT = float(os.environ.get("CLUSTER_TIMEOUT", "120"))
 
 def channel_of(i, c):
     return (i - 1) % c + 1
-
-
-def lua_roster(items):
-    out = ['return {\n\t[false] = {\n\t\t["version"] = 1;\n\t\t["pending"] = {};\n\t};\n']
-    for jid, sub in items:
-        out.append('\t["%s"] = {\n\t\t["groups"] = {};\n\t\t["subscription"] = "%s";\n\t};\n'
-                   % (jid, sub))
-    out.append("};\n")
-    return "".join(out)
 
 
 def write_store(data_dir, n, c):

@@ -336,23 +336,29 @@ static void home_is_down(struct front *f, const struct stanza_in *in, const char
     xml_free(e);
 }
 
+/* A user's stanza to local@home, or the answer for a home that is down. */
+static void pass_on(struct front *f, const struct stanza_in *in, const char *local,
+                    const char *home)
+{
+    struct homestate *hs = home_of(f, home);
+    if (hs && hs->down)
+        home_is_down(f, in, local, home);
+    else
+        to_home(f, in, local, home);
+}
+
 static bool from_user(struct front *f, const struct stanza_in *in)
 {
     const struct jid *to = &in->to;
     char home[JID_PART_MAX + 1];
     const char *h;
-    struct homestate *hs;
     if (to->local == NULL || in->relay_rc == CS_EINVAL)
         return false;
     if (in->relay_rc == 0) {
         /* A relay address: back through the home that wrote from it. */
         if (!route_find(f, in->sender, to->local, home, sizeof(home)))
             return false;
-        hs = home_of(f, home);
-        if (hs && hs->down)
-            home_is_down(f, in, to->local, home);
-        else
-            to_home(f, in, to->local, home);
+        pass_on(f, in, to->local, home);
         return true;
     }
     h = placement_home(f->place, f->homes, to->local);
@@ -378,11 +384,7 @@ static bool from_user(struct front *f, const struct stanza_in *in)
         strbuf_free(&at);
         return true;
     }
-    hs = home_of(f, home);
-    if (hs && hs->down)
-        home_is_down(f, in, to->local, home);
-    else
-        to_home(f, in, to->local, home);
+    pass_on(f, in, to->local, home);
     return true;
 }
 
