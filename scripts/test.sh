@@ -3,7 +3,7 @@
 # includes only down the floors of src/, clang-format clean), builds, and
 # runs every test: the unit suites and end-to-end tests (make check), a
 # smoke run of the demo's printed commands, the same suites under
-# ASan+UBSan, then make distcheck.  The last line is "N passed, N failed".
+# ASan+UBSan, a short run of every fuzz target, then make distcheck.  The last line is "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -59,6 +59,8 @@ step configure-asan _build-asan ../configure -q --enable-werror --enable-sanitiz
     step build-asan _build-asan make -j2 -s &&
     { ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
         step check-asan _build-asan make -j2 check || show_failures _build-asan; }
+# Every fuzz target for a short while (scripts/fuzz.sh; long runs: make fuzz).
+step fuzz . bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 step distcheck _build make -j2 -s distcheck
 
 read -r p1 f1 < <(counts _build/test-suite.log)
