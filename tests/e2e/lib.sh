@@ -37,7 +37,7 @@ fail() {
 }
 
 cleanup() {
-    local p
+    local p rc=$? bad
     # Processes the Python scenarios started themselves.
     [ -f "$T/pids" ] && PIDS+=($(cat "$T/pids"))
     for p in "${PIDS[@]}"; do
@@ -49,7 +49,19 @@ cleanup() {
         for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$p" 2>/dev/null
     done
+    # In the sanitizer build every chanstatd and chanstatctl the test ran
+    # reports leaks and errors at exit into its log under $T: any report
+    # fails the test, whatever else it checked.
+    bad=$(grep -rlE 'ERROR: (LeakSanitizer|AddressSanitizer)|runtime error: ' "$T" 2>/dev/null)
+    if [ -n "$bad" ]; then
+        for p in $bad; do
+            echo "--- sanitizer report in ${p#"$T"/} ---" >&2
+            grep -E -A 30 'ERROR: (LeakSanitizer|AddressSanitizer)|runtime error: ' "$p" | head -n 60 >&2
+        done
+        rc=1
+    fi
     rm -rf "$T"
+    exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
