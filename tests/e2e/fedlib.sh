@@ -34,7 +34,8 @@ fed_spare_addr() {
 # FED_KEEP=DIR: a copy of the scratch directory (both Prosodys' and
 # chanstatds' logs and databases) is left in DIR when the test ends.
 fed_keep() {
+    local rc=$?
     [ -n "${FED_KEEP:-}" ] && rm -rf "$FED_KEEP" && cp -r "$T" "$FED_KEEP"
-    cleanup
+    cleanup "$rc"
 }
 trap fed_keep EXIT

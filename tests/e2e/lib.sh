@@ -36,8 +36,10 @@ fail() {
     exit 1
 }
 
+# cleanup [STATUS]: the EXIT trap; exits with STATUS (default: the status
+# the test was ending with), or 1 when a sanitizer reported something.
 cleanup() {
-    local p rc=$? bad
+    local rc=${1:-$?} p bad
     # Processes the Python scenarios started themselves.
     [ -f "$T/pids" ] && PIDS+=($(cat "$T/pids"))
     for p in "${PIDS[@]}"; do
