@@ -3,7 +3,7 @@
 # Run as root.  Does nothing when everything is already installed.
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
-libexpat1-dev libssl-dev libsqlite3-dev sqlite3 libinih-dev libstrophe-dev check
+libexpat1-dev libssl-dev libsqlite3-dev sqlite3 libinih-dev libicu-dev libstrophe-dev check
 prosody prosody-modules lua-unbound ejabberd python3-slixmpp openssl procps iproute2 clang-format
 clang libclang-rt-14-dev systemd"
 missing=

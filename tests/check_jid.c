@@ -23,6 +23,22 @@ static const struct {
     {"\xc3\xa9lise@example.com", "\xc3\xa9lise", "example.com", NULL},
     {"x@status.a.test/ r e s ", "x", "status.a.test", " r e s "},
     {"alice\\40a.test@status.a.test", "alice\\40a.test", "status.a.test", NULL},
+    /* stringprep as the servers apply it (jidprep.c, check_jidprep.c) */
+    {"M\xc3\xbcller@A.test", "m\xc3\xbcller", "a.test", NULL},
+    {"M\xc3\x9cLLER@B\xc3\x9c"
+     "CHER.test/M\xc3\x9cLLER",
+     "m\xc3\xbcller",
+     "b\xc3\xbc"
+     "cher.test",
+     "M\xc3\x9cLLER"},
+    {"\xef\xbc\xa1\xef\xbc\xa2\xef\xbc\xa3@a.test/\xef\xbc\xa1", "abc", "a.test", "A"},
+    {"stra\xc3\x9f"
+     "e@a.test",
+     "strasse", "a.test", NULL},
+    {"a\xc2\xad"
+     "b@a.test.",
+     "ab", "a.test", NULL},
+    {"\xd7\x90\xd7\x91@a.test", "\xd7\x90\xd7\x91", "a.test", NULL},
 };
 
 static const char *const invalid[] = {
@@ -50,6 +66,18 @@ static const char *const invalid[] = {
     "\xed\xa0\x80@b", /* surrogate */
     "\xf5\x80\x80\x80@b",
     "a\x7f@b",
+    "\xef\xbc\xa0x@a.test", /* fullwidth @: nodeprep makes it '@' */
+    "a\xc2\xa0"
+    "b@a.test", /* no-break space */
+    "\xd7\x90"
+    "a@a.test",              /* RandALCat and LCat */
+    "1\xd7\x90@a.test",      /* RandALCat not first */
+    "\xc2\xad@a.test",       /* prepared to nothing */
+    "a@b\xef\xbc\x8e",       /* a fullwidth dot prepares to a trailing dot */
+    "a@x\xef\xbc\xa0y.test", /* and a fullwidth @ to '@' */
+    "a@a.test/\xe2\x80\xae", /* RLO in a resource */
+    "a@a.test/\xee\x80\x80", /* private use */
+    "a\xef\xbf\xbd@a.test",  /* U+FFFD */
 };
 
 START_TEST(test_valid)

@@ -1,4 +1,5 @@
-/* jid.c - JID parsing, validation and normalisation (RFC 7622). */
+/* jid.c - JID parsing, validation and normalisation (RFC 7622), and the
+ * XEP-0106 relay addresses. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -74,19 +75,37 @@ int jid_check_domain(const char *s, size_t len)
     return check_utf8((const unsigned char *)s, len);
 }
 
-static void ascii_lower(char *s)
+/* The prepared parts of a JID, before they are copied into one buffer. */
+struct parts {
+    char local[JID_PART_MAX + 1], domain[JID_PART_MAX + 1], resource[JID_PART_MAX + 1];
+    size_t llen, dlen, rlen;
+};
+
+/* Prepares local (when given: len bytes), the domain and the resource
+ * (when given), then checks the prepared parts: the server compares and
+ * stamps the prepared form, so that is the one that must be valid. */
+static int prep_parts(const char *local, size_t llen, const char *dom, size_t dlen, const char *res,
+                      size_t rlen, struct parts *p)
 {
-    for (; *s; s++) {
-        if (*s >= 'A' && *s <= 'Z')
-            *s = (char)(*s - 'A' + 'a');
-    }
+    p->llen = p->rlen = 0;
+    if (local && (jidprep(JIDPREP_NODE, local, llen, p->local, &p->llen) != 0 ||
+                  jid_check_local(p->local, p->llen) != 0))
+        return CS_EINVAL;
+    if (jidprep(JIDPREP_NAME, dom, dlen, p->domain, &p->dlen) != 0 ||
+        jid_check_domain(p->domain, p->dlen) != 0)
+        return CS_EINVAL;
+    if (res && (jidprep(JIDPREP_RESOURCE, res, rlen, p->resource, &p->rlen) != 0 || p->rlen == 0 ||
+                check_utf8((const unsigned char *)p->resource, p->rlen) != 0))
+        return CS_EINVAL;
+    return 0;
 }
 
 int jid_parse(const char *s, struct jid *jid_r)
 {
     const char *slash, *at, *dom;
     size_t dlen;
-    char *buf, *p;
+    struct parts parts;
+    char *p;
 
     memset(jid_r, 0, sizeof(*jid_r));
     if (s == NULL || strlen(s) > 3 * JID_PART_MAX + 2)
@@ -99,36 +118,41 @@ int jid_parse(const char *s, struct jid *jid_r)
     dlen = slash ? (size_t)(slash - dom) : strlen(dom);
     if (dlen > 1 && dom[dlen - 1] == '.' && dom[0] != '[')
         dlen--; /* a trailing dot is removed (RFC 7622 3.2) */
-    if (at && jid_check_local(s, (size_t)(at - s)) != 0)
+    if (prep_parts(at ? s : NULL, at ? (size_t)(at - s) : 0, dom, dlen, slash ? slash + 1 : NULL,
+                   slash ? strlen(slash + 1) : 0, &parts) != 0)
         return CS_EINVAL;
-    if (jid_check_domain(dom, dlen) != 0)
-        return CS_EINVAL;
-    if (slash) {
-        size_t rlen = strlen(slash + 1);
-        if (rlen == 0 || rlen > JID_PART_MAX ||
-            check_utf8((const unsigned char *)slash + 1, rlen) != 0)
-            return CS_EINVAL;
-    }
 
-    buf = p = xmalloc(strlen(s) + 3);
+    p = jid_r->buf = xmalloc(parts.llen + parts.dlen + parts.rlen + 3);
     if (at) {
-        jid_r->local = p;
-        memcpy(p, s, (size_t)(at - s));
-        p[at - s] = '\0';
-        ascii_lower(p);
-        p += (at - s) + 1;
+        jid_r->local = memcpy(p, parts.local, parts.llen + 1);
+        p += parts.llen + 1;
     }
-    jid_r->domain = p;
-    memcpy(p, dom, dlen);
-    p[dlen] = '\0';
-    ascii_lower(p);
-    p += dlen + 1;
-    if (slash) {
-        jid_r->resource = p;
-        memcpy(p, slash + 1, strlen(slash + 1) + 1);
-    }
-    jid_r->buf = buf;
+    jid_r->domain = memcpy(p, parts.domain, parts.dlen + 1);
+    p += parts.dlen + 1;
+    if (slash)
+        jid_r->resource = memcpy(p, parts.resource, parts.rlen + 1);
     return 0;
+}
+
+char *jid_prep_local(const char *s)
+{
+    char out[JID_PART_MAX + 1];
+    size_t len;
+    if (s == NULL || jidprep(JIDPREP_NODE, s, strlen(s), out, &len) != 0 ||
+        jid_check_local(out, len) != 0)
+        return NULL;
+    return xstrdup(out);
+}
+
+char *jid_prep_bare(const char *s)
+{
+    struct jid j;
+    char *bare;
+    if (jid_parse(s, &j) != 0)
+        return NULL;
+    bare = j.resource ? NULL : jid_bare(&j);
+    jid_deinit(&j);
+    return bare;
 }
 
 void jid_deinit(struct jid *jid)
@@ -275,12 +299,11 @@ int jid_relay_parse(const char *local, struct jid *contact_r)
     int r;
 
     memset(contact_r, 0, sizeof(*contact_r));
-    if (local == NULL || jid_check_local(local, strlen(local)) != 0)
+    /* Localparts compare prepared (jid_parse() prepares them), so prepare
+     * before unescaping: "A\2F" must mean what "a\2f" means. */
+    folded = local ? jid_prep_local(local) : NULL;
+    if (folded == NULL)
         return CS_EINVAL;
-    /* Localparts compare case-insensitively (jid_parse() folds them), so
-     * fold before unescaping: "A\2F" must mean what "a\2f" means. */
-    folded = xstrdup(local);
-    ascii_lower(folded);
     plain = jid_unescape_local(folded);
     at = strchr(plain, '@');
     if (at == NULL) {
