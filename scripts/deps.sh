@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
 libexpat1-dev libssl-dev libsqlite3-dev sqlite3 libinih-dev libicu-dev libstrophe-dev check
 prosody prosody-modules lua-unbound ejabberd python3-slixmpp openssl procps iproute2 clang-format
-clang libclang-rt-14-dev systemd"
+clang libclang-rt-14-dev systemd man-db"
 missing=
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

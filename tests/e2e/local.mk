@@ -97,3 +97,7 @@ E2E_TESTS += tests/e2e/cluster_ejabberd.test
 EXTRA_DIST += tests/e2e/ejcluster.sh tests/e2e/cluster_ejabberd.py
 # A payload in the XML namespace, as Prosody passes it on (any user can send one).
 E2E_TESTS += tests/e2e/xml_namespace.test
+
+# make install gives a service: the files, the systemd unit checked by
+# systemd-analyze and run against Prosody (doc/operations.md).
+E2E_TESTS += tests/e2e/install.test
