@@ -101,3 +101,6 @@ E2E_TESTS += tests/e2e/xml_namespace.test
 # make install gives a service: the files, the systemd unit checked by
 # systemd-analyze and run against Prosody (doc/operations.md).
 E2E_TESTS += tests/e2e/install.test
+# Online backups with sqlite3 while chanstatd runs under load.
+E2E_TESTS += tests/e2e/backup.test
+EXTRA_DIST += tests/e2e/backup.py
