@@ -283,7 +283,7 @@ START_TEST(test_synchronous_normal)
     cfg.busy_timeout_ms = 1234;
     s = open_ok();
     ck_assert_str_eq(one(s, "PRAGMA synchronous"), "1");
-    ck_assert_str_eq(one(s, "PRAGMA busy_timeout"), "1234");
+    /* busy_timeout_ms is chanstat's own busy handler (test_writes_when_locked). */
     store_close(&s);
 }
 END_TEST
@@ -1521,23 +1521,46 @@ START_TEST(test_writes_when_locked)
      * or bound, and it succeeds once the lock is gone. */
     struct handles f;
     sqlite3 *other;
-    int64_t seen;
+    int64_t seen, t0;
     bool shown;
-    cfg.busy_timeout_ms = 1;
+    unsigned long failed;
+    cfg.busy_timeout_ms = 300;
     open_handles(&f);
     ck_assert_ptr_null(exec(f.s, channels_sql));
     ck_assert_int_eq(sqlite3_open(db, &other), SQLITE_OK);
     ck_assert_ptr_null(exec_db(other, "BEGIN IMMEDIATE"));
+    /* The first write waits busy_timeout_ms, later ones fail at once
+     * (the event loop must not stop per stanza), and every failure is
+     * counted. */
+    failed = store_failures();
+    t0 = cs_now_ms();
     ck_assert_int_eq(roster_state_put(f.r, "a", 1, true), CS_EDB);
+    ck_assert_int_ge(cs_now_ms() - t0, 290);
+    ck_assert(store_locked(f.s));
+    t0 = cs_now_ms();
     ck_assert_int_eq(roster_conv_put(f.r, "x@o.test", "al@a.test", "a", NULL), CS_EDB);
+    ck_assert_int_lt(cs_now_ms() - t0, 100);
+    ck_assert_uint_eq(store_failures(), failed + 2);
     ck_assert_int_ne(sqlite3_get_autocommit(f.h), 0);
     assert_idle(f.h);
     ck_assert_ptr_null(exec_db(other, "COMMIT"));
     ck_assert_int_eq(sqlite3_close(other), SQLITE_OK);
     ck_assert_int_eq(roster_state_put(f.r, "a", 1, true), 0);
     ck_assert_int_eq(roster_tx_commit(f.r), 0);
+    ck_assert(!store_locked(f.s));
     ck_assert_int_eq(roster_state_get(f.r, "a", &seen, &shown), 0);
     ck_assert(seen == 1 && shown);
+    /* store_nowait(): a write that could wait fails at once. */
+    ck_assert_int_eq(sqlite3_open(db, &other), SQLITE_OK);
+    ck_assert_ptr_null(exec_db(other, "BEGIN IMMEDIATE"));
+    store_nowait(f.s, true);
+    t0 = cs_now_ms();
+    ck_assert_int_eq(roster_state_put(f.r, "a", 2, true), CS_EDB);
+    ck_assert_int_lt(cs_now_ms() - t0, 100);
+    ck_assert(!store_locked(f.s));
+    store_nowait(f.s, false);
+    ck_assert_ptr_null(exec_db(other, "COMMIT"));
+    ck_assert_int_eq(sqlite3_close(other), SQLITE_OK);
     close_handles(&f);
 }
 END_TEST

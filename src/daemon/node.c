@@ -36,6 +36,9 @@
 #define EDIT_PAGE 1000
 /* Counters and owner resources are written for admins this often. */
 #define STATS_WRITE_INTERVAL_MS 1000
+/* Reloads after failed writes: the delay after the first, and its cap. */
+#define NODE_RELOAD_FIRST_MS 1000
+#define NODE_RELOAD_MAX_MS 60000
 /* Room for the first stanzas of a batch that change state; doubled as
  * needed. */
 #define TAKEN_FIRST_CAP 16
@@ -92,6 +95,14 @@ struct node {
     struct homeside *homeside;
     struct taken *taken;
     size_t ntaken, captaken;
+    /* A write of this batch failed (locked past busy_timeout_ms, disk
+     * full, read-only): the batch is rolled back at its end as if its
+     * commit had failed. */
+    bool batch_broken;
+    /* A reload after failed writes: due at reload_at (ms, 0 = none); the
+     * delay before the next doubles while writes keep failing (a reload
+     * probes every owner, whose answers would fail again). */
+    int64_t reload_at, reload_backoff;
     int64_t resync_at; /* ms, 0 = none due */
     struct node_stats stats;
 };
@@ -375,6 +386,7 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
 {
     sqlite3 *db = store_handle(n->store);
     sqlite3_int64 changes = sqlite3_total_changes64(db);
+    unsigned long failures = store_failures();
     size_t from = mark(n);
     struct stanza_in in;
     struct taken *t;
@@ -403,7 +415,11 @@ void node_stanza(struct node *n, const struct xml_node *stanza, int64_t now_ms)
     }
     if (n->front == NULL || !front_stanza(n->front, &in))
         service_dispatch(&n->svc, &in);
-    if (sqlite3_total_changes64(db) == changes) {
+    /* A write it needed failed: its answer becomes the error below, even
+     * when nothing of it reached the database. */
+    if (store_failures() != failures)
+        n->batch_broken = true;
+    else if (sqlite3_total_changes64(db) == changes) {
         stanza_in_deinit(&in);
         xml_free(copy);
         return;
@@ -441,6 +457,24 @@ static void reload(struct node *n, int64_t now_ms)
     n->resync_at = now_ms + NODE_RESYNC_DELAY_MS;
 }
 
+/* After a failed write: the first reload at once, later ones after a
+ * delay doubling up to NODE_RELOAD_MAX_MS, and never while another writer
+ * holds the lock (node_tick() reloads once it is free). */
+static void reload_after_failure(struct node *n, int64_t now_ms)
+{
+    if (n->reload_backoff == 0 && !store_locked(n->store)) {
+        reload(n, now_ms);
+        n->reload_backoff = NODE_RELOAD_FIRST_MS;
+        return;
+    }
+    if (n->reload_at == 0) {
+        n->reload_at = now_ms + n->reload_backoff;
+        n->reload_backoff = n->reload_backoff ? n->reload_backoff * 2 : NODE_RELOAD_FIRST_MS;
+        if (n->reload_backoff > NODE_RELOAD_MAX_MS)
+            n->reload_backoff = NODE_RELOAD_MAX_MS;
+    }
+}
+
 /* Rolls the open transaction back and takes back what depended on it. */
 static void take_back(struct node *n, enum take_back how, size_t from, int64_t now_ms)
 {
@@ -457,7 +491,7 @@ static void take_back(struct node *n, enum take_back how, size_t from, int64_t n
     case TAKE_BACK_NOTHING: break;
     }
     if (how != TAKE_BACK_NOTHING)
-        reload(n, now_ms);
+        reload_after_failure(n, now_ms);
 }
 
 /* Every commit of the node goes through here: commits the open
@@ -484,6 +518,8 @@ static bool commit_or_take_back(struct node *n, enum take_back how, size_t from,
     }
     if (r == 0) {
         n->counters.v[STAT_COMMITS]++;
+        if (n->reload_at == 0)
+            n->reload_backoff = 0; /* writes work again */
         return true;
     }
     n->counters.v[STAT_COMMIT_FAILURES]++;
@@ -503,7 +539,16 @@ static bool commit_or_take_back(struct node *n, enum take_back how, size_t from,
 
 void node_batch_end(struct node *n, int64_t now_ms)
 {
-    commit_or_take_back(n, TAKE_BACK_ANSWERS, 0, now_ms, "batch end");
+    if (n->batch_broken) {
+        n->counters.v[STAT_COMMIT_FAILURES]++;
+        n->stats.commit_failures++;
+        log_error("node: a database write failed; %zu stanza(s) of this batch are answered with "
+                  "an error instead, state is reloaded",
+                  n->ntaken);
+        take_back(n, TAKE_BACK_ANSWERS, 0, now_ms);
+    } else
+        commit_or_take_back(n, TAKE_BACK_ANSWERS, 0, now_ms, "batch end");
+    n->batch_broken = false;
     clear_taken(n);
     node_pump(n, now_ms);
 }
@@ -563,6 +608,7 @@ void node_offline(struct node *n, int64_t now_ms)
      * output went with the link; the resync the reload would schedule is
      * cancelled below (the next online() schedules one). */
     commit_or_take_back(n, TAKE_BACK_STATE, 0, now_ms, "link loss");
+    n->batch_broken = false;
     n->resync_at = 0;
     uroster_offline(n->uroster);
     privileges_deinit(&n->svc.priv); /* the next session announces again */
@@ -712,8 +758,13 @@ static void write_admin_state(struct node *n, int64_t now_ms)
 {
     struct put_ctx pc = {n, cs_wall_of(n->clock, now_ms) / MS_PER_S, 0};
     n->stats_written = now_ms;
+    /* Never worth waiting for another writer's lock: retried anyway. */
+    store_nowait(n->store, true);
     stats_each(node_counters(n), put_stat, &pc);
-    if (pc.failed || home_write_resources(n->home) != 0) {
+    if (!pc.failed && home_write_resources(n->home) != 0)
+        pc.failed = 1;
+    store_nowait(n->store, false);
+    if (pc.failed) {
         take_back(n, TAKE_BACK_NOTHING, 0, now_ms);
         log_warning("node: writing stats for admins failed; retried in a second");
         return;
@@ -723,6 +774,11 @@ static void write_admin_state(struct node *n, int64_t now_ms)
 
 void node_tick(struct node *n, int64_t now_ms)
 {
+    if (n->reload_at && now_ms >= n->reload_at && !store_locked(n->store)) {
+        n->reload_at = 0;
+        log_info("node: reloading state after failed writes");
+        reload(n, now_ms);
+    }
     if (n->resync_at && now_ms >= n->resync_at) {
         n->resync_at = 0;
         home_resync(n->home);

@@ -316,9 +316,14 @@ void link_splice(struct link *link, size_t from, size_t to, const char *repl, si
         return; /* already written, or not ours: nothing to take back */
     strbuf_append(&sb, link->out.data + to, link->out.len - to);
     link->out.len = from;
-    strbuf_append(&link->out, repl, len);
+    if (log_enabled(LOG_LEVEL_DEBUG) && len > 0)
+        log_debug("link: out (instead of %zu bytes): %.*s", to - from, (int)len, repl);
+    /* Through queue(): output where there was none must arm the socket
+     * for writing (and the stall timer), or it waits for the next. */
+    queue(link, repl, len);
     strbuf_append(&link->out, sb.data ? sb.data : "", sb.len);
     strbuf_free(&sb);
+    update_events(link);
 }
 
 int link_send(struct link *link, const struct xml_node *stanza)

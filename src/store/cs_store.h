@@ -12,6 +12,7 @@
 #ifndef CS_STORE_H
 #define CS_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct config;
@@ -35,6 +36,17 @@ void store_close(struct store **store);
 int store_schema_version(struct store *store);
 /* The connection, for the storage code of later modules.  Borrowed. */
 struct sqlite3 *store_handle(struct store *store);
+/* A lock held by another writer is waited for up to busy_timeout_ms;
+ * once such a wait ran out, later writes fail at once (SQLITE_BUSY) until
+ * a commit succeeds again.  With on, they fail at once anyway: for
+ * writes that can simply be retried later (counters for admins). */
+void store_nowait(struct store *store, bool on);
+/* True from a wait that ran out until the next successful commit. */
+bool store_locked(const struct store *store);
+/* How many statements ended in an error (store_end()) in this process so
+ * far: a caller compares it before and after a unit of work to learn
+ * whether a write it depended on failed. */
+unsigned long store_failures(void);
 
 /* Ends a use of a prepared statement: logs "store: WHAT: <SQLite's
  * message>" unless rc is SQLITE_DONE (or SQLITE_ROW, where a reader

@@ -17,7 +17,16 @@
 struct store {
     sqlite3 *db;
     char *path;
+    int busy_timeout_ms;
+    /* A wait for another writer's lock ran out: until a commit succeeds,
+     * writes fail at once instead of each waiting again (the event loop
+     * must not stop for busy_timeout_ms per stanza). */
+    bool gave_up;
+    bool nowait; /* store_nowait(): fail at once while locked */
 };
+
+/* Statements that ended in an error, in this process (store_end()). */
+static unsigned long failures;
 
 /* The body of a trigger refusing a column value that cannot be a safe,
  * normalised bare JID; NULL passes (channel.owner may be NULL).  One
@@ -473,18 +482,64 @@ static int migrate(struct store *s, int from, char *err, size_t errlen)
     return 0;
 }
 
+/* SQLite's busy handler: sleeps in growing steps (as its own
+ * busy_timeout does) until busy_timeout_ms have passed, then gives up;
+ * after that, and while store_nowait() is on, gives up at once.  count
+ * is the number of earlier calls for the same lock. */
+static int busy_wait(void *ud, int count)
+{
+    static const int steps[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+    const int nsteps = (int)CS_ARRAY_SIZE(steps);
+    struct store *s = ud;
+    int waited = 0, step;
+
+    if (s->nowait || s->gave_up)
+        return 0;
+    for (int i = 0; i < count && i < nsteps; i++)
+        waited += steps[i];
+    if (count > nsteps)
+        waited += (count - nsteps) * steps[nsteps - 1];
+    step = count < nsteps ? steps[count] : steps[nsteps - 1];
+    if (waited >= s->busy_timeout_ms) {
+        s->gave_up = true;
+        log_warning("store: %s is locked by another writer (waited %d ms); writes fail at once "
+                    "until it is free",
+                    s->path, waited);
+        return 0;
+    }
+    sqlite3_sleep(step < s->busy_timeout_ms - waited ? step : s->busy_timeout_ms - waited);
+    return 1;
+}
+
+/* A commit is about to happen: whoever held the lock let it go. */
+static int on_commit(void *ud)
+{
+    struct store *s = ud;
+    if (s->gave_up) {
+        s->gave_up = false;
+        log_info("store: %s is writable again", s->path);
+    }
+    return 0;
+}
+
 static int configure(struct store *s, const struct config *cfg, char *err, size_t errlen)
 {
     char buf[32];
     int rc, version = 0;
 
-    if (sqlite3_busy_timeout(s->db, cfg->busy_timeout_ms) != SQLITE_OK ||
+    s->busy_timeout_ms = cfg->busy_timeout_ms;
+    sqlite3_commit_hook(s->db, on_commit, s);
+    if (sqlite3_busy_handler(s->db, busy_wait, s) != SQLITE_OK ||
         sqlite3_extended_result_codes(s->db, 1) != SQLITE_OK)
         return fail(err, errlen, CS_EDB, "database '%s': %s", s->path, sqlite3_errmsg(s->db));
     /* Reading first tells "not a database" apart from write problems. */
     rc = user_version(s->db, &version);
-    if (rc != SQLITE_OK && (rc & 0xff) == SQLITE_READONLY)
-        return fail(err, errlen, CS_EREADONLY, "database '%s' is read-only", s->path);
+    /* On a read-only filesystem SQLite opens the file read-only, and a WAL
+     * database then fails to read for want of its -shm file. */
+    if (rc != SQLITE_OK &&
+        ((rc & 0xff) == SQLITE_READONLY || sqlite3_db_readonly(s->db, "main") == 1))
+        return fail(err, errlen, CS_EREADONLY, "database '%s' is read-only (%s)", s->path,
+                    sqlite3_errmsg(s->db));
     if (rc != SQLITE_OK)
         return fail(err, errlen, CS_EDB, "cannot open database '%s': %s", s->path,
                     sqlite3_errmsg(s->db));
@@ -560,6 +615,21 @@ struct sqlite3 *store_handle(struct store *s)
     return s->db;
 }
 
+bool store_locked(const struct store *s)
+{
+    return s->gave_up;
+}
+
+void store_nowait(struct store *s, bool on)
+{
+    s->nowait = on;
+}
+
+unsigned long store_failures(void)
+{
+    return failures;
+}
+
 int store_prepare(struct store *store, const char *const *sql, int n, sqlite3_stmt **st,
                   const char *what, char *err, size_t errlen)
 {
@@ -592,6 +662,7 @@ int store_end(sqlite3_stmt *st, int rc, const char *fmt, ...)
         vsnprintf(what, sizeof(what), fmt, ap);
         va_end(ap);
         log_error("store: %s: %s", what, sqlite3_errmsg(sqlite3_db_handle(st)));
+        failures++;
         ret = CS_EDB;
     }
     (void)sqlite3_reset(st);

@@ -345,7 +345,7 @@ presence_setup() {
     for u in alice bob carol dave erin; do prosody_register "$u" "${u}pw"; done
     chanstatd_config "$T/chanstatd.conf" status.a.test s3cret "$COMP_PORT"
     "$CHANSTATD" -c "$T/chanstatd.conf" --init-db >/dev/null 2>>"$CS_LOG" || fail "init-db"
-    sqlite3 "$T/chanstat.db" "INSERT INTO channel (name, owner, policy) VALUES
+    sqlite3 "${CS_DB:-$T/chanstat.db}" "INSERT INTO channel (name, owner, policy) VALUES
         ('alice', 'alice@a.test', 'open'), ('desk', 'bob@a.test', 'approve'),
         ('vault', 'bob@a.test', 'closed'), ('nobody', NULL, 'open')" || fail "cannot create channels"
     chanstatd_start

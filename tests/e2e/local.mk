@@ -104,3 +104,9 @@ E2E_TESTS += tests/e2e/install.test
 # Online backups with sqlite3 while chanstatd runs under load.
 E2E_TESTS += tests/e2e/backup.test
 EXTRA_DIST += tests/e2e/backup.py
+
+# Server and database faults: Prosody down or stopped, the component
+# port refusing, the s2s link cut, the database locked, full or
+# read-only (bench/faults.sh prints the figures).
+E2E_TESTS += tests/e2e/fault_db.test
+EXTRA_DIST += tests/e2e/fault_db.py
