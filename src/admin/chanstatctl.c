@@ -47,7 +47,7 @@ static void usage(FILE *f)
             "  subscriptions CHANNEL   watchers, requests, node and property leases\n"
             "  status CHANNEL          aggregate status and owner resources, last seen\n"
             "  offline list [CHANNEL] | offline purge CHANNEL\n"
-            "  stats\n"
+            "  stats [--format text|json|prometheus]\n"
             "  placement set CHANNEL HOME | placement remove CHANNEL | placement list [CHANNEL]\n"
             "                          at a cluster's front: which home holds a channel\n"
             "\n"
@@ -76,6 +76,7 @@ enum opt_flag {
     O_EMAIL = 1 << 10,
     O_URL = 1 << 11,
     O_TO = 1 << 12,
+    O_FORMAT = 1 << 13,
 };
 #define O_PROPS (O_AVATAR | O_DESC | O_EMAIL | O_URL)
 
@@ -124,7 +125,7 @@ static const struct command commands[] = {
     {"status",        NULL,     1, 1, {A_CHANNEL},        cmd_status,         "CHANNEL",     0},
     {"offline",       "list",   0, 1, {A_CHANNEL},        cmd_offline_list,   "[CHANNEL]",   0},
     {"offline",       "purge",  1, 1, {A_CHANNEL},        cmd_offline_purge,  "CHANNEL",     0},
-    {"stats",         NULL,     0, 0, {A_CHANNEL},        cmd_stats,          "",            0},
+    {"stats",         NULL,     0, 0, {A_CHANNEL},        cmd_stats,          "",            O_FORMAT},
     {"placement",     "set",    2, 2, {A_CHANNEL, A_HOME}, ctl_placement_set, "CHANNEL HOME", 0},
     {"placement",     "remove", 1, 1, {A_CHANNEL},        ctl_placement_remove, "CHANNEL",   0},
     {"placement",     "list",   0, 1, {A_CHANNEL},        ctl_placement_list, "[CHANNEL]",   0},
@@ -192,7 +193,8 @@ enum {
     OPT_DESC,
     OPT_EMAIL,
     OPT_URL,
-    OPT_TO
+    OPT_TO,
+    OPT_FORMAT
 };
 
 /* The option getopt just refused, as typed: a short one from optopt (a
@@ -248,6 +250,7 @@ static int parse(struct ctl *c, int argc, char **argv, const char **config_r, bo
         {"email", required_argument, NULL, OPT_EMAIL},
         {"url", required_argument, NULL, OPT_URL},
         {"to", required_argument, NULL, OPT_TO},
+        {"format", required_argument, NULL, OPT_FORMAT},
         {NULL, 0, NULL, 0},
     };
     static const struct {
@@ -258,7 +261,7 @@ static int parse(struct ctl *c, int argc, char **argv, const char **config_r, bo
         {OPT_DISPLAY, O_DISPLAY}, {OPT_SUB, O_SUB},           {OPT_NAME, O_NAME},
         {OPT_GROUP, O_GROUP},     {OPT_AVATAR, O_AVATAR},     {OPT_NO_AVATAR, O_NO_AVATAR},
         {OPT_DESC, O_DESC},       {OPT_EMAIL, O_EMAIL},       {OPT_URL, O_URL},
-        {OPT_TO, O_TO},
+        {OPT_TO, O_TO},           {OPT_FORMAT, O_FORMAT},
     };
     const struct command *cmd;
     int opt, used, status = 0, sargc;
@@ -333,6 +336,7 @@ static int parse(struct ctl *c, int argc, char **argv, const char **config_r, bo
         case OPT_EMAIL: status = set_once(c, O_EMAIL, &c->ch.email, optarg, "email"); break;
         case OPT_URL: status = set_once(c, O_URL, &c->ch.url, optarg, "url"); break;
         case OPT_TO: status = set_once(c, O_TO, &c->move_to, optarg, "to"); break;
+        case OPT_FORMAT: status = set_once(c, O_FORMAT, &c->format, optarg, "format"); break;
         case OPT_NAME: status = set_once(c, O_NAME, &c->name, optarg, "name"); break;
         case OPT_GROUP:
             if (c->n_groups == MAX_GROUPS)
@@ -349,6 +353,14 @@ static int parse(struct ctl *c, int argc, char **argv, const char **config_r, bo
     }
     if (status == 0 && c->ch.owner != NULL && c->ch.no_owner)
         status = usage_error("--owner and --no-owner exclude each other");
+    if (status == 0 && c->format != NULL) {
+        if (strcmp(c->format, "json") == 0)
+            c->json = true;
+        else if (strcmp(c->format, "text") != 0 && strcmp(c->format, "prometheus") != 0)
+            status = usage_error("unknown format '%s' (text, json or prometheus)", c->format);
+        else if (c->json)
+            status = usage_error("--json and --format=%s exclude each other", c->format);
+    }
     if (status == 0 && c->ch.avatar_file != NULL && c->ch.no_avatar)
         status = usage_error("--avatar and --no-avatar exclude each other");
     if (status == 0 && cmd->run == cmd_channel_set &&
@@ -685,6 +697,8 @@ static int cmd_stats(struct ctl *c)
 {
     struct collect k = {.c = c, .t = {.ncols = 3, .heads = {"NAME", "VALUE", "UPDATED"}}};
     int r;
+    if (c->format && strcmp(c->format, "prometheus") == 0)
+        return ctl_stats_prometheus(c);
     list_begin(&k, "stats");
     r = admin_stats(c->store, ctl_on_stat, &k, c->err, sizeof(c->err));
     return list_end(&k, r, "no statistics yet (chanstatd writes them)");

@@ -29,6 +29,7 @@ struct ctl {
     struct admin_channel_edit ch;
     const char *subscription, *name;
     const char *move_to; /* channel move --to FILE */
+    const char *format;  /* stats --format: text, json, prometheus; NULL = text */
     const char *groups[MAX_GROUPS];
     size_t n_groups;
     char err[512];
@@ -100,6 +101,10 @@ void ctl_on_lease(void *ud, const char *node, long long expires);
 void ctl_on_propsub(void *ud, const char *jid, const char *node, long long expires);
 void ctl_on_message(void *ud, const struct admin_message *m);
 void ctl_on_stat(void *ud, const char *name, int64_t value, int64_t updated);
+
+/* ctlprom.c: stats --format=prometheus, the stats table in the
+ * Prometheus text exposition format 0.0.4.  Returns the exit status. */
+int ctl_stats_prometheus(struct ctl *c);
 
 /* ctlplace.c: at a cluster's front (others: exit status 2).  placement
  * set CHANNEL HOME, remove CHANNEL, list [CHANNEL]; subscriptions

@@ -19,38 +19,6 @@
 #include "cs_log.h"
 #include "cs_util.h"
 
-/* DT_JIDS and DT_DOMAINS are lists (struct config_list): items separated
- * by spaces or commas; the key may be repeated to continue a list that
- * does not fit on one line.
- *
- * DT_MS, DT_SECONDS and DT_DAYS are durations: an integer in the file in
- * the key's unit, range-checked as written, stored as int64_t milliseconds
- * (converted here, once) and printed back in the file's unit. */
-enum directive_type {
-    DT_STRING,
-    DT_INT,
-    DT_MS,
-    DT_SECONDS,
-    DT_DAYS,
-    DT_BOOL,
-    DT_LOGLEVEL,
-    DT_SYNC,
-    DT_AUTO_OFF,
-    DT_ROLE,
-    DT_JIDS,
-    DT_DOMAINS
-};
-
-struct directive {
-    const char *section;
-    const char *key;
-    enum directive_type type;
-    size_t offset;
-    const char *def; /* default as written in the file; NULL = required */
-    long min, max;   /* DT_INT and duration range, in the file's unit */
-    const char *doc; /* one line, printed above the key by config_print() */
-};
-
 #define OFF(f) offsetof(struct config, f)
 
 /* The one table of configuration keys: it drives parsing, defaults and
@@ -126,6 +94,8 @@ static const struct directive directives[] = {
      "error, warning, info or debug"},
     {"log", "syslog", DT_BOOL, OFF(log_syslog), "false", 0, 0,
      "also log to syslog (facility daemon)"},
+    {"log", "file", DT_PATH, OFF(log_file), "", 0, 0,
+     "file the lines are appended to instead of stderr, reopened on SIGHUP; empty = stderr"},
     {"federation", "lease", DT_SECONDS, OFF(fed_lease_ms), "3600", 2, 604800,
      "s of a node-to-node subscription: asked for, and the most a home grants"},
     {"federation", "resubscribe_delta", DT_SECONDS, OFF(fed_resubscribe_delta_ms), "300", 1,
@@ -156,6 +126,12 @@ static const struct directive directives[] = {
 /* clang-format on */
 
 #define NDIRECTIVES CS_ARRAY_SIZE(directives)
+
+const struct directive *config_directives(size_t *n_r)
+{
+    *n_r = NDIRECTIVES;
+    return directives;
+}
 
 /* Lines config_print() writes for lists stay below the 199 bytes the
  * parser reads (see read_line()). */
@@ -282,6 +258,12 @@ static int set_value(struct config *cfg, const struct directive *d, const char *
         }
         free(*s);
         *s = xstrdup(v);
+        return 0;
+    }
+    case DT_PATH: {
+        char **s = field(cfg, d);
+        free(*s);
+        *s = *v ? xstrdup(v) : NULL;
         return 0;
     }
     case DT_INT:
@@ -704,11 +686,13 @@ void config_print(const struct config *cfg, FILE *out)
             continue;
         }
         /* "key = ;x" would read back as a comment, "key =;x" as ;x. */
-        const char *str =
-            d->type == DT_STRING && d->offset != OFF(secret) ? *(char *const *)p : NULL;
+        const char *str = (d->type == DT_STRING || d->type == DT_PATH) && d->offset != OFF(secret)
+                              ? *(char *const *)p
+                              : NULL;
         fprintf(out, "%s =%s", d->key, str && (str[0] == ';' || str[0] == '#') ? "" : " ");
         switch (d->type) {
-        case DT_STRING: {
+        case DT_STRING:
+        case DT_PATH: {
             const char *s = *(char *const *)p;
             if (d->offset == OFF(secret))
                 s = s ? "********" : "";
@@ -736,7 +720,7 @@ void config_print(const struct config *cfg, FILE *out)
 void config_deinit(struct config *cfg)
 {
     for (size_t i = 0; i < NDIRECTIVES; i++) {
-        if (directives[i].type == DT_STRING) {
+        if (directives[i].type == DT_STRING || directives[i].type == DT_PATH) {
             char **s = field(cfg, &directives[i]);
             free(*s);
             *s = NULL;

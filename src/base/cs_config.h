@@ -73,6 +73,7 @@ struct config {
     /* [log] */
     int log_level;   /* enum log_level */
     bool log_syslog; /* also log to syslog */
+    char *log_file;  /* lines appended here instead of stderr; NULL = stderr */
     /* [federation] (doc/federation.md); the file writes seconds */
     int64_t fed_lease_ms;
     int64_t fed_resubscribe_delta_ms;
@@ -108,5 +109,26 @@ void config_print(const struct config *cfg, FILE *out);
 bool config_list_has(const struct config_list *list, const char *item);
 /* Frees the strings and lists; safe to call twice. */
 void config_deinit(struct config *cfg);
+
+/* ---- Reloading (SIGHUP, configreload.c) ---- */
+
+/* What config_reload() did with one key whose value changed. */
+enum config_change {
+    CONFIG_APPLIED,       /* the running node takes the new value */
+    CONFIG_NEEDS_RESTART, /* the old value stays in force until a restart */
+};
+typedef void config_change_cb(void *ud, const char *section, const char *key,
+                              enum config_change what);
+/* May section/key change while chanstatd runs?  The list is in
+ * configreload.c and doc/config.md. */
+bool config_reloadable(const char *section, const char *key);
+/* Compares fresh (a file config_load() accepted) with live, key by key,
+ * in table order.  A changed key that may change at run time is moved
+ * into live (fresh gets the old value, freed with fresh); any other
+ * changed key keeps live's value, as does max_message_bytes above live's
+ * max_stanza_bytes.  cb (may be NULL) hears of every changed key.
+ * Returns how many were applied.  What holds a copy of an applied value
+ * (the log, node_set_limits()) is the caller's to update. */
+int config_reload(struct config *live, struct config *fresh, config_change_cb *cb, void *ud);
 
 #endif

@@ -1,7 +1,8 @@
 /* cs_log.h - the one logging module.
  *
- * Lines go to stderr as "2026-11-22T15:52:01.123Z chanstatd[1234] info: ..."
- * and, when enabled, to syslog(3).  Debug calls are always compiled and
+ * Lines go to stderr, or to the file of log_set_file(), as
+ * "2026-11-22T15:52:01.123Z chanstatd[1234] info: ..." (one write(2) per
+ * line), and, when enabled, to syslog(3) as well.  Debug calls are always compiled and
  * filtered at run time: log_debug() evaluates its arguments only when the
  * debug level is on. */
 #ifndef CS_LOG_H
@@ -16,6 +17,19 @@ enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEV
  * Before the first call: level info, stderr only, ident "chanstat". */
 void log_init(enum log_level level, bool use_syslog, const char *ident);
 void log_set_level(enum log_level level);
+/* Opens or closes the connection to syslog(3). */
+void log_set_syslog(bool use_syslog);
+/* Lines go to path (appended, O_APPEND | O_CLOEXEC, created 0640 less
+ * the umask) instead of stderr; NULL: back to stderr.  0, or CS_EIO with
+ * the reason in err, the previous destination kept. */
+int log_set_file(const char *path, char *err, size_t errlen);
+/* Opens the file of log_set_file() again, by its path (after logrotate
+ * moved it away).  0 (also with no file), or CS_EIO with the reason in
+ * err: lines go on to the descriptor held before. */
+int log_reopen(char *err, size_t errlen);
+/* The path of log_set_file(), NULL: stderr.  Borrowed until the next
+ * log_set_file(). */
+const char *log_file(void);
 bool log_enabled(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)

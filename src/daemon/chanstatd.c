@@ -20,6 +20,7 @@
 #include "cs_loop.h"
 #include "cs_node.h"
 #include "cs_out.h"
+#include "cs_reload.h"
 #include "cs_stats.h"
 #include "cs_store.h"
 #include "cs_util.h"
@@ -30,6 +31,7 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 struct daemon {
     struct config cfg;
+    const char *path;          /* the configuration file, read again on SIGHUP */
     struct loop_timer *repump; /* producers stopped for their work bound */
     struct loop *loop;
     struct store *store;
@@ -51,9 +53,10 @@ static void usage(FILE *f)
             "  -V, --version       print the version\n"
             "  -h, --help          this text\n"
             "\n"
-            "chanstatd runs in the foreground and logs to stderr (and syslog if\n"
-            "[log] syslog = true).  SIGTERM or SIGINT closes the stream and exits;\n"
-            "SIGUSR1 logs the counters.\n");
+            "chanstatd runs in the foreground and logs to stderr, or to [log] file\n"
+            "(and syslog if [log] syslog = true).  SIGTERM or SIGINT closes the\n"
+            "stream and exits; SIGHUP reopens the log file and reloads what may\n"
+            "change of FILE (see chanstatd(8)); SIGUSR1 logs the counters.\n");
 }
 
 /* ---- The output path: the core writes, the link queues ---- */
@@ -196,6 +199,12 @@ static void on_signal(struct loop *loop, int fd, uint32_t events, void *ud)
             stats_each(node_counters(d->node), log_stat, NULL);
             continue;
         }
+        if (si.ssi_signo == SIGHUP) {
+            struct reload_result res;
+            /* Logs once the file is reopened: its lines go to the new one. */
+            reload_run(&d->cfg, d->path, d->node, &res);
+            continue;
+        }
         if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
             log_info("chanstatd: %s received; closing the stream",
                      si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -213,6 +222,7 @@ static int setup_signals(struct daemon *d)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
         return CS_EIO;
     signal(SIGPIPE, SIG_IGN);
@@ -263,6 +273,14 @@ int main(int argc, char **argv)
         return 0;
     }
     log_init((enum log_level)d.cfg.log_level, d.cfg.log_syslog, "chanstatd");
+    /* A file that cannot be opened is a configuration error: said on
+     * stderr, where the lines would otherwise have gone. */
+    if (d.cfg.log_file && log_set_file(d.cfg.log_file, err, sizeof(err)) != 0) {
+        fprintf(stderr, "chanstatd: %s: [log] file: %s\n", path, err);
+        config_deinit(&d.cfg);
+        return EXIT_USAGE;
+    }
+    d.path = path;
 
     r = store_open(d.cfg.database, &d.cfg, &d.store, err, sizeof(err));
     if (r != 0) {
@@ -320,5 +338,6 @@ out:
     loop_free(&d.loop);
     store_close(&d.store);
     config_deinit(&d.cfg);
+    log_set_file(NULL, err, sizeof(err));
     return status;
 }

@@ -41,6 +41,11 @@ struct node_stats {
 struct node *node_new(const struct config *cfg, struct store *store, const struct out *out,
                       int64_t now_ms, char *err, size_t errlen);
 void node_free(struct node **node);
+/* cfg's limits once more, after a reload (SIGHUP) changed them: [limits]
+ * subscription_burst, subscriptions_per_minute, max_pending_per_channel,
+ * max_message_bytes and [offline] (config_reload() in cs_config.h).  The
+ * keys read through the node's cfg pointer need no call. */
+void node_set_limits(struct node *node, const struct config *cfg);
 
 void node_stanza(struct node *node, const struct xml_node *stanza, int64_t now_ms);
 void node_batch_end(struct node *node, int64_t now_ms);

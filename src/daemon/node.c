@@ -329,6 +329,21 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     return n;
 }
 
+void node_set_limits(struct node *n, const struct config *cfg)
+{
+    home_set_limits(n->home, &(struct home_limits){
+                                 .sub_burst = cfg->subscription_burst,
+                                 .sub_per_minute = cfg->subscriptions_per_minute,
+                                 .max_pending = cfg->max_pending_per_channel,
+                             });
+    route_set_limits(n->route, &(struct route_limits){
+                                   .max_message_bytes = cfg->max_message_bytes,
+                                   .offline_max_messages = cfg->offline_max_messages,
+                                   .offline_max_bytes = cfg->offline_max_bytes,
+                                   .offline_expiry_s = (int)(cfg->offline_expiry_ms / MS_PER_S),
+                               });
+}
+
 static void clear_taken(struct node *n)
 {
     for (size_t i = 0; i < n->ntaken; i++)

@@ -65,6 +65,14 @@ struct home *home_new(const char *domain, struct roster *roster, const struct ho
     return h;
 }
 
+void home_set_limits(struct home *h, const struct home_limits *limits)
+{
+    h->limits.sub_burst = limits->sub_burst;
+    h->limits.sub_per_minute = limits->sub_per_minute;
+    h->limits.max_pending = limits->max_pending;
+    rate_set(&h->rate, limits->sub_burst, limits->sub_per_minute);
+}
+
 void home_free(struct home **hp)
 {
     struct home *h = *hp;

@@ -58,6 +58,10 @@ struct route *route_new(const char *domain, struct home *home, struct roster *ro
                         struct offline *offline, const struct route_limits *limits,
                         const struct out *out);
 void route_free(struct route **route);
+/* New limits while running (SIGHUP): the message size, the offline
+ * store's caps and expiry are taken, fed is not.  Messages already
+ * stored stay; the caps apply to the next one. */
+void route_set_limits(struct route *route, const struct route_limits *limits);
 void route_on_commit(struct route *route, route_commit_cb *cb, void *ud);
 /* The wall clock for when a message was stored, its delay stamp and its
  * expiry (cs_util.h; borrowed; NULL: now_ms is the wall time). */

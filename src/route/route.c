@@ -44,6 +44,14 @@ struct route *route_new(const char *domain, struct home *home, struct roster *ro
     return r;
 }
 
+void route_set_limits(struct route *r, const struct route_limits *limits)
+{
+    r->limits.max_message_bytes = limits->max_message_bytes;
+    r->limits.offline_max_messages = limits->offline_max_messages;
+    r->limits.offline_max_bytes = limits->offline_max_bytes;
+    r->limits.offline_expiry_s = limits->offline_expiry_s;
+}
+
 void route_free(struct route **rp)
 {
     struct route *r = *rp;

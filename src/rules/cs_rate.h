@@ -25,6 +25,9 @@ struct rate_limiter {
 
 void rate_init(struct rate_limiter *rl, int burst, int per_minute);
 void rate_deinit(struct rate_limiter *rl);
+/* New limits for every bucket: each refills at the new rate from now on,
+ * and holds at most the new burst. */
+void rate_set(struct rate_limiter *rl, int burst, int per_minute);
 /* Takes one token of sender's bucket at now_ms; false when it has none. */
 bool rate_allow(struct rate_limiter *rl, const char *sender, int64_t now_ms);
 

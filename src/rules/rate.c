@@ -22,6 +22,12 @@ void rate_init(struct rate_limiter *rl, int burst, int per_minute)
     rl->per_minute = per_minute;
 }
 
+void rate_set(struct rate_limiter *rl, int burst, int per_minute)
+{
+    rl->burst = burst;
+    rl->per_minute = per_minute;
+}
+
 void rate_deinit(struct rate_limiter *rl)
 {
     size_t pos = 0;

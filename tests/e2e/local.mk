@@ -105,8 +105,17 @@ E2E_TESTS += tests/e2e/install.test
 E2E_TESTS += tests/e2e/backup.test
 EXTRA_DIST += tests/e2e/backup.py
 
+# JIDs prepared as the servers prepare them: an account named with
+# non-ASCII letters, rows written in other spellings, chanstatctl.
+E2E_TESTS += tests/e2e/jid_prep.test
+EXTRA_DIST += tests/e2e/jid_prep.py
+
 # Server and database faults: Prosody down or stopped, the component
 # port refusing, the s2s link cut, the database locked, full or
 # read-only (bench/faults.sh prints the figures).
 E2E_TESTS += tests/e2e/fault_db.test
 EXTRA_DIST += tests/e2e/fault_db.py
+
+# SIGHUP: the log file reopened, the configuration reloaded (doc/config.md).
+E2E_TESTS += tests/e2e/sighup.test
+EXTRA_DIST += tests/e2e/sighup.py
