@@ -111,14 +111,6 @@ static int check_text(const char *s, const char *what, bool allow_empty, char *e
     return 0;
 }
 
-static void ascii_lower(char *s)
-{
-    for (; *s; s++) {
-        if (*s >= 'A' && *s <= 'Z')
-            *s = (char)(*s - 'A' + 'a');
-    }
-}
-
 /* ---- Validation ---- */
 
 int admin_channel_name(const char *in, char **name_r, char *err, size_t errlen)
@@ -129,16 +121,17 @@ int admin_channel_name(const char *in, char **name_r, char *err, size_t errlen)
     int r;
 
     *name_r = NULL;
-    if (jid_check_local(in, strlen(in)) != 0)
+    /* chanstatd finds a channel by the localpart of the address, which
+     * jid_parse() has prepared (nodeprep): the same preparation gives the
+     * name it finds. */
+    name = jid_prep_local(in);
+    if (name == NULL)
         return admin_fail(
             err, errlen, CS_EINVAL,
-            "'%s' is not a valid channel name (1 to %d bytes of UTF-8, no space, control "
-            "character or any of \" & ' / : < > @)",
+            "'%s' is not a valid channel name (1 to %d bytes of UTF-8 that nodeprep accepts: "
+            "no space, control character, any of \" & ' / : < > @, or mix of left-to-right "
+            "and right-to-left letters)",
             quoted(in, q, sizeof(q)), JID_PART_MAX);
-    /* chanstatd finds a channel by the localpart of the address, which
-     * jid_parse() has folded: the same folding gives the name it finds. */
-    name = xstrdup(in);
-    ascii_lower(name);
     /* An escaped '@' makes the address a relay address, never a channel. */
     r = jid_relay_parse(name, &contact);
     if (r != CS_ENOTFOUND) {

@@ -99,6 +99,12 @@ bool bind_pump(struct home *h, int64_t now_ms)
         for (int i = 0; i < pg.n; i++) {
             struct channel *c = chancache_loaded(&h->cache, pg.name[i]);
             const char *owner = c ? c->owner : pg.owner[i];
+            if (owner && !channel_jid_ok(owner) && c == NULL) {
+                /* Written by hand in another spelling: the load stores
+                 * it prepared (channel.c) and holds the prepared owner. */
+                c = chancache_find(&h->cache, pg.name[i]);
+                owner = c ? c->owner : owner;
+            }
             if (owner && channel_jid_ok(owner))
                 bind_channel(h, pg.name[i], owner, c);
             else if (owner)

@@ -176,11 +176,22 @@ void watchers_set(struct channel *c, const char *jid, bool on)
     }
 }
 
+/* A row whose JID is stored in another spelling than its prepared one
+ * (written by hand: "M\xc3\xbcller@a.test"), handled after the rows that
+ * are stored prepared, so that one of those wins. */
+struct unprepared {
+    struct unprepared *next;
+    char *stored, *prepared;
+    struct sub_row row;
+};
+
 struct load_ctx {
     struct chancache *cc;
     struct channel *c;
     unsigned logged;
     struct hash nodes_with_watchers; /* node -> (void *)1 */
+    struct unprepared *unprepared;   /* owned list */
+    char *owner_stored;              /* the owner as stored, when not prepared */
 };
 
 static void bad_row(struct load_ctx *lc, const char *what, const char *value)
@@ -191,9 +202,83 @@ static void bad_row(struct load_ctx *lc, const char *what, const char *value)
                     lc->c ? lc->c->name : "?", what, value);
 }
 
+static void item(struct load_ctx *lc, const char *jid, const struct sub_row *row);
+
 static void on_item(void *ud, const char *jid, const struct sub_row *row)
 {
     struct load_ctx *lc = ud;
+    char *prepared = channel_jid_ok(jid) ? NULL : jid_prep_bare(jid);
+    if (prepared) {
+        struct unprepared *u = xmalloc(sizeof(*u));
+        u->stored = xstrdup(jid);
+        u->prepared = prepared;
+        u->row = *row;
+        u->next = lc->unprepared;
+        lc->unprepared = u;
+        return;
+    }
+    item(lc, jid, row);
+}
+
+/* The rows stored in another spelling are stored prepared (doc/schema.md)
+ * and used under the prepared JID; a row whose prepared JID has a row
+ * already is a second spelling of one JID: ignored, the prepared row
+ * counts.  Each is logged when found: once for a row stored prepared,
+ * once per load for an ignored one.  When the database refuses the write,
+ * the row is used prepared for this load and logged again at the next. */
+static void prepare_rows(struct load_ctx *lc)
+{
+    struct roster *r = lc->cc->roster;
+    while (lc->unprepared) {
+        struct unprepared *u = lc->unprepared;
+        int rc = roster_prepare_jid(r, lc->c->name, u->stored, u->prepared, false);
+        lc->unprepared = u->next;
+        if (rc == CS_ENOTFOUND) {
+            log_warning("channel: %s: roster jid '%s' is '%s' prepared, which has a row of its "
+                        "own; row ignored",
+                        lc->c->name, u->stored, u->prepared);
+        } else {
+            if (rc == 0)
+                log_warning("channel: %s: roster jid '%s' stored prepared as '%s'", lc->c->name,
+                            u->stored, u->prepared);
+            else
+                log_warning("channel: %s: roster jid '%s' used as '%s' (storing it prepared "
+                            "failed)",
+                            lc->c->name, u->stored, u->prepared);
+            if (rc == 0 ||
+                (!hash_get(&lc->c->pending, u->prepared) && !watchers_has(lc->c, u->prepared)))
+                item(lc, u->prepared, &u->row);
+        }
+        free(u->stored);
+        free(u->prepared);
+        free(u);
+    }
+    if (lc->owner_stored && lc->c->owner) {
+        int rc = roster_prepare_jid(r, lc->c->name, lc->owner_stored, lc->c->owner, true);
+        log_warning("channel: %s: owner '%s' %s '%s'", lc->c->name, lc->owner_stored,
+                    rc == 0 ? "stored prepared as" : "used as (storing it prepared failed)",
+                    lc->c->owner);
+        free(lc->owner_stored);
+        lc->owner_stored = NULL;
+    }
+}
+
+/* What a failed load leaves of the rows above. */
+static void unprepared_free(struct load_ctx *lc)
+{
+    while (lc->unprepared) {
+        struct unprepared *u = lc->unprepared;
+        lc->unprepared = u->next;
+        free(u->stored);
+        free(u->prepared);
+        free(u);
+    }
+    free(lc->owner_stored);
+    lc->owner_stored = NULL;
+}
+
+static void item(struct load_ctx *lc, const char *jid, const struct sub_row *row)
+{
     if (channel_jid_ok(jid))
         channel_note_state(lc->c, jid, row->state);
     if (sub_is_watcher(row->state) && channel_via(lc->c, jid)) {
@@ -239,8 +324,16 @@ static void on_channel(void *ud, const char *name, const char *owner, enum chann
     lc->c = c;
     if (owner && channel_jid_ok(owner))
         c->owner = xstrdup(owner);
-    else if (owner)
-        bad_row(lc, "owner", owner);
+    else if (owner) {
+        char *prepared = jid_prep_bare(owner);
+        if (prepared && strchr(prepared, '@')) {
+            c->owner = prepared;
+            lc->owner_stored = xstrdup(owner); /* stored prepared by prepare_rows() */
+        } else {
+            free(prepared);
+            bad_row(lc, "owner", owner);
+        }
+    }
 }
 
 /* Into the dense array (by index) and the table (by name). */
@@ -260,7 +353,7 @@ struct channel *chancache_find(struct chancache *cc, const char *name)
     struct channel *c = hash_get(&cc->by_name, name);
     struct load_ctx lc = {.cc = cc};
     int64_t last_seen = 0;
-    bool shown = false;
+    bool shown = false, ok;
     int r;
 
     if (c)
@@ -275,9 +368,12 @@ struct channel *chancache_find(struct chancache *cc, const char *name)
         return NULL;
     }
     c = lc.c;
-    if (roster_via_each(cc->roster, c->name, on_via, c) != 0 ||
-        roster_each_item(cc->roster, c->name, on_item, &lc) != 0 ||
-        roster_leases_of(cc->roster, c->name, on_lease, &lc) != 0 ||
+    ok = roster_via_each(cc->roster, c->name, on_via, c) == 0 &&
+         roster_each_item(cc->roster, c->name, on_item, &lc) == 0;
+    if (ok)
+        prepare_rows(&lc);
+    unprepared_free(&lc);
+    if (!ok || roster_leases_of(cc->roster, c->name, on_lease, &lc) != 0 ||
         roster_state_get(cc->roster, c->name, &last_seen, &shown) != 0) {
         log_error("channel: loading %s failed", c->name);
         hash_clear(&lc.nodes_with_watchers);

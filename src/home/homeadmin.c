@@ -57,42 +57,68 @@ static bool channel_exists(struct home *h, const char *name)
     return roster_find_channel(h->roster, name, on_exists, &found) != 0 || found;
 }
 
-static void apply_roster(struct home *h, const struct change *ch)
+/* A row written by hand in another spelling than its prepared one is
+ * stored prepared first (as the channel's load does, channel.c), so that
+ * the edit applies to the prepared JID; a second spelling of a JID that
+ * has a row is left alone. */
+static char *prepared_jid(struct home *h, const struct change *ch)
 {
-    struct channel *c = chancache_loaded(&h->cache, ch->channel);
+    char *prepared = ch->jid ? jid_prep_bare(ch->jid) : NULL;
+    int r;
+    if (prepared == NULL || strcmp(prepared, ch->jid) == 0)
+        return prepared;
+    r = roster_prepare_jid(h->roster, ch->channel, ch->jid, prepared, false);
+    if (r == 0)
+        log_warning("home: edit of %s: roster jid '%s' stored prepared as '%s'", ch->channel,
+                    ch->jid, prepared);
+    return prepared;
+}
+
+static void apply_roster_as(struct home *h, struct channel *c, const struct change *ch,
+                            const char *jid)
+{
     struct sub_row row;
     bool before, now;
     int r;
 
-    if (ch->jid == NULL || !channel_jid_ok(ch->jid)) {
-        log_warning("home: edit of %s: '%s' is not a normalised bare JID; ignored", ch->channel,
-                    ch->jid ? ch->jid : "");
-        return;
-    }
-    r = roster_get(h->roster, ch->channel, ch->jid, &row);
+    r = roster_get(h->roster, ch->channel, jid, &row);
     if (r == CS_EDB)
         return;
-    now = r == 0 && sub_is_watcher(row.state) && !(c && channel_via(c, ch->jid));
-    before = c ? watchers_has(c, ch->jid) : was_watcher(ch->old);
+    now = r == 0 && sub_is_watcher(row.state) && !(c && channel_via(c, jid));
+    before = c ? watchers_has(c, jid) : was_watcher(ch->old);
     if (c) {
-        watchers_set(c, ch->jid, now);
-        channel_note_state(c, ch->jid, r == 0 ? row.state : SUB_NONE);
+        watchers_set(c, jid, now);
+        channel_note_state(c, jid, r == 0 ? row.state : SUB_NONE);
     }
     if (now && !before) {
         /* A channel not in memory has nobody's status to share yet: its
          * watchers get it when the owner's presence loads it. */
         if (c)
-            home_send_status_to(h, c, ch->jid);
-        log_debug("home: %s: %s added as a watcher by an edit", ch->channel, ch->jid);
+            home_send_status_to(h, c, jid);
+        log_debug("home: %s: %s added as a watcher by an edit", ch->channel, jid);
     } else if (before && !now && h->fed.front && !channel_exists(h, ch->channel)) {
-        log_debug("home: %s: %s left with the channel", ch->channel, ch->jid);
+        log_debug("home: %s: %s left with the channel", ch->channel, jid);
     } else if (before && !now) {
         char *from = channel_jid(h, ch->channel);
-        home_send_presence(h, from, ch->jid, "unsubscribed", NULL);
-        home_send_presence(h, from, ch->jid, "unavailable", NULL);
+        home_send_presence(h, from, jid, "unsubscribed", NULL);
+        home_send_presence(h, from, jid, "unavailable", NULL);
         free(from);
-        log_debug("home: %s: %s removed as a watcher by an edit", ch->channel, ch->jid);
+        log_debug("home: %s: %s removed as a watcher by an edit", ch->channel, jid);
     }
+}
+
+static void apply_roster(struct home *h, const struct change *ch)
+{
+    struct channel *c = chancache_loaded(&h->cache, ch->channel);
+    char *jid = prepared_jid(h, ch);
+
+    if (jid == NULL) {
+        log_warning("home: edit of %s: '%s' is not a valid bare JID; ignored", ch->channel,
+                    ch->jid ? ch->jid : "");
+        return;
+    }
+    apply_roster_as(h, c, ch, jid);
+    free(jid);
 }
 
 struct channel_row {
@@ -160,8 +186,21 @@ static void apply_channel(struct home *h, const struct change *ch, int64_t now_m
         return;
     }
     if (cr.owner && !channel_jid_ok(cr.owner)) {
+        /* Written by hand in another spelling: stored prepared. */
+        char *prepared = jid_prep_bare(cr.owner);
+        if (prepared && strchr(prepared, '@') &&
+            roster_prepare_jid(h->roster, ch->channel, cr.owner, prepared, true) == 0)
+            log_warning("home: edit of %s: owner '%s' stored prepared as '%s'", ch->channel,
+                        cr.owner, prepared);
+        else if (prepared && strchr(prepared, '@'))
+            log_warning("home: edit of %s: owner '%s' used as '%s'", ch->channel, cr.owner,
+                        prepared);
+        else {
+            free(prepared);
+            prepared = NULL;
+        }
         free(cr.owner);
-        cr.owner = NULL;
+        cr.owner = prepared;
     }
     if (c && c->policy != cr.policy) {
         log_info("home: channel %s: policy now %s", c->name, channel_policy_name(cr.policy));

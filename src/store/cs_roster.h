@@ -114,6 +114,17 @@ int roster_conv_get(struct roster *roster, const char *owner, const char *contac
 int roster_conv_put(struct roster *roster, const char *owner, const char *contact,
                     const char *channel, const char *via);
 
+/* Stores the prepared form of a JID that was written by hand in another
+ * spelling ("M\xc3\xbcller@a.test" for "m\xc3\xbcller@a.test",
+ * jid_prep_bare()): the roster row (channel, stored), or with owner the
+ * owner of channel when it is stored, inside the open transaction
+ * (started if none is).  0; CS_ENOTFOUND when nothing was changed: no
+ * such row (any more), or a roster row of the prepared JID exists already
+ * (then the row as stored is a second spelling the caller ignores);
+ * CS_EEXIST when a constraint refused it; CS_EDB. */
+int roster_prepare_jid(struct roster *roster, const char *channel, const char *stored,
+                       const char *prepared, bool owner);
+
 /* Channel rows written by chanstatd itself (in-band registration, owner
  * commands), inside the open transaction (started if none is).  0,
  * CS_EEXIST (add: the name is taken, or a CHECK/trigger refused it) or

@@ -51,6 +51,8 @@ enum stmt_id {
     ST_VIA_DELETE,
     ST_VIA_EACH,
     ST_LEASES_OF,
+    ST_PREP_JID,
+    ST_PREP_OWNER,
     ST_COUNT
 };
 
@@ -107,6 +109,11 @@ static const char *const sql[ST_COUNT] = {
     [ST_CHANNEL_ADD] = "INSERT INTO channel (name, owner, policy) VALUES (?1, ?2, ?3)",
     [ST_CHANNEL_DELETE] = "DELETE FROM channel WHERE name = ?1",
     [ST_CHANNEL_POLICY] = "UPDATE channel SET policy = ?2 WHERE name = ?1",
+    /* A JID written by hand in another spelling, stored prepared
+     * (roster_prepare_jid); never onto a row of the prepared JID. */
+    [ST_PREP_JID] = "UPDATE roster SET jid = ?3 WHERE channel = ?1 AND jid = ?2 AND NOT EXISTS"
+                    " (SELECT 1 FROM roster WHERE channel = ?1 AND jid = ?3)",
+    [ST_PREP_OWNER] = "UPDATE channel SET owner = ?3 WHERE name = ?1 AND owner = ?2",
     [ST_DISPLAY_NAME] = "SELECT display_name FROM channel WHERE name = ?1",
     /* What admins read (chanstatctl stats/status), written once a second. */
     [ST_STATS_PUT] = "INSERT INTO stats (name, value, updated) VALUES (?1, ?2, ?3)"
@@ -605,6 +612,19 @@ int roster_channel_add(struct roster *r, const char *name, const char *owner,
     if (roster_tx_begin(r) != 0)
         return CS_EDB;
     return write_texts(r, ST_CHANNEL_ADD, 3, v);
+}
+
+int roster_prepare_jid(struct roster *r, const char *channel, const char *stored,
+                       const char *prepared, bool owner)
+{
+    const char *v[] = {channel, stored, prepared};
+    int rc;
+    if (roster_tx_begin(r) != 0)
+        return CS_EDB;
+    rc = write_texts(r, owner ? ST_PREP_OWNER : ST_PREP_JID, 3, v);
+    if (rc == 0 && sqlite3_changes(r->db) == 0)
+        rc = CS_ENOTFOUND;
+    return rc;
 }
 
 int roster_channel_delete(struct roster *r, const char *name)

@@ -163,18 +163,13 @@ static void remove_all(struct service *svc, const struct iq_ctx *q)
         service_send(svc, stanza_iq_result(q->in, svc->domain));
 }
 
-/* The channel name from <username/>, ASCII-lowercased as every localpart
- * is when addressed (jid_parse()); NULL when empty (caller frees). */
+/* The text of <username/>; NULL when empty (caller frees). */
 static char *channel_name(const struct xml_node *username)
 {
     char *s = xml_text_dup(username);
     if (s[0] == '\0') {
         free(s);
         return NULL;
-    }
-    for (char *p = s; *p; p++) {
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
     }
     return s;
 }
@@ -200,7 +195,7 @@ void register_set(struct service *svc, const struct iq_ctx *q)
     unsigned nusername = 0, nremove = 0, nother = 0;
     const char *why;
     struct owned o;
-    char *name;
+    char *name, *prepared;
     int r;
 
     for (const struct xml_node *c = xml_first_elem(q->payload); c; c = xml_next_elem(c)) {
@@ -245,7 +240,11 @@ void register_set(struct service *svc, const struct iq_ctx *q)
         service_error(svc, q->in, "modify", "not-acceptable", "a channel name is required");
         return;
     }
-    if (!valid_name(name)) {
+    /* Prepared (nodeprep) as every localpart is when addressed. */
+    prepared = jid_prep_local(name);
+    free(name);
+    name = prepared;
+    if (name == NULL || !valid_name(name)) {
         service_error(svc, q->in, "modify", "not-acceptable", INVALID_NAME);
         free(name);
         return;

@@ -121,3 +121,8 @@ EXTRA_DIST += tests/e2e/fault_db.py tests/e2e/fault_outage.py tests/e2e/fault_s2
 # SIGHUP: the log file reopened, the configuration reloaded (doc/config.md).
 E2E_TESTS += tests/e2e/sighup.test
 EXTRA_DIST += tests/e2e/sighup.py
+
+# JIDs prepared as the servers prepare them: an account named with
+# non-ASCII letters, rows written in other spellings, chanstatctl.
+E2E_TESTS += tests/e2e/jid_prep.test
+EXTRA_DIST += tests/e2e/jid_prep.py
