@@ -114,9 +114,9 @@ EXTRA_DIST += tests/e2e/jid_prep.py
 # port refusing, the s2s link cut, the database locked, full or
 # read-only (bench/faults.sh prints the figures).
 E2E_TESTS += tests/e2e/fault_db.test tests/e2e/fault_refused.test tests/e2e/fault_outage.test \
-	tests/e2e/fault_s2s.test
+	tests/e2e/fault_s2s.test tests/e2e/fault_stop.test
 EXTRA_DIST += tests/e2e/fault_db.py tests/e2e/fault_outage.py tests/e2e/fault_s2s.py \
-	bench/faults.sh
+	tests/e2e/fault_stop.py bench/faults.sh
 
 # SIGHUP: the log file reopened, the configuration reloaded (doc/config.md).
 E2E_TESTS += tests/e2e/sighup.test
