@@ -255,7 +255,14 @@ END_TEST
 
 START_TEST(test_depth_restarts_stream)
 {
-    expect_reconnect_after("<message><a><b><c><d><e><f><g><h><i><j>", 1);
+    /* Deeper than max_depth only cuts the stanza (check_xml); as many
+     * levels as max_stanza_bytes (4096) fail the stream. */
+    struct strbuf bad = {0};
+    strbuf_append_str(&bad, "<message>");
+    for (int i = 0; i < 4100; i++)
+        strbuf_append_str(&bad, "<a>");
+    expect_reconnect_after(bad.data, 1);
+    strbuf_free(&bad);
 }
 END_TEST
 

@@ -13,7 +13,11 @@
  * namespace URIs are stored once per declaration and shared by reference
  * (also by xml_copy), and a stanza whose tree would cost more than
  * XML_TREE_FACTOR times the byte limit is handed over cut (see
- * xml_node.truncated) without failing the stream.  A violation
+ * xml_node.truncated) without failing the stream.  So is a stanza over
+ * the byte limit (up to XML_TREE_FACTOR times it), deeper than the depth
+ * limit (up to as many levels as the byte limit) or with more than
+ * XML_MAX_ATTRS attributes on an element: a server passes on what any
+ * user sends.  A violation
  * stops the parser until xml_parser_reset(); the caller restarts the
  * stream.
  *
@@ -64,9 +68,11 @@ struct xml_attr {
 struct xml_node {
     enum xml_node_type type;
     /* A stanza whose content the parser dropped: building it would have
-     * cost more than XML_TREE_FACTOR times the stanza byte limit.  Only
-     * the element itself and its attributes are kept; it is to be
-     * answered (or dropped) as too large, never acted on. */
+     * cost more than XML_TREE_FACTOR times the stanza byte limit, or it
+     * broke the byte, depth or attribute limit.  Only the element itself
+     * and its attributes are kept (with too many attributes: from, to,
+     * id, type and xml:lang); it is to be answered (or dropped) as too
+     * large, never acted on. */
     bool truncated;
     char *name;     /* element: local name */
     const char *ns; /* element: namespace URI; "" = no namespace (xmlns='');

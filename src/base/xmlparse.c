@@ -42,6 +42,7 @@ struct xml_parser {
     struct xml_node *cur;    /* innermost open element of stanza; NULL once cut */
     size_t tree_bytes;       /* what the stanza's tree costs so far */
     long long mark;          /* byte offset where the current element began */
+    long long begun;         /* byte offset where the current stanza began */
     long long fed;           /* bytes fed since reset */
     struct hash bindings;    /* prefix -> struct binding, innermost first */
 
@@ -83,10 +84,21 @@ static void violate(struct xml_parser *p, enum xml_violation v, const char *msg)
  * rounding, roughly): the tree's cost counts blocks, not just bytes. */
 #define XML_BLOCK_COST 16
 
-/* Counts bytes of tree for the stanza being built.  Over the budget the
- * stanza is cut: what was built below it is freed, the rest of its
- * content is read and dropped, and the handler gets the stanza's own
- * element marked truncated.  Returns false once the stanza is cut. */
+/* Cuts the stanza being built: what was built below it is freed, the
+ * rest of its content is read and dropped, and the handler gets the
+ * stanza's own element marked truncated. */
+static void cut(struct xml_parser *p)
+{
+    if (p->stanza == NULL || p->stanza->truncated)
+        return;
+    p->stanza->truncated = true;
+    xml_free(p->stanza->first_child);
+    p->stanza->first_child = p->stanza->last_child = NULL;
+    p->cur = NULL;
+}
+
+/* Counts bytes of tree for the stanza being built; over the budget the
+ * stanza is cut.  Returns false once the stanza is cut. */
 static bool charge(struct xml_parser *p, size_t bytes)
 {
     if (p->level < 2)
@@ -96,10 +108,7 @@ static bool charge(struct xml_parser *p, size_t bytes)
     p->tree_bytes += bytes;
     if (p->tree_bytes <= p->max_tree_bytes || p->stanza == NULL)
         return true; /* the stanza's own element is always kept */
-    p->stanza->truncated = true;
-    xml_free(p->stanza->first_child);
-    p->stanza->first_child = p->stanza->last_child = NULL;
-    p->cur = NULL;
+    cut(p);
     return false;
 }
 
@@ -224,16 +233,52 @@ static struct xml_node *build_elem(struct xml_parser *p, const char *qname, cons
     return n;
 }
 
+/* A stanza over the byte limit whose own element was read is cut, not
+ * the stream: a server may pass on more than it accepted (Prosody 0.12
+ * writes each ' of a user's text as &apos;, six bytes), and any user
+ * could otherwise cut the component off.  Its content is read and
+ * dropped: what expat holds stays bounded (the mark moves on), and so
+ * does the stanza, at XML_TREE_FACTOR times the limit in all. */
 static bool over_size(struct xml_parser *p)
 {
     /* The end of the current event: one character-data event can carry a
      * whole oversized text in one go. */
     long long at = XML_GetCurrentByteIndex(p->expat) + XML_GetCurrentByteCount(p->expat);
     if (at >= 0 && at - p->mark > (long long)p->max_bytes) {
+        if (p->stanza && at - p->begun <= (long long)p->max_tree_bytes) {
+            cut(p);
+            p->mark = at;
+            return false;
+        }
         violate(p, XML_VIOLATION_SIZE, "stanza larger than max_stanza_bytes");
         return true;
     }
     return false;
+}
+
+/* The element the stanza itself opens with, when it has too many
+ * attributes: only those needed to answer it are kept, and it is cut. */
+static struct xml_node *build_stanza_cut(struct xml_parser *p, const char *qname,
+                                         const char **attrs)
+{
+    static const char *const keep[] = {"from", "to", "id", "type", XML_NS_XML "\x1flang\x1fxml"};
+    const char *kept[2 * CS_ARRAY_SIZE(keep) + 1];
+    unsigned n = 0;
+    struct xml_node *s;
+    for (size_t i = 0; attrs[i] != NULL && n < CS_ARRAY_SIZE(keep); i += 2) {
+        for (size_t k = 0; k < CS_ARRAY_SIZE(keep); k++) {
+            if (strcmp(attrs[i], keep[k]) == 0) {
+                kept[2 * n] = attrs[i];
+                kept[2 * n + 1] = attrs[i + 1];
+                n++;
+                break;
+            }
+        }
+    }
+    kept[2 * n] = NULL;
+    s = build_elem(p, qname, kept, n);
+    s->truncated = true;
+    return s;
 }
 
 static void XMLCALL on_start(void *ud, const char *name, const char **attrs)
@@ -245,6 +290,14 @@ static void XMLCALL on_start(void *ud, const char *name, const char **attrs)
     if (p->violation || over_size(p))
         return;
     if (p->level > p->max_depth) {
+        /* Inside a stanza: the stanza is cut, the stream goes on.  What
+         * expat keeps per open element (about 130 bytes) is bounded by
+         * max_bytes levels. */
+        if (p->stanza && p->level < p->max_bytes) {
+            cut(p);
+            p->level++;
+            return;
+        }
         violate(p, XML_VIOLATION_DEPTH, "element depth exceeds max_depth");
         return;
     }
@@ -252,6 +305,20 @@ static void XMLCALL on_start(void *ud, const char *name, const char **attrs)
         nattrs++;
     if (nattrs > p->max_attrs) {
         char msg[80];
+        if (p->level == 1) {
+            /* The stanza's own element: answered as too large. */
+            p->level++;
+            p->tree_bytes = 0;
+            p->begun = p->mark;
+            p->stanza = build_stanza_cut(p, name, attrs);
+            p->cur = NULL;
+            return;
+        }
+        if (p->stanza) {
+            cut(p);
+            p->level++;
+            return;
+        }
         snprintf(msg, sizeof(msg), "element has more than %u attributes", p->max_attrs);
         violate(p, XML_VIOLATION_SIZE, msg);
         return;
@@ -259,8 +326,10 @@ static void XMLCALL on_start(void *ud, const char *name, const char **attrs)
     p->level++;
     if (p->level > 2 && p->cur == NULL)
         return; /* the stanza was cut: its content is dropped */
-    if (p->level == 2)
+    if (p->level == 2) {
         p->tree_bytes = 0;
+        p->begun = p->mark;
+    }
     n = build_elem(p, name, attrs, nattrs);
     if (p->level == 1) {
         if (p->h->stream_start)
@@ -410,7 +479,7 @@ void xml_parser_reset(struct xml_parser *p)
     bindings_clear(p);
     p->stanza = p->cur = NULL;
     p->level = 0;
-    p->mark = p->fed = 0;
+    p->mark = p->fed = p->begun = 0;
     p->nheld = 0;
     p->lex = 0;
     p->violation = XML_VIOLATION_NONE;

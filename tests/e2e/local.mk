@@ -126,3 +126,7 @@ EXTRA_DIST += tests/e2e/sighup.py
 # non-ASCII letters, rows written in other spellings, chanstatctl.
 E2E_TESTS += tests/e2e/jid_prep.test
 EXTRA_DIST += tests/e2e/jid_prep.py
+# Floods: stanzas over the limits from a real client through Prosody
+# (doc/internals-link.md); bench/floods.sh measures the rest.
+E2E_TESTS += tests/e2e/flood_oversize.test
+EXTRA_DIST += tests/e2e/flood_oversize.py
