@@ -18,6 +18,7 @@
  * and pair of characters. */
 #include "config.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include <unicode/usprep.h>
@@ -88,16 +89,27 @@ static int prep_icu(enum jidprep_profile p, const char *s, size_t len, char *out
     return 0;
 }
 
+/* ascii_prep() of every profile and ASCII character, filled on first use. */
+static short ascii_table[JIDPREP_RESOURCE + 1][128];
+static bool ascii_ready;
+
 int jidprep(enum jidprep_profile p, const char *s, size_t len, char out[JID_PART_MAX + 1],
             size_t *outlen_r)
 {
     if (len > JID_PART_MAX)
         return CS_EINVAL;
+    if (!ascii_ready) {
+        for (int q = 0; q <= JIDPREP_RESOURCE; q++) {
+            for (int c = 0; c < 128; c++)
+                ascii_table[q][c] = (short)ascii_prep((enum jidprep_profile)q, (unsigned char)c);
+        }
+        ascii_ready = true;
+    }
     for (size_t i = 0; i < len; i++) {
         int c;
         if ((unsigned char)s[i] >= 0x80)
             return prep_icu(p, s, len, out, outlen_r);
-        c = ascii_prep(p, (unsigned char)s[i]);
+        c = ascii_table[p][(unsigned char)s[i]];
         if (c < 0)
             return CS_EINVAL;
         out[i] = (char)c;
