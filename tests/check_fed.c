@@ -473,6 +473,53 @@ START_TEST(test_restart_renews_at_once)
 }
 END_TEST
 
+/* The status service restarts while the home's component is down: the
+ * home's server answers the discovery with a wait error, then nothing
+ * answers at all.  w1's acknowledged subscription stays (unavailable
+ * meanwhile, never unsubscribed), and the status returns with the home. */
+START_TEST(test_restart_while_home_down)
+{
+    char err[256], xml[512];
+    char *out;
+    const char *id, *end;
+    carol_online("here");
+    subscribe("w1@a.test");
+    node_free(&A.node);
+    A.node = node_new(&A.cfg, A.store, &A.out.path, now_ms, err, sizeof(err));
+    users.len = 0;
+    node_online(A.node, now_ms);
+    out = testout_take(&A.out);
+    id = strstr(out, "id='fed-disco-");
+    ck_assert_ptr_nonnull(id);
+    end = strchr(id + 4, '\'');
+    snprintf(xml, sizeof(xml),
+             "<iq type='error' %.*s from='status.b.test' to='status.a.test'><error type='wait'>"
+             "<remote-server-timeout xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+             (int)(end - id + 1), id);
+    free(out);
+    to_a(xml);
+    ck_assert_uint_eq(seen("type='unsubscribed'"), 0);
+    ck_assert_int_eq(count(&A, "SELECT count(*) FROM remote_watcher WHERE jid = 'w1@a.test'"
+                               " AND state = 'watching'"),
+                     1);
+    /* The retry finds nobody answering either. */
+    drop_to_b = true;
+    for (int i = 0; i < 8; i++)
+        tick(10000);
+    ck_assert_uint_eq(seen("type='unsubscribed'"), 0);
+    ck_assert_int_eq(count(&A, "SELECT count(*) FROM remote_watcher WHERE jid = 'w1@a.test'"
+                               " AND state = 'watching'"),
+                     1);
+    /* The home is back: the next retry subscribes, w1 sees the status. */
+    drop_to_b = false;
+    for (int i = 0; i < 3; i++)
+        tick(10000);
+    carol_online("again");
+    ck_assert_uint_eq(seen2("to='w1@a.test'", "<status>again</status>"), 1);
+    ck_assert_uint_eq(seen("type='unsubscribed'"), 0);
+}
+END_TEST
+
 /* An admin's edit of s's database, from another connection (as sqlite3
  * or chanstatctl would: the node learns of it at its next tick). */
 static void admin_edit(struct side *s, const char *sql)
@@ -966,6 +1013,7 @@ int main(void)
     tcase_add_test(tc, test_unknown_channel_and_non_nodes);
     tcase_add_test(tc, test_gateway_prompt);
     tcase_add_test(tc, test_restart_renews_at_once);
+    tcase_add_test(tc, test_restart_while_home_down);
     tcase_add_test(tc, test_properties_cross_once);
     tcase_add_test(tc, test_approve_across_domains);
     tcase_add_test(tc, test_forged_claim_refused);

@@ -157,6 +157,10 @@ static void disco_done(struct home *h, const char *domain, bool is_node, int64_t
             continue;
         if (is_node)
             remote_subscribe(h, c, now_ms);
+        else if (c->remote->subscribed_once || c->nwatchers > 0)
+            /* Acknowledged watchers are never dropped for a failed
+             * discovery (the home's component down at a restart). */
+            remote_error(h, c, "its domain does not answer as a chanstat node now", now_ms);
         else
             remote_refuse_all(h, c, "its domain is not a chanstat node", now_ms);
     }
@@ -625,7 +629,7 @@ void fed_tick(struct home *h, int64_t now_ms)
                     d->is_node = false;
                     d->expires = now_ms + h->fed.retry_ms;
                 }
-                if (r->subscribed_once)
+                if (r->subscribed_once || c->nwatchers > 0)
                     remote_error(h, c, "its domain does not answer", now_ms);
                 else
                     remote_refuse_all(h, c, "its domain does not answer as a chanstat node",

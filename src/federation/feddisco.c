@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs_config.h"
 #include "cs_error.h"
 #include "cs_fed.h"
 #include "cs_iqwait.h"
@@ -114,8 +115,15 @@ static void disco_answer(void *ud, const struct xml_node *iq, int64_t now_ms)
         return;
     }
     d->is_node = type && strcmp(type, "result") == 0 && has_feature(iq);
-    d->expires = now_ms + h->fed.discovery_ttl_ms;
-    log_info("fed: %s %s a chanstat node", d->domain, d->is_node ? "is" : "is not");
+    /* An error (the domain's server answering for a component that is
+     * down) says nothing lasting: kept only until the next retry. */
+    d->expires =
+        now_ms + (type && strcmp(type, "result") == 0 ? h->fed.discovery_ttl_ms : h->fed.retry_ms);
+    if (type && strcmp(type, "error") == 0)
+        log_info("fed: %s is not a chanstat node (an error: asked again in %lld s)", d->domain,
+                 (long long)(h->fed.retry_ms / MS_PER_S));
+    else
+        log_info("fed: %s %s a chanstat node", d->domain, d->is_node ? "is" : "is not");
     if (h->remote_known)
         h->remote_known(h->remote_known_ud, d->domain, d->is_node);
     if (h->disco_done)
