@@ -122,10 +122,9 @@ EXTRA_DIST += tests/e2e/fault_db.py tests/e2e/fault_outage.py tests/e2e/fault_s2
 E2E_TESTS += tests/e2e/sighup.test
 EXTRA_DIST += tests/e2e/sighup.py
 
-# JIDs prepared as the servers prepare them: an account named with
-# non-ASCII letters, rows written in other spellings, chanstatctl.
-E2E_TESTS += tests/e2e/jid_prep.test
-EXTRA_DIST += tests/e2e/jid_prep.py
+# chanstatctl stats --format=prometheus, read by a strict parser.
+E2E_TESTS += tests/e2e/prometheus.test
+EXTRA_DIST += tests/e2e/prom_check.py
 # Floods: stanzas over the limits from a real client through Prosody
 # (doc/internals-link.md); bench/floods.sh measures the rest.
 E2E_TESTS += tests/e2e/flood_oversize.test
