@@ -145,11 +145,12 @@ class Daemon:
         raise AssertionError("chanstatd of %s did not stop" % self.domain)
 
     async def start(self):
-        online = count(self.log, "link: online as " + self.domain)
+        # Only the log written from now on is read: a long run's log is big.
+        off = log_size(self.log)
         with open(self.log, "a") as log:
             proc = subprocess.Popen([os.environ["CHANSTATD"], "-c", self.conf], stderr=log,
                                     stdin=subprocess.DEVNULL)
         self.pid = proc.pid
         with open(os.environ["E2E_PIDFILE"], "a") as f:
             f.write("%d\n" % proc.pid)
-        await wait_log(self.log, "link: online as " + self.domain, online + 1)
+        await wait_log(self.log, "link: online as " + self.domain, 1, offset=off)
