@@ -81,6 +81,26 @@ static struct lease_due due_pop(struct home *h)
     return top;
 }
 
+/* Renewals leave stale entries behind until their old deadline: a node
+ * renewing in a loop would grow the heap for a whole lease.  Once stale
+ * entries outnumber live ones the heap is built again from the table:
+ * O(leases log leases), at most once per that many renewals. */
+static void due_compact(struct home *h)
+{
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    if (h->ndue <= 2 * h->leases.n + 64)
+        return;
+    for (size_t i = 0; i < h->ndue; i++)
+        free(h->due[i].key);
+    h->ndue = 0;
+    while (hash_next(&h->leases, &pos, &k, &v)) {
+        const struct lease *l = v;
+        due_push(h, l->deadline_ms, l->key);
+    }
+}
+
 static char *lease_key(const char *channel, const char *node)
 {
     struct strbuf sb = {0};
@@ -100,6 +120,7 @@ static void lease_set(struct home *h, const char *channel, const char *node, int
     }
     l->deadline_ms = deadline_ms;
     due_push(h, deadline_ms, l->key);
+    due_compact(h);
     free(key);
 }
 

@@ -127,9 +127,5 @@ E2E_TESTS += tests/e2e/prometheus.test
 EXTRA_DIST += tests/e2e/prom_check.py
 # Floods: stanzas over the limits from a real client through Prosody
 # (doc/internals-link.md); bench/floods.sh measures the rest.
-E2E_TESTS += tests/e2e/flood_oversize.test
-EXTRA_DIST += tests/e2e/flood_oversize.py
-# The crash loop with real clients on two federated domains, short
-# (scripts/crashloop.sh runs the long one; doc/reliability.md).
-E2E_TESTS += tests/e2e/crash_loop.test
-EXTRA_DIST += tests/e2e/crashloop.py scripts/crashloop.sh
+E2E_TESTS += tests/e2e/flood_oversize.test tests/e2e/flood_limits.test
+EXTRA_DIST += tests/e2e/flood_oversize.py bench/floods.sh bench/floods.py
