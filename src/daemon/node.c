@@ -74,6 +74,7 @@ struct node {
     struct stats counters;
     int64_t (*clock_us)(void);
     int64_t stats_written; /* ms */
+    bool stats_failing;    /* logged once until they are written again */
     struct roster *roster;
     struct offline *offline;
     struct changes *changes;
@@ -781,9 +782,14 @@ static void write_admin_state(struct node *n, int64_t now_ms)
     store_nowait(n->store, false);
     if (pc.failed) {
         take_back(n, TAKE_BACK_NOTHING, 0, now_ms);
-        log_warning("node: writing stats for admins failed; retried in a second");
+        if (!n->stats_failing)
+            log_warning("node: writing stats for admins failed; retried every second");
+        n->stats_failing = true;
         return;
     }
+    if (n->stats_failing)
+        log_info("node: stats for admins written again");
+    n->stats_failing = false;
     commit_or_take_back(n, TAKE_BACK_NOTHING, 0, now_ms, "stats for admins, retried in a second");
 }
 

@@ -27,6 +27,9 @@ struct store {
 
 /* Statements that ended in an error, in this process (store_end()). */
 static unsigned long failures;
+/* store_nowait() is on for some store: a busy error is expected there and
+ * not logged per statement (the caller says it once). */
+static int quiet_busy;
 
 /* The body of a trigger refusing a column value that cannot be a safe,
  * normalised bare JID; NULL passes (channel.owner may be NULL).  One
@@ -622,6 +625,8 @@ bool store_locked(const struct store *s)
 
 void store_nowait(struct store *s, bool on)
 {
+    if (s->nowait != on)
+        quiet_busy += on ? 1 : -1;
     s->nowait = on;
 }
 
@@ -661,7 +666,8 @@ int store_end(sqlite3_stmt *st, int rc, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(what, sizeof(what), fmt, ap);
         va_end(ap);
-        log_error("store: %s: %s", what, sqlite3_errmsg(sqlite3_db_handle(st)));
+        if (!(quiet_busy > 0 && (rc & 0xff) == SQLITE_BUSY))
+            log_error("store: %s: %s", what, sqlite3_errmsg(sqlite3_db_handle(st)));
         failures++;
         ret = CS_EDB;
     }
