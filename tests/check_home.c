@@ -387,6 +387,38 @@ START_TEST(test_subscribe_flood)
 }
 END_TEST
 
+/* Many senders of one domain share the domain's bucket
+ * ([limits] domain_subscription_burst); other domains are not affected,
+ * and one sender's own limit comes first. */
+START_TEST(test_subscribe_flood_one_domain)
+{
+    struct home_limits lim = {.sub_burst = 3,
+                              .sub_per_minute = 60,
+                              .dom_burst = 5,
+                              .dom_per_minute = 60,
+                              .max_pending = 3,
+                              .retry_ms = 60000};
+    char xml[160];
+    home_free(&home);
+    home = home_new("status.a.test", roster, &lim, &T.path);
+    for (int i = 0; i < 5; i++) {
+        snprintf(xml, sizeof(xml),
+                 "<presence from='u%d@evil.test/r' to='" CH "' type='subscribe'/>", i);
+        ck_assert_str_ne(in(xml), "");
+    }
+    ck_assert_str_eq(in("<presence from='u9@evil.test/r' to='" CH "' type='subscribe'/>"), "");
+    ck_assert_str_eq(row_of("pub", "u9@evil.test"), "absent");
+    ck_assert_uint_eq(home_stats(home)->rate_limited, 1);
+    /* Another domain, and a subdomain, have buckets of their own. */
+    ck_assert_str_ne(in("<presence from='u9@good.test/r' to='" CH "' type='subscribe'/>"), "");
+    ck_assert_str_ne(in("<presence from='u9@x.evil.test/r' to='" CH "' type='subscribe'/>"), "");
+    /* A minute later the domain has room again. */
+    now_s += 60;
+    ck_assert_str_ne(in("<presence from='u9@evil.test/r' to='" CH "' type='subscribe'/>"), "");
+    ck_assert_uint_eq(home_stats(home)->rate_limited, 1);
+}
+END_TEST
+
 /* Rows written by hand before the database refused them (or with its
  * triggers dropped) never reach the wire: invalid JIDs are skipped and
  * logged, nothing is pasted into XML. */
@@ -506,6 +538,7 @@ int main(void)
     tcase_add_test(tc, test_preapproval_by_admin);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_subscribe_flood);
+    tcase_add_test(tc, test_subscribe_flood_one_domain);
     tcase_add_test(tc, test_last_activity);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

@@ -26,6 +26,8 @@ static const struct {
     {"component", "reconnect_max_ms"},
     {"limits", "subscription_burst"},
     {"limits", "subscriptions_per_minute"},
+    {"limits", "domain_subscription_burst"},
+    {"limits", "domain_subscriptions_per_minute"},
     {"limits", "max_pending_per_channel"},
     {"limits", "max_message_bytes"},
     {"offline", "max_messages"},

@@ -38,14 +38,16 @@ struct config {
     int64_t reconnect_min_ms;   /* first reconnect delay */
     int64_t reconnect_max_ms;   /* backoff cap (>= reconnect_min_ms) */
     /* [limits] */
-    int max_stanza_bytes;         /* larger inbound stanza restarts the stream */
-    int max_depth;                /* deeper nesting restarts the stream */
-    int send_buffer_bytes;        /* output budget: producers and input pause above it */
-    int64_t stall_timeout_ms;     /* pending output stuck this long = not reading (file: s) */
-    int subscription_burst;       /* subscription stanzas one sender may send at once */
-    int subscriptions_per_minute; /* ... and per minute after that */
-    int max_pending_per_channel;  /* pending requests a channel keeps */
-    int max_message_bytes;        /* larger messages get policy-violation */
+    int max_stanza_bytes;          /* larger inbound stanza restarts the stream */
+    int max_depth;                 /* deeper nesting restarts the stream */
+    int send_buffer_bytes;         /* output budget: producers and input pause above it */
+    int64_t stall_timeout_ms;      /* pending output stuck this long = not reading (file: s) */
+    int subscription_burst;        /* subscription stanzas one sender may send at once */
+    int subscriptions_per_minute;  /* ... and per minute after that */
+    int domain_subscription_burst; /* the same for all senders of one domain */
+    int domain_subscriptions_per_minute; /* ... and per minute after that */
+    int max_pending_per_channel;         /* pending requests a channel keeps */
+    int max_message_bytes;               /* larger messages get policy-violation */
     /* [offline] */
     int offline_max_messages;  /* per channel */
     int offline_max_bytes;     /* per channel */

@@ -29,6 +29,8 @@ struct mcast;
 struct home_limits {
     int sub_burst;         /* subscription stanzas one sender may send at once */
     int sub_per_minute;    /* ... and per minute after that */
+    int dom_burst;         /* the same for all senders of one domain; 0: no limit */
+    int dom_per_minute;    /* ... and per minute after that */
     int max_pending;       /* pending inbound requests per channel */
     int64_t retry_ms;      /* owner binding retried this long after an error */
     int64_t bind_delay_ms; /* binding starts this long after online: a server's
@@ -58,6 +60,7 @@ struct home {
     const struct out *out;
     struct chancache cache;
     struct rate_limiter rate;
+    struct rate_limiter domain_rate; /* keyed by the sender's domain */
     struct home_stats stats;
     const struct cs_clock *clock; /* wall clock for stored times (cs_util.h); NULL: now_ms */
     /* homefed.c: leases granted to nodes, by monotonic deadline. */

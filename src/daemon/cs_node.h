@@ -42,7 +42,8 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
                       int64_t now_ms, char *err, size_t errlen);
 void node_free(struct node **node);
 /* cfg's limits once more, after a reload (SIGHUP) changed them: [limits]
- * subscription_burst, subscriptions_per_minute, max_pending_per_channel,
+ * subscription_burst, subscriptions_per_minute, domain_subscription_burst,
+ * domain_subscriptions_per_minute, max_pending_per_channel,
  * max_message_bytes and [offline] (config_reload() in cs_config.h).  The
  * keys read through the node's cfg pointer need no call. */
 void node_set_limits(struct node *node, const struct config *cfg);

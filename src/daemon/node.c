@@ -223,6 +223,8 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
     struct home_limits hl = {
         .sub_burst = cfg->subscription_burst,
         .sub_per_minute = cfg->subscriptions_per_minute,
+        .dom_burst = cfg->domain_subscription_burst,
+        .dom_per_minute = cfg->domain_subscriptions_per_minute,
         .max_pending = cfg->max_pending_per_channel,
         .retry_ms = cfg->fed_retry_ms,
         .fed =
@@ -335,6 +337,8 @@ void node_set_limits(struct node *n, const struct config *cfg)
     home_set_limits(n->home, &(struct home_limits){
                                  .sub_burst = cfg->subscription_burst,
                                  .sub_per_minute = cfg->subscriptions_per_minute,
+                                 .dom_burst = cfg->domain_subscription_burst,
+                                 .dom_per_minute = cfg->domain_subscriptions_per_minute,
                                  .max_pending = cfg->max_pending_per_channel,
                              });
     route_set_limits(n->route, &(struct route_limits){

@@ -59,6 +59,7 @@ struct home *home_new(const char *domain, struct roster *roster, const struct ho
     h->out = out;
     cache_start(h);
     rate_init(&h->rate, limits->sub_burst, limits->sub_per_minute);
+    rate_init(&h->domain_rate, limits->dom_burst, limits->dom_per_minute);
     h->fed = limits->fed;
     if (fed_load(h) != 0)
         log_error("home: loading the watchers of remote channels failed");
@@ -69,8 +70,11 @@ void home_set_limits(struct home *h, const struct home_limits *limits)
 {
     h->limits.sub_burst = limits->sub_burst;
     h->limits.sub_per_minute = limits->sub_per_minute;
+    h->limits.dom_burst = limits->dom_burst;
+    h->limits.dom_per_minute = limits->dom_per_minute;
     h->limits.max_pending = limits->max_pending;
     rate_set(&h->rate, limits->sub_burst, limits->sub_per_minute);
+    rate_set(&h->domain_rate, limits->dom_burst, limits->dom_per_minute);
 }
 
 void home_free(struct home **hp)
@@ -87,6 +91,7 @@ void home_free(struct home **hp)
     mcast_free(&h->mcast);
     chancache_deinit(&h->cache);
     rate_deinit(&h->rate);
+    rate_deinit(&h->domain_rate);
     strbuf_free(&h->scratch);
     strbuf_free(&h->batch_sb);
     free(h->batch_jids);
@@ -132,9 +137,30 @@ struct channel *home_find_channel(struct home *h, const char *name)
     return chancache_find(&h->cache, name);
 }
 
+/* One subscription stanza of sender (a bare JID), against its own
+ * bucket, then its domain's: many senders of one domain (a server's
+ * users, forged names of a hostile domain, a node's vouched users) share
+ * one bucket, so they cannot add roster rows and commits without bound.
+ * The sender's own bucket comes first: one flooder takes no more of its
+ * domain's than its own allowance. */
+static bool subscription_allowed(struct home *h, const char *sender, int64_t now_ms)
+{
+    const char *at = strchr(sender, '@');
+    const char *domain = at ? at + 1 : sender;
+    if (!rate_allow(&h->rate, sender, now_ms)) {
+        log_info("home: subscription flood from %s; dropped", sender);
+        return false;
+    }
+    if (h->limits.dom_burst > 0 && !rate_allow(&h->domain_rate, domain, now_ms)) {
+        log_info("home: subscription flood from domain %s; dropped from %s", domain, sender);
+        return false;
+    }
+    return true;
+}
+
 bool home_subscription_allowed(struct home *h, const char *sender, int64_t now_ms)
 {
-    if (rate_allow(&h->rate, sender, now_ms))
+    if (subscription_allowed(h, sender, now_ms))
         return true;
     h->stats.rate_limited++;
     return false;
@@ -577,9 +603,8 @@ void home_presence(struct home *h, const struct stanza_in *in)
         !(r == 0 && (strcmp(type, "subscribed") == 0 || strcmp(type, "unsubscribed") == 0)) &&
         !(from->local == NULL && xml_child(p, "lease", NS_FEDERATION)) &&
         !(xml_child(p, "vouch", NS_FEDERATION) && fed_watching(h, from)) &&
-        !rate_allow(&h->rate, contact, now_ms)) {
+        !subscription_allowed(h, contact, now_ms)) {
         h->stats.rate_limited++;
-        log_info("home: subscription flood from %s; dropping %s", contact, type);
         goto out;
     }
     if (to->local == NULL) {
