@@ -344,9 +344,11 @@ def run(link, name):
         flood(link, name, "[offline] max_messages 100, max_bytes 1 MiB per channel",
               (("<message from='m%d@a.test/r' to='off@%s' id='o%d' type='chat'><body>hello %d"
                 "</body></message>" % (i, D, i, i)).encode() for i in range(s)),
-              lambda: "offline rows for off: %d; database %.1f MB" % (
-                  db_query("SELECT count(*) FROM offline WHERE channel = 'off'"),
-                  db_bytes() / 1e6))
+              lambda: time.sleep(1.5) or (
+                  "offline rows for off: %d; conversation rows for off: %d; database %.1f MB" % (
+                      db_query("SELECT count(*) FROM offline WHERE channel = 'off'"),
+                      db_query("SELECT count(*) FROM conversation WHERE channel = 'off'"),
+                      db_bytes() / 1e6)))
     elif name == "pending":
         def listing():
             t0 = time.perf_counter()

@@ -137,29 +137,30 @@ struct stored *flush_usage(struct route *r, const char *channel)
     return s;
 }
 
-void flush_store(struct route *r, const struct stanza_in *in, const char *channel,
+bool flush_store(struct route *r, const struct stanza_in *in, const char *channel,
                  const char *contact, const struct strbuf *sb)
 {
     struct stored *s = flush_usage(r, channel);
     if (s == NULL) {
         flush_reply_error(r, in, "wait", "internal-server-error", NULL);
-        return;
+        return false;
     }
     if (s->count + 1 > r->limits.offline_max_messages ||
         s->bytes + (int64_t)sb->len > r->limits.offline_max_bytes) {
         flush_reply_error(r, in, "wait", "resource-constraint",
                           "the channel's offline store is full");
-        return;
+        return false;
     }
     if (roster_tx_begin(r->roster) != 0 ||
         offline_put(r->offline, channel, contact, sb->data, sb->len,
                     cs_wall_of(r->clock, in->now_ms) / MS_PER_S) != 0) {
         flush_reply_error(r, in, "wait", "internal-server-error", NULL);
-        return;
+        return false;
     }
     s->count++;
     s->bytes += (int64_t)sb->len;
     r->stats.stored++;
+    return true;
 }
 
 /* ---- The flush cursor ---- */

@@ -414,11 +414,15 @@ void route_message(struct route *r, const struct stanza_in *in)
             sb.len = 0;
             xml_serialize(clean, XML_NS_COMPONENT, &sb);
         }
-        conv_note(r, owner, contact, to->local, via);
+        /* The conversation is remembered only for a message the owner
+         * gets or will get: a refused one leaves nothing behind, or
+         * senders by the thousand (a flood at a full offline store)
+         * would each leave a row. */
         s = flush_usage(r, to->local);
         if (resource && s && s->count == 0) {
             char *from_addr = jid_relay_address(contact, r->domain);
             char *owner_full = flush_full_of(owner, resource);
+            conv_note(r, owner, contact, to->local, via);
             if (flush_forward(r, m, from_addr, owner_full, 0) == 0)
                 r->stats.routed++;
             free(from_addr);
@@ -432,7 +436,8 @@ void route_message(struct route *r, const struct stanza_in *in)
             flush_reply_error(r, in, "cancel", "service-unavailable", NULL);
             goto out;
         }
-        flush_store(r, in, to->local, contact, &sb);
+        if (flush_store(r, in, to->local, contact, &sb))
+            conv_note(r, owner, contact, to->local, via);
         if (resource)
             route_flush(r, to->local); /* order kept: older ones first */
     }

@@ -88,8 +88,9 @@ struct stored *flush_usage(struct route *r, const char *channel);
 /* Stores sb, the message in (as delivered, or without its <vouch/>)
  * serialised, in the batch's transaction, stamped with in's time.  The
  * sender hears of a failure now; a failed commit is answered by the
- * daemon (cs_node.h). */
-void flush_store(struct route *r, const struct stanza_in *in, const char *channel,
+ * daemon (cs_node.h).  True when it was stored; false when refused (the
+ * store full) or failed, the sender answered. */
+bool flush_store(struct route *r, const struct stanza_in *in, const char *channel,
                  const char *contact, const struct strbuf *sb);
 /* Forgets the cached usage and the flush queue (read again on demand). */
 void flush_free_usage(struct route *r);
