@@ -42,7 +42,7 @@ static const struct directive directives[] = {
     {"component", "reconnect_max_ms", DT_MS, OFF(reconnect_max_ms), "30000", 10, 3600000,
      "reconnect delay cap, >= reconnect_min_ms"},
     {"limits", "max_stanza_bytes", DT_INT, OFF(max_stanza_bytes), "262144", 1024, 16777216,
-     "largest inbound stanza; larger restarts the stream"},
+     "largest inbound stanza; a larger one is cut and answered policy-violation"},
     {"limits", "max_depth", DT_INT, OFF(max_depth), "32", 4, 1000,
      "deepest inbound element nesting"},
     {"limits", "send_buffer_bytes", DT_INT, OFF(send_buffer_bytes), "1048576", 65536,

@@ -38,8 +38,8 @@ struct config {
     int64_t reconnect_min_ms;   /* first reconnect delay */
     int64_t reconnect_max_ms;   /* backoff cap (>= reconnect_min_ms) */
     /* [limits] */
-    int max_stanza_bytes;          /* larger inbound stanza restarts the stream */
-    int max_depth;                 /* deeper nesting restarts the stream */
+    int max_stanza_bytes;          /* larger inbound stanza: cut, policy-violation */
+    int max_depth;                 /* deeper nesting: cut, policy-violation */
     int send_buffer_bytes;         /* output budget: producers and input pause above it */
     int64_t stall_timeout_ms;      /* pending output stuck this long = not reading (file: s) */
     int subscription_burst;        /* subscription stanzas one sender may send at once */
