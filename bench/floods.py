@@ -321,11 +321,12 @@ def run(link, name):
               (sub("flooder@a.test/r", "o%d@%s" % (i % 2000, D)) for i in range(s)),
               rows("jid = 'flooder@a.test'"))
     elif name == "sub_domain":
-        flood(link, name, "per sender only (10, 30/min); open channel: every sender a row",
+        flood(link, name, "per sender (10, 30/min), then per domain: domain_subscription_burst 1000, "
+              "domain_subscriptions_per_minute 6000",
               (sub("u%d@evil.test/r" % i, "pub@" + D) for i in range(s)),
               rows("jid LIKE 'u%@evil.test'"))
     elif name == "sub_vouch":
-        flood(link, name, "a node vouches for its parent domain's users; per vouched user",
+        flood(link, name, "per vouched user (10, 30/min), then the node's domain (1000, 6000/min)",
               (sub("v%d\\40evil.test@status.evil.test" % i, "pub@" + D,
                    "<vouch xmlns='%s'/>" % NS_FED) for i in range(s)),
               rows("jid LIKE 'v%@evil.test'"))
