@@ -262,7 +262,8 @@ int ctl_stats_prometheus(struct ctl *c)
 {
     struct prom p = {0};
     int r = admin_stats(c->store, on_row, &p, c->err, sizeof(c->err));
-    if (r == 0) {
+    if (r == 0 && p.n > 0) {
+        /* qsort() wants a non-null array even for no rows (C11 7.22.5). */
         qsort(p.v, p.n, sizeof(*p.v), by_family);
         print(&p);
     }

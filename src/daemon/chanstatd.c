@@ -232,6 +232,15 @@ static int setup_signals(struct daemon *d)
     return loop_add_fd(d->loop, d->sigfd, EPOLLIN, on_signal, d);
 }
 
+static void block_early_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -260,6 +269,10 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    /* SIGHUP and SIGUSR1 wait, blocked, for the signal descriptor: their
+     * default action would end a daemon still opening its database (a
+     * logrotate run or a reload during start-up). */
+    block_early_signals();
     log_init(LOG_LEVEL_INFO, false, "chanstatd");
     config_defaults(&d.cfg);
     if (config_load(&d.cfg, path, err, sizeof(err)) != 0) {
