@@ -34,8 +34,6 @@
 
 /* Change-log entries applied per step. */
 #define EDIT_PAGE 1000
-/* Counters and owner resources are written for admins this often. */
-#define STATS_WRITE_INTERVAL_MS 1000
 /* Reloads after failed writes: the delay after the first, and its cap. */
 #define NODE_RELOAD_FIRST_MS 1000
 #define NODE_RELOAD_MAX_MS 60000
@@ -43,70 +41,7 @@
  * needed. */
 #define TAKEN_FIRST_CAP 16
 
-/* The output of one inbound stanza that changed state, and the error its
- * sender gets instead should the batch's commit fail. */
-struct taken {
-    size_t from, to;
-    char *error; /* serialised; "" when the stanza is not to be answered */
-};
-
-/* What a failed commit takes back besides the transaction. */
-enum take_back {
-    /* The batch's stanzas that changed state: their answers become the
-     * errors noted in n->taken.  State is reloaded. */
-    TAKE_BACK_ANSWERS,
-    /* The output written since the mark given.  State is reloaded. */
-    TAKE_BACK_OUTPUT,
-    /* State only: the output went with the link.  State is reloaded. */
-    TAKE_BACK_STATE,
-    /* Nothing: what was written is derived from memory and written again
-     * later, or the node is going away. */
-    TAKE_BACK_NOTHING,
-};
-
-struct node {
-    const struct config *cfg;
-    const struct cs_clock *clock; /* node_use_clock(); NULL: now_ms is wall time */
-    struct store *store;
-    const struct out *out;  /* what the modules write to: counts, then sink */
-    const struct out *sink; /* the daemon's (the link) */
-    struct out counting;
-    struct stats counters;
-    int64_t (*clock_us)(void);
-    int64_t stats_written; /* ms */
-    bool stats_failing;    /* logged once until they are written again */
-    struct roster *roster;
-    struct offline *offline;
-    struct changes *changes;
-    struct directory *directory; /* NULL when [service] list_channels is off */
-    struct chanprops *props;
-    struct propsub *propsub;
-    bool edits_pending; /* another connection committed: read the change log */
-    bool pump_again;    /* producers stopped for their work limit, with room left */
-    struct home *home;
-    struct route *route;
-    struct uroster *uroster; /* users' own rosters (XEP-0356) */
-    struct iqwait *iqwait;   /* our own iqs awaiting answers (roster sync, discovery) */
-    char *multicast_domain;  /* the users' domain of [fanout], normalised; NULL: none */
-    struct service svc;
-    /* [cluster] (doc/cluster.md): a front's placement and relay, or a
-     * home's way through its front; both NULL when standalone. */
-    struct placement *placement;
-    struct front *front;
-    struct homeside *homeside;
-    struct taken *taken;
-    size_t ntaken, captaken;
-    /* A write of this batch failed (locked past busy_timeout_ms, disk
-     * full, read-only): the batch is rolled back at its end as if its
-     * commit had failed. */
-    bool batch_broken;
-    /* A reload after failed writes: due at reload_at (ms, 0 = none); the
-     * delay before the next doubles while writes keep failing (a reload
-     * probes every owner, whose answers would fail again). */
-    int64_t reload_at, reload_backoff;
-    int64_t resync_at; /* ms, 0 = none due */
-    struct node_stats stats;
-};
+#include "node_priv.h"
 
 static const struct stats *counters_of(void *ud)
 {
@@ -181,15 +116,12 @@ static void c_splice(void *ud, size_t from, size_t to, const char *repl, size_t 
         n->sink->splice(n->sink->ud, from, to, repl, len);
 }
 
-static bool commit_or_take_back(struct node *n, enum take_back how, size_t from, int64_t now_ms,
-                                const char *what);
-
 /* Routing's commits (conversation memory, delivered messages) go through
  * the one commit path; a failure is rolled back and retried by routing,
  * nothing else is taken back. */
 static bool commit_for_route(void *ud, const char *what)
 {
-    return commit_or_take_back(ud, TAKE_BACK_NOTHING, 0, 0, what);
+    return node_commit(ud, TAKE_BACK_NOTHING, 0, 0, what);
 }
 
 /* [fanout]: the users' domain is the one named, else the component's
@@ -267,7 +199,7 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
         n->changes = changes_new(store, err, errlen);
     /* The trim at start is a commit like the others: timed and counted. */
     if (n->changes && (roster_tx_begin(n->roster) != 0 || changes_at_start(n->changes) != 0 ||
-                       !commit_or_take_back(n, TAKE_BACK_NOTHING, 0, 0, "change log at start"))) {
+                       !node_commit(n, TAKE_BACK_NOTHING, 0, 0, "change log at start"))) {
         roster_tx_rollback(n->roster);
         snprintf(err, errlen, "cannot trim the change log");
         changes_free(&n->changes);
@@ -364,7 +296,7 @@ void node_free(struct node **np)
     /* First: the front writes the relay routes it still holds. */
     front_free(&n->front);
     if (n->roster)
-        commit_or_take_back(n, TAKE_BACK_NOTHING, 0, 0, "at exit");
+        node_commit(n, TAKE_BACK_NOTHING, 0, 0, "at exit");
     uroster_free(&n->uroster);
     service_deinit(&n->svc);
     route_free(&n->route);
@@ -496,7 +428,7 @@ static void reload_after_failure(struct node *n, int64_t now_ms)
 }
 
 /* Rolls the open transaction back and takes back what depended on it. */
-static void take_back(struct node *n, enum take_back how, size_t from, int64_t now_ms)
+void node_take_back(struct node *n, enum take_back how, size_t from, int64_t now_ms)
 {
     roster_tx_rollback(n->roster);
     switch (how) {
@@ -520,8 +452,7 @@ static void take_back(struct node *n, enum take_back how, size_t from, int64_t n
  * transaction open there is nothing to commit and nothing is counted
  * (but a transaction SQLite rolled back by itself fails here).  what
  * names the commit in the log.  Returns true when committed. */
-static bool commit_or_take_back(struct node *n, enum take_back how, size_t from, int64_t now_ms,
-                                const char *what)
+bool node_commit(struct node *n, enum take_back how, size_t from, int64_t now_ms, const char *what)
 {
     bool open = !sqlite3_get_autocommit(store_handle(n->store));
     bool timed = open && n->clock_us != NULL;
@@ -553,7 +484,7 @@ static bool commit_or_take_back(struct node *n, enum take_back how, size_t from,
                   how == TAKE_BACK_OUTPUT  ? "its output is taken back, state is reloaded"
                   : how == TAKE_BACK_STATE ? "state is reloaded"
                                            : "rolled back");
-    take_back(n, how, from, now_ms);
+    node_take_back(n, how, from, now_ms);
     return false;
 }
 
@@ -565,9 +496,9 @@ void node_batch_end(struct node *n, int64_t now_ms)
         log_error("node: a database write failed; %zu stanza(s) of this batch are answered with "
                   "an error instead, state is reloaded",
                   n->ntaken);
-        take_back(n, TAKE_BACK_ANSWERS, 0, now_ms);
+        node_take_back(n, TAKE_BACK_ANSWERS, 0, now_ms);
     } else
-        commit_or_take_back(n, TAKE_BACK_ANSWERS, 0, now_ms, "batch end");
+        node_commit(n, TAKE_BACK_ANSWERS, 0, now_ms, "batch end");
     n->batch_broken = false;
     clear_taken(n);
     node_pump(n, now_ms);
@@ -583,7 +514,7 @@ bool node_pump(struct node *n, int64_t now_ms)
         more = uroster_pump(n->uroster, now_ms) || more;
     /* Producers write state too (binding requests, shown flags): durable
      * before their output leaves, or their output is taken back. */
-    if (!commit_or_take_back(n, TAKE_BACK_OUTPUT, from, now_ms, "producers"))
+    if (!node_commit(n, TAKE_BACK_OUTPUT, from, now_ms, "producers"))
         more = false;
     /* Stopped for its work limit, not for room: go on after the loop
      * read its inputs (the daemon's zero-delay timer). */
@@ -627,7 +558,7 @@ void node_offline(struct node *n, int64_t now_ms)
      * peer did not hear of is re-derived after the reconnect).  Its
      * output went with the link; the resync the reload would schedule is
      * cancelled below (the next online() schedules one). */
-    commit_or_take_back(n, TAKE_BACK_STATE, 0, now_ms, "link loss");
+    node_commit(n, TAKE_BACK_STATE, 0, now_ms, "link loss");
     n->batch_broken = false;
     n->resync_at = 0;
     uroster_offline(n->uroster);
@@ -680,10 +611,10 @@ static void apply_edits(struct node *n, int64_t now_ms)
              * commit would be. */
             n->stats.commit_failures++;
             log_error("node: applying edits failed; retried");
-            take_back(n, TAKE_BACK_OUTPUT, from, now_ms);
+            node_take_back(n, TAKE_BACK_OUTPUT, from, now_ms);
             return;
         }
-        if (got > 0 && !commit_or_take_back(n, TAKE_BACK_OUTPUT, from, now_ms, "edits, retried"))
+        if (got > 0 && !node_commit(n, TAKE_BACK_OUTPUT, from, now_ms, "edits, retried"))
             return;
         n->stats.edits_applied += (unsigned long)got;
         if (got > 0)
@@ -691,50 +622,6 @@ static void apply_edits(struct node *n, int64_t now_ms)
         if (got < EDIT_PAGE)
             n->edits_pending = false;
     }
-}
-
-/* The module counters, gathered. */
-static void refresh(struct node *n)
-{
-    const struct home_stats *hs = home_stats(n->home);
-    const struct route_stats *rs = route_stats(n->route);
-    n->counters.v[STAT_SUBSCRIPTIONS] = hs->subscriptions;
-    n->counters.v[STAT_DELIVERIES] = hs->deliveries;
-    n->counters.v[STAT_MCAST_BATCHES] = home_multicast_stats(n->home)->batches;
-    n->counters.v[STAT_MCAST_BATCHED] = home_multicast_stats(n->home)->batched;
-    n->counters.v[STAT_MCAST_REFUSED] = home_multicast_stats(n->home)->refused;
-    n->counters.v[STAT_MCAST_FALLBACKS] = home_multicast_stats(n->home)->fallbacks;
-    n->counters.v[STAT_ROUTED] = rs->routed;
-    n->counters.v[STAT_STORED] = rs->stored;
-    n->counters.v[STAT_FLUSHED] = rs->flushed;
-    n->counters.v[STAT_EDITS_APPLIED] = n->stats.edits_applied;
-    n->counters.v[STAT_ROSTER_ITEMS_SET] = uroster_stats(n->uroster)->items_set;
-    n->counters.v[STAT_ROSTER_ITEMS_REMOVED] = uroster_stats(n->uroster)->items_removed;
-    n->counters.v[STAT_ROSTER_USERS_SYNCED] = uroster_stats(n->uroster)->users_synced;
-    n->counters.v[STAT_BINDS_SKIPPED] = hs->binds_skipped;
-    n->counters.v[STAT_RATE_LIMITED] = hs->rate_limited;
-    n->counters.v[STAT_PRESENCE_REFUSED] = hs->bad_presence;
-    n->counters.v[STAT_OWNER_PROBES] = hs->probes_sent;
-    n->counters.v[STAT_REPLIES] = rs->replies;
-    n->counters.v[STAT_EXPIRED] = rs->expired;
-    n->counters.v[STAT_MIRRORED] = rs->mirrored;
-    n->counters.v[STAT_DROPPED] = n->svc.stats.dropped;
-    n->counters.v[STAT_REGISTRATIONS] = n->svc.stats.registrations;
-    n->counters.v[STAT_COMMAND_STEPS] = n->svc.stats.commands;
-}
-
-const struct stats *node_counters(struct node *n)
-{
-    refresh(n);
-    return &n->counters;
-}
-
-void node_note_link(struct node *n, const struct link_stats *ls)
-{
-    n->counters.v[STAT_LINK_RECONNECTS] = ls->connects > 0 ? ls->connects - 1 : 0;
-    n->counters.v[STAT_LINK_BYTES_IN] = ls->bytes_in;
-    n->counters.v[STAT_LINK_BYTES_OUT] = ls->bytes_out;
-    n->counters.v[STAT_LINK_INPUT_REJECTS] = ls->input_rejects;
 }
 
 void node_use_clock(struct node *n, const struct cs_clock *clock)
@@ -759,44 +646,6 @@ void node_set_clock(struct node *n, int64_t (*clock_us)(void))
     n->clock_us = clock_us;
 }
 
-struct put_ctx {
-    struct node *n;
-    int64_t now_s;
-    int failed;
-};
-
-static void put_stat(void *ud, const char *name, uint64_t value)
-{
-    struct put_ctx *pc = ud;
-    if (!pc->failed && roster_stats_put(pc->n->roster, name, (int64_t)value, pc->now_s) != 0)
-        pc->failed = 1;
-}
-
-/* Counters and owner resources for chanstatctl, once a second, in a
- * transaction of their own (node_tick() committed what came before). */
-static void write_admin_state(struct node *n, int64_t now_ms)
-{
-    struct put_ctx pc = {n, cs_wall_of(n->clock, now_ms) / MS_PER_S, 0};
-    n->stats_written = now_ms;
-    /* Never worth waiting for another writer's lock: retried anyway. */
-    store_nowait(n->store, true);
-    stats_each(node_counters(n), put_stat, &pc);
-    if (!pc.failed && home_write_resources(n->home) != 0)
-        pc.failed = 1;
-    store_nowait(n->store, false);
-    if (pc.failed) {
-        take_back(n, TAKE_BACK_NOTHING, 0, now_ms);
-        if (!n->stats_failing)
-            log_warning("node: writing stats for admins failed; retried every second");
-        n->stats_failing = true;
-        return;
-    }
-    if (n->stats_failing)
-        log_info("node: stats for admins written again");
-    n->stats_failing = false;
-    commit_or_take_back(n, TAKE_BACK_NOTHING, 0, now_ms, "stats for admins, retried in a second");
-}
-
 void node_tick(struct node *n, int64_t now_ms)
 {
     if (n->reload_at && now_ms >= n->reload_at && !store_locked(n->store)) {
@@ -817,14 +666,13 @@ void node_tick(struct node *n, int64_t now_ms)
     if (n->front)
         front_tick(n->front, now_ms);
     /* Before route_tick: its conversation memory commits on its own. */
-    commit_or_take_back(n, TAKE_BACK_OUTPUT, from, now_ms, "timers");
+    node_commit(n, TAKE_BACK_OUTPUT, from, now_ms, "timers");
     /* Stored messages that expired: committed here, not with the counters
      * for admins, whose failure takes nothing back. */
     from = mark(n);
     route_tick(n->route, now_ms);
-    commit_or_take_back(n, TAKE_BACK_OUTPUT, from, now_ms, "expiry");
+    node_commit(n, TAKE_BACK_OUTPUT, from, now_ms, "expiry");
     apply_edits(n, now_ms);
-    if (now_ms - n->stats_written >= STATS_WRITE_INTERVAL_MS)
-        write_admin_state(n, now_ms);
+    node_write_admin_state(n, now_ms);
     node_pump(n, now_ms);
 }
