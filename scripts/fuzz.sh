@@ -32,7 +32,7 @@ mkdir -p "$out/obj"
 } > "$out/config.h.new"
 cmp -s "$out/config.h.new" "$out/config.h" || mv "$out/config.h.new" "$out/config.h"
 rm -f "$out/config.h.new"
-libs="$(pkg-config --libs expat sqlite3 openssl inih)"
+libs="$(pkg-config --libs expat sqlite3 openssl inih icu-uc)"
 
 # The library every target links: src/ without the programs' mains, and
 # the test output port.  An object is rebuilt when any header or its

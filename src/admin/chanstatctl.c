@@ -722,7 +722,10 @@ static int open_db(struct ctl *c, const struct config *cfg)
         return ADMIN_EXIT_RUNTIME;
     }
     r = store_open(cfg->database, cfg, &c->store, c->err, sizeof(c->err));
-    return r == 0 ? 0 : report(c, r);
+    if (r != 0)
+        return report(c, r);
+    store_log_locks(c->store, false); /* a lock is the command's own error */
+    return 0;
 }
 
 int main(int argc, char **argv)

@@ -43,6 +43,10 @@ struct sqlite3 *store_handle(struct store *store);
 void store_nowait(struct store *store, bool on);
 /* True from a wait that ran out until the next successful commit. */
 bool store_locked(const struct store *store);
+/* Whether a wait that ran out is logged (a warning, and a note when the
+ * database is writable again); on by default.  A one-shot tool turns it
+ * off: its own error message says the database was locked. */
+void store_log_locks(struct store *store, bool on);
 /* How many statements ended in an error (store_end()) in this process so
  * far: a caller compares it before and after a unit of work to learn
  * whether a write it depended on failed. */

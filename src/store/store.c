@@ -22,7 +22,8 @@ struct store {
      * writes fail at once instead of each waiting again (the event loop
      * must not stop for busy_timeout_ms per stanza). */
     bool gave_up;
-    bool nowait; /* store_nowait(): fail at once while locked */
+    bool nowait;     /* store_nowait(): fail at once while locked */
+    bool quiet_lock; /* store_log_locks(off) */
 };
 
 /* Statements that ended in an error, in this process (store_end()). */
@@ -505,9 +506,10 @@ static int busy_wait(void *ud, int count)
     step = count < nsteps ? steps[count] : steps[nsteps - 1];
     if (waited >= s->busy_timeout_ms) {
         s->gave_up = true;
-        log_warning("store: %s is locked by another writer (waited %d ms); writes fail at once "
-                    "until it is free",
-                    s->path, waited);
+        if (!s->quiet_lock)
+            log_warning("store: %s is locked by another writer (waited %d ms); writes fail at once "
+                        "until it is free",
+                        s->path, waited);
         return 0;
     }
     sqlite3_sleep(step < s->busy_timeout_ms - waited ? step : s->busy_timeout_ms - waited);
@@ -520,7 +522,8 @@ static int on_commit(void *ud)
     struct store *s = ud;
     if (s->gave_up) {
         s->gave_up = false;
-        log_info("store: %s is writable again", s->path);
+        if (!s->quiet_lock)
+            log_info("store: %s is writable again", s->path);
     }
     return 0;
 }
@@ -616,6 +619,11 @@ int store_schema_version(struct store *s)
 struct sqlite3 *store_handle(struct store *s)
 {
     return s->db;
+}
+
+void store_log_locks(struct store *s, bool on)
+{
+    s->quiet_lock = !on;
 }
 
 bool store_locked(const struct store *s)
