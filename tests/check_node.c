@@ -321,6 +321,32 @@ START_TEST(test_live_edits)
 }
 END_TEST
 
+/* A watcher row deleted by hand while its channel was not in memory (a
+ * restart), and the channel loaded from the table before the edit is
+ * applied: the contact, which had the status from the run before, is
+ * still told unsubscribed and unavailable. */
+START_TEST(test_edit_before_load)
+{
+    sqlite3 *db = admin_db();
+    char *o;
+    admin(db, "INSERT INTO roster (channel, jid, subscription) VALUES ('pub', 'n@b.test', 'from')");
+    node_online(node, now_ms);
+    node_tick(node, now_ms);
+    free(testout_take(&T));
+    admin(db, "DELETE FROM roster WHERE jid = 'n@b.test'");
+    /* The owner's presence loads the channel, without n. */
+    one("<presence from='o@a.test/pc' to='" CH "'><status>here</status></presence>");
+    ck_assert_ptr_null(strstr(T.buf.data, "to='n@b.test'"));
+    node_tick(node, now_ms);
+    o = testout_take(&T);
+    ck_assert_ptr_nonnull(strstr(o, "<presence from='" CH "' to='n@b.test' type='unsubscribed'/>"));
+    ck_assert_ptr_nonnull(strstr(o, "<presence from='" CH "' to='n@b.test' type='unavailable'/>"));
+    free(o);
+    ck_assert_int_eq(count("SELECT count(*) FROM change_log"), 0);
+    sqlite3_close(db);
+}
+END_TEST
+
 /* A bulk edit of 10,000 rows in one transaction is applied in one pass. */
 START_TEST(test_bulk_edit)
 {
@@ -790,6 +816,7 @@ int main(void)
     tcase_add_test(tc, test_resync_after_restart);
     tcase_add_test(tc, test_probes_paced);
     tcase_add_test(tc, test_live_edits);
+    tcase_add_test(tc, test_edit_before_load);
     tcase_add_test(tc, test_bulk_edit);
     tcase_add_test(tc, test_log_at_start_keeps_removals_only);
     tcase_add_test(tc, test_stats_and_resources);

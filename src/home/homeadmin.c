@@ -85,7 +85,9 @@ static void apply_roster_as(struct home *h, struct channel *c, const struct chan
     if (r == CS_EDB)
         return;
     now = r == 0 && sub_is_watcher(row.state) && !(c && channel_via(c, jid));
-    before = c ? watchers_has(c, jid) : was_watcher(ch->old);
+    /* The old value counts too when the channel was loaded after the
+     * edit (a restart): the contact still has the status of the run before. */
+    before = (c && watchers_has(c, jid)) || was_watcher(ch->old);
     if (c) {
         watchers_set(c, jid, now);
         channel_note_state(c, jid, r == 0 ? row.state : SUB_NONE);
