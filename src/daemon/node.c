@@ -34,6 +34,8 @@
 
 /* Change-log entries applied per step. */
 #define EDIT_PAGE 1000
+/* Counters and owner resources are written for admins this often. */
+#define STATS_WRITE_INTERVAL_MS 1000
 /* Reloads after failed writes: the delay after the first, and its cap. */
 #define NODE_RELOAD_FIRST_MS 1000
 #define NODE_RELOAD_MAX_MS 60000
@@ -116,12 +118,15 @@ static void c_splice(void *ud, size_t from, size_t to, const char *repl, size_t 
         n->sink->splice(n->sink->ud, from, to, repl, len);
 }
 
+static bool commit_or_take_back(struct node *n, enum take_back how, size_t from, int64_t now_ms,
+                                const char *what);
+
 /* Routing's commits (conversation memory, delivered messages) go through
  * the one commit path; a failure is rolled back and retried by routing,
  * nothing else is taken back. */
 static bool commit_for_route(void *ud, const char *what)
 {
-    return node_commit(ud, TAKE_BACK_NOTHING, 0, 0, what);
+    return commit_or_take_back(ud, TAKE_BACK_NOTHING, 0, 0, what);
 }
 
 /* [fanout]: the users' domain is the one named, else the component's
@@ -199,7 +204,7 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
         n->changes = changes_new(store, err, errlen);
     /* The trim at start is a commit like the others: timed and counted. */
     if (n->changes && (roster_tx_begin(n->roster) != 0 || changes_at_start(n->changes) != 0 ||
-                       !node_commit(n, TAKE_BACK_NOTHING, 0, 0, "change log at start"))) {
+                       !commit_or_take_back(n, TAKE_BACK_NOTHING, 0, 0, "change log at start"))) {
         roster_tx_rollback(n->roster);
         snprintf(err, errlen, "cannot trim the change log");
         changes_free(&n->changes);
@@ -296,7 +301,7 @@ void node_free(struct node **np)
     /* First: the front writes the relay routes it still holds. */
     front_free(&n->front);
     if (n->roster)
-        node_commit(n, TAKE_BACK_NOTHING, 0, 0, "at exit");
+        commit_or_take_back(n, TAKE_BACK_NOTHING, 0, 0, "at exit");
     uroster_free(&n->uroster);
     service_deinit(&n->svc);
     route_free(&n->route);
@@ -428,7 +433,7 @@ static void reload_after_failure(struct node *n, int64_t now_ms)
 }
 
 /* Rolls the open transaction back and takes back what depended on it. */
-void node_take_back(struct node *n, enum take_back how, size_t from, int64_t now_ms)
+static void take_back(struct node *n, enum take_back how, size_t from, int64_t now_ms)
 {
     roster_tx_rollback(n->roster);
     switch (how) {
@@ -452,7 +457,8 @@ void node_take_back(struct node *n, enum take_back how, size_t from, int64_t now
  * transaction open there is nothing to commit and nothing is counted
  * (but a transaction SQLite rolled back by itself fails here).  what
  * names the commit in the log.  Returns true when committed. */
-bool node_commit(struct node *n, enum take_back how, size_t from, int64_t now_ms, const char *what)
+static bool commit_or_take_back(struct node *n, enum take_back how, size_t from, int64_t now_ms,
+                                const char *what)
 {
     bool open = !sqlite3_get_autocommit(store_handle(n->store));
     bool timed = open && n->clock_us != NULL;
@@ -484,7 +490,7 @@ bool node_commit(struct node *n, enum take_back how, size_t from, int64_t now_ms
                   how == TAKE_BACK_OUTPUT  ? "its output is taken back, state is reloaded"
                   : how == TAKE_BACK_STATE ? "state is reloaded"
                                            : "rolled back");
-    node_take_back(n, how, from, now_ms);
+    take_back(n, how, from, now_ms);
     return false;
 }
 
@@ -496,9 +502,9 @@ void node_batch_end(struct node *n, int64_t now_ms)
         log_error("node: a database write failed; %zu stanza(s) of this batch are answered with "
                   "an error instead, state is reloaded",
                   n->ntaken);
-        node_take_back(n, TAKE_BACK_ANSWERS, 0, now_ms);
+        take_back(n, TAKE_BACK_ANSWERS, 0, now_ms);
     } else
-        node_commit(n, TAKE_BACK_ANSWERS, 0, now_ms, "batch end");
+        commit_or_take_back(n, TAKE_BACK_ANSWERS, 0, now_ms, "batch end");
     n->batch_broken = false;
     clear_taken(n);
     node_pump(n, now_ms);
@@ -514,7 +520,7 @@ bool node_pump(struct node *n, int64_t now_ms)
         more = uroster_pump(n->uroster, now_ms) || more;
     /* Producers write state too (binding requests, shown flags): durable
      * before their output leaves, or their output is taken back. */
-    if (!node_commit(n, TAKE_BACK_OUTPUT, from, now_ms, "producers"))
+    if (!commit_or_take_back(n, TAKE_BACK_OUTPUT, from, now_ms, "producers"))
         more = false;
     /* Stopped for its work limit, not for room: go on after the loop
      * read its inputs (the daemon's zero-delay timer). */
@@ -558,7 +564,7 @@ void node_offline(struct node *n, int64_t now_ms)
      * peer did not hear of is re-derived after the reconnect).  Its
      * output went with the link; the resync the reload would schedule is
      * cancelled below (the next online() schedules one). */
-    node_commit(n, TAKE_BACK_STATE, 0, now_ms, "link loss");
+    commit_or_take_back(n, TAKE_BACK_STATE, 0, now_ms, "link loss");
     n->batch_broken = false;
     n->resync_at = 0;
     uroster_offline(n->uroster);
@@ -611,10 +617,10 @@ static void apply_edits(struct node *n, int64_t now_ms)
              * commit would be. */
             n->stats.commit_failures++;
             log_error("node: applying edits failed; retried");
-            node_take_back(n, TAKE_BACK_OUTPUT, from, now_ms);
+            take_back(n, TAKE_BACK_OUTPUT, from, now_ms);
             return;
         }
-        if (got > 0 && !node_commit(n, TAKE_BACK_OUTPUT, from, now_ms, "edits, retried"))
+        if (got > 0 && !commit_or_take_back(n, TAKE_BACK_OUTPUT, from, now_ms, "edits, retried"))
             return;
         n->stats.edits_applied += (unsigned long)got;
         if (got > 0)
@@ -646,6 +652,44 @@ void node_set_clock(struct node *n, int64_t (*clock_us)(void))
     n->clock_us = clock_us;
 }
 
+struct put_ctx {
+    struct node *n;
+    int64_t now_s;
+    int failed;
+};
+
+static void put_stat(void *ud, const char *name, uint64_t value)
+{
+    struct put_ctx *pc = ud;
+    if (!pc->failed && roster_stats_put(pc->n->roster, name, (int64_t)value, pc->now_s) != 0)
+        pc->failed = 1;
+}
+
+/* Counters and owner resources for chanstatctl, once a second, in a
+ * transaction of their own (node_tick() committed what came before). */
+static void write_admin_state(struct node *n, int64_t now_ms)
+{
+    struct put_ctx pc = {n, cs_wall_of(n->clock, now_ms) / MS_PER_S, 0};
+    n->stats_written = now_ms;
+    /* Never worth waiting for another writer's lock: retried anyway. */
+    store_nowait(n->store, true);
+    stats_each(node_counters(n), put_stat, &pc);
+    if (!pc.failed && home_write_resources(n->home) != 0)
+        pc.failed = 1;
+    store_nowait(n->store, false);
+    if (pc.failed) {
+        take_back(n, TAKE_BACK_NOTHING, 0, now_ms);
+        if (!n->stats_failing)
+            log_warning("node: writing stats for admins failed; retried every second");
+        n->stats_failing = true;
+        return;
+    }
+    if (n->stats_failing)
+        log_info("node: stats for admins written again");
+    n->stats_failing = false;
+    commit_or_take_back(n, TAKE_BACK_NOTHING, 0, now_ms, "stats for admins, retried in a second");
+}
+
 void node_tick(struct node *n, int64_t now_ms)
 {
     if (n->reload_at && now_ms >= n->reload_at && !store_locked(n->store)) {
@@ -666,13 +710,14 @@ void node_tick(struct node *n, int64_t now_ms)
     if (n->front)
         front_tick(n->front, now_ms);
     /* Before route_tick: its conversation memory commits on its own. */
-    node_commit(n, TAKE_BACK_OUTPUT, from, now_ms, "timers");
+    commit_or_take_back(n, TAKE_BACK_OUTPUT, from, now_ms, "timers");
     /* Stored messages that expired: committed here, not with the counters
      * for admins, whose failure takes nothing back. */
     from = mark(n);
     route_tick(n->route, now_ms);
-    node_commit(n, TAKE_BACK_OUTPUT, from, now_ms, "expiry");
+    commit_or_take_back(n, TAKE_BACK_OUTPUT, from, now_ms, "expiry");
     apply_edits(n, now_ms);
-    node_write_admin_state(n, now_ms);
+    if (now_ms - n->stats_written >= STATS_WRITE_INTERVAL_MS)
+        write_admin_state(n, now_ms);
     node_pump(n, now_ms);
 }

@@ -1,5 +1,4 @@
-/* node_priv.h - what node.c shares with nodestats.c: the node itself and
- * its one way to commit. */
+/* node_priv.h - the node itself, shared by node.c and nodestats.c. */
 #ifndef CS_NODE_PRIV_H
 #define CS_NODE_PRIV_H
 
@@ -77,15 +76,5 @@ struct node {
     int64_t resync_at; /* ms, 0 = none due */
     struct node_stats stats;
 };
-
-/* Every commit of the node goes through here: commits the open
- * transaction, counts it and, on failure, takes back as how says (what
- * names the commit in the log).  Returns true when committed. */
-bool node_commit(struct node *n, enum take_back how, size_t from, int64_t now_ms, const char *what);
-/* Rolls the open transaction back and takes back what depended on it. */
-void node_take_back(struct node *n, enum take_back how, size_t from, int64_t now_ms);
-/* Counters and owner resources for chanstatctl, when a second has passed
- * since they were last written (nodestats.c). */
-void node_write_admin_state(struct node *n, int64_t now_ms);
 
 #endif

@@ -1,5 +1,5 @@
-/* nodestats.c - the node's counters: gathered from its modules, and
- * written with the owner resources for admins (chanstatctl) once a second. */
+/* nodestats.c - the node's counters for admins and chanstatctl,
+ * gathered from the node's modules and its link. */
 #include "config.h"
 
 #include <stdint.h>
@@ -16,9 +16,6 @@
 #include "cs_uroster.h"
 #include "cs_util.h"
 #include "node_priv.h"
-
-/* Counters and owner resources are written for admins this often. */
-#define STATS_WRITE_INTERVAL_MS 1000
 
 /* The module counters, gathered. */
 static void refresh(struct node *n)
@@ -62,48 +59,4 @@ void node_note_link(struct node *n, const struct link_stats *ls)
     n->counters.v[STAT_LINK_BYTES_IN] = ls->bytes_in;
     n->counters.v[STAT_LINK_BYTES_OUT] = ls->bytes_out;
     n->counters.v[STAT_LINK_INPUT_REJECTS] = ls->input_rejects;
-}
-
-struct put_ctx {
-    struct node *n;
-    int64_t now_s;
-    int failed;
-};
-
-static void put_stat(void *ud, const char *name, uint64_t value)
-{
-    struct put_ctx *pc = ud;
-    if (!pc->failed && roster_stats_put(pc->n->roster, name, (int64_t)value, pc->now_s) != 0)
-        pc->failed = 1;
-}
-
-/* Counters and owner resources for chanstatctl, once a second, in a
- * transaction of their own (node_tick() committed what came before). */
-static void write_admin_state(struct node *n, int64_t now_ms)
-{
-    struct put_ctx pc = {n, cs_wall_of(n->clock, now_ms) / MS_PER_S, 0};
-    n->stats_written = now_ms;
-    /* Never worth waiting for another writer's lock: retried anyway. */
-    store_nowait(n->store, true);
-    stats_each(node_counters(n), put_stat, &pc);
-    if (!pc.failed && home_write_resources(n->home) != 0)
-        pc.failed = 1;
-    store_nowait(n->store, false);
-    if (pc.failed) {
-        node_take_back(n, TAKE_BACK_NOTHING, 0, now_ms);
-        if (!n->stats_failing)
-            log_warning("node: writing stats for admins failed; retried every second");
-        n->stats_failing = true;
-        return;
-    }
-    if (n->stats_failing)
-        log_info("node: stats for admins written again");
-    n->stats_failing = false;
-    node_commit(n, TAKE_BACK_NOTHING, 0, now_ms, "stats for admins, retried in a second");
-}
-
-void node_write_admin_state(struct node *n, int64_t now_ms)
-{
-    if (now_ms - n->stats_written >= STATS_WRITE_INTERVAL_MS)
-        write_admin_state(n, now_ms);
 }
