@@ -129,3 +129,7 @@ EXTRA_DIST += tests/e2e/prom_check.py
 # (doc/internals-link.md); bench/floods.sh measures the rest.
 E2E_TESTS += tests/e2e/flood_oversize.test tests/e2e/flood_limits.test
 EXTRA_DIST += tests/e2e/flood_oversize.py bench/floods.sh bench/floods.py
+# The crash loop with real clients on two federated domains, short
+# (scripts/crashloop.sh runs the long one; doc/reliability.md).
+E2E_TESTS += tests/e2e/crash_loop.test
+EXTRA_DIST += tests/e2e/crashloop.py scripts/crashloop.sh
