@@ -380,46 +380,93 @@ START_TEST(test_burst_over_budget_is_kept)
 }
 END_TEST
 
-/* "Not reading" is no progress for stall_timeout, not a full buffer: a
- * slow reader keeps the link; a server that stops reading loses it. */
-START_TEST(test_stall_timeout)
+/* Keeps the link's output at its budget, as producers do. */
+static void fill_to_room(void)
+{
+    static const char one[] = "<message to='x@a.test'><body>................................"
+                              "..............................................</body></message>";
+    while (link_room(F.link) > 0)
+        ck_assert_int_eq(link_send_raw(F.link, one, sizeof(one) - 1), 0);
+}
+
+/* Reads up to max bytes the link wrote, without waiting; returns how many. */
+static size_t srv_drain(size_t max)
 {
     char buf[16384];
-    struct strbuf big = {0};
-    int64_t end;
+    size_t got = 0;
+    while (got < max) {
+        ssize_t n = recv(F.sfd, buf, max - got < sizeof(buf) ? max - got : sizeof(buf), 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    return got;
+}
+
+/* "Not reading" is output still unwritten stall_timeout after it was
+ * queued, not a full buffer: a reader that keeps up keeps the link, one
+ * that takes only a trickle (less than send_buffer_bytes per
+ * stall_timeout) loses it, though each read lets some output through. */
+START_TEST(test_stall_timeout)
+{
+    size_t trickled = 0;
+    int64_t end, t0;
+    F.cfg.stall_timeout_ms = MS_PER_S;
+    F.cfg.send_buffer_bytes = 4194304;
+    link_free(&F.link);
+    F.link = link_new(F.loop, &F.cfg, &H, NULL);
+    link_start(F.link);
+    srv_handshake();
+    pump_until(&F.online, 1);
+    /* A full buffer with nobody reading for half the timeout: kept. */
+    end = cs_now_ms() + 500;
+    while (cs_now_ms() < end) {
+        fill_to_room();
+        pump_ms(50);
+    }
+    ck_assert_int_eq(F.offline, 0);
+    /* Slow but keeping up: 8 MiB every 200 ms for 2 s, the buffer full. */
+    end = cs_now_ms() + 2000;
+    while (cs_now_ms() < end) {
+        fill_to_room();
+        pump_ms(200);
+        ck_assert_uint_gt(srv_drain(8388608), 0);
+    }
+    ck_assert_int_eq(F.offline, 0);
+    /* A trickle: 1 MiB every 400 ms (2.5 MiB/s against a budget of 4 MiB
+     * per second).  Output moves at every read, yet the oldest
+     * pending output ages past the timeout: dropped within a few seconds. */
+    t0 = cs_now_ms();
+    while (F.offline == 0 && cs_now_ms() - t0 < 6000) {
+        fill_to_room();
+        pump_ms(400);
+        trickled += srv_drain(1048576);
+    }
+    ck_assert_int_eq(F.offline, 1);
+    ck_assert_uint_gt(trickled, 1048576);
+    ck_assert(!link_online(F.link));
+    srv_handshake();
+    pump_until(&F.online, 2);
+}
+END_TEST
+
+/* A server that stops reading entirely loses the link stall_timeout
+ * after the socket stopped taking output (the kernel's buffers, a few
+ * MiB on loopback, fill first). */
+START_TEST(test_stall_nothing_read)
+{
+    int64_t t0;
     F.cfg.stall_timeout_ms = MS_PER_S;
     link_start(F.link);
     srv_handshake();
     pump_until(&F.online, 1);
-    static const char one[] = "<message to='x@a.test'><body>................................"
-                              "..............................................</body></message>";
-    for (int i = 0; i < 4096; i++)
-        strbuf_append(&big, one, sizeof(one) - 1);
-    /* 32 MiB: far more than the socket buffers hold. */
-    for (int i = 0; i < 64; i++)
-        ck_assert_int_eq(link_send_raw(F.link, big.data, big.len), 0);
-    /* Slow but reading: 1 MiB every 200 ms for 2 s keeps the link (much
-     * smaller reads may not wake the writer at all: TCP signals writable
-     * only once a good part of its send buffer is free). */
-    end = cs_now_ms() + 2000;
-    while (cs_now_ms() < end) {
-        size_t got = 0;
-        pump_ms(200);
-        while (got < 1048576) {
-            ssize_t n = recv(F.sfd, buf, sizeof(buf), 0);
-            if (n <= 0)
-                break;
-            got += (size_t)n;
-        }
-        ck_assert_uint_gt(got, 0);
+    t0 = cs_now_ms();
+    while (F.offline == 0 && cs_now_ms() - t0 < 8000) {
+        fill_to_room();
+        pump_ms(20);
     }
-    ck_assert_int_eq(F.offline, 0);
-    /* Not reading at all: dropped after about a second. */
-    pump_until(&F.offline, 1);
-    ck_assert(!link_online(F.link));
-    strbuf_free(&big);
-    srv_handshake();
-    pump_until(&F.online, 2);
+    ck_assert_int_eq(F.offline, 1);
+    ck_assert_int_ge(cs_now_ms() - t0, 900);
 }
 END_TEST
 
@@ -500,6 +547,7 @@ int main(void)
     tcase_add_test(tc, test_host_unknown_after_empty_id);
     tcase_add_test(tc, test_burst_over_budget_is_kept);
     tcase_add_test(tc, test_stall_timeout);
+    tcase_add_test(tc, test_stall_nothing_read);
     tcase_add_test(tc, test_handshake_with_content_refused);
     tcase_add_test(tc, test_shutdown_closes_stream);
     tcase_add_test(tc, test_shutdown_when_offline);

@@ -48,7 +48,7 @@ static const struct directive directives[] = {
     {"limits", "send_buffer_bytes", DT_INT, OFF(send_buffer_bytes), "1048576", 65536,
      1073741824, "output queued before producers and input reading pause"},
     {"limits", "stall_timeout", DT_SECONDS, OFF(stall_timeout_ms), "60", 5, 86400,
-     "s without any output written while some is pending: server not reading"},
+     "s output may wait unwritten before the server counts as not reading"},
     {"limits", "subscription_burst", DT_INT, OFF(subscription_burst), "10", 1, 100000,
      "subscription stanzas one sender may send at once"},
     {"limits", "subscriptions_per_minute", DT_INT, OFF(subscriptions_per_minute), "30", 1,

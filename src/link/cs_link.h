@@ -8,8 +8,8 @@
  * errors by name.  Output is never refused while online: producers keep
  * within link_room() (send_buffer_bytes) and resume on drained; reading
  * pauses while more than send_buffer_bytes are pending; the server counts
- * as "not reading" only when pending output makes no progress for
- * stall_timeout seconds.  See doc/internals-link.md and
+ * as "not reading" when output queued stall_timeout seconds ago is still
+ * not written (it takes nothing, or a trickle).  See doc/internals-link.md and
  * doc/internals-flow.md. */
 #ifndef CS_LINK_H
 #define CS_LINK_H

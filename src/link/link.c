@@ -43,6 +43,8 @@
 #define MAX_ATTEMPTS 32
 /* Hex SHA-1 of the handshake, with its NUL. */
 #define DIGEST_HEX_SIZE 41
+/* Checks of the oldest pending output per stall_timeout. */
+#define STALL_TICKS 8
 /* Our end of the stream. */
 static const char stream_close[] = "</stream:stream>";
 
@@ -73,7 +75,15 @@ struct link {
     size_t out_off;
     size_t budget; /* send_buffer_bytes: producers pause, input pauses above */
     bool read_paused;
-    int64_t last_progress;          /* ms: last write to the socket, or output queued onto none */
+    /* Not reading: the oldest byte still pending was queued more than
+     * stall_timeout ago.  marks[] notes, every stall_timeout / STALL_TICKS,
+     * where the queued output ended and when (oldest first), so a server
+     * that takes a trickle without catching up is found too. */
+    struct stall_mark {
+        unsigned long long end; /* bytes queued (written + pending) at .at */
+        int64_t at;             /* ms */
+    } marks[STALL_TICKS + 2];
+    unsigned mark_first, mark_n;
     struct loop_timer *stall_timer; /* runs while output is pending */
 
     struct loop_timer *timer;    /* reconnect, connect timeout or close wait */
@@ -202,7 +212,6 @@ static int flush(struct link *link)
         }
         link->out_off += (size_t)n;
         link->stats.bytes_out += (unsigned long long)n;
-        link->last_progress = cs_now_ms();
     }
     if (pending(link) == 0) {
         bool wrote = link->out.len > 0;
@@ -247,34 +256,64 @@ static void fail(struct link *link, bool input, const char *fmt, ...)
     drop(link, buf);
 }
 
-/* The server is "not reading" only when pending output made no progress
- * for stall_timeout seconds: a full buffer alone is no reason to drop. */
+static int64_t stall_tick(int64_t limit)
+{
+    return limit / STALL_TICKS > 0 ? limit / STALL_TICKS : 1;
+}
+
+/* Notes that everything queued so far was queued by now. */
+static void stall_mark(struct link *link, int64_t now)
+{
+    unsigned long long end = link->stats.bytes_out + pending(link);
+    unsigned cap = (unsigned)(sizeof(link->marks) / sizeof(link->marks[0]));
+    if (link->mark_n > 0 && link->marks[(link->mark_first + link->mark_n - 1) % cap].end >= end)
+        return; /* nothing new since the last mark */
+    if (link->mark_n == cap)
+        return; /* the oldest mark decides; the newer bytes wait for a slot */
+    link->marks[(link->mark_first + link->mark_n) % cap] = (struct stall_mark){end, now};
+    link->mark_n++;
+}
+
+/* The server is "not reading" when output queued stall_timeout ago is
+ * still not written: it takes less than send_buffer_bytes per
+ * stall_timeout, or nothing.  A full buffer alone is no reason to drop. */
 static void on_stall_check(struct loop *loop, void *ud)
 {
     struct link *link = ud;
     int64_t limit = link->cfg->stall_timeout_ms;
-    int64_t idle = cs_now_ms() - link->last_progress;
+    int64_t now = cs_now_ms();
+    unsigned cap = (unsigned)(sizeof(link->marks) / sizeof(link->marks[0]));
     link->stall_timer = NULL;
-    if (pending(link) == 0 || link->fd < 0)
-        return;
-    if (idle >= limit) {
-        drop(link, "server not reading: no output written for stall_timeout seconds");
+    if (pending(link) == 0 || link->fd < 0) {
+        link->mark_n = 0;
         return;
     }
-    link->stall_timer = loop_timer_add(loop, limit - idle, on_stall_check, link);
+    while (link->mark_n > 0 && link->marks[link->mark_first].end <= link->stats.bytes_out) {
+        link->mark_first = (link->mark_first + 1) % cap;
+        link->mark_n--;
+    }
+    if (link->mark_n > 0 && now - link->marks[link->mark_first].at >= limit) {
+        drop(link, "server not reading: output queued stall_timeout seconds ago is not "
+                   "written yet");
+        return;
+    }
+    stall_mark(link, now);
+    link->stall_timer = loop_timer_add(loop, stall_tick(limit), on_stall_check, link);
 }
 
 /* Appends to the output buffer.  Never refuses: producers keep within
  * link_room(), and input pauses above the budget, which bounds the rest. */
 static int queue(struct link *link, const char *data, size_t len)
 {
-    if (pending(link) == 0) {
-        link->last_progress = cs_now_ms();
-        if (link->stall_timer == NULL && link->cfg->stall_timeout_ms > 0)
-            link->stall_timer =
-                loop_timer_add(link->loop, link->cfg->stall_timeout_ms, on_stall_check, link);
-    }
+    bool was_empty = pending(link) == 0;
     strbuf_append(&link->out, data, len);
+    if (was_empty && link->cfg->stall_timeout_ms > 0) {
+        link->mark_n = 0;
+        stall_mark(link, cs_now_ms());
+        if (link->stall_timer == NULL)
+            link->stall_timer = loop_timer_add(link->loop, stall_tick(link->cfg->stall_timeout_ms),
+                                               on_stall_check, link);
+    }
     if (pending(link) > link->budget && !link->read_paused) {
         link->read_paused = true;
         log_debug("link: %zu bytes pending output; pausing input", pending(link));

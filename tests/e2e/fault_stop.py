@@ -3,7 +3,8 @@ watchers of 1 KB each (see fault_stop.test; stall_timeout is 30 s).
 
 1. Stopped for 10 s: the link waits (no reset); after SIGCONT the last
    watcher, zoe, gets the new status.
-2. Stopped for 60 s: after 30 s without progress the link is reset and
+2. Stopped for 60 s: once output queued 30 s ago is still unwritten (a
+   stopped server's kernel may let a trickle through) the link is reset and
    reconnect attempts time out against the stopped server; after SIGCONT
    chanstatd attaches again, resyncs, and zoe gets the current status.
 Both times chanstatd's RSS (sampled every 0.2 s) stays within
