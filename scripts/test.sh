@@ -61,7 +61,7 @@ step configure-asan _build-asan ../configure -q --enable-werror --enable-sanitiz
         step check-asan _build-asan make -j2 check || show_failures _build-asan; }
 # Every fuzz target for a short while (scripts/fuzz.sh; long runs: make fuzz).
 step fuzz . bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
-step distcheck _build make -j2 -s distcheck
+step distcheck _build make -j2 -s distcheck || show_failures "$(ls -d _build/chanstat-*/_build/sub 2>/dev/null | head -1)"
 
 read -r p1 f1 < <(counts _build/test-suite.log)
 read -r p2 f2 < <(counts _build-asan/test-suite.log)

@@ -40,8 +40,16 @@ def last_status(w):
 
 
 def pid_of_b():
-    with open(os.path.join(os.environ["FED_DIR"], "B", "prosody.pid")) as f:
-        return int(f.read())
+    """b.test's Prosody; after a start, its daemon may write the pid file a
+    moment after the starting command has returned."""
+    path = os.path.join(os.environ["FED_DIR"], "B", "prosody.pid")
+    for _ in range(200):
+        try:
+            with open(path) as f:
+                return int(f.read())
+        except (FileNotFoundError, ValueError):
+            time.sleep(0.05)
+    raise AssertionError("b.test's Prosody wrote no pid file")
 
 
 async def stop_b():
