@@ -331,12 +331,13 @@ def run(link, name):
                    "<vouch xmlns='%s'/>" % NS_FED) for i in range(s)),
               rows("jid LIKE 'v%@evil.test'"))
     elif name == "lease_renew":
-        flood(link, name, "lease requests are not rate-limited (one per remote channel)",
+        flood(link, name, "renewals are not rate-limited (one lease per node and channel)",
               (sub("status.evil.test", "pub@" + D, "<lease xmlns='%s' seconds='3600'/>" % NS_FED)
                for i in range(s)),
               lambda: "node_lease rows: %d" % db_query("SELECT count(*) FROM node_lease"))
     elif name == "lease_nodes":
-        flood(link, name, "lease requests are not rate-limited; one row per node and channel",
+        flood(link, name, "new node subscriptions, all nodes together: node_subscription_burst "
+              "10000, node_subscriptions_per_minute 6000",
               (sub("status%d.evil.test" % i, "pub@" + D,
                    "<lease xmlns='%s' seconds='3600'/>" % NS_FED) for i in range(s)),
               lambda: "node_lease rows: %d; database %.1f MB" % (

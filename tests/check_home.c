@@ -419,6 +419,68 @@ START_TEST(test_subscribe_flood_one_domain)
 }
 END_TEST
 
+static int lease_count(void)
+{
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(store_handle(store), "SELECT count(*) FROM node_lease", -1, &st, NULL),
+        SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* New node subscriptions (a lease asked by a node without one on the
+ * channel) share one bucket across all nodes ([limits]
+ * node_subscription_burst): many node domains cannot add rows without
+ * bound.  Renewals of leases already granted are not counted. */
+START_TEST(test_new_node_subscriptions_limited)
+{
+    struct home_limits lim = {.sub_burst = 3,
+                              .sub_per_minute = 60,
+                              .node_burst = 3,
+                              .node_per_minute = 60,
+                              .max_pending = 3,
+                              .retry_ms = 60000};
+    char xml[200];
+    home_free(&home);
+    home = home_new("status.a.test", roster, &lim, &T.path);
+    for (int i = 1; i <= 5; i++) {
+        snprintf(xml, sizeof(xml),
+                 "<presence from='status%d.evil.test' to='" CH "' type='subscribe'>"
+                 "<lease xmlns='urn:chanstat:federation:0' seconds='600'/></presence>",
+                 i);
+        const char *o = in(xml);
+        if (i <= 3) {
+            ck_assert_ptr_nonnull(strstr(o, "type='subscribed'"));
+        } else {
+            ck_assert_str_eq(o, "");
+        }
+    }
+    ck_assert_str_eq(row_of("pub", "status3.evil.test"), "From");
+    ck_assert_str_eq(row_of("pub", "status4.evil.test"), "absent");
+    ck_assert_int_eq(lease_count(), 3);
+    ck_assert_uint_eq(home_stats(home)->rate_limited, 2);
+    /* A renewal passes with the bucket empty. */
+    ck_assert_ptr_nonnull(
+        strstr(in("<presence from='status1.evil.test' to='" CH "' type='subscribe'><lease "
+                  "xmlns='urn:chanstat:federation:0' seconds='600'/></presence>"),
+               "type='subscribed'"));
+    /* A second later (60 a minute) one more node gets in. */
+    now_s += 1;
+    ck_assert_ptr_nonnull(
+        strstr(in("<presence from='status4.evil.test' to='" CH "' type='subscribe'><lease "
+                  "xmlns='urn:chanstat:federation:0' seconds='600'/></presence>"),
+               "type='subscribed'"));
+    ck_assert_str_eq(in("<presence from='status5.evil.test' to='" CH "' type='subscribe'><lease "
+                        "xmlns='urn:chanstat:federation:0' seconds='600'/></presence>"),
+                     "");
+    ck_assert_int_eq(lease_count(), 4);
+}
+END_TEST
+
 /* Rows written by hand before the database refused them (or with its
  * triggers dropped) never reach the wire: invalid JIDs are skipped and
  * logged, nothing is pasted into XML. */
@@ -539,6 +601,7 @@ int main(void)
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_subscribe_flood);
     tcase_add_test(tc, test_subscribe_flood_one_domain);
+    tcase_add_test(tc, test_new_node_subscriptions_limited);
     tcase_add_test(tc, test_last_activity);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

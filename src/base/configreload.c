@@ -28,6 +28,8 @@ static const struct {
     {"limits", "subscriptions_per_minute"},
     {"limits", "domain_subscription_burst"},
     {"limits", "domain_subscriptions_per_minute"},
+    {"limits", "node_subscription_burst"},
+    {"limits", "node_subscriptions_per_minute"},
     {"limits", "max_pending_per_channel"},
     {"limits", "max_message_bytes"},
     {"offline", "max_messages"},

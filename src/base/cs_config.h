@@ -46,6 +46,8 @@ struct config {
     int subscriptions_per_minute;  /* ... and per minute after that */
     int domain_subscription_burst; /* the same for all senders of one domain */
     int domain_subscriptions_per_minute; /* ... and per minute after that */
+    int node_subscription_burst;         /* new node subscriptions, all nodes together */
+    int node_subscriptions_per_minute;   /* ... and per minute after that */
     int max_pending_per_channel;         /* pending requests a channel keeps */
     int max_message_bytes;               /* larger messages get policy-violation */
     /* [offline] */

@@ -31,6 +31,8 @@ struct home_limits {
     int sub_per_minute;    /* ... and per minute after that */
     int dom_burst;         /* the same for all senders of one domain; 0: no limit */
     int dom_per_minute;    /* ... and per minute after that */
+    int node_burst;        /* new node subscriptions (leases), all nodes; 0: no limit */
+    int node_per_minute;   /* ... and per minute after that */
     int max_pending;       /* pending inbound requests per channel */
     int64_t retry_ms;      /* owner binding retried this long after an error */
     int64_t bind_delay_ms; /* binding starts this long after online: a server's
@@ -61,6 +63,7 @@ struct home {
     struct chancache cache;
     struct rate_limiter rate;
     struct rate_limiter domain_rate; /* keyed by the sender's domain */
+    struct rate_limiter node_rate;   /* new node subscriptions: one bucket, key "" */
     struct home_stats stats;
     const struct cs_clock *clock; /* wall clock for stored times (cs_util.h); NULL: now_ms */
     /* homefed.c: leases granted to nodes, by monotonic deadline. */

@@ -162,6 +162,8 @@ struct node *node_new(const struct config *cfg, struct store *store, const struc
         .sub_per_minute = cfg->subscriptions_per_minute,
         .dom_burst = cfg->domain_subscription_burst,
         .dom_per_minute = cfg->domain_subscriptions_per_minute,
+        .node_burst = cfg->node_subscription_burst,
+        .node_per_minute = cfg->node_subscriptions_per_minute,
         .max_pending = cfg->max_pending_per_channel,
         .retry_ms = cfg->fed_retry_ms,
         .fed =
@@ -276,6 +278,8 @@ void node_set_limits(struct node *n, const struct config *cfg)
                                  .sub_per_minute = cfg->subscriptions_per_minute,
                                  .dom_burst = cfg->domain_subscription_burst,
                                  .dom_per_minute = cfg->domain_subscriptions_per_minute,
+                                 .node_burst = cfg->node_subscription_burst,
+                                 .node_per_minute = cfg->node_subscriptions_per_minute,
                                  .max_pending = cfg->max_pending_per_channel,
                              });
     route_set_limits(n->route, &(struct route_limits){

@@ -36,7 +36,8 @@ struct home *home_new(const char *domain, struct roster *roster, const struct ho
                       const struct out *out);
 void home_free(struct home **home);
 /* New subscription limits while running (SIGHUP): sub_burst,
- * sub_per_minute, dom_burst, dom_per_minute and max_pending are taken,
+ * sub_per_minute, dom_burst, dom_per_minute, node_burst, node_per_minute
+ * and max_pending are taken,
  * the rest of limits is not.  Senders' buckets refill at the new rate, up to the new burst. */
 void home_set_limits(struct home *home, const struct home_limits *limits);
 /* The wall clock for stored and shown times: last seen, a lease's end as

@@ -60,6 +60,7 @@ struct home *home_new(const char *domain, struct roster *roster, const struct ho
     cache_start(h);
     rate_init(&h->rate, limits->sub_burst, limits->sub_per_minute);
     rate_init(&h->domain_rate, limits->dom_burst, limits->dom_per_minute);
+    rate_init(&h->node_rate, limits->node_burst, limits->node_per_minute);
     h->fed = limits->fed;
     if (fed_load(h) != 0)
         log_error("home: loading the watchers of remote channels failed");
@@ -72,9 +73,12 @@ void home_set_limits(struct home *h, const struct home_limits *limits)
     h->limits.sub_per_minute = limits->sub_per_minute;
     h->limits.dom_burst = limits->dom_burst;
     h->limits.dom_per_minute = limits->dom_per_minute;
+    h->limits.node_burst = limits->node_burst;
+    h->limits.node_per_minute = limits->node_per_minute;
     h->limits.max_pending = limits->max_pending;
     rate_set(&h->rate, limits->sub_burst, limits->sub_per_minute);
     rate_set(&h->domain_rate, limits->dom_burst, limits->dom_per_minute);
+    rate_set(&h->node_rate, limits->node_burst, limits->node_per_minute);
 }
 
 void home_free(struct home **hp)
@@ -92,6 +96,7 @@ void home_free(struct home **hp)
     chancache_deinit(&h->cache);
     rate_deinit(&h->rate);
     rate_deinit(&h->domain_rate);
+    rate_deinit(&h->node_rate);
     strbuf_free(&h->scratch);
     strbuf_free(&h->batch_sb);
     free(h->batch_jids);
