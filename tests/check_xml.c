@@ -50,6 +50,38 @@ static void collected_free(struct collected *c)
     strbuf_free(&c->stanzas);
 }
 
+/* Every byte, in text and in attribute values: the five markup
+ * characters as entities (quotes in values only), CR always and LF and
+ * TAB in values as character references, everything else as it is. */
+START_TEST(test_escape_every_byte)
+{
+    for (int attr = 0; attr < 2; attr++) {
+        for (int c = 1; c < 256; c++) {
+            struct strbuf sb = {0};
+            char in[3] = {'a', (char)c, 'b'};
+            const char *want = NULL;
+            switch (c) {
+            case '&': want = "a&amp;b"; break;
+            case '<': want = "a&lt;b"; break;
+            case '>': want = "a&gt;b"; break;
+            case '\r': want = "a&#13;b"; break;
+            case '\'': want = attr ? "a&apos;b" : NULL; break;
+            case '"': want = attr ? "a&quot;b" : NULL; break;
+            case '\n': want = attr ? "a&#10;b" : NULL; break;
+            case '\t': want = attr ? "a&#9;b" : NULL; break;
+            default: break;
+            }
+            xml_escape(&sb, in, sizeof(in), attr);
+            if (want)
+                ck_assert_str_eq(sb.data, want);
+            else
+                ck_assert_msg(sb.len == 3 && memcmp(sb.data, in, 3) == 0, "byte %d changed", c);
+            strbuf_free(&sb);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_parse_stanzas_roundtrip)
 {
     struct collected c = {0};
@@ -454,14 +486,16 @@ START_TEST(test_declared_xml_namespace_survives_any_split)
      * declaration, so the stream would restart and any user could cut
      * the component off.  Read as <xml:foo/> wherever the reads split it
      * (its children are in its namespace, as the bytes say), with nothing
-     * else changed: text keeps its bytes. */
+     * else changed: text and attribute values keep their bytes. */
     static const char in[] = "<message from='u@a.test/r' to='c@s.a.test'><body>xmlns='http:"
                              "//www.w3.org/XML/1998/namespace'</body><foo xmlns='http://www.w3.o"
                              "rg/XML/1998/namespace' a='1'><bar/></foo><baz xmlns=\"http://www."
-                             "w3.org/XML/1998/namespace\"/></message>";
+                             "w3.org/XML/1998/namespace\"/><q v=\"xmlns='http://www.w3.org/X"
+                             "ML/1998/namespace'\"/></message>";
     static const char want[] = "<message from='u@a.test/r' to='c@s.a.test'><body>xmlns='"
                                "http://www.w3.org/XML/1998/namespace'</body><xml:foo a='1'>"
-                               "<xml:bar/></xml:foo><xml:baz/></message>\n";
+                               "<xml:bar/></xml:foo><xml:baz/><q v='xmlns=&apos;http://www.w3."
+                               "org/XML/1998/namespace&apos;'/></message>\n";
     for (size_t cut = 0; cut <= sizeof(in) - 1; cut++) {
         struct collected c = {0};
         struct xml_parser *p = xml_parser_new(65536, 16, &H, &c);
@@ -787,6 +821,7 @@ static Suite *xml_suite(void)
 {
     Suite *s = suite_create("xml");
     TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_escape_every_byte);
     tcase_add_test(tc, test_parse_stanzas_roundtrip);
     tcase_add_test(tc, test_parse_byte_by_byte);
     tcase_add_test(tc, test_every_split_point);

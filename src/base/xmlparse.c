@@ -580,7 +580,18 @@ static size_t undeclare_xml_ns(struct xml_parser *p, char *buf, size_t len, bool
     enum lex l = p->lex;
     *found = false;
     for (size_t i = 0; i < len; i++) {
-        if (l == LEX_TAG && buf[i] == 'x') {
+        /* Text and quoted values hold no declaration: skip to their end
+         * (a stanza of text, as in a flood, costs a memchr). */
+        if (l != LEX_TAG) {
+            const char *end = memchr(buf + i,
+                                     l == LEX_TEXT     ? '<'
+                                     : l == LEX_SQUOTE ? '\''
+                                                       : '"',
+                                     len - i);
+            if (end == NULL)
+                break;
+            i = (size_t)(end - buf);
+        } else if (buf[i] == 'x') {
             size_t left = len - i, n = left < XML_NS_DECL_LEN ? left : XML_NS_DECL_LEN;
             for (size_t k = 0; k < CS_ARRAY_SIZE(xml_ns_decls); k++) {
                 if (memcmp(buf + i, xml_ns_decls[k], n) != 0)

@@ -8,29 +8,42 @@
 
 #include "xml_priv.h"
 
+/* Which bytes xml_escape() rewrites: [0] in text, [1] in attribute values. */
+static const bool escaped[2][256] = {
+    {['&'] = true, ['<'] = true, ['>'] = true, ['\r'] = true},
+    {['&'] = true,
+     ['<'] = true,
+     ['>'] = true,
+     ['\r'] = true,
+     ['\''] = true,
+     ['"'] = true,
+     ['\n'] = true,
+     ['\t'] = true},
+};
+
 void xml_escape(struct strbuf *sb, const char *s, size_t len, bool attr)
 {
+    const bool *esc = escaped[attr ? 1 : 0];
     size_t start = 0;
     strbuf_reserve(sb, len);
     for (size_t i = 0; i < len; i++) {
         const char *rep;
+        if (!esc[(unsigned char)s[i]])
+            continue; /* the common case: one table lookup a byte */
         switch (s[i]) {
         case '&': rep = "&amp;"; break;
         case '<': rep = "&lt;"; break;
         case '>': rep = "&gt;"; break;
-        case '\'': rep = attr ? "&apos;" : NULL; break;
-        case '"': rep = attr ? "&quot;" : NULL; break;
+        case '\'': rep = "&apos;"; break;
+        case '"': rep = "&quot;"; break;
         /* Whitespace in attributes would be normalised away by the peer. */
-        case '\n': rep = attr ? "&#10;" : NULL; break;
-        case '\r': rep = "&#13;"; break;
-        case '\t': rep = attr ? "&#9;" : NULL; break;
-        default: rep = NULL; break;
+        case '\n': rep = "&#10;"; break;
+        case '\t': rep = "&#9;"; break;
+        default: rep = "&#13;"; break; /* '\r' */
         }
-        if (rep) {
-            strbuf_append(sb, s + start, i - start);
-            strbuf_append_str(sb, rep);
-            start = i + 1;
-        }
+        strbuf_append(sb, s + start, i - start);
+        strbuf_append_str(sb, rep);
+        start = i + 1;
     }
     strbuf_append(sb, s + start, len - start);
 }
