@@ -52,6 +52,23 @@ static void make_home(int burst)
     home = home_new("status.a.test", roster, &lim, &T.path);
 }
 
+/* A home for the flood tests: 3 subscriptions per sender, dom_burst per
+ * domain and node_burst new node subscriptions (0: no limit), each
+ * refilled at 60 a minute. */
+static void make_flood_home(int dom_burst, int node_burst)
+{
+    struct home_limits lim = {.sub_burst = 3,
+                              .sub_per_minute = 60,
+                              .dom_burst = dom_burst,
+                              .dom_per_minute = 60,
+                              .node_burst = node_burst,
+                              .node_per_minute = 60,
+                              .max_pending = 3,
+                              .retry_ms = 60000};
+    home_free(&home);
+    home = home_new("status.a.test", roster, &lim, &T.path);
+}
+
 static void setup(void)
 {
     char err[256], path[128];
@@ -392,15 +409,8 @@ END_TEST
  * and one sender's own limit comes first. */
 START_TEST(test_subscribe_flood_one_domain)
 {
-    struct home_limits lim = {.sub_burst = 3,
-                              .sub_per_minute = 60,
-                              .dom_burst = 5,
-                              .dom_per_minute = 60,
-                              .max_pending = 3,
-                              .retry_ms = 60000};
     char xml[160];
-    home_free(&home);
-    home = home_new("status.a.test", roster, &lim, &T.path);
+    make_flood_home(5, 0);
     for (int i = 0; i < 5; i++) {
         snprintf(xml, sizeof(xml),
                  "<presence from='u%d@evil.test/r' to='" CH "' type='subscribe'/>", i);
@@ -438,15 +448,8 @@ static int lease_count(void)
  * bound.  Renewals of leases already granted are not counted. */
 START_TEST(test_new_node_subscriptions_limited)
 {
-    struct home_limits lim = {.sub_burst = 3,
-                              .sub_per_minute = 60,
-                              .node_burst = 3,
-                              .node_per_minute = 60,
-                              .max_pending = 3,
-                              .retry_ms = 60000};
     char xml[200];
-    home_free(&home);
-    home = home_new("status.a.test", roster, &lim, &T.path);
+    make_flood_home(0, 3);
     for (int i = 1; i <= 5; i++) {
         snprintf(xml, sizeof(xml),
                  "<presence from='status%d.evil.test' to='" CH "' type='subscribe'>"

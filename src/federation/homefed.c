@@ -223,15 +223,15 @@ bool homefed_presence(struct home *h, struct channel *c, const struct xml_node *
     if (roster_get(h->roster, c->name, node, &row) == CS_EDB)
         return true;
     renewal = sub_is_watcher(row.state);
-    if (!renewal && h->limits.node_burst > 0 && !rate_allow(&h->node_rate, "", now_ms)) {
-        /* Dropped like any subscription over its limit: the node asks
-         * again after request_timeout and on_error_retry_time. */
-        h->stats.rate_limited++;
-        log_info("home: new node subscriptions over node_subscription_burst; dropped %s on %s",
-                 node, c->name);
-        return true;
-    }
     if (!renewal) {
+        if (h->limits.node_burst > 0 && !rate_allow(&h->node_rate, "", now_ms)) {
+            /* Dropped like any subscription over its limit: the node asks
+             * again after request_timeout and on_error_retry_time. */
+            h->stats.rate_limited++;
+            log_info("home: new node subscriptions over node_subscription_burst; dropped %s on %s",
+                     node, c->name);
+            return true;
+        }
         if (home_change(h, c->name, c, node, &row, SUB_IN_SUBSCRIBE) < 0 ||
             home_change(h, c->name, c, node, &row, SUB_OUT_SUBSCRIBED) < 0)
             return true;
