@@ -72,6 +72,13 @@ need() {
     command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed (run scripts/deps.sh)"
 }
 
+# sqlite3: the CLI as doc/operations.md tells admins to run it next to a
+# running chanstatd, waiting up to 10 s for a write lock chanstatd holds
+# instead of failing at once with "database is locked".
+sqlite3() {
+    command sqlite3 -cmd '.timeout 10000' "$@"
+}
+
 # free_port: a TCP port on 127.0.0.1 nobody listens on right now.
 free_port() {
     "$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
